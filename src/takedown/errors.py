@@ -1,0 +1,26 @@
+"""The one exception root of takedown.
+
+Library code raises subclasses of :class:`TakedownError` with a message that
+already names the file, line or field at fault. The CLI turns any of them into
+``Error: <message>`` and exit status 1, in one place (``takedown.cli.main``).
+"""
+
+
+class TakedownError(Exception):
+    """Root of every error takedown reports to a user."""
+
+
+class OperationError(TakedownError):
+    """An operation file, or a list or zone file it names, is invalid."""
+
+
+class ZoneError(OperationError):
+    """A zone master file cannot be loaded."""
+
+
+class StoreError(TakedownError):
+    """The event store cannot be written or read."""
+
+
+class ServeError(TakedownError):
+    """A sensor cannot start (address in use, bad listen address...)."""
