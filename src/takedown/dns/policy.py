@@ -1,0 +1,160 @@
+"""The DNS policy of an operation, compiled once so that a query is a lookup.
+
+One dictionary maps every seized domain and every taken-over zone origin (as
+lowercased wire names) to its rule; a query walks its own suffixes, longest
+first, so the most specific rule wins. Seized domains answer with the sinkhole
+for the name and everything below it (as for Waledac's 273 domains); a zone
+answers blocklisted names with the sinkhole and everything else from its
+original records, as Microsoft did for 3322.org (Nitol, 2012). Names under no
+rule are REFUSED: the sinkhole is never an open resolver.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import time
+from dataclasses import dataclass
+
+from takedown import lists
+from takedown.dns import wire
+from takedown.dns.wire import A, AAAA, ANY, NS, REFUSED, SOA
+from takedown.dns.zone import Result, Zone
+from takedown.operation import Operation
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    result: Result
+    rule: str
+    family: str | None
+
+
+class Sinkhole:
+    """Pre-encoded sinkhole records: A/AAAA, our NS set with glue, an SOA per apex."""
+
+    def __init__(self, op: Operation, serial: int):
+        s = op.sinkhole
+        ttl = s.ttl
+        self.a = [wire.rr(A, ttl, ipaddress.IPv4Address(ip).packed) for ip in s.ipv4]
+        self.aaaa = [wire.rr(AAAA, ttl, ipaddress.IPv6Address(ip).packed) for ip in s.ipv6]
+        self.ns = []
+        self.glue = []
+        for name, addrs in s.nameservers:
+            nw = wire.text_to_wire(name)
+            self.ns.append(wire.rr(NS, ttl, nw))
+            for addr in addrs:
+                ip = ipaddress.ip_address(addr)
+                self.glue.append((nw, wire.rr(A if ip.version == 4 else AAAA, ttl, ip.packed)))
+        mname = wire.text_to_wire(s.nameservers[0][0])
+        rname = wire.text_to_wire(s.soa_email.replace("@", "."))
+        # refresh, retry, expire as RIPE-203 recommends; minimum = negative TTL
+        self.soa_rdata = mname + rname + struct.pack("!IIIII", serial, 3600, 600, 1209600, ttl)
+        self.soa = wire.rr(SOA, ttl, self.soa_rdata)
+
+    def answer(self, qn: bytes, apex: bytes, qtype: int) -> Result:
+        res = Result(wire.NOERROR, True)
+        if qtype == A or qtype == ANY:
+            recs = self.a if (self.a or qtype == A) else self.aaaa
+        elif qtype == AAAA:
+            recs = self.aaaa
+        elif qtype == NS:
+            recs = self.ns
+            res.additional = list(self.glue)
+        elif qtype == SOA and qn == apex:
+            recs = [self.soa]
+        else:
+            recs = []
+        if recs:
+            res.answer = [(qn, r) for r in recs]
+        else:
+            res.authority = [(apex, self.soa)]
+        return res
+
+
+class _Seized:
+    __slots__ = ("apex", "family", "rule")
+
+    def __init__(self, apex: bytes, family: str):
+        self.apex = apex
+        self.family = family
+        self.rule = "seized"
+
+
+class _TakenZone:
+    __slots__ = ("zone", "family", "exact", "wild", "rule_block", "rule_pass")
+
+    def __init__(self, zone: Zone, family: str, exact: set[bytes], wild: set[bytes]):
+        self.zone = zone
+        self.family = family
+        self.exact = exact
+        self.wild = wild
+        self.rule_block = f"blocklist:{zone.origin_text}"
+        self.rule_pass = f"zone:{zone.origin_text}"
+
+    def blocked(self, qn: bytes) -> bytes | None:
+        """The blocklist entry that sinks ``qn``, if any."""
+        if qn in self.exact:
+            return qn
+        if self.wild:
+            origin = self.zone.origin
+            n = qn
+            while len(n) >= len(origin):
+                if n in self.wild:
+                    return n
+                if n == origin:
+                    break
+                n = n[n[0] + 1 :]
+        return None
+
+
+_REFUSED = Decision(Result(REFUSED, False), "none", None)
+
+
+class Policy:
+    """Compiled answers of one operation. Immutable once built; reload builds a new one."""
+
+    def __init__(self, op: Operation, *, serial: int | None = None):
+        self.operation = op
+        self.serial = serial if serial is not None else int(time.time())
+        self.sinkhole = Sinkhole(op, self.serial)
+        self.rules: dict[bytes, object] = {}
+        self.seized_count = 0
+        for ds in op.domains:
+            for name in lists.read_domain_list(ds.file):
+                w = wire.text_to_wire(name)
+                if w not in self.rules:
+                    self.seized_count += 1
+                self.rules[w] = _Seized(w, ds.family)
+        self.zones: list[_TakenZone] = []
+        for zs in op.zones:
+            zone = Zone.load(zs.file, zs.origin)
+            exact: set[bytes] = set()
+            wild: set[bytes] = set()
+            if zs.blocklist is not None:
+                ex, wi = lists.read_blocklist(zs.blocklist, zs.origin)
+                exact = {wire.text_to_wire(n) for n in ex}
+                wild = {wire.text_to_wire(n) for n in wi}
+            tz = _TakenZone(zone, zs.family, exact, wild)
+            self.zones.append(tz)
+            # a seized domain below a zone origin keeps its own, more specific rule
+            self.rules.setdefault(zone.origin, tz)
+
+    def decide(self, qn: bytes, qtype: int) -> Decision:
+        """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN)."""
+        rules = self.rules
+        i = 0
+        while True:
+            rule = rules.get(qn[i:] if i else qn)
+            if rule is not None:
+                break
+            ln = qn[i]
+            if ln == 0:
+                return _REFUSED
+            i += ln + 1
+        if type(rule) is _Seized:
+            return Decision(self.sinkhole.answer(qn, rule.apex, qtype), rule.rule, rule.family)
+        apex = rule.blocked(qn)
+        if apex is not None:
+            return Decision(self.sinkhole.answer(qn, apex, qtype), rule.rule_block, rule.family)
+        return Decision(rule.zone.lookup(qn, qtype), rule.rule_pass, None)
