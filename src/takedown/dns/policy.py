@@ -46,6 +46,11 @@ class Sinkhole:
             for addr in addrs:
                 ip = ipaddress.ip_address(addr)
                 self.glue.append((nw, wire.rr(A if ip.version == 4 else AAAA, ttl, ip.packed)))
+        by_owner_type: dict[tuple[bytes, int], list] = {}
+        for owner, rec in self.glue:
+            by_owner_type.setdefault((owner, wire.rec_type(rec)), []).append((owner, rec))
+        # A RRsets first, then AAAA, as NSD orders additional data
+        self.glue_rrsets = [v for k, v in sorted(by_owner_type.items(), key=lambda kv: kv[0][1])]
         mname = wire.text_to_wire(s.nameservers[0][0])
         rname = wire.text_to_wire(s.soa_email.replace("@", "."))
         # refresh, retry, expire as RIPE-203 recommends; minimum = negative TTL
@@ -53,6 +58,7 @@ class Sinkhole:
         self.soa = wire.rr(SOA, ttl, self.soa_rdata)
 
     def answer(self, qn: bytes, apex: bytes, qtype: int) -> Result:
+        """The sinkhole's answer for ``qn``, sunk under ``apex`` (its SOA owner)."""
         res = Result(wire.NOERROR, True)
         if qtype == A or qtype == ANY:
             recs = self.a if (self.a or qtype == A) else self.aaaa
@@ -60,15 +66,15 @@ class Sinkhole:
             recs = self.aaaa
         elif qtype == NS:
             recs = self.ns
-            res.additional = list(self.glue)
+            res.additional = self.glue_rrsets
         elif qtype == SOA and qn == apex:
             recs = [self.soa]
         else:
             recs = []
         if recs:
-            res.answer = [(qn, r) for r in recs]
+            res.answer = [[(qn, r) for r in recs]]
         else:
-            res.authority = [(apex, self.soa)]
+            res.authority = [[(apex, self.soa)]]
         return res
 
 
@@ -108,7 +114,7 @@ class _TakenZone:
         return None
 
 
-_REFUSED = Decision(Result(REFUSED, False), "none", None)
+_REFUSED = Decision(Result(REFUSED, False, ede=wire.EDE_NOT_AUTHORITATIVE), "none", None)
 
 
 class Policy:
@@ -140,8 +146,8 @@ class Policy:
             # a seized domain below a zone origin keeps its own, more specific rule
             self.rules.setdefault(zone.origin, tz)
 
-    def decide(self, qn: bytes, qtype: int) -> Decision:
-        """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN)."""
+    def decide(self, qn: bytes, qtype: int, any_class: bool = False) -> Decision:
+        """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN, or ANY)."""
         rules = self.rules
         i = 0
         while True:
@@ -157,4 +163,4 @@ class Policy:
         apex = rule.blocked(qn)
         if apex is not None:
             return Decision(self.sinkhole.answer(qn, apex, qtype), rule.rule_block, rule.family)
-        return Decision(rule.zone.lookup(qn, qtype), rule.rule_pass, None)
+        return Decision(rule.zone.lookup(qn, qtype, any_class), rule.rule_pass, None)

@@ -18,16 +18,20 @@ import time
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
+from takedown.dns.zone import Result
 from takedown.dns.rrl import ALLOW, SLIP, RateLimiter
-from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, MAILA, MAILB, NOTIMP, REFUSED, WireError
+from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, NOTIMP, REFUSED, WireError
 
 _CACHE_MAX = 250_000
+# CHAOS names NSD hides (hide-version, hide-identity): REFUSED, EDE "prohibited"
+_CHAOS_NAMES = {wire.text_to_wire(n) for n in ("version.bind", "version.server", "id.server", "hostname.bind")}
 
 
 class _Entry:
-    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size")
+    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare")
 
-    def __init__(self, full: bytes, qend: int, qname: str, qtype: int, rcode: int, rule: str, family):
+    def __init__(self, full: bytes, qend: int, qname: str, qtype: int, rcode: int, rule: str, family, bare=False):
+        self.bare = bare
         self.head = full[2:12]
         self.tail = full[qend:]
         self.size = len(full)
@@ -109,22 +113,26 @@ class Responder:
                 q = wire.parse_query(data)
             except WireError:
                 return None
-            opt = self._opt[q.edns.do] if q.edns else None
-            return wire.render(q, data, e.rcode & 0xF, False, opt=opt, limit=0)
+            return self._slip(q, data, e)
         return None
+
+    def _slip(self, q: wire.Query, data: bytes, e: _Entry) -> bytes:
+        """An empty TC=1 answer: a real resolver retries over TCP, a spoofed victim gets little."""
+        opt = self._opt[q.edns.do] if q.edns else None
+        return wire.render(q, data, e.rcode & 0xF, False, opt=opt, limit=0)
 
     def _slow(self, data, now, udp, transport, src_ip, src_port, dst_ip, dst_port):
         """Every query the fast path did not take: EDNS options, errors, misses."""
         try:
             q = wire.parse_query(data)
         except WireError as err:
-            if err.rcode is None:
-                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, 0, FORMERR, "none", None, None, "dropped"))
+            if err.rcode is None or (err.no_question and not udp):
+                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "dropped"))
                 return None
             if udp and self.rrl is not None and self.rrl.check(src_ip, now) != ALLOW:
-                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, 0, FORMERR, "none", None, None, "rrl-drop"))
+                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "rrl-drop"))
                 return None
-            self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, 0, FORMERR, "none", None, None, "formerr"))
+            self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "formerr"))
             return wire.error_response(data, err.rcode)
         edns = q.edns
         if edns is None:
@@ -136,53 +144,66 @@ class Responder:
         key = data[2:4] + data[12 : q.question_end].lower() + tag
         e = self.cache.get(key) if q.edns_error is None else None
         if e is None:
-            e = self._miss(q, data, key)
+            e = self._miss(q, data, key, udp)
+        ecs = edns.ecs if edns is not None else None
         if udp and self.rrl is not None:
             verdict = self.rrl.check(src_ip, now)
             if verdict != ALLOW:
-                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, edns and edns.ecs, "rrl-slip" if verdict == SLIP else "rrl-drop"))
-                if verdict == SLIP:
-                    return wire.render(q, data, e.rcode & 0xF, False, opt=self._opt[edns.do] if edns else None, limit=0)
-                return None
-        full = data[:2] + e.head + data[12 : q.question_end] + e.tail
+                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, "rrl-slip" if verdict == SLIP else "rrl-drop"))
+                return self._slip(q, data, e) if verdict == SLIP else None
+        if e.bare:
+            full = data[:2] + e.head + e.tail
+        else:
+            full = data[:2] + e.head + data[12 : q.question_end] + e.tail
         out = "answer"
         if udp and e.size > limit:
-            full = self._truncated(q, data, limit)
-            out = "truncated"
-        self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, edns and edns.ecs, out))
+            full = self._render(q, data, udp, limit)
+            out = "truncated" if full[3] & 0x02 else "answer"
+        self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
         return full
 
-    def _decide(self, q: wire.Query):
-        """(rcode, aa, answer, authority, additional, rule, family) for a parsed query."""
+    def _decide(self, q: wire.Query, udp: bool):
+        """(Result, rule, family) for a parsed query; NSD's choices for the odd ones."""
         if q.edns_error is not None:
-            return q.edns_error, False, (), (), (), "none", None
+            return Result(q.edns_error, False), "none", None
         if q.opcode != wire.OPCODE_QUERY:
-            return NOTIMP, False, (), (), (), "none", None
-        if q.qclass != wire.CLASS_IN and not (q.qclass == ANY):
-            return REFUSED, False, (), (), (), "none", None
+            # NOTIFY from a primary we do not know: REFUSED; other opcodes: NOTIMP; bare headers.
+            rcode = REFUSED if q.opcode == 4 else NOTIMP
+            return Result(rcode, False, bare=True), "none", None
+        if q.qclass == wire.CLASS_CH:
+            hidden = q.qtype == wire.TXT and q.qname.lower() in _CHAOS_NAMES
+            ede = wire.EDE_PROHIBITED if hidden else wire.EDE_NOT_SUPPORTED
+            return Result(REFUSED, False, ede=ede), "none", None
+        if q.qclass not in (wire.CLASS_IN, ANY):
+            return Result(REFUSED, False, ede=wire.EDE_NOT_SUPPORTED, bare=True), "none", None
+        if q.qtype == AXFR and udp:
+            return Result(NOTIMP, False), "none", None
         if q.qtype in (AXFR, IXFR):
-            return REFUSED, False, (), (), (), "none", None
-        if q.qtype in (MAILA, MAILB):
-            return NOTIMP, False, (), (), (), "none", None
-        d = self.policy.decide(q.qname.lower(), q.qtype)
-        r = d.result
-        return r.rcode, r.aa, r.answer, r.authority, r.additional, d.rule, d.family
+            return Result(REFUSED, False, ede=wire.EDE_PROHIBITED), "none", None
+        d = self.policy.decide(q.qname.lower(), q.qtype, q.qclass == ANY)
+        return d.result, d.rule, d.family
 
-    def _miss(self, q: wire.Query, data: bytes, key: bytes) -> _Entry:
-        rcode, aa, an, ns, ad, rule, family = self._decide(q)
-        if q.edns is not None:
-            opt = wire.opt_record(self.max_udp, q.edns.do, rcode >> 4)
-        else:
-            opt = None
-        full = wire.render(q, data, rcode & 0xF, aa, an, ns, ad, opt=opt)
-        e = _Entry(full, q.question_end, wire.name_to_text(q.qname.lower()), q.qtype, rcode, rule, family)
-        if q.edns_error is None:
+    def _render(self, q: wire.Query, data: bytes, udp: bool, limit: int = 65535) -> bytes:
+        res, _rule, _family = self._decide(q, udp)
+        return self._render_result(q, data, res, limit)
+
+    def _render_result(self, q: wire.Query, data: bytes, res: Result, limit: int) -> bytes:
+        opt = None
+        if q.edns is not None and not (res.bare and res.ede is None):
+            opt = wire.opt_record(self.max_udp, q.edns.do, res.rcode >> 4, res.ede)
+        return wire.render(
+            q, data, res.rcode & 0xF, res.aa, res.answer, res.authority, res.extra_authority,
+            res.additional, opt=opt, limit=limit, bare=res.bare,
+        )
+
+    def _miss(self, q: wire.Query, data: bytes, key: bytes, udp: bool) -> _Entry:
+        res, rule, family = self._decide(q, udp)
+        full = self._render_result(q, data, res, 65535)
+        qend = q.question_end if not res.bare else 12
+        e = _Entry(full, qend, wire.name_to_text(q.qname.lower()), q.qtype, res.rcode, rule, family, res.bare)
+        # Transfers differ by transport, and BADVERS answers are rare: keep them out.
+        if q.edns_error is None and q.qtype not in (AXFR, IXFR) and not res.bare:
             if len(self.cache) >= _CACHE_MAX:
                 self.cache.clear()
             self.cache[key] = e
         return e
-
-    def _truncated(self, q: wire.Query, data: bytes, limit: int) -> bytes:
-        rcode, aa, an, ns, ad, _rule, _family = self._decide(q)
-        opt = wire.opt_record(self.max_udp, q.edns.do, rcode >> 4) if q.edns else None
-        return wire.render(q, data, rcode & 0xF, aa, an, ns, ad, opt=opt, limit=limit)

@@ -25,9 +25,9 @@ import dns.name
 
 # RR types and classes used by the server.
 A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, DNAME, OPT, DS = 1, 2, 5, 6, 12, 15, 16, 28, 33, 39, 41, 43
-HINFO = 13
+HINFO, DNSKEY = 13, 48
 IXFR, AXFR, MAILB, MAILA, ANY = 251, 252, 253, 254, 255
-CLASS_IN = 1
+CLASS_IN, CLASS_CH = 1, 3
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 BADVERS = 16
@@ -38,6 +38,8 @@ OPCODE_QUERY = 0
 QR, AA, TC, RD, RA, AD, CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020, 0x0010
 
 EDNS_ECS = 8
+EDNS_EDE = 15  # RFC 8914 extended DNS errors
+EDE_PROHIBITED, EDE_NOT_AUTHORITATIVE, EDE_NOT_SUPPORTED = 18, 20, 21
 
 _H = struct.Struct("!HHHHHH")
 _U16 = struct.Struct("!H")
@@ -51,9 +53,10 @@ class WireError(Exception):
     must be dropped silently (too short to hold a header, or a response).
     """
 
-    def __init__(self, message: str, rcode: int | None = FORMERR):
+    def __init__(self, message: str, rcode: int | None = FORMERR, no_question: bool = False):
         super().__init__(message)
         self.rcode = rcode
+        self.no_question = no_question  # over TCP, NSD closes the connection instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +107,14 @@ def read_name(data: bytes, offset: int) -> tuple[bytes, int]:
     return data[offset:i], i
 
 
-def _parse_ecs(opt: bytes) -> str:
+def _parse_ecs(opt: bytes) -> str | None:
+    """The client subnet of an ECS option (RFC 7871), or None if malformed.
+
+    An authoritative server that does not tailor answers ignores ECS (as NSD
+    does), so a malformed option is recorded as absent, not an error.
+    """
     if len(opt) < 4:
-        raise WireError("short EDNS client-subnet option")
+        return None
     family, source, _scope = struct.unpack_from("!HBB", opt)
     addr = opt[4:]
     if family == 1 and source <= 32 and len(addr) == (source + 7) // 8:
@@ -117,7 +125,7 @@ def _parse_ecs(opt: bytes) -> str:
 
         raw = addr + b"\0" * (16 - len(addr))
         return f"{ipaddress.IPv6Address(raw)}/{source}"
-    raise WireError("malformed EDNS client-subnet option")
+    return None
 
 
 def _parse_opt(data: bytes, offset: int, end: int) -> tuple[Edns, int | None, int]:
@@ -153,7 +161,7 @@ def parse_query(data: bytes) -> Query:
 
     Accepts exactly one question, no answer or authority records, and at most
     one additional record, which must be OPT (RFC 6891 s6.1.1). Other opcodes
-    parse (so that NOTIMP can echo the question); the caller decides.
+    parse; the caller decides how to refuse them.
     """
     if len(data) < 12:
         raise WireError("shorter than a DNS header", None)
@@ -161,8 +169,8 @@ def parse_query(data: bytes) -> Query:
     if flags & QR:
         raise WireError("a response, not a query", None)
     opcode = (flags >> 11) & 0xF
-    if qd != 1:
-        raise WireError(f"QDCOUNT {qd}, expected 1")
+    if qd != 1 or len(data) == 12:
+        raise WireError(f"QDCOUNT {qd}, expected 1", no_question=qd == 0 or len(data) == 12)
     qname, pos = read_name(data, 12)
     end = len(data)
     if pos + 4 > end:
@@ -176,13 +184,8 @@ def parse_query(data: bytes) -> Query:
     if ar:
         if ar != 1:
             raise WireError(f"ARCOUNT {ar}, expected at most one OPT record")
-        edns, edns_error, stop = _parse_opt(data, qend, end)
-        if stop != end:
-            raise WireError("trailing bytes after the OPT record")
-    elif qend != end:
-        raise WireError("trailing bytes after the question")
-    if qtype == OPT:
-        raise WireError("OPT is not a question type")
+        edns, edns_error, _stop = _parse_opt(data, qend, end)
+    # Bytes after the last record are ignored, as NSD does.
     return Query(qid, flags, opcode, qname, qtype, qclass, qend, edns, edns_error)
 
 
@@ -198,10 +201,12 @@ def text_to_wire(text: str) -> bytes:
     return dns.name.from_text(text).canonicalize().to_wire()
 
 
-def opt_record(udp_size: int, do: bool, ext_rcode: int = 0) -> bytes:
-    """Our OPT pseudo-RR: root owner, buffer size, version 0, DO echoed (RFC 3225)."""
+def opt_record(udp_size: int, do: bool, ext_rcode: int = 0, ede: int | None = None) -> bytes:
+    """Our OPT pseudo-RR: root owner, buffer size, version 0, DO echoed (RFC 3225),
+    and an extended DNS error code (RFC 8914) without text when given."""
     ttl = (ext_rcode << 24) | (0x8000 if do else 0)
-    return b"\x00" + _RRFIX.pack(OPT, udp_size, ttl, 0)
+    rdata = b"" if ede is None else struct.pack("!HHH", EDNS_EDE, 2, ede)
+    return b"\x00" + _RRFIX.pack(OPT, udp_size, ttl, len(rdata)) + rdata
 
 
 def rr(rtype: int, ttl: int, rdata: bytes, rclass: int = CLASS_IN) -> bytes:
@@ -217,39 +222,83 @@ def rec_rdata(rec: bytes) -> bytes:
     return rec[10:]
 
 
+# RR types whose RDATA names may be compressed (RFC 3597 s4): (offset of the
+# first name, number of names).
+_COMPRESSIBLE = {NS: (0, 1), CNAME: (0, 1), PTR: (0, 1), MX: (2, 1), SOA: (0, 2)}
+
+
 class _Writer:
     """Appends names with compression against names already written (RFC 1035 4.1.4)."""
 
-    __slots__ = ("parts", "size", "seen")
+    __slots__ = ("parts", "size", "seen", "added")
 
     def __init__(self, prefix: bytes, qname_lower: bytes):
         self.parts = [prefix]
         self.size = len(prefix)
         self.seen: dict[bytes, int] = {}
+        self.added: list[bytes] = []
         self._remember(qname_lower, 12)
 
     def _remember(self, name: bytes, at: int, upto: int = 256) -> None:
         """Record where each suffix of ``name`` starting before ``upto`` lies."""
         i = 0
+        seen = self.seen
         while name[i] and i < upto and at + i < 0x3FFF:
-            self.seen.setdefault(name[i:], at + i)
+            key = name[i:]
+            if key not in seen:
+                seen[key] = at + i
+                self.added.append(key)
             i += name[i] + 1
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.parts), self.size, len(self.added)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Forget everything written since ``mark``, compression targets included."""
+        nparts, size, nadded = mark
+        del self.parts[nparts:]
+        self.size = size
+        for key in self.added[nadded:]:
+            del self.seen[key]
+        del self.added[nadded:]
 
     def name(self, name: bytes) -> None:
         seen = self.seen
+        low = name.lower()
         i = 0
         while name[i]:
-            ptr = seen.get(name[i:])
+            ptr = seen.get(low[i:])
             if ptr is not None:
                 if i:
-                    self._remember(name, self.size, i)
+                    self._remember(low, self.size, i)
                 self.parts.append(name[:i] + bytes((0xC0 | (ptr >> 8), ptr & 0xFF)))
                 self.size += i + 2
                 return
             i += name[i] + 1
-        self._remember(name, self.size)
+        self._remember(low, self.size)
         self.parts.append(name)
         self.size += len(name)
+
+    def record(self, owner: bytes, rec: bytes) -> None:
+        """One RR; names inside the RDATA of RFC 1035 types are compressed too."""
+        self.name(owner)
+        layout = _COMPRESSIBLE.get((rec[0] << 8) | rec[1])
+        if layout is None:
+            self.raw(rec)
+            return
+        at = len(self.parts)
+        self.raw(rec[:10])
+        start = self.size
+        rd = rec[10:]
+        pos, count = layout
+        if pos:
+            self.raw(rd[:pos])
+        for _ in range(count):
+            name, pos = read_name(rd, pos)
+            self.name(name)
+        if pos < len(rd):
+            self.raw(rd[pos:])
+        self.parts[at] = rec[:8] + _U16.pack(self.size - start)
 
     def raw(self, b: bytes) -> None:
         self.parts.append(b)
@@ -263,52 +312,63 @@ def render(
     aa: bool,
     answer=(),
     authority=(),
+    extra_authority=(),
     additional=(),
     opt: bytes | None = None,
     limit: int = 65535,
+    bare: bool = False,
 ) -> bytes:
     """Render a response to ``query`` (whose raw bytes are ``data``).
 
-    The question is copied from the query so its letter case is kept. When
-    the response exceeds ``limit`` the additional section is dropped first;
-    if answer and authority still do not fit, the response is sent with TC=1
-    and empty sections (RFC 2181 s9), and the client retries over TCP.
+    Sections are lists of RRsets (lists of (owner, rec)). The question is
+    copied from the query so its letter case is kept. RRsets are added whole,
+    in order, while they fit in ``limit``: when a required one (answer,
+    authority) does not, it and everything after it are left out and TC is
+    set (RFC 2181 s9); when an optional one (extra authority, additional)
+    does not, it and what follows are left out without TC. That is NSD's
+    behaviour, checked by tests/differential. ``bare``: a header only (and
+    the OPT record if given), as NSD sends for NOTIMP and FORMERR.
+    CD is cleared in responses, as NSD does.
     """
-    flags = QR | (query.flags & (0x7800 | RD | CD)) | (AA if aa else 0) | (rcode & 0xF)
-    question = data[12 : query.question_end]
-    optc = 1 if opt is not None else 0
-    for extra in (additional, ()):
-        head = _H.pack(query.id, flags, 1, len(answer), len(authority), len(extra) + optc)
-        w = _Writer(head + question, query.qname.lower())
-        for section in (answer, authority, extra):
-            for owner, rec in section:
-                w.name(owner)
-                w.raw(rec)
-        if opt is not None:
-            w.raw(opt)
-        if w.size <= limit:
-            return b"".join(w.parts)
-    head = _H.pack(query.id, flags | TC, 1, 0, 0, optc)
-    return head + question + (opt or b"")
+    flags = QR | (query.flags & (0x7800 | RD)) | (AA if aa else 0) | (rcode & 0xF)
+    arc = 1 if opt is not None else 0
+    if bare:
+        return _H.pack(query.id, flags, 0, 0, 0, arc) + (opt or b"")
+    w = _Writer(b"", query.qname.lower())
+    w.parts[0] = b"\0" * 12 + data[12 : query.question_end]
+    w.size = len(w.parts[0])
+    room = limit - (len(opt) if opt is not None else 0)
+    counts = [0, 0, 0]
+    tc = False
+    stopped = False
+    for idx, rrsets, required in ((0, answer, True), (1, authority, True), (1, extra_authority, False), (2, additional, False)):
+        for rrset in rrsets:
+            m = w.mark()
+            for owner, rec in rrset:
+                w.record(owner, rec)
+            if w.size > room:
+                w.rollback(m)
+                tc = required
+                stopped = True
+                break
+            counts[idx] += len(rrset)
+        if stopped:
+            break
+    if opt is not None:
+        w.raw(opt)
+    w.parts[0] = _H.pack(query.id, flags | (TC if tc else 0), 1, counts[0], counts[1], counts[2] + arc) + w.parts[0][12:]
+    return b"".join(w.parts)
 
 
 def error_response(data: bytes, rcode: int) -> bytes | None:
-    """A bare error answer for a packet that did not parse as a query.
+    """A bare error header for a packet that did not parse as a query.
 
-    Echoes the ID, opcode and RD bit; the question is echoed only when it can
-    be located, as NSD and BIND do. None when there is no header to answer.
+    Echoes the ID, opcode and RD bit, with no question and no records, as NSD
+    does for FORMERR. None when there is no header to answer, or for a response.
     """
     if len(data) < 12:
         return None
-    qid, flags, qd = struct.unpack_from("!HHH", data)
+    qid, flags = struct.unpack_from("!HH", data)
     if flags & QR:
         return None
-    out_flags = QR | (flags & (0x7800 | RD | CD)) | (rcode & 0xF)
-    if qd == 1:
-        try:
-            _, pos = read_name(data, 12)
-            if pos + 4 <= len(data):
-                return _H.pack(qid, out_flags, 1, 0, 0, 0) + data[12 : pos + 4]
-        except WireError:
-            pass
-    return _H.pack(qid, out_flags, 0, 0, 0, 0)
+    return _H.pack(qid, QR | (flags & (0x7800 | RD)) | (rcode & 0xF), 0, 0, 0, 0)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from takedown.dns import wire
-from takedown.dns.wire import A, AAAA, ANY, CNAME, DS, MX, NS, NXDOMAIN, NOERROR, SOA, SRV
+from takedown.dns.wire import A, AAAA, ANY, CNAME, DNSKEY, DS, MX, NOERROR, NS, NXDOMAIN, SOA, SRV
 from takedown.dns.zonefile import read_zone
 from takedown.errors import ZoneError
 
@@ -60,13 +60,22 @@ def rdata_name(rec: bytes) -> bytes | None:
 
 @dataclass(slots=True)
 class Result:
-    """What an authoritative lookup produced; sections hold (owner, rec) pairs."""
+    """What a lookup produced. Sections hold RRsets, each a list of (owner, rec).
+
+    ``answer`` and ``authority`` are required: if one of their RRsets does not
+    fit, the response is truncated (TC). ``extra_authority`` (the zone's NS
+    on positive answers) and ``additional`` are optional and simply left out
+    when they do not fit, as NSD does.
+    """
 
     rcode: int
     aa: bool
     answer: list = field(default_factory=list)
     authority: list = field(default_factory=list)
+    extra_authority: list = field(default_factory=list)
     additional: list = field(default_factory=list)
+    ede: int | None = None  # RFC 8914 extended error, sent when the query has EDNS
+    bare: bool = False  # header only: no question, no records (NSD's NOTIMP/FORMERR)
 
 
 class Zone:
@@ -125,9 +134,6 @@ class Zone:
 
     # -- lookup ---------------------------------------------------------------
 
-    def contains(self, name: bytes) -> bool:
-        return name.endswith(self.origin)
-
     def exists(self, name: bytes) -> bool:
         return name in self.nodes or name in self.ents
 
@@ -144,75 +150,122 @@ class Zone:
             n = parent(n)
         return found
 
-    def negative(self, rcode: int) -> Result:
-        return Result(rcode, True, [], [(self.origin, self.soa_neg)], [])
+    def in_zone(self, name: bytes) -> bool:
+        origin = self.origin
+        while len(name) > len(origin):
+            name = name[name[0] + 1 :]
+        return name == origin
+
+    def _rrsets(self, owner: bytes, blob: bytes) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for r in split_records(blob):
+            out.setdefault(wire.rec_type(r), []).append((owner, r))
+        return out
 
     def referral(self, cut: bytes) -> Result:
-        ns = [r for r in split_records(self.nodes[cut]) if wire.rec_type(r) == NS]
-        res = Result(NOERROR, False, [], [(cut, r) for r in ns], [])
-        self._glue(res, ns, below=cut)
+        ns = self._rrsets(cut, self.nodes[cut])[NS]
+        res = Result(NOERROR, False, [], [ns])
+        targets: list = []
+        self._targets(targets, [r for _, r in ns], glue=True)
+        self._addresses(res, targets)
         return res
 
-    def _glue(self, res: Result, recs: list[bytes], below: bytes | None = None) -> None:
-        """Addresses of in-zone targets (NS, MX, SRV) into additional."""
-        seen = set()
+    def _targets(self, found: list, recs: list[bytes], glue: bool) -> None:
+        """Collect the in-zone targets of NS, MX and SRV records with their RRsets.
+
+        ``glue`` allows targets at or below a zone cut (referrals and NS
+        answers); MX and SRV targets there get no addresses. A target covered
+        by a wildcard gets synthesised addresses; one that is a CNAME, none.
+        """
         for r in recs:
             target = rdata_name(r)
-            if target is None or target in seen or not target.endswith(self.origin):
+            if target is None or not self.in_zone(target) or any(t == target for t, _ in found):
                 continue
-            seen.add(target)
+            if not glue and self.find_cut(target) is not None:
+                continue
             blob = self.nodes.get(target)
             if blob is None:
-                continue
-            if below is None and self.find_cut(target) is not None:
-                continue
-            for a in split_records(blob):
-                if wire.rec_type(a) in (A, AAAA):
-                    res.additional.append((target, a))
+                if target in self.ents:
+                    continue
+                blob = self._wildcard(target)
+                if blob is None:
+                    continue
+            sets = self._rrsets(target, blob)
+            if CNAME not in sets:
+                found.append((target, sets))
 
-    def lookup(self, qn: bytes, qtype: int) -> Result:
-        """Authoritative answer for ``qn`` (lowercased wire, inside this zone)."""
+    @staticmethod
+    def _addresses(res: Result, found: list) -> None:
+        """Additional data as NSD orders it: every A RRset, then every AAAA one,
+        leaving out RRsets already in the answer."""
+        present = {(s[0][0], wire.rec_type(s[0][1])) for s in res.answer}
+        for rtype in (A, AAAA):
+            for target, sets in found:
+                if rtype in sets and (target, rtype) not in present:
+                    present.add((target, rtype))
+                    res.additional.append(sets[rtype])
+
+    def lookup(self, qn: bytes, qtype: int, any_class: bool = False) -> Result:
+        """Authoritative answer for ``qn`` (lowercased wire, inside this zone).
+
+        ``any_class``: QCLASS ANY is answered from the IN data without AA and
+        without authority records, as NSD does.
+        """
         res = Result(NOERROR, True)
-        self._answer(qn, qtype, res, 0)
+        targets: list = []
+        final = self._answer(qn, qtype, res, set(), targets)
+        if res.aa and final is not None and qtype not in (NS, DS, DNSKEY, ANY) and not any_class:
+            # NSD adds the zone's NS RRset, and its addresses, to positive answers.
+            ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
+            res.extra_authority.append(ns)
+            self._targets(targets, [r for _, r in ns], glue=True)
+        if targets:
+            self._addresses(res, targets)
+        if any_class:
+            res.aa = False
+            res.authority = []
         return res
 
-    def _answer(self, qn: bytes, qtype: int, res: Result, depth: int) -> None:
+    def _answer(self, qn: bytes, qtype: int, res: Result, chain: set, targets: list) -> int | None:
+        """Fill ``res``; return the type answered positively at the end, else None."""
         cut = self.find_cut(qn)
         if cut is not None and not (cut == qn and qtype == DS):
-            if depth == 0:
-                ref = self.referral(cut)
-                res.rcode, res.aa, res.authority, res.additional = ref.rcode, ref.aa, ref.authority, ref.additional
-            return
+            ref = self.referral(cut)
+            if not chain:
+                res.aa = False
+            res.authority, res.additional = ref.authority, ref.additional
+            return None
         blob = self.nodes.get(qn)
         if blob is None:
             if qn in self.ents:
-                res.authority = [(self.origin, self.soa_neg)]
-                return
+                res.authority = [[(self.origin, self.soa_neg)]]
+                return None
             blob = self._wildcard(qn)
             if blob is None:
                 res.rcode = NXDOMAIN
-                res.authority = [(self.origin, self.soa_neg)]
-                return
-        recs = split_records(blob)
-        cname = [r for r in recs if wire.rec_type(r) == CNAME]
-        if cname and qtype != CNAME and qtype != ANY:
-            res.answer.append((qn, cname[0]))
-            target = rdata_name(cname[0])
-            if target is not None and target.endswith(self.origin) and depth < _MAX_CNAME_CHAIN:
-                self._answer(target, qtype, res, depth + 1)
-            return
+                res.authority = [[(self.origin, self.soa_neg)]]
+                return None
+        sets = self._rrsets(qn, blob)
+        if CNAME in sets and qtype != CNAME and qtype != ANY:
+            res.answer.append(sets[CNAME])
+            chain.add(qn)
+            target = rdata_name(sets[CNAME][0][1])
+            if target is None or target in chain or len(chain) > _MAX_CNAME_CHAIN or not self.in_zone(target):
+                return None
+            return self._answer(target, qtype, res, chain, targets)
         if qtype == ANY:
             # Minimal ANY (RFC 8482): one RRset of the name, not all of them.
-            first = wire.rec_type(recs[0])
-            match = [r for r in recs if wire.rec_type(r) == first]
+            rtype = next(iter(sets))
         else:
-            match = [r for r in recs if wire.rec_type(r) == qtype]
+            rtype = qtype
+        match = sets.get(rtype)
         if not match:
-            res.authority = [(self.origin, self.soa_neg)]
-            return
-        res.answer.extend((qn, r) for r in match)
-        if qtype in (NS, MX, SRV):
-            self._glue(res, match)
+            res.authority = [[(self.origin, self.soa_neg)]]
+            return None
+        res.answer.append(match)
+        if rtype in (NS, MX, SRV):
+            self._targets(targets, [r for _, r in match], glue=rtype == NS)
+        return rtype
 
     def _wildcard(self, qn: bytes) -> bytes | None:
         if not self.has_wildcards:

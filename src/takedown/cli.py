@@ -1,0 +1,173 @@
+"""The ``takedown`` command: a thin typer app over the library.
+
+Commands parse arguments, call one library function and print its result.
+This is the only place where a :class:`~takedown.errors.TakedownError`
+becomes ``Error: <message>`` on stderr and exit status 1 (see :func:`main`);
+library modules never import this one.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from takedown import __version__
+from takedown.errors import OperationError, ServeError, StoreError, TakedownError
+from takedown.operation import load_operation, parse_listen, parse_workers, summarize
+
+app = typer.Typer(
+    name="takedown",
+    help="Botnet takedown operations: DNS sinkholes for seized domains and zones, telemetry.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Bugs keep their plain traceback; user errors never reach this.
+    pretty_exceptions_enable=False,
+)
+events_app = typer.Typer(help="Query the events an operation has stored.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+FILE_HELP = "The operation file (TOML)."
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"takedown {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Botnet takedown operations: DNS sinkholes for seized domains and zones, telemetry."""
+
+
+@app.command()
+def check(file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE")) -> None:
+    """Validate an operation and every list and zone file it names; print a summary."""
+    _print_summary(summarize(load_operation(file)))
+
+
+@app.command()
+def serve(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    dns: Optional[list[str]] = typer.Option(
+        None, "--dns", metavar="HOST:PORT",
+        help="Listen on HOST:PORT (IPv6 as [::1]:5353) instead of dns.listen; repeatable.",
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", metavar="N", help="Worker processes, instead of dns.workers."
+    ),
+) -> None:
+    """Serve the operation's DNS sinkhole until interrupted (Ctrl-C)."""
+    listen = tuple(_option("--dns", parse_listen, v) for v in dns) if dns else None
+    if workers is not None:
+        workers = _option("--workers", parse_workers, workers)
+    op = load_operation(file)
+    run = _import("takedown.dns.server", "serve", ServeError)
+    run(op, listen=listen, workers=workers)
+
+
+@events_app.command("count")
+def events_count(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    kind: Optional[str] = typer.Option(
+        None, "--kind", help="Count only events of this kind (e.g. dns); default: all."
+    ),
+) -> None:
+    """Print the number of events stored for the operation."""
+    op = load_operation(file)
+    count_events = _import("takedown.store.reader", "count_events", StoreError)
+    print(count_events(op.storage, kind))
+
+
+def main() -> None:
+    """Entry point of the ``takedown`` script."""
+    try:
+        app()  # standalone: exits itself, 0 or click's usage-error status
+    except TakedownError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # typer maps it to 130 inside a command; this is the rest
+        sys.exit(130)
+
+
+# --------------------------------------------------------------------------
+
+
+def _option(name: str, parse: Any, value: Any) -> Any:
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise OperationError(f"{name}: {e}") from None
+
+
+def _import(module: str, attr: str, error: type[TakedownError]) -> Any:
+    """``module.attr``, imported when needed (server and store pull in
+    uvloop, pyarrow, duckdb), or ``error`` if that module is missing."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module or module.startswith(f"{e.name}."):
+            raise error(f"{module} is not available in this installation") from None
+        raise
+    return getattr(mod, attr)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    from takedown.lists import display_path
+
+    def row(label: str, value: object) -> None:
+        print(f"  {label:<14}{value}")
+
+    def table(header: list[str], rows: list[list[object]]) -> None:
+        cells = [header] + [[str(c) for c in r] for r in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+        for r in cells:
+            print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+    sk = s["sinkhole"]
+    print(f"operation {s['name']}  ({display_path(s['path'])})")
+    row("storage", display_path(s["storage"]))
+    row("sinkhole", ", ".join(sk["ipv4"] + sk["ipv6"]) + f"  (ttl {sk['ttl']})")
+    row("soa email", sk["soa_email"])
+    for i, ns in enumerate(sk["nameservers"]):
+        row("nameservers" if i == 0 else "", f"{ns['name']}  {', '.join(ns['addresses'])}")
+
+    print(f"\nseized domains: {s['seized_names']} name(s)")
+    if s["domains"]:
+        table(["family", "names", "file"],
+              [[d["family"], d["names"], display_path(d["file"])] for d in s["domains"]])
+
+    print(f"\nzones: {len(s['zones'])}")
+    if s["zones"]:
+        table(["origin", "family", "names", "blocked", "blocked *.", "file", "blocklist"],
+              [[z["origin"], z["family"], "?" if z["names"] is None else z["names"],
+                z["blocked_exact"], z["blocked_wildcard"], display_path(z["file"]),
+                display_path(z["blocklist"]) if z["blocklist"] else "-"]
+               for z in s["zones"]])
+
+    d, r = s["dns"], s["dns"]["rrl"]
+    print("\ndns")
+    row("listen", ", ".join(d["listen"]))
+    row("workers", d["workers"])
+    row("udp payload", f"{d['max_udp_payload']} bytes")
+    row("tcp idle", f"{d['tcp_idle_timeout']:g} s")
+    if r["enabled"]:
+        row("rrl", f"{r['responses_per_second']} responses/s per /{r['ipv4_prefix']} (IPv4) "
+                   f"and /{r['ipv6_prefix']} (IPv6), window {r['window']} s, slip {r['slip']}")
+    else:
+        row("rrl", "off")
+    print(f"\nevents\n  {'sensor':<14}{s['events']['sensor']}\n"
+          f"  {'flush every':<14}{s['events']['flush_interval']:g} s")
+    if s["notes"]:
+        print("\nnotes")
+        for note in s["notes"]:
+            print(f"  - {note}")
+    print("\nOK")

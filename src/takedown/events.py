@@ -1,0 +1,406 @@
+"""The event schema: one place that defines every stored column.
+
+Every observation a sensor makes is an *event*, stored as one row of a Parquet
+file in the segment store (:mod:`takedown.store`). All kinds share the
+:data:`COMMON` columns; each kind adds its own (``dns`` adds :data:`DNS`).
+Columns are only ever *added*, and always nullable, so files written before a
+column existed stay readable: readers combine files with union-by-name
+(DuckDB ``read_parquet(..., union_by_name=true)``), and an absent column reads
+as NULL.
+
+The hot path does not build dictionaries or objects: a sensor appends one
+plain tuple per event, in the order of the kind's *row layout*
+(:data:`DNS_ROW` for DNS). Values that are constant for a writer (operation,
+sensor, worker) are not in the row; the writer adds them when it flushes.
+Everything that costs something (int -> mnemonic, name normalisation,
+timestamps) happens once per flush, vectorised over the whole batch, in
+:func:`rows_to_table`.
+
+``kind`` and ``date`` are *not* columns of the files: they are hive partition
+directories (``events/kind=dns/date=2024-05-01/``) and appear as columns when
+the dataset is read with hive partitioning.
+
+DNS events describe **resolvers**, not infected hosts: ``src_ip`` of a DNS
+event is the address of the resolver that asked (or, at most, the client
+subnet it chose to reveal in ``ecs``). They are never counted as bots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from takedown.errors import StoreError
+
+#: Version of the stored schema, written in every file's key-value metadata.
+#: Bump it when a column is added (never when one would be removed or
+#: retyped: that is not allowed).
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored column: its name, Arrow type and meaning."""
+
+    name: str
+    type: pa.DataType
+    doc: str
+    #: Always set by the writer (NULL only for a malformed event); the
+    #: physical Arrow field is nullable regardless, so schemas can evolve.
+    required: bool = True
+    #: Parquet dictionary encoding: worth it for columns with few distinct
+    #: values per file (faster to write and smaller than plain + zstd).
+    dictionary: bool = False
+    #: Parquet min/max statistics: written for columns worth pruning on
+    #: (time ranges, families); string statistics cost ~5 ns a row each.
+    statistics: bool = False
+
+    def field(self) -> pa.Field:
+        # The doc stays here (and in docs/events.md), not in every file's
+        # footer: it would add ~2.4 kB to each one-second segment.
+        return pa.field(self.name, self.type, nullable=True)
+
+
+TIME_TYPE = pa.timestamp("us", tz="UTC")
+
+#: Columns every kind of event has, in file order.
+COMMON: tuple[Column, ...] = (
+    Column(
+        "time", TIME_TYPE,
+        "When the sensor received the request (UTC, microseconds).",
+        statistics=True,
+    ),
+    Column(
+        "operation", pa.string(),
+        "Name of the operation (takedown case) the sensor serves.",
+        dictionary=True,
+    ),
+    Column(
+        "sensor", pa.string(),
+        "Sensor instance that observed the event (host or instance name).",
+        dictionary=True,
+    ),
+    Column(
+        "worker", pa.int16(),
+        "Worker process number within the sensor (SO_REUSEPORT workers).",
+        dictionary=True, statistics=True,
+    ),
+    Column(
+        "transport", pa.string(),
+        "Transport of the request: 'udp' or 'tcp'.",
+        dictionary=True,
+    ),
+    Column(
+        "src_ip", pa.string(),
+        "Source address of the request as the sensor sees it (after a trusted PROXY protocol header). "
+        "For DNS: a resolver.",
+    ),
+    Column("src_port", pa.int32(), "Source port of the request."),
+    Column(
+        "dst_ip", pa.string(),
+        "Sensor address the request was sent to.",
+        dictionary=True,
+    ),
+    Column(
+        "dst_port", pa.int32(),
+        "Sensor port the request was sent to.",
+        dictionary=True, statistics=True,
+    ),
+    Column(
+        "rule", pa.string(),
+        "Policy rule that matched: 'domain:<family>', 'zone:<zone>:block', 'zone:<zone>:pass', "
+        "'dga:<family>', ... or 'none'.",
+        dictionary=True,
+    ),
+    Column(
+        "family", pa.string(),
+        "Botnet family of the matched rule; NULL when no family applies.",
+        required=False, dictionary=True, statistics=True,
+    ),
+)
+
+#: Columns of ``kind=dns`` events, after :data:`COMMON`.
+DNS: tuple[Column, ...] = (
+    Column(
+        "qname", pa.string(),
+        "Queried name in presentation form, ASCII-lowercased, without the final dot; the root is '.'; "
+        "NULL when the query could not be parsed.",
+        dictionary=True,
+    ),
+    Column(
+        "qtype", pa.string(),
+        "Query type mnemonic: 'A', 'AAAA', 'HTTPS', ..., 'TYPE65280' for types without one; "
+        "NULL if the sensor had none to give.",
+        dictionary=True,
+    ),
+    Column(
+        "rcode", pa.string(),
+        "Response code mnemonic: 'NOERROR', 'NXDOMAIN', 'REFUSED', ... (extended rcodes included; "
+        "a code without a mnemonic is its number).",
+        dictionary=True,
+    ),
+    Column(
+        "ecs", pa.string(),
+        "EDNS client subnet sent by the resolver, as 'address/source-prefix' (e.g. '198.51.100.0/24'); "
+        "NULL when the query carried none. It is the resolver's client network, not a host.",
+        required=False, dictionary=True,
+    ),
+    Column(
+        "response", pa.string(),
+        "What the sensor did: 'answer' (a full response), 'truncated' (TC=1 over UDP), "
+        "'rrl-slip' (rate-limited, truncated reply), 'rrl-drop' (rate-limited, no reply), "
+        "'formerr' (malformed query answered FORMERR), 'dropped' (unparseable, no reply), ...",
+        dictionary=True,
+    ),
+)
+
+#: Columns per kind, in file order (common columns first).
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "dns": COMMON + DNS,
+}
+
+
+def dictionary_columns(kind: str) -> list[str]:
+    """Columns of ``kind`` written with Parquet dictionary encoding."""
+    return [c.name for c in COLUMNS[kind] if c.dictionary]
+
+
+def statistics_columns(kind: str) -> list[str]:
+    """Columns of ``kind`` written with Parquet min/max statistics."""
+    return [c.name for c in COLUMNS[kind] if c.statistics]
+
+
+#: Hive partition columns: directories, not stored in the files.
+PARTITIONS: tuple[Column, ...] = (
+    Column("kind", pa.string(), "Kind of event: 'dns' (resolver observations); later 'http', 'tls', 'tcp' (bot check-ins)."),
+    Column("date", pa.date32(), "UTC date of 'time' (the directory date=YYYY-MM-DD)."),
+)
+
+
+def schema(kind: str) -> pa.Schema:
+    """The Arrow schema of the files of ``kind`` (without the partition columns)."""
+    try:
+        cols = COLUMNS[kind]
+    except KeyError:
+        raise StoreError(f"unknown event kind {kind!r} (known: {', '.join(sorted(COLUMNS))})") from None
+    return pa.schema(
+        [c.field() for c in cols],
+        metadata={"takedown.kind": kind, "takedown.schema_version": str(SCHEMA_VERSION)},
+    )
+
+
+_SCHEMAS: dict[str, pa.Schema] = {k: schema(k) for k in COLUMNS}
+DNS_SCHEMA: pa.Schema = _SCHEMAS["dns"]
+
+# --------------------------------------------------------------------------
+# Row layouts: the tuple a sensor appends per event.
+# --------------------------------------------------------------------------
+
+#: The tuple the DNS server appends per query, in this exact order::
+#:
+#:   (time: float,          # epoch seconds (time.time()), UTC
+#:    transport: str,       # 'udp' | 'tcp'
+#:    src_ip: str, src_port: int,
+#:    dst_ip: str, dst_port: int,
+#:    qname: str | None,    # presentation form; case and final dot are normalised at flush
+#:    qtype: int | None,    # 0..65535, converted to the mnemonic at flush
+#:    rcode: int,           # 0..4095 (extended), converted to the mnemonic at flush
+#:    rule: str,            # e.g. 'domain:waledac', 'zone:3322.org:block', 'none'
+#:    family: str | None,
+#:    ecs: str | None,      # '198.51.100.0/24' or None
+#:    response: str)        # 'answer', 'truncated', 'rrl-drop', ...
+DNS_ROW: tuple[str, ...] = (
+    "time",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "qname",
+    "qtype",
+    "rcode",
+    "rule",
+    "family",
+    "ecs",
+    "response",
+)
+
+#: Columns the writer fills from its own constants, not from the row.
+CONSTANT_COLUMNS: tuple[str, ...] = ("operation", "sensor", "worker")
+
+
+# --------------------------------------------------------------------------
+# Vectorised conversions (built once at import).
+# --------------------------------------------------------------------------
+
+
+def _text_table(size: int, to_text: Callable[[int], str], known: Iterable[int]) -> pa.Array:
+    """``to_text(i)`` for i in 0..size-1, calling it only for the ``known`` codes.
+
+    dnspython spells a code without a mnemonic as a fixed prefix and the
+    number ('TYPE65280', rcode '4095'); calling it 65536 times would take a
+    quarter of a second at import.
+    """
+    last = size - 1
+    prefix = to_text(last)[: -len(str(last))]
+    texts = [f"{prefix}{i}" for i in range(size)]
+    for code in known:
+        if 0 <= code < size:
+            texts[code] = to_text(code)
+    return pa.array(texts, pa.string())
+
+
+def _qtype_table() -> pa.Array:
+    import dns.rdatatype
+
+    return _text_table(65536, dns.rdatatype.to_text, (int(t) for t in dns.rdatatype.RdataType))
+
+
+def _rcode_table() -> pa.Array:
+    import dns.rcode
+
+    return _text_table(4096, dns.rcode.to_text, (int(r) for r in dns.rcode.Rcode))
+
+
+QTYPE_TEXT: pa.Array = _qtype_table()  #: qtype int -> mnemonic, index 0..65535
+RCODE_TEXT: pa.Array = _rcode_table()  #: rcode int -> mnemonic, index 0..4095
+
+
+def _lookup(codes: pa.Array, table: pa.Array) -> pa.Array:
+    """Map integer codes to the strings of ``table``; out of range or NULL -> NULL."""
+    np_codes = codes.to_numpy(zero_copy_only=False)
+    if codes.null_count:
+        valid = np.asarray(codes.is_valid(), dtype=bool)
+        np_codes = np.where(valid, np_codes, 0).astype(np.int64)
+    else:
+        valid = None
+    bad = (np_codes < 0) | (np_codes >= len(table))
+    if valid is not None:
+        bad |= ~valid
+    if bad.any():
+        np_codes = np.where(bad, 0, np_codes)
+        return table.take(pa.array(np_codes, pa.int32(), mask=bad))
+    return table.take(pa.array(np_codes, pa.int32()))
+
+
+# A final dot that is not escaped: the prefix consists of plain characters
+# and complete escapes (\X or \DDD), so 'a\.' keeps its escaped dot.
+_FINAL_DOT = r"^((?:[^\\]|\\.)*)\.$"
+
+
+def normalise_qnames(names: pa.Array) -> pa.Array:
+    """ASCII-lowercase and drop the final (unescaped) dot; the root becomes '.'.
+
+    DNS names compare case-insensitively in ASCII only, so ``ascii_lower`` is
+    the right fold. Names already without a final dot are left as they are.
+    Names with a backslash escape (rare) go through a regular expression so
+    that an escaped dot ('a\\.') is not taken for the final one.
+    """
+    names = pc.ascii_lower(names)
+    stripped = pc.if_else(pc.ends_with(names, "."), pc.utf8_slice_codeunits(names, 0, -1), names)
+    escaped = pc.fill_null(pc.match_substring(names, "\\"), False)
+    if pc.any(escaped).as_py():
+        fixed = pc.replace_substring_regex(names.filter(escaped), pattern=_FINAL_DOT, replacement=r"\1")
+        stripped = pc.replace_with_mask(stripped, escaped, fixed)
+    return pc.if_else(pc.equal(stripped, ""), ".", stripped)
+
+
+def _time_array(secs: pa.Array) -> pa.Array:
+    """Epoch seconds (float64) -> timestamp[us, UTC]; non-finite or NULL -> NULL."""
+    micros = np.rint(secs.to_numpy(zero_copy_only=False) * 1e6)  # NULL -> NaN
+    finite = np.isfinite(micros)
+    if finite.all():
+        return pa.array(micros.astype(np.int64), TIME_TYPE)
+    micros[~finite] = 0
+    return pa.array(micros.astype(np.int64), TIME_TYPE, mask=~finite)
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    """How the tuples a sensor appends map to the columns of a kind.
+
+    ``fields`` is the tuple order. ``row_types`` gives the Arrow type a field
+    has *in the row* when it differs from the stored column (epoch float for
+    ``time``, int codes for ``qtype``/``rcode``); ``convert`` turns such a
+    field into the stored column, vectorised.
+    """
+
+    kind: str
+    fields: tuple[str, ...]
+    row_types: dict[str, pa.DataType]
+    convert: dict[str, Callable[[pa.Array], pa.Array]]
+
+    def struct_type(self) -> pa.StructType:
+        sch = schema(self.kind)
+        return pa.struct(
+            [pa.field(n, self.row_types.get(n) or sch.field(n).type) for n in self.fields]
+        )
+
+
+#: Row layout per kind: the order of the tuple a sensor appends.
+ROW_LAYOUTS: dict[str, RowLayout] = {
+    "dns": RowLayout(
+        kind="dns",
+        fields=DNS_ROW,
+        row_types={"time": pa.float64(), "qtype": pa.int32(), "rcode": pa.int32()},
+        convert={
+            "time": _time_array,
+            "qname": normalise_qnames,
+            "qtype": lambda a: _lookup(a, QTYPE_TEXT),
+            "rcode": lambda a: _lookup(a, RCODE_TEXT),
+        },
+    ),
+}
+
+_STRUCTS: dict[str, pa.StructType] = {k: v.struct_type() for k, v in ROW_LAYOUTS.items()}
+
+
+def rows_to_table(
+    kind: str,
+    rows: Sequence[tuple],
+    *,
+    operation: str,
+    sensor: str,
+    worker: int,
+) -> pa.Table:
+    """Build the Arrow table of ``rows`` (tuples in ``ROW_LAYOUTS[kind].fields`` order).
+
+    One C++ pass converts the tuples (as an Arrow struct array, faster than
+    transposing them in Python), then the few derived columns are converted
+    as whole arrays. A ``None`` in place of a row is skipped. Raises
+    ``pa.ArrowInvalid``/``pa.ArrowTypeError`` when a row has the wrong length
+    or a value the wrong type; the writer then isolates the bad rows.
+    """
+    layout = ROW_LAYOUTS[kind]
+    sch = _SCHEMAS[kind]
+    struct = pa.array(rows, _STRUCTS[kind])
+    if struct.null_count:
+        struct = struct.filter(struct.is_valid())
+    n = len(struct)
+    const = {"operation": operation, "sensor": sensor, "worker": worker}
+    arrays = []
+    for f in sch:
+        name = f.name
+        if name in const:
+            arrays.append(pa.repeat(pa.scalar(const[name], f.type), n))
+        elif name in layout.fields:
+            col = struct.field(name)
+            conv = layout.convert.get(name)
+            arrays.append(conv(col) if conv else col)
+        else:  # a column this layout does not fill (added for another producer)
+            arrays.append(pa.nulls(n, f.type))
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
+def describe(kind: str | None = None) -> list[tuple[str, str, str]]:
+    """(name, type, doc) of every column of ``kind`` (all kinds when None), partitions last."""
+    seen: dict[str, Column] = {}
+    for k, cols in COLUMNS.items():
+        if kind is None or k == kind:
+            for c in cols:
+                seen.setdefault(c.name, c)
+    return [(c.name, str(c.type), c.doc) for c in (*seen.values(), *PARTITIONS)]

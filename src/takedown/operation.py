@@ -1,0 +1,946 @@
+"""The operation file: one TOML file per takedown case, and its validation.
+
+``load_operation`` parses the file with :mod:`tomllib`, then checks every
+key: type, range, address and name syntax, unknown keys (a typo must never
+be silently ignored) and the files it names. Every error is an
+:class:`~takedown.errors.OperationError` whose message reads
+``FILE:LINE: what is wrong``, FILE being the path as the user gave it.
+tomllib does not report positions of values, so :class:`_Locator` re-reads
+the text to find the line of each key.
+
+The format is documented in docs/operation-file.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+import socket
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from takedown.errors import OperationError
+from takedown.lists import (
+    display_path,
+    is_valid_name,
+    normalize_name,
+    read_blocklist,
+    read_domain_list,
+)
+
+__all__ = [
+    "DnsConfig",
+    "DomainSet",
+    "Events",
+    "MAX_TTL",
+    "MAX_WORKERS",
+    "Operation",
+    "Rrl",
+    "Sinkhole",
+    "ZoneSpec",
+    "load_operation",
+    "parse_listen",
+    "parse_workers",
+    "summarize",
+]
+
+#: RFC 2181 8: a TTL is an unsigned 32-bit number with the top bit clear.
+MAX_TTL = 2**31 - 1
+MAX_WORKERS = 256
+
+
+# --------------------------------------------------------------------------
+# The model (imported by the DNS server: keep names and fields stable)
+
+
+@dataclass(frozen=True)
+class Rrl:
+    """Response rate limiting, on by default: a sinkhole answering every
+    query at full rate is a DNS amplifier. Semantics follow BIND 9's
+    ``rate-limit`` (BIND 9 ARM, "Response Rate Limiting")."""
+
+    enabled: bool = True
+    responses_per_second: int = 20  # per source prefix
+    slip: int = 2  # every Nth limited response goes out truncated (TC=1); 0 = never
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 56
+    window: int = 15  # seconds of burst credit
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    listen: tuple[str, ...] = ("127.0.0.1:5353",)  # "HOST:PORT", IPv6 as "[::1]:5353"
+    workers: int = 1
+    max_udp_payload: int = 1232  # EDNS buffer size advertised / cap (512..4096)
+    tcp_idle_timeout: float = 10.0
+    rrl: Rrl = Rrl()
+
+
+@dataclass(frozen=True)
+class Sinkhole:
+    ipv4: tuple[str, ...]
+    ipv6: tuple[str, ...]
+    ttl: int
+    soa_email: str  # RNAME form as written, e.g. "hostmaster.sinkhole.example"
+    # (ns name lowercased without trailing dot, its IPv4/IPv6 addresses)
+    nameservers: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class DomainSet:
+    family: str
+    file: Path  # absolute
+
+
+@dataclass(frozen=True)
+class ZoneSpec:
+    origin: str  # lowercased, no trailing dot
+    file: Path  # absolute
+    blocklist: Path | None  # absolute or None
+    family: str
+
+
+@dataclass(frozen=True)
+class Events:
+    flush_interval: float = 1.0  # seconds
+    sensor: str = ""  # load_operation fills in the hostname when not given
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: Path  # the operation file, absolute
+    name: str
+    storage: Path  # absolute
+    sinkhole: Sinkhole
+    domains: tuple[DomainSet, ...]
+    zones: tuple[ZoneSpec, ...]
+    dns: DnsConfig
+    events: Events
+
+
+# --------------------------------------------------------------------------
+# Loading
+
+
+def load_operation(path: str | os.PathLike[str]) -> Operation:
+    """Parse and validate the operation file at ``path``.
+
+    Relative paths inside it are resolved against the file's directory.
+    Raises OperationError naming ``FILE:LINE`` on any problem.
+    """
+    display = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise OperationError(f"{display}: cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = data.count(b"\n", 0, e.start) + 1
+        raise OperationError(f"{display}:{lineno}: not valid UTF-8 text") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise OperationError(_syntax_error(display, text, str(e))) from None
+    absolute = Path(os.path.abspath(path))
+    return _Builder(display, absolute, _Locator(text)).operation(doc)
+
+
+def parse_listen(text: str) -> str:
+    """Normalized ``HOST:PORT`` (IPv6 as ``[addr]:port``) from ``text``.
+
+    HOST must be an IP address literal: a sinkhole binds to addresses, and
+    resolving a host name at start-up would make the bind depend on DNS.
+    Raises ValueError with a message that quotes ``text``.
+    """
+    def bad(reason: str) -> ValueError:
+        return ValueError(f"{text!r} is not a valid listen address: {reason}")
+
+    if not isinstance(text, str):
+        raise ValueError(f"{_show(text)} is not a valid listen address: a string is expected")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise bad("expected [IPv6]:PORT, e.g. [::1]:5353")
+        port = rest[1:]
+        try:
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(host)
+        except ValueError:
+            raise bad(f"{host!r} is not an IPv6 address") from None
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            raise bad("missing :PORT (expected HOST:PORT, e.g. 127.0.0.1:5353)")
+        if ":" in host:
+            raise bad("write IPv6 addresses in brackets, e.g. [::1]:5353")
+        try:
+            ip = ipaddress.IPv4Address(host)
+        except ValueError:
+            raise bad(f"HOST {host!r} is not an IP address") from None
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+        raise bad(f"port {port!r} is not a number between 1 and 65535")
+    return f"[{ip}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
+
+
+def parse_workers(value: int) -> int:
+    """``value`` if it is a valid worker count, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f"must be an integer between 1 and {MAX_WORKERS}, not {_show(value)}")
+    return value
+
+
+_SYNTAX_RE = re.compile(r"^(?P<msg>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$", re.S)
+
+
+def _syntax_error(display: str, text: str, message: str) -> str:
+    m = _SYNTAX_RE.match(message)
+    if m is None:
+        return f"{display}:1: {message}"
+    if m["line"] is None:
+        last = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        return f"{display}:{max(last, 1)}: {m['msg']} (at end of file)"
+    return f"{display}:{m['line']}: {m['msg']} (column {m['col']})"
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+_REQUIRED = object()
+_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+_SENSOR_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
+
+KeyPath = tuple[str | int, ...]
+
+
+class _Builder:
+    """Walks the parsed document, turning it into an Operation or raising
+    OperationError at the line of the first bad key."""
+
+    def __init__(self, display: str, path: Path, locator: _Locator):
+        self.display = display
+        self.path = path
+        self.base = path.parent
+        self.loc = locator
+
+    def error(self, where: KeyPath, message: str) -> OperationError:
+        return OperationError(f"{self.display}:{self.loc.line_of(where)}: {message}")
+
+    # -- sections ----------------------------------------------------------
+
+    def operation(self, doc: dict[str, Any]) -> Operation:
+        top = _Table(self, (), doc, _KEYS[()])
+        op = top.table("operation")
+        name = op.get("name", self.identifier)
+        storage = op.get("storage", self.storage)
+        sinkhole = self.sinkhole(top.table("sinkhole"))
+        domains = tuple(self.domain_set(t) for t in top.array_of_tables("domains"))
+        zones = tuple(self.zone(t) for t in top.array_of_tables("zones"))
+        self.check_overlaps(domains, zones)
+        dns = self.dns(top.table("dns", required=False))
+        events = self.events(top.table("events", required=False))
+        return Operation(
+            path=self.path, name=name, storage=storage, sinkhole=sinkhole,
+            domains=domains, zones=zones, dns=dns, events=events,
+        )
+
+    def sinkhole(self, t: _Table) -> Sinkhole:
+        ipv4 = t.get("ipv4", self.addresses(4), default=())
+        ipv6 = t.get("ipv6", self.addresses(6), default=())
+        ttl = t.get("ttl", self.integer(0, MAX_TTL))
+        soa_email = t.get("soa_email", self.rname)
+        nameservers = t.get("nameservers", self.nameservers)
+        if not ipv4 and not ipv6:
+            raise self.error(t.path, "sinkhole needs at least one address in ipv4 or ipv6")
+        return Sinkhole(ipv4=ipv4, ipv6=ipv6, ttl=ttl, soa_email=soa_email, nameservers=nameservers)
+
+    def domain_set(self, t: _Table) -> DomainSet:
+        return DomainSet(family=t.get("family", self.identifier),
+                         file=t.get("file", self.existing_file))
+
+    def zone(self, t: _Table) -> ZoneSpec:
+        return ZoneSpec(
+            origin=t.get("origin", self.zone_origin),
+            file=t.get("file", self.existing_file),
+            blocklist=t.get("blocklist", self.existing_file, default=None),
+            family=t.get("family", self.identifier),
+        )
+
+    def dns(self, t: _Table | None) -> DnsConfig:
+        d = DnsConfig()
+        if t is None:
+            return d
+        return DnsConfig(
+            listen=t.get("listen", self.listen, default=d.listen),
+            workers=t.get("workers", self.integer(1, MAX_WORKERS), default=d.workers),
+            max_udp_payload=t.get("max_udp_payload", self.integer(512, 4096),
+                                  default=d.max_udp_payload),
+            tcp_idle_timeout=t.get("tcp_idle_timeout", self.number(0, 3600),
+                                   default=d.tcp_idle_timeout),
+            rrl=self.rrl(t.table("rrl", required=False)),
+        )
+
+    def rrl(self, t: _Table | None) -> Rrl:
+        d = Rrl()
+        if t is None:
+            return d
+        # Ranges as BIND 9 accepts them in rate-limit { ... } (BIND 9 ARM,
+        # "Response Rate Limiting"), except responses_per_second, which may go
+        # far above BIND's 1000 so that a benchmark keeps the bookkeeping on
+        # without limiting its client; 0 responses/s is spelled enabled = false.
+        return Rrl(
+            enabled=t.get("enabled", self.boolean, default=d.enabled),
+            responses_per_second=t.get("responses_per_second", self.integer(1, 1_000_000_000),
+                                       default=d.responses_per_second),
+            slip=t.get("slip", self.integer(0, 10), default=d.slip),
+            ipv4_prefix=t.get("ipv4_prefix", self.integer(1, 32), default=d.ipv4_prefix),
+            ipv6_prefix=t.get("ipv6_prefix", self.integer(1, 128), default=d.ipv6_prefix),
+            window=t.get("window", self.integer(1, 3600), default=d.window),
+        )
+
+    def events(self, t: _Table | None) -> Events:
+        d = Events()
+        if t is None:
+            return Events(flush_interval=d.flush_interval, sensor=_hostname())
+        flush = t.get("flush_interval", self.number(0, 3600), default=d.flush_interval)
+        sensor = t.get("sensor", self.sensor, default=None)
+        return Events(flush_interval=flush, sensor=sensor if sensor is not None else _hostname())
+
+    def check_overlaps(self, domains: tuple[DomainSet, ...], zones: tuple[ZoneSpec, ...]) -> None:
+        """Refuse entries that make the policy ambiguous: the same list file
+        twice, the same zone twice. Nested zones and seized names inside
+        zones are well defined (the most specific rule wins) and are only
+        noted, by summarize()."""
+        files: dict[Path, int] = {}
+        for i, d in enumerate(domains):
+            if d.file in files:
+                j = files[d.file]
+                raise self.error(("domains", i, "file"),
+                                 f"domains[{i}].file is the same file as domains[{j}].file "
+                                 f"(line {self.loc.line_of(('domains', j, 'file'))})")
+            files[d.file] = i
+        origins: dict[str, int] = {}
+        for i, z in enumerate(zones):
+            if z.origin in origins:
+                j = origins[z.origin]
+                raise self.error(("zones", i, "origin"),
+                                 f"zone {z.origin} is declared twice (also zones[{j}], "
+                                 f"line {self.loc.line_of(('zones', j, 'origin'))})")
+            origins[z.origin] = i
+
+    # -- value parsers: (value, where) -> result, or raise --------------------
+
+    def integer(self, lo: int, hi: int) -> Callable[[Any, KeyPath], int]:
+        def parse(v: Any, where: KeyPath) -> int:
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise self.error(where, f"{_dotted(where)} must be an integer between "
+                                        f"{lo} and {hi}, not {_show(v)}")
+            return v
+        return parse
+
+    def number(self, lo: float, hi: float) -> Callable[[Any, KeyPath], float]:
+        """A number of seconds in (lo, hi]."""
+        def parse(v: Any, where: KeyPath) -> float:
+            if (isinstance(v, bool) or not isinstance(v, (int, float))
+                    or not math.isfinite(v) or not lo < v <= hi):
+                raise self.error(where, f"{_dotted(where)} must be a number greater than "
+                                        f"{lo:g} and at most {hi:g}, not {_show(v)}")
+            return float(v)
+        return parse
+
+    def boolean(self, v: Any, where: KeyPath) -> bool:
+        if not isinstance(v, bool):
+            raise self.error(where, f"{_dotted(where)} must be true or false, not {_show(v)}")
+        return v
+
+    def string(self, v: Any, where: KeyPath) -> str:
+        if not isinstance(v, str):
+            raise self.error(where, f"{_dotted(where)} must be a string, not {_show(v)}")
+        return v
+
+    def identifier(self, v: Any, where: KeyPath) -> str:
+        s = self.string(v, where)
+        if not _IDENT_RE.fullmatch(s):
+            raise self.error(where, f"{_dotted(where)} must be 1-64 letters, digits, '.', '_' "
+                                    f"or '-', starting with a letter or digit, not {_show(s)}")
+        return s
+
+    def sensor(self, v: Any, where: KeyPath) -> str:
+        s = self.string(v, where)
+        if not _SENSOR_RE.fullmatch(s):
+            raise self.error(where, f"{_dotted(where)} must be 1-253 letters, digits, "
+                                    f"'.', ':', '_' or '-', not {_show(s)}")
+        return s
+
+    def strings(self, v: Any, where: KeyPath) -> list[tuple[str, KeyPath]]:
+        """A string or an array of strings, each with its own location."""
+        if isinstance(v, str):
+            return [(v, where)]
+        if isinstance(v, list):
+            out = []
+            for i, item in enumerate(v):
+                out.append((self.string(item, where + (i,)), where + (i,)))
+            return out
+        raise self.error(where, f"{_dotted(where)} must be a string or an array of strings, "
+                                f"not {_show(v)}")
+
+    def addresses(self, version: int | None) -> Callable[[Any, KeyPath], tuple[str, ...]]:
+        kind = {4: "IPv4 address", 6: "IPv6 address", None: "IP address"}[version]
+
+        def parse(v: Any, where: KeyPath) -> tuple[str, ...]:
+            out: dict[str, KeyPath] = {}
+            for s, w in self.strings(v, where):
+                try:
+                    ip = ipaddress.ip_address(s)
+                except ValueError:
+                    raise self.error(w, f"{_dotted(w)} must be an {kind}, not {_show(s)}") from None
+                if version is not None and ip.version != version:
+                    raise self.error(w, f"{_dotted(w)} must be an {kind}, not {_show(s)} "
+                                        f"(an IPv{ip.version} address)")
+                if str(ip) in out:
+                    raise self.error(w, f"{_dotted(w)}: address {ip} is listed twice")
+                out[str(ip)] = w
+            return tuple(out)
+        return parse
+
+    def dns_name(self, v: Any, where: KeyPath) -> str:
+        s = self.string(v, where)
+        name = normalize_name(s)
+        if name is None:
+            raise self.error(where, f"{_dotted(where)} must be a DNS name (labels of 1-63 "
+                                    f"letters, digits, '-' or '_', at most 253 characters), "
+                                    f"not {_show(s)}")
+        return name
+
+    def zone_origin(self, v: Any, where: KeyPath) -> str:
+        name = self.dns_name(v, where)
+        if "." not in name:
+            raise self.error(where, f"{_dotted(where)} must be below a top-level domain, "
+                                    f"not {_show(v)}")
+        return name
+
+    def rname(self, v: Any, where: KeyPath) -> str:
+        s = self.string(v, where)
+        written = s[:-1] if s.endswith(".") else s
+        if "@" in s:
+            local, _, domain = s.partition("@")
+            raise self.error(where, f"{_dotted(where)} must be written as a DNS name (SOA RNAME "
+                                    f"form: {local}.{domain} for {s}), not {_show(s)}")
+        if not is_valid_name(written) or "." not in written:
+            raise self.error(where, f"{_dotted(where)} must be a DNS name in SOA RNAME form, "
+                                    f"e.g. hostmaster.sinkhole.example, not {_show(s)}")
+        return written
+
+    def nameservers(self, v: Any, where: KeyPath) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        if not isinstance(v, dict):
+            raise self.error(where, f"{_dotted(where)} must be a table of "
+                                    f'"ns name" = "address" or ["addresses"], not {_show(v)}')
+        if not v:
+            raise self.error(where, f"{_dotted(where)} needs at least one nameserver")
+        out: dict[str, tuple[str, ...]] = {}
+        for key, addrs in v.items():
+            w = where + (key,)
+            if isinstance(addrs, dict):
+                # `ns1.sinkhole.example = "..."` unquoted is a dotted key: nested tables.
+                full, inner = key, addrs
+                while isinstance(inner, dict) and len(inner) == 1:
+                    sub, inner = next(iter(inner.items()))
+                    full += "." + sub
+                raise self.error(w, f"{_dotted(where)}: quote nameserver names that contain "
+                                    f'dots: "{full}" = ...')
+            name = normalize_name(key)
+            if name is None or "." not in name:
+                raise self.error(w, f"{_dotted(where)}: {key!r} is not a valid nameserver name")
+            if name in out:
+                raise self.error(w, f"{_dotted(where)}: nameserver {name} is listed twice")
+            parsed = self.addresses(None)(addrs, w)
+            if not parsed:
+                raise self.error(w, f"{_dotted(w)} needs at least one address")
+            out[name] = parsed
+        return tuple(out.items())
+
+    def listen(self, v: Any, where: KeyPath) -> tuple[str, ...]:
+        out: dict[str, None] = {}
+        items = self.strings(v, where)
+        if not items:
+            raise self.error(where, f"{_dotted(where)} needs at least one HOST:PORT")
+        for s, w in items:
+            try:
+                addr = parse_listen(s)
+            except ValueError as e:
+                raise self.error(w, f"{_dotted(w)}: {e}") from None
+            if addr in out:
+                raise self.error(w, f"{_dotted(w)}: {addr} is listed twice")
+            out[addr] = None
+        return tuple(out)
+
+    def resolve(self, v: Any, where: KeyPath) -> Path:
+        s = self.string(v, where)
+        if not s:
+            raise self.error(where, f"{_dotted(where)} must not be empty")
+        return Path(os.path.abspath(self.base / Path(s).expanduser()))
+
+    def existing_file(self, v: Any, where: KeyPath) -> Path:
+        p = self.resolve(v, where)
+        if not p.exists():
+            raise self.error(where, f"{_dotted(where)}: file {_show(v)} does not exist "
+                                    f"(looked for {display_path(p)})")
+        if not p.is_file():
+            raise self.error(where, f"{_dotted(where)}: {display_path(p)} is not a regular file")
+        return p
+
+    def storage(self, v: Any, where: KeyPath) -> Path:
+        p = self.resolve(v, where)
+        if p.exists() and not p.is_dir():
+            raise self.error(where, f"{_dotted(where)}: {display_path(p)} exists and is not "
+                                    f"a directory")
+        return p
+
+
+# The keys each table may hold; anything else is refused (a typo must not be
+# silently ignored). Keyed by the table's path with array indices dropped.
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
+    (): ("operation", "sinkhole", "domains", "zones", "dns", "events"),
+    ("operation",): ("name", "storage"),
+    ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
+    ("domains",): ("family", "file"),
+    ("zones",): ("origin", "file", "blocklist", "family"),
+    ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl"),
+    ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
+                     "ipv6_prefix", "window"),
+    ("events",): ("flush_interval", "sensor"),
+}
+
+
+class _Table:
+    """A TOML table being validated. Unknown keys are refused on creation
+    (with a did-you-mean), before any value is looked at, so a misspelt
+    key is reported as such and not as the required key it was meant to be."""
+
+    def __init__(self, b: _Builder, path: KeyPath, data: dict[str, Any], keys: tuple[str, ...]):
+        self.b = b
+        self.path = path
+        self.data = data
+        for key, value in data.items():
+            if key in keys:
+                continue
+            where = path + (key,)
+            hint = difflib.get_close_matches(key, keys, n=1)
+            if isinstance(value, dict):
+                what = f"table [{_dotted(where)}]"
+            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                what = f"table [[{_dotted(where)}]]"
+            else:
+                what = f"key {_dotted(where)}"
+            msg = f"unknown {what}"
+            if hint:
+                msg += f" (did you mean {_dotted(path + (hint[0],))}?)"
+            else:
+                msg += f" (expected one of: {', '.join(keys)})"
+            raise b.error(where, msg)
+
+    def get(self, key: str, parse: Callable[[Any, KeyPath], Any], default: Any = _REQUIRED) -> Any:
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise self.b.error(self.path, f"missing required key {_dotted(self.path + (key,))}")
+            return default
+        return parse(self.data[key], self.path + (key,))
+
+    def table(self, key: str, required: bool = True) -> _Table | None:
+        where = self.path + (key,)
+        if key not in self.data:
+            if required:
+                raise self.b.error(self.path, f"missing required table [{_dotted(where)}]")
+            return None
+        v = self.data[key]
+        if not isinstance(v, dict):
+            raise self.b.error(where, f"{_dotted(where)} must be a table ([{_dotted(where)}]), "
+                                      f"not {_show(v)}")
+        return _Table(self.b, where, v, _KEYS[_schema_key(where)])
+
+    def array_of_tables(self, key: str) -> list[_Table]:
+        where = self.path + (key,)
+        v = self.data.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
+            raise self.b.error(where, f"{_dotted(where)} must be an array of tables: "
+                                      f"write each entry under its own [[{_dotted(where)}]]")
+        keys = _KEYS[_schema_key(where)]
+        return [_Table(self.b, where + (i,), t, keys) for i, t in enumerate(v)]
+
+
+def _schema_key(path: KeyPath) -> tuple[str, ...]:
+    return tuple(p for p in path if isinstance(p, str))
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
+# A number, boolean or date-time runs until a separator (dates may hold a space).
+_SCALAR = re.compile(r"[^,\]}\r\n#]*")
+
+
+def _dotted(path: KeyPath) -> str:
+    """A key path as a user reads it: dns.rrl.slip, zones[1].origin,
+    sinkhole.nameservers."ns1.sinkhole.example"."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            out += f".{key}" if out else key
+    return out
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return repr(v if len(v) <= 80 else v[:77] + "...")
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "a table"
+    return f"a {type(v).__name__}"
+
+
+def _hostname() -> str:
+    return socket.gethostname() or "localhost"
+
+
+# --------------------------------------------------------------------------
+# The locator: line numbers of keys
+
+
+class _Locator:
+    """Line of every key, table header and array element of a TOML text.
+
+    Runs only on text that tomllib has accepted, so it can be a small
+    recursive scanner that trusts the grammar. Paths are tuples of keys and
+    array indices, as in the parsed document: ("domains", 1, "file").
+    A key inside an inline table or a dotted key gets the line where it is
+    written; a table gets the line of its header.
+    """
+
+    def __init__(self, text: str):
+        self.s = text
+        self.i = 0
+        self.line = 1
+        self.lines: dict[KeyPath, int] = {}
+        self.aot: dict[KeyPath, int] = {}  # array-of-tables path -> current index
+        try:
+            self._document()
+        except (IndexError, ValueError, AttributeError):
+            # Cannot happen on valid TOML; if it does, lines degrade to the
+            # nearest table header found so far rather than crash.
+            pass
+
+    def line_of(self, path: KeyPath) -> int:
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return 1
+
+    # -- scanner -----------------------------------------------------------
+
+    def _peek(self, n: int = 1) -> str:
+        return self.s[self.i:self.i + n]
+
+    def _advance_to(self, j: int) -> None:
+        self.line += self.s.count("\n", self.i, j)
+        self.i = j
+
+    def _ws(self) -> None:
+        while self.i < len(self.s) and self.s[self.i] in " \t":
+            self.i += 1
+
+    def _ws_nl(self) -> None:
+        """Whitespace, newlines and comments."""
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            if c in " \t\r":
+                self.i += 1
+            elif c == "\n":
+                self.i += 1
+                self.line += 1
+            elif c == "#":
+                j = self.s.find("\n", self.i)
+                self.i = len(self.s) if j < 0 else j
+            else:
+                break
+
+    def _document(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._ws_nl()
+            if self.i >= len(self.s):
+                return
+            if self._peek(2) == "[[":
+                self.i += 2
+                table = self._header(array=True)
+                self.i += 2  # ]]
+            elif self._peek() == "[":
+                self.i += 1
+                table = self._header(array=False)
+                self.i += 1  # ]
+            else:
+                self._keyval(table)
+
+    def _header(self, array: bool) -> KeyPath:
+        self._ws()
+        keys = self._key()
+        self._ws()
+        path: KeyPath = ()
+        for n, k in enumerate(keys):
+            path += (k,)
+            if n == len(keys) - 1 and array:
+                idx = self.aot.get(path, -1) + 1
+                self.aot[path] = idx
+                self.lines.setdefault(path, self.line)
+                path += (idx,)
+            elif path in self.aot:
+                path += (self.aot[path],)
+            if n < len(keys) - 1:
+                self.lines.setdefault(path, self.line)
+        # An explicit header wins over an earlier implicit definition
+        # ([dns.rrl] before [dns]).
+        self.lines[path] = self.line
+        return path
+
+    def _keyval(self, table: KeyPath) -> None:
+        keys = self._key()
+        for n in range(1, len(keys)):
+            self.lines.setdefault(table + tuple(keys[:n]), self.line)
+        path = table + tuple(keys)
+        self.lines[path] = self.line
+        self._ws()
+        self.i += 1  # =
+        self._ws()
+        self._value(path)
+
+    def _key(self) -> list[str]:
+        keys = []
+        while True:
+            self._ws()
+            c = self._peek()
+            if c == '"':
+                keys.append(self._basic_string())
+            elif c == "'":
+                j = self.s.index("'", self.i + 1)
+                keys.append(self.s[self.i + 1:j])
+                self.i = j + 1
+            else:
+                m = _BARE_KEY.match(self.s, self.i)
+                keys.append(m.group())  # type: ignore[union-attr]
+                self.i = m.end()  # type: ignore[union-attr]
+            self._ws()
+            if self._peek() != ".":
+                return keys
+            self.i += 1
+
+    def _basic_string(self) -> str:
+        """A single-line "..." string at self.i, decoded (keys need their value)."""
+        j = self.i + 1
+        out = []
+        while self.s[j] != '"':
+            if self.s[j] == "\\":
+                e = self.s[j + 1]
+                if e in "uU":
+                    n = 4 if e == "u" else 8
+                    out.append(chr(int(self.s[j + 2:j + 2 + n], 16)))
+                    j += 2 + n
+                    continue
+                out.append({"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}.get(e, e))
+                j += 2
+            else:
+                out.append(self.s[j])
+                j += 1
+        self.i = j + 1
+        return "".join(out)
+
+    def _value(self, path: KeyPath) -> None:
+        s = self.s
+        c = self._peek()
+        if self._peek(3) in ('"""', "'''"):
+            quote = self._peek(3)
+            j = self.i + 3
+            if quote == '"""':
+                while not s.startswith(quote, j):
+                    j += 2 if s[j] == "\\" else 1
+            else:
+                j = s.index(quote, j)
+            j += 3
+            # Up to two more quotes right after the delimiter are content.
+            for _ in range(2):
+                if s[j:j + 1] == quote[0]:
+                    j += 1
+            self._advance_to(j)
+        elif c == '"':
+            self._basic_string()
+        elif c == "'":
+            self.i = s.index("'", self.i + 1) + 1
+        elif c == "[":
+            self.i += 1
+            idx = 0
+            while True:
+                self._ws_nl()
+                if self._peek() == "]":
+                    self.i += 1
+                    return
+                self.lines[path + (idx,)] = self.line
+                self._value(path + (idx,))
+                self._ws_nl()
+                if self._peek() == ",":
+                    self.i += 1
+                idx += 1
+        elif c == "{":
+            self.i += 1
+            while True:
+                self._ws()
+                if self._peek() == "}":
+                    self.i += 1
+                    return
+                self._keyval(path)
+                self._ws()
+                if self._peek() == ",":
+                    self.i += 1
+        else:
+            m = _SCALAR.match(s, self.i)
+            self.i = m.end()  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------
+# Summary (for `takedown check`)
+
+
+def summarize(op: Operation) -> dict[str, Any]:
+    """What the operation sinks and serves, reading every list it names
+    (and counting zone names when takedown.dns.zonefile is available).
+
+    Raises OperationError (or ZoneError) if a list or zone file is invalid.
+    Returns plain data (str, int, float, bool, None, lists, dicts).
+    """
+    notes: list[str] = []
+    seized: dict[str, str] = {}  # name -> first family
+    domains = []
+    for d in op.domains:
+        names = read_domain_list(d.file)
+        for n in names:
+            first = seized.setdefault(n, d.family)
+            if first != d.family:
+                notes.append(f"{n} is seized for both {first} and {d.family}; "
+                             f"events name {first}")
+        domains.append({"family": d.family, "file": str(d.file), "names": len(names)})
+    families: dict[str, int] = {}
+    for fam in seized.values():
+        families[fam] = families.get(fam, 0) + 1
+
+    count_names = _zone_counter()
+    zones = []
+    for z in op.zones:
+        exact, wild = read_blocklist(z.blocklist, z.origin) if z.blocklist else ((), ())
+        zones.append({
+            "origin": z.origin,
+            "family": z.family,
+            "file": str(z.file),
+            "names": count_names(z.file, z.origin) if count_names else None,
+            "blocklist": str(z.blocklist) if z.blocklist else None,
+            "blocked_exact": len(exact),
+            "blocked_wildcard": len(wild),
+        })
+        if z.blocklist is None:
+            notes.append(f"zone {z.origin} has no blocklist: every name in it is answered "
+                         f"from the original zone (pass-through only)")
+    notes.extend(_zone_overlaps(seized, op.zones))
+    if not op.domains and not op.zones:
+        notes.append("no [[domains]] and no [[zones]]: this operation sinks nothing")
+    if not op.dns.rrl.enabled:
+        notes.append("response rate limiting is off ([dns.rrl] enabled = false): "
+                     "the sinkhole can be abused as a DNS amplifier")
+
+    s = op.sinkhole
+    return {
+        "name": op.name,
+        "path": str(op.path),
+        "storage": str(op.storage),
+        "sinkhole": {
+            "ipv4": list(s.ipv4),
+            "ipv6": list(s.ipv6),
+            "ttl": s.ttl,
+            "soa_email": s.soa_email,
+            "nameservers": [{"name": n, "addresses": list(a)} for n, a in s.nameservers],
+        },
+        "domains": domains,
+        "families": families,
+        "seized_names": len(seized),
+        "zones": zones,
+        "dns": {
+            "listen": list(op.dns.listen),
+            "workers": op.dns.workers,
+            "max_udp_payload": op.dns.max_udp_payload,
+            "tcp_idle_timeout": op.dns.tcp_idle_timeout,
+            "rrl": {
+                "enabled": op.dns.rrl.enabled,
+                "responses_per_second": op.dns.rrl.responses_per_second,
+                "slip": op.dns.rrl.slip,
+                "ipv4_prefix": op.dns.rrl.ipv4_prefix,
+                "ipv6_prefix": op.dns.rrl.ipv6_prefix,
+                "window": op.dns.rrl.window,
+            },
+        },
+        "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor},
+        "notes": notes,
+    }
+
+
+def _zone_counter() -> Callable[[Path, str], int] | None:
+    """takedown.dns.zonefile.count_names if that module exists (it is built
+    separately); None otherwise. Errors inside the module propagate."""
+    try:
+        from takedown.dns import zonefile  # type: ignore[attr-defined]
+    except ModuleNotFoundError as e:
+        if e.name in ("takedown.dns", "takedown.dns.zonefile"):
+            return None
+        raise
+    return getattr(zonefile, "count_names", None)
+
+
+def _zone_overlaps(seized: dict[str, str], zones: tuple[ZoneSpec, ...]) -> list[str]:
+    """Notes for seized names at, below or above a zone origin, and nested
+    zones. All are allowed: the most specific rule wins (a seized name at or
+    below a zone origin is sunk whole; a zone below a seized name answers
+    from its own data), as takedown.dns.policy implements it."""
+    if not zones or not seized:
+        return []
+    origins = {z.origin: z for z in zones}
+    below: dict[tuple[str, str], list[str]] = {}
+    for name, family in seized.items():
+        labels = name.split(".")
+        for k in range(len(labels) - 1):
+            suffix = ".".join(labels[k:])
+            if suffix in origins:
+                below.setdefault((family, suffix), []).append(name)
+                break
+    notes = []
+    for (family, origin), names in below.items():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        notes.append(f"{len(names)} seized {family} name(s) are at or below zone {origin} "
+                     f"({shown}): they are sunk whole, whatever the zone's blocklist says")
+    for z in zones:
+        labels = z.origin.split(".")
+        for k in range(1, len(labels) - 1):
+            parent = ".".join(labels[k:])
+            if parent in seized:
+                notes.append(f"zone {z.origin} is below seized name {parent} "
+                             f"({seized[parent]}): names in the zone are answered from "
+                             f"the zone, the rest of {parent} is sunk")
+            if parent in origins:
+                notes.append(f"zone {z.origin} is inside zone {parent}: names at and below "
+                             f"{z.origin} are answered from {z.origin}'s file")
+    return notes

@@ -1,0 +1,113 @@
+"""Reading the event dataset: counts and a DuckDB view.
+
+The dataset is every ``{storage}/events/kind=*/date=*/*.parquet`` file.
+Temporaries of writers in progress (``.*.parquet.tmp``) never match. Files of
+different schema versions (columns added later) are combined by name: a column
+a file lacks reads as NULL.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from takedown.errors import StoreError
+from takedown.events import COLUMNS, PARTITIONS
+
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and not _KIND_RE.match(kind):
+        raise StoreError(f"invalid event kind {kind!r}: use lowercase letters, digits and '_'")
+
+
+def dataset_glob(storage: Path, kind: str | None = None) -> str:
+    """The glob of the dataset's files (of one kind, or all kinds)."""
+    _check_kind(kind)
+    return str(Path(storage) / "events" / f"kind={kind or '*'}" / "date=*" / "*.parquet")
+
+
+def event_files(storage: Path, kind: str | None = None) -> list[Path]:
+    """The dataset's files, sorted (an empty list for a missing storage path)."""
+    _check_kind(kind)
+    root = Path(storage) / "events"
+    if not root.is_dir():
+        return []
+    return sorted(root.glob(f"kind={kind or '*'}/date=*/*.parquet"))
+
+
+def _rows_in(path: Path) -> int:
+    try:
+        return pq.read_metadata(path).num_rows
+    except FileNotFoundError:  # removed since the listing (retention): not in the snapshot
+        return 0
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"unreadable event file {path}: {exc}") from exc
+
+
+def count_events(storage: Path, kind: str | None = None) -> int:
+    """Number of stored events (of ``kind``, or of every kind); 0 if there are none.
+
+    Exact: the sum of the row counts in the files' Parquet footers (only
+    footers are read, in parallel). Raises :class:`StoreError` naming the
+    first unreadable file.
+    """
+    files = event_files(storage, kind)
+    if len(files) < 64:
+        return sum(_rows_in(f) for f in files)
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(_rows_in, files, chunksize=64))
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_parquet_sql(storage: Path, kind: str | None = None) -> str:
+    """The DuckDB ``read_parquet(...)`` table function over the dataset."""
+    return (
+        f"read_parquet({_sql_string(dataset_glob(storage, kind))}, hive_partitioning = true, "
+        "union_by_name = true, hive_types = {'kind': VARCHAR, 'date': DATE})"
+    )
+
+
+def _empty_events() -> pa.Table:
+    fields: dict[str, pa.Field] = {}
+    for cols in COLUMNS.values():
+        for c in cols:
+            fields.setdefault(c.name, c.field())
+    for c in PARTITIONS:
+        fields[c.name] = c.field()
+    return pa.schema(list(fields.values())).empty_table()
+
+
+def connect(storage: Path, kind: str | None = None, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a view ``events`` over the dataset.
+
+    The view has every stored column plus ``kind`` (VARCHAR) and ``date``
+    (DATE) from the partition directories; it re-lists the files at each query.
+    With no files yet, ``events`` is an empty view with all known columns.
+    Session time zone is UTC.
+    """
+    con = duckdb.connect(database)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except duckdb.Error:  # ICU not available: timestamps still are UTC instants
+        pass
+    if event_files(storage, kind):
+        try:
+            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {read_parquet_sql(storage, kind)}")
+        except duckdb.Error as exc:
+            for f in event_files(storage, kind):
+                _rows_in(f)  # names the unreadable file
+            raise StoreError(f"cannot read events under {storage}: {exc}") from exc
+    else:
+        con.register("_takedown_no_events", _empty_events())
+        con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM _takedown_no_events")
+    return con

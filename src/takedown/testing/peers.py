@@ -1,0 +1,578 @@
+"""Real reference authoritative servers on loopback, for tests and benchmarks.
+
+The differential test (``tests/differential``) and the benchmarks (``bench/``)
+compare takedown's DNS sinkhole with the authoritative servers Debian ships:
+NSD 4 (``nsd``) and BIND 9 (``named``). This module starts them on a loopback
+address and a high port, serving the zones it is given, with everything that
+would make their answers differ from a plain authoritative server turned off
+(response rate limiting, round robin, ANY refusal, recursion, DNSSEC
+validation, NOTIFY) and nothing that reaches beyond loopback.
+
+Usage::
+
+    port = free_port()
+    peer = start_nsd({"3322.org": Path("3322.org.zone")}, port=port, workdir=tmp)
+    try:
+        ...  # send queries to (peer.host, peer.port)
+        used = peer.cpu_seconds()
+    finally:
+        peer.stop()
+
+``Peer`` is also a context manager (``with start_nsd(...) as peer:``).
+
+Every server runs in its own process group (session), so :meth:`Peer.stop`
+ends the server and every process it forked (NSD's serve children and xfrd)
+and nothing else. Its configuration, pid file, logs and stdout/stderr are
+written to ``workdir`` (look there when a start fails: the error names them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rdatatype
+
+from takedown.errors import TakedownError
+
+__all__ = [
+    "Peer",
+    "PeerError",
+    "available",
+    "free_port",
+    "start_bind",
+    "start_nsd",
+    "start_process",
+    "wait_ready",
+]
+
+
+class PeerError(TakedownError):
+    """A reference server cannot be started (missing program, bad zone, no answer)."""
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+# Programs by peer name; looked up on PATH, then in the Debian locations
+# (/usr/sbin is not on every user's PATH).
+_PROGRAMS = {
+    "nsd": ("nsd", "nsd-checkconf", "nsd-checkzone"),
+    "bind": ("named", "named-checkconf", "named-checkzone"),
+}
+
+
+def _which(program: str) -> str | None:
+    found = shutil.which(program)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/usr/local/sbin"):
+        p = Path(d) / program
+        if p.is_file() and os.access(p, os.X_OK):
+            return str(p)
+    return None
+
+
+def _program(program: str) -> str:
+    path = _which(program)
+    if path is None:
+        raise PeerError(f"{program}: not installed (Debian packages nsd, bind9; see scripts/bootstrap)")
+    return path
+
+
+def available(name: str) -> bool:
+    """True when the programs of peer ``name`` ("nsd" or "bind") are installed."""
+    programs = _PROGRAMS.get(name)
+    return programs is not None and all(_which(p) for p in programs)
+
+
+# --------------------------------------------------------------------------- Peer
+
+
+@dataclass
+class Peer:
+    """A running reference server. ``proc`` is the process :func:`start_nsd` or
+    :func:`start_bind` started; it leads its own process group."""
+
+    name: str
+    proc: subprocess.Popen
+    host: str
+    port: int
+    workdir: Path
+    logs: list[Path] = field(default_factory=list)
+
+    # -- lifetime
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the server's process group, wait, SIGKILL what is left.
+
+        Idempotent. Returns when no process of the group is alive (zombies
+        already re-parented to init are not counted: they hold no socket)."""
+        pgid = self.proc.pid
+        if self.proc.poll() is None:
+            _signal_group(pgid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(pgid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        # Children (NSD's serve processes, xfrd) may outlive the main process
+        # for a moment; give them the same grace, then kill them.
+        deadline = time.monotonic() + timeout
+        while _group_members(pgid):
+            if time.monotonic() > deadline:
+                _signal_group(pgid, signal.SIGKILL)
+                time.sleep(0.05)
+                if not _group_members(pgid):
+                    break
+                deadline = time.monotonic() + timeout
+            time.sleep(0.02)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- measurement
+
+    def pids(self) -> list[int]:
+        """The server process and all its live descendants."""
+        if self.proc.poll() is not None:
+            return []
+        return _process_tree(self.proc.pid)
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU time of the server and its descendants, in seconds.
+
+        Sums ``utime+stime`` from ``/proc/<pid>/stat`` over the server process
+        and every live descendant (found through
+        ``/proc/<pid>/task/*/children``, recursively), plus ``cutime+cstime``
+        of each (the CPU of descendants that already exited and were reaped,
+        e.g. an NSD reload process). All threads of a process are included
+        (BIND's workers are threads). Take the difference of two readings to
+        measure an interval."""
+        ticks = 0
+        for pid in self.pids():
+            t = _stat_times(pid)
+            if t is not None:
+                ticks += sum(t)
+        return ticks / _CLK_TCK
+
+    def describe_logs(self, lines: int = 30) -> str:
+        """The tail of each log file, for error messages."""
+        out = []
+        for p in self.logs:
+            try:
+                text = p.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            if text:
+                out.append(f"--- {p} ---\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def _read_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # Field 2 (comm) is parenthesised and may contain spaces or ')'.
+    rest = raw[raw.rfind(")") + 2 :].split()
+    return rest  # rest[0] is field 3 (state)
+
+
+def _stat_times(pid: int) -> tuple[int, int, int, int] | None:
+    rest = _read_stat(pid)
+    if rest is None:
+        return None
+    # fields 14..17: utime stime cutime cstime -> rest[11..14]
+    return int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    task_dir = Path(f"/proc/{pid}/task")
+    try:
+        tasks = list(task_dir.iterdir())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return kids
+    supported = False
+    for t in tasks:
+        try:
+            text = (t / "children").read_text()
+            supported = True
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        kids.extend(int(x) for x in text.split())
+    if not supported:  # kernel without CONFIG_PROC_CHILDREN: scan /proc
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                rest = _read_stat(int(entry.name))
+                if rest is not None and int(rest[1]) == pid:
+                    kids.append(int(entry.name))
+    return kids
+
+
+def _process_tree(pid: int) -> list[int]:
+    seen: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(_children(p))
+    return seen
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        rest = _read_stat(int(entry.name))
+        # rest[0] state, rest[1] ppid, rest[2] pgrp
+        if rest is not None and int(rest[2]) == pgid and rest[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --------------------------------------------------------------------------- ports, readiness
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+
+
+def _check_loopback(host: str) -> None:
+    if not ipaddress.ip_address(host).is_loopback:
+        raise PeerError(f"{host}: reference servers are only started on a loopback address")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` that is free for both UDP and TCP right now.
+
+    The kernel picks a TCP port; it is kept only if UDP can bind it too. (The
+    port is released before returning: another process could take it before
+    the server binds, which the start functions report as a clear error.)"""
+    fam = _family(host)
+    for _ in range(200):
+        with socket.socket(fam, socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            with socket.socket(fam, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((host, port))
+                except OSError:
+                    continue
+        if port >= 1024:
+            return port
+    raise PeerError(f"no port free for both UDP and TCP on {host}")
+
+
+def wait_ready(
+    host: str,
+    port: int,
+    probe_name: str,
+    timeout: float = 30.0,
+    *,
+    proc: subprocess.Popen | None = None,
+) -> None:
+    """Send UDP queries (SOA, then A, alternately) for ``probe_name`` to
+    ``host:port`` until any well-formed response arrives.
+
+    Raises :class:`PeerError` after ``timeout`` seconds, or at once if
+    ``proc`` is given and has exited."""
+    name = dns.name.from_text(probe_name)
+    deadline = time.monotonic() + timeout
+    types = (dns.rdatatype.SOA, dns.rdatatype.A)
+    i = 0
+    last: Exception | None = None
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise PeerError(f"server exited with status {proc.returncode} before answering on {host}:{port}")
+        q = dns.message.make_query(name, types[i % 2], use_edns=False)
+        i += 1
+        try:
+            dns.query.udp(q, host, port=port, timeout=0.25, ignore_unexpected=True)
+            return
+        except (dns.exception.Timeout, OSError, dns.exception.DNSException) as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise PeerError(f"no answer from {host}:{port} for {probe_name} within {timeout:g}s ({last!r})")
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _run_check(argv: list[str], what: str) -> None:
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        out = (r.stdout + r.stderr).strip()
+        raise PeerError(f"{what} failed ({' '.join(argv)}):\n{out}")
+
+
+def _origin_text(origin: str) -> str:
+    """Zone name without the trailing dot (both servers accept that form)."""
+    return dns.name.from_text(origin).to_text(omit_final_dot=True) or "."
+
+
+def _quote(s: str | Path) -> str:
+    s = str(s)
+    if '"' in s or "\n" in s:
+        raise PeerError(f"unsupported character in path or name: {s!r}")
+    return f'"{s}"'
+
+
+def _spawn(name: str, argv: list[str], host: str, port: int, workdir: Path, logs: list[Path]) -> Peer:
+    out = workdir / f"{name}.stdout"
+    fh = open(out, "wb")
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: stop() ends exactly this tree
+        )
+    finally:
+        fh.close()
+    return Peer(name=name, proc=proc, host=host, port=port, workdir=workdir, logs=[out, *logs])
+
+
+def start_process(
+    name: str,
+    argv: list[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    workdir: Path,
+    probe_name: str,
+    timeout: float = 30.0,
+    logs: list[Path] | None = None,
+) -> Peer:
+    """Start any DNS server command (e.g. ``takedown serve``) as a :class:`Peer`:
+    in ``workdir``, in its own process group, stdout/stderr to
+    ``workdir/<name>.stdout``; return when it answers a query for
+    ``probe_name`` on ``host:port``. The caller is responsible for having
+    told the command to listen there (on loopback)."""
+    _check_loopback(host)
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    peer = _spawn(name, [str(a) for a in argv], host, port, workdir, list(logs or []))
+    return _start_and_wait(peer, probe_name, timeout)
+
+
+def _start_and_wait(peer: Peer, probe: str, timeout: float) -> Peer:
+    try:
+        wait_ready(peer.host, peer.port, probe, timeout, proc=peer.proc)
+    except PeerError as e:
+        peer.stop()
+        raise PeerError(f"{peer.name} on {peer.host}:{peer.port}: {e}\n{peer.describe_logs()}") from None
+    return peer
+
+
+def _prepare(zones: dict[str, Path], host: str, port: int, workdir: Path) -> tuple[Path, dict[str, Path]]:
+    _check_loopback(host)
+    if not (1024 <= port <= 65535):
+        raise PeerError(f"port {port}: use a high port (1024-65535); never 53")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    resolved: dict[str, Path] = {}
+    for origin, path in zones.items():
+        p = Path(path).resolve()
+        if not p.is_file():
+            raise PeerError(f"zone {origin}: file {p} not found")
+        resolved[_origin_text(origin)] = p
+    return workdir, resolved
+
+
+# --------------------------------------------------------------------------- NSD
+
+
+def nsd_conf(
+    zones: dict[str, Path], *, host: str, port: int, workdir: Path, threads: int = 1, query_log: bool = False
+) -> str:
+    """The nsd.conf :func:`start_nsd` writes (zones already resolved)."""
+    v6 = _family(host) == socket.AF_INET6
+    w = workdir
+    lines = [
+        "# written by takedown.testing.peers: a loopback-only reference server",
+        "server:",
+        f"    ip-address: {host}@{port}",
+        f"    port: {port}",
+        f"    do-ip4: {'no' if v6 else 'yes'}",
+        f"    do-ip6: {'yes' if v6 else 'no'}",
+        # server-count is NSD's number of serve *processes* (forked children).
+        f"    server-count: {threads}",
+        # One socket per serve process (SO_REUSEPORT), as takedown's workers do.
+        f"    reuseport: {'yes' if threads > 1 else 'no'}",
+        '    username: ""',  # do not drop privileges (reads zone files where they are)
+        '    chroot: ""',
+        f"    zonesdir: {_quote(w)}",
+        '    database: ""',  # NSD 4.6: no nsd.db, zones are read from the zone files
+        f"    zonelistfile: {_quote(w / 'zone.list')}",
+        f"    pidfile: {_quote(w / 'nsd.pid')}",
+        f"    xfrdfile: {_quote(w / 'xfrd.state')}",
+        f"    xfrdir: {_quote(w)}",
+        "    xfrd-reload-timeout: 1",
+        "    zonefiles-write: 0",
+        f"    logfile: {_quote(w / 'nsd.log')}",
+        # NSD 4.6 has no per-query log: `verbosity` only adds notify/xfr/soft-error
+        # messages, and the Debian build's dnstap output needs a dnstap collector
+        # socket. With query_log=True we raise verbosity to 2 and log nothing more.
+        f"    verbosity: {2 if query_log else 0}",
+        "    hide-version: yes",
+        "    hide-identity: yes",
+        # Response rate limiting off (Debian builds NSD with --enable-ratelimit).
+        "    rrl-ratelimit: 0",
+        "    rrl-whitelist-ratelimit: 0",
+        "    minimal-responses: no",  # the default, stated
+        "    refuse-any: no",  # the default, stated: ANY is answered with all RRsets
+        "    round-robin: no",  # the default, stated: RRs in zone file order
+        "    confine-to-zone: no",  # the default, stated
+        "",
+        "remote-control:",
+        "    control-enable: no",
+        "",
+    ]
+    for origin, path in zones.items():
+        lines += ["zone:", f"    name: {_quote(origin)}", f"    zonefile: {_quote(path)}", ""]
+    return "\n".join(lines)
+
+
+def start_nsd(
+    zones: dict[str, Path],
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    workdir: Path,
+    threads: int = 1,
+    query_log: bool = False,
+    timeout: float = 30.0,
+) -> Peer:
+    """Start NSD (``nsd -d``, foreground) serving ``zones`` (origin -> master
+    file) on ``host@port``, with ``threads`` serve processes; return when it
+    answers. Zone files are checked with ``nsd-checkzone`` first.
+
+    ``query_log``: NSD 4.6 cannot log individual queries (see :func:`nsd_conf`);
+    the flag is accepted for symmetry with :func:`start_bind`."""
+    nsd = _program("nsd")
+    workdir, zones = _prepare(zones, host, port, workdir)
+    for origin, path in zones.items():
+        _run_check([_program("nsd-checkzone"), origin, str(path)], f"nsd-checkzone {origin}")
+    conf = workdir / "nsd.conf"
+    conf.write_text(nsd_conf(zones, host=host, port=port, workdir=workdir, threads=threads, query_log=query_log))
+    _run_check([_program("nsd-checkconf"), str(conf)], "nsd-checkconf")
+    peer = _spawn("nsd", [nsd, "-d", "-c", str(conf)], host, port, workdir, [workdir / "nsd.log"])
+    return _start_and_wait(peer, next(iter(zones), "."), timeout)
+
+
+# --------------------------------------------------------------------------- BIND
+
+
+def named_conf(
+    zones: dict[str, Path], *, host: str, port: int, workdir: Path, threads: int = 1, query_log: bool = False
+) -> str:
+    """The named.conf :func:`start_bind` writes (zones already resolved)."""
+    v6 = _family(host) == socket.AF_INET6
+    w = workdir
+    listen4 = f"listen-on port {port} {{ {host}; }};" if not v6 else "listen-on { none; };"
+    # listen-on-v6 must be explicit: BIND's default is every IPv6 address, port 53.
+    listen6 = f"listen-on-v6 port {port} {{ {host}; }};" if v6 else "listen-on-v6 { none; };"
+    logging = [
+        "logging {",
+        f"    channel main {{ file {_quote(w / 'named.log')} versions 1 size 100m; print-time yes; severity info; }};",
+        "    category default { main; };",
+        "    category lame-servers { null; };",
+    ]
+    if query_log:
+        logging += [
+            f"    channel q {{ file {_quote(w / 'queries.log')} versions 1 size 10g; print-time yes; }};",
+            "    category queries { q; };",
+        ]
+    logging.append("};")
+    text = [
+        "// written by takedown.testing.peers: a loopback-only reference server",
+        "options {",
+        f"    directory {_quote(w)};",
+        f"    pid-file {_quote(w / 'named.pid')};",
+        f"    session-keyfile {_quote(w / 'session.key')};",
+        f"    managed-keys-directory {_quote(w)};",
+        f"    {listen4}",
+        f"    {listen6}",
+        "    automatic-interface-scan no;",
+        "    recursion no;",
+        "    allow-query { any; };",
+        "    allow-transfer { none; };",
+        "    dnssec-validation no;",
+        "    notify no;",
+        # Closest to NSD's default (minimal-responses: no): NSD 4.6 puts the
+        # zone's NS RRset in the authority section of every positive answer and
+        # their addresses in the additional section, as BIND's `no` does
+        # (BIND's own default, no-auth-recursive, omits them for RD=1 queries).
+        "    minimal-responses no;",
+        "    minimal-any no;",
+        f"    querylog {'yes' if query_log else 'no'};",
+        "    version none;",
+        "    hostname none;",
+        "    server-id none;",
+        "};",
+        "controls { };",  # no rndc channel (it would bind 127.0.0.1:953)
+        *logging,
+    ]
+    for origin, path in zones.items():
+        text.append(f"zone {_quote(origin)} {{ type primary; file {_quote(path)}; }};")
+    return "\n".join(text) + "\n"
+
+
+def start_bind(
+    zones: dict[str, Path],
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    workdir: Path,
+    threads: int = 1,
+    query_log: bool = False,
+    timeout: float = 30.0,
+) -> Peer:
+    """Start BIND 9 (``named -f``, foreground, logging{} honoured) serving
+    ``zones`` on ``host`` port ``port`` with ``threads`` worker threads; return
+    when it answers. ``query_log`` writes every query to
+    ``workdir/queries.log``. The configuration and zones are checked with
+    ``named-checkconf``/``named-checkzone`` first."""
+    named = _program("named")
+    workdir, zones = _prepare(zones, host, port, workdir)
+    for origin, path in zones.items():
+        _run_check([_program("named-checkzone"), "-q", "-i", "local", origin, str(path)], f"named-checkzone {origin}")
+    conf = workdir / "named.conf"
+    conf.write_text(named_conf(zones, host=host, port=port, workdir=workdir, threads=threads, query_log=query_log))
+    _run_check([_program("named-checkconf"), str(conf)], "named-checkconf")
+    fam = "-6" if _family(host) == socket.AF_INET6 else "-4"
+    argv = [named, "-f", fam, "-n", str(threads), "-c", str(conf)]
+    peer = _spawn("bind", argv, host, port, workdir, [workdir / "named.log"])
+    return _start_and_wait(peer, next(iter(zones), "."), timeout)
