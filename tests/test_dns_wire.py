@@ -186,3 +186,25 @@ def test_mutated_queries_never_raise(responder, tail, qtype, flags):
         assert out[:2] == b"\x00\x07" and out[2] & 0x80
         if not (flags >> 11) & 0xF:  # dnspython reads other opcodes (UPDATE) by other rules
             dns.message.from_wire(out)
+
+
+@settings(max_examples=5000, deadline=None)
+@given(st.binary(max_size=300))
+def test_parse_query_raises_only_wire_errors(data):
+    try:
+        q = wire.parse_query(data)
+    except wire.WireError:
+        return
+    assert 12 < q.question_end <= len(data)
+    assert q.qname[-1] == 0
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=20).filter(lambda b: b"." not in b), min_size=1, max_size=5),
+       st.integers(1, 65535), st.booleans(), st.integers(512, 65535))
+def test_query_round_trip_with_dnspython(labels, qtype, do, payload):
+    name = dns.name.Name(labels + [b""])
+    q = dns.message.make_query(name, qtype, use_edns=0, want_dnssec=do, payload=payload)
+    parsed = wire.parse_query(q.to_wire())
+    assert parsed.qname == name.to_wire()
+    assert parsed.qtype == qtype and parsed.edns.do == do and parsed.edns.udp_size == payload

@@ -15,6 +15,7 @@ import typer
 
 from takedown import __version__
 from takedown.errors import OperationError, ServeError, StoreError, TakedownError
+from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
 app = typer.Typer(
@@ -121,8 +122,6 @@ def _import(module: str, attr: str, error: type[TakedownError]) -> Any:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    from takedown.lists import display_path
-
     def row(label: str, value: object) -> None:
         print(f"  {label:<14}{value}")
 

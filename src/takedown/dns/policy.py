@@ -52,7 +52,7 @@ class Sinkhole:
         # A RRsets first, then AAAA, as NSD orders additional data
         self.glue_rrsets = [v for k, v in sorted(by_owner_type.items(), key=lambda kv: kv[0][1])]
         mname = wire.text_to_wire(s.nameservers[0][0])
-        rname = wire.text_to_wire(s.soa_email.replace("@", "."))
+        rname = wire.text_to_wire(s.soa_email)
         # refresh, retry, expire as RIPE-203 recommends; minimum = negative TTL
         self.soa_rdata = mname + rname + struct.pack("!IIIII", serial, 3600, 600, 1209600, ttl)
         self.soa = wire.rr(SOA, ttl, self.soa_rdata)
