@@ -118,7 +118,7 @@ def test_seized_name_and_below(responder, policy):
     assert r.authority[0].rdtype == dns.rdatatype.SOA
     assert r.authority[0].name.to_text(omit_final_dot=True) == name
     row = responder.rows[-1]
-    assert row[6] == "x." + name and row[9] == "seized" and row[10] == "waledac"
+    assert row[6] == "x." + name and row[9] == "domain:waledac" and row[10] == "waledac"
 
 
 def test_refused_outside(responder):

@@ -57,6 +57,15 @@ class Sinkhole:
         self.soa_rdata = mname + rname + struct.pack("!IIIII", serial, 3600, 600, 1209600, ttl)
         self.soa = wire.rr(SOA, ttl, self.soa_rdata)
 
+    def addresses(self, owner: bytes) -> dict[int, list]:
+        """The sinkhole's A and AAAA RRsets for ``owner`` (additional data of sunk targets)."""
+        out = {}
+        if self.a:
+            out[A] = [(owner, r) for r in self.a]
+        if self.aaaa:
+            out[AAAA] = [(owner, r) for r in self.aaaa]
+        return out
+
     def answer(self, qn: bytes, apex: bytes, qtype: int) -> Result:
         """The sinkhole's answer for ``qn``, sunk under ``apex`` (its SOA owner)."""
         res = Result(wire.NOERROR, True)
@@ -78,13 +87,29 @@ class Sinkhole:
         return res
 
 
+class _Sunk:
+    """A sunk name as seen from inside a zone: its sinkhole answers and addresses."""
+
+    __slots__ = ("sinkhole", "apex")
+
+    def __init__(self, sinkhole: Sinkhole, apex: bytes):
+        self.sinkhole = sinkhole
+        self.apex = apex
+
+    def answer_for(self, qn: bytes, qtype: int) -> Result:
+        return self.sinkhole.answer(qn, self.apex, qtype)
+
+    def addresses(self, owner: bytes) -> dict[int, list]:
+        return self.sinkhole.addresses(owner)
+
+
 class _Seized:
     __slots__ = ("apex", "family", "rule")
 
     def __init__(self, apex: bytes, family: str):
         self.apex = apex
         self.family = family
-        self.rule = "seized"
+        self.rule = f"domain:{family}"
 
 
 class _TakenZone:
@@ -95,8 +120,8 @@ class _TakenZone:
         self.family = family
         self.exact = exact
         self.wild = wild
-        self.rule_block = f"blocklist:{zone.origin_text}"
-        self.rule_pass = f"zone:{zone.origin_text}"
+        self.rule_block = f"zone:{zone.origin_text}:block"
+        self.rule_pass = f"zone:{zone.origin_text}:pass"
 
     def blocked(self, qn: bytes) -> bytes | None:
         """The blocklist entry that sinks ``qn``, if any."""
@@ -145,6 +170,28 @@ class Policy:
             self.zones.append(tz)
             # a seized domain below a zone origin keeps its own, more specific rule
             self.rules.setdefault(zone.origin, tz)
+        for tz in self.zones:
+            tz.zone.sunk = self._sunk_in(tz)
+
+    def _sunk_in(self, tz: _TakenZone):
+        """The zone's view of sunk names: its blocklist and seized domains below its origin."""
+        sinkhole = self.sinkhole
+        rules = self.rules
+        origin = tz.zone.origin
+
+        def sunk(qn: bytes) -> _Sunk | None:
+            apex = tz.blocked(qn)
+            if apex is not None:
+                return _Sunk(sinkhole, apex)
+            n = qn
+            while len(n) > len(origin):
+                rule = rules.get(n)
+                if type(rule) is _Seized:
+                    return _Sunk(sinkhole, rule.apex)
+                n = n[n[0] + 1 :]
+            return None
+
+        return sunk
 
     def decide(self, qn: bytes, qtype: int, any_class: bool = False) -> Decision:
         """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN, or ANY)."""

@@ -27,6 +27,19 @@ _CACHE_MAX = 250_000
 _CHAOS_NAMES = {wire.text_to_wire(n) for n in ("version.bind", "version.server", "id.server", "hostname.bind")}
 
 
+def _peek_question(data: bytes) -> tuple[str | None, int | None]:
+    """The first question's name and type, for the event of a packet not answered normally."""
+    try:
+        if data[4:6] == b"\x00\x00":
+            return None, None
+        name, pos = wire.read_name(data, 12)
+        if pos + 2 > len(data):
+            return wire.name_to_text(name.lower()), None
+        return wire.name_to_text(name.lower()), (data[pos] << 8) | data[pos + 1]
+    except (wire.WireError, IndexError, ValueError):
+        return None, None
+
+
 class _Entry:
     __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare")
 
@@ -94,7 +107,7 @@ class Responder:
                     limit = (data[qend + 3] << 8) | data[qend + 4]
                     limit = 512 if limit < 512 else (self.max_udp if limit > self.max_udp else limit)
                 if tag is not None and (data[qend - 2 : qend] == b"\x00\x01"):
-                    key = data[2:4] + data[12:qend].lower() + tag
+                    key = data[2:4] + data[12 : qend - 4].lower() + data[qend - 4 : qend] + tag
                     e = self.cache.get(key)
                     if e is not None and (not udp or e.size <= limit):
                         out = "answer"
@@ -119,10 +132,22 @@ class Responder:
     def _slip(self, q: wire.Query, data: bytes, e: _Entry) -> bytes:
         """An empty TC=1 answer: a real resolver retries over TCP, a spoofed victim gets little."""
         opt = self._opt[q.edns.do] if q.edns else None
-        return wire.render(q, data, e.rcode & 0xF, False, opt=opt, limit=0)
+        out = bytearray(wire.render(q, data, e.rcode & 0xF, False, opt=opt))
+        out[2] |= 0x02  # TC
+        return bytes(out)
 
     def _slow(self, data, now, udp, transport, src_ip, src_port, dst_ip, dst_port):
         """Every query the fast path did not take: EDNS options, errors, misses."""
+        if len(data) >= 12 and not data[2] & 0x80 and data[2] & 0x78:
+            # Another opcode: refused before anything else is read, as NSD does
+            # (UPDATE and NOTIFY carry records a QUERY may not).
+            if udp and self.rrl is not None and self.rrl.check(src_ip, now) != ALLOW:
+                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, NOTIMP, "none", None, None, "rrl-drop"))
+                return None
+            rcode = REFUSED if (data[2] >> 3) & 0xF == 4 else NOTIMP
+            qname, qtype = _peek_question(data)
+            self.log((now, transport, src_ip, src_port, dst_ip, dst_port, qname, qtype, rcode, "none", None, None, "answer"))
+            return wire.error_response(data, rcode)
         try:
             q = wire.parse_query(data)
         except WireError as err:
@@ -141,7 +166,8 @@ class Responder:
         else:
             limit = min(max(edns.udp_size, 512), self.max_udp)
             tag = b"D" if edns.do else b"E"
-        key = data[2:4] + data[12 : q.question_end].lower() + tag
+        qend = q.question_end
+        key = data[2:4] + data[12 : qend - 4].lower() + data[qend - 4 : qend] + tag
         e = self.cache.get(key) if q.edns_error is None else None
         if e is None:
             e = self._miss(q, data, key, udp)
@@ -158,7 +184,7 @@ class Responder:
         out = "answer"
         if udp and e.size > limit:
             full = self._render(q, data, udp, limit)
-            out = "truncated" if full[3] & 0x02 else "answer"
+            out = "truncated" if full[2] & 0x02 else "answer"
         self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
         return full
 
@@ -166,10 +192,6 @@ class Responder:
         """(Result, rule, family) for a parsed query; NSD's choices for the odd ones."""
         if q.edns_error is not None:
             return Result(q.edns_error, False), "none", None
-        if q.opcode != wire.OPCODE_QUERY:
-            # NOTIFY from a primary we do not know: REFUSED; other opcodes: NOTIMP; bare headers.
-            rcode = REFUSED if q.opcode == 4 else NOTIMP
-            return Result(rcode, False, bare=True), "none", None
         if q.qclass == wire.CLASS_CH:
             hidden = q.qtype == wire.TXT and q.qname.lower() in _CHAOS_NAMES
             ede = wire.EDE_PROHIBITED if hidden else wire.EDE_NOT_SUPPORTED

@@ -102,14 +102,14 @@ class _TcpDns(asyncio.Protocol):
         self.timer = None
 
     def connection_made(self, transport):
-        self.transport = transport
-        peer = transport.get_extra_info("peername") or ("", 0)
-        self.peer = (peer[0], peer[1])
         w = self.worker
         if w.tcp_open >= _TCP_MAX_CONNECTIONS:
             transport.abort()
             return
         w.tcp_open += 1
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.peer = (peer[0], peer[1])
         self._arm()
 
     def _arm(self):
@@ -236,11 +236,11 @@ class Worker:
         sock.close()
 
     async def _watch(self) -> None:
-        paths = _watched(self.op)
-        snap = _snapshot(paths)
+        snap = _snapshot(_watched(self.op))
         while True:
             await asyncio.sleep(1.0)
-            now = _snapshot(paths)
+            # the operation may have gained or lost files at the last reload
+            now = _snapshot(_watched(self.op))
             if now != snap:
                 snap = now
                 self.request_reload("a file changed")
@@ -262,6 +262,7 @@ class Worker:
                 except TakedownError as e:
                     _say(f"worker {self.index}: reload ({why}) failed, still serving the previous data: {e}")
                 else:
+                    self.op = policy.operation
                     self.responder.set_policy(policy)
                     _say(f"worker {self.index}: reloaded ({why}) in {time.monotonic() - t0:.2f}s")
                 if not self.reload_again:
@@ -289,32 +290,47 @@ def serve(op: Operation, listen: list[str] | None = None, workers: int | None = 
     except ValueError as e:
         raise ServeError(str(e)) from None
     nworkers = workers or op.dns.workers
-    t0 = time.monotonic()
-    policy = Policy(op)
+
+    def bind_all():
+        bound = []
+        try:
+            for h, p in listens:
+                bound.append(_bind(h, p, socket.SOCK_DGRAM))
+                bound.append(_bind(h, p, socket.SOCK_STREAM))
+        except ServeError:
+            for s in bound:
+                s.close()
+            raise
+        return list(zip(bound[0::2], bound[1::2]))
+
+    # Bind first: a busy port fails in a moment, not after a long zone load.
+    first = bind_all()
+    try:
+        t0 = time.monotonic()
+        policy = Policy(op)
+    except BaseException:
+        for us, ts in first:
+            us.close()
+            ts.close()
+        raise
     zones = ", ".join(z.zone.origin_text for z in policy.zones) or "none"
     _say(
         f"operation {op.name!r}: {policy.seized_count} seized names, zones: {zones} "
         f"(loaded in {time.monotonic() - t0:.1f}s); events under {op.storage}"
     )
-
-    def bind_all():
-        return [(_bind(h, p, socket.SOCK_DGRAM), _bind(h, p, socket.SOCK_STREAM)) for h, p in listens]
-
     where = " ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in listens)
     if nworkers == 1:
-        bound = bind_all()
         _say(f"serving DNS on udp+tcp {where} with 1 worker (pid {os.getpid()})")
-        _run_worker(op, policy, listens, bound, 0)
+        _run_worker(op, policy, listens, first, 0)
         return
+    for us, ts in first:
+        us.close()
+        ts.close()
     _supervise(op, policy, listens, bind_all, nworkers, where)
 
 
 def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None:
     """Fork ``nworkers`` children, each with its own SO_REUSEPORT sockets; restart any that dies."""
-    bind_all_first = bind_all()  # fail early (address in use) before forking
-    for us, ts in bind_all_first:
-        us.close()
-        ts.close()
     children: dict[int, int] = {}
     stopping = False
 

@@ -89,6 +89,10 @@ class Zone:
         self.cuts: set[bytes] = set()
         self.has_wildcards = False
         self.soa_neg: bytes = b""
+        # Set by the policy: (name) -> Result factory when the name is sunk
+        # (blocklisted, or seized), so that neither a CNAME chain nor
+        # additional data ever reveals a sunk name's original records.
+        self.sunk = None
 
     @classmethod
     def load(cls, path: str | Path, origin: str) -> Zone:
@@ -183,6 +187,10 @@ class Zone:
                 continue
             if not glue and self.find_cut(target) is not None:
                 continue
+            sunk = self.sunk(target) if self.sunk is not None else None
+            if sunk is not None:
+                found.append((target, sunk.addresses(target)))
+                continue
             blob = self.nodes.get(target)
             if blob is None:
                 if target in self.ents:
@@ -228,6 +236,14 @@ class Zone:
 
     def _answer(self, qn: bytes, qtype: int, res: Result, chain: set, targets: list) -> int | None:
         """Fill ``res``; return the type answered positively at the end, else None."""
+        if chain and self.sunk is not None:
+            sunk = self.sunk(qn)
+            if sunk is not None:  # a CNAME into a sunk name ends at the sinkhole
+                sub = sunk.answer_for(qn, qtype)
+                res.answer.extend(sub.answer)
+                res.authority = sub.authority
+                res.additional = sub.additional
+                return None
         cut = self.find_cut(qn)
         if cut is not None and not (cut == qn and qtype == DS):
             ref = self.referral(cut)
