@@ -25,35 +25,36 @@ class RateLimiter:
         self.floor = -self.rate * window
         self.v4 = ipv4_prefix
         self.v6 = ipv6_prefix
-        self.table: dict[str, list] = {}
-        self._prefix_cache: dict[str, str] = {}
+        self.table: dict[str, list] = {}  # prefix -> [credit, last time, limited count]
+        self.by_ip: dict[str, list] = {}  # address -> its prefix's account
 
     def prefix(self, ip: str) -> str:
-        p = self._prefix_cache.get(ip)
-        if p is None:
-            if ":" in ip:
-                p = str(ipaddress.IPv6Network(f"{ip}/{self.v6}", strict=False).network_address)
-            elif self.v4 == 24:
-                p = ip.rpartition(".")[0]
-            else:
-                p = str(ipaddress.IPv4Network(f"{ip}/{self.v4}", strict=False).network_address)
-            if len(self._prefix_cache) > _MAX_TABLE:
-                self._prefix_cache.clear()
-            self._prefix_cache[ip] = p
-        return p
+        if ":" in ip:
+            return str(ipaddress.IPv6Network(f"{ip}/{self.v6}", strict=False).network_address)
+        if self.v4 == 24:
+            return ip.rpartition(".")[0]
+        return str(ipaddress.IPv4Network(f"{ip}/{self.v4}", strict=False).network_address)
 
-    def check(self, ip: str, now: float) -> int:
-        """ALLOW, SLIP or DROP one response to ``ip`` at time ``now``."""
+    def _state(self, ip: str, now: float) -> list:
+        """The shared account of ``ip``'s prefix, remembered per address so
+        that the per-query path is one dict lookup."""
+        if len(self.by_ip) > _MAX_TABLE:
+            self.by_ip.clear()
+            self.table.clear()
         key = self.prefix(ip)
         st = self.table.get(key)
         if st is None:
-            if len(self.table) > _MAX_TABLE:
-                self.table.clear()
-            self.table[key] = [self.rate - 1.0, now, 0]
-            return ALLOW
-        credit = st[0] + (now - st[1]) * self.rate
-        if credit > self.rate:
-            credit = self.rate
+            st = self.table[key] = [self.rate, now, 0]
+        self.by_ip[ip] = st
+        return st
+
+    def check(self, ip: str, now: float) -> int:
+        """ALLOW, SLIP or DROP one response to ``ip`` at time ``now``."""
+        st = self.by_ip.get(ip) or self._state(ip, now)
+        rate = self.rate
+        credit = st[0] + (now - st[1]) * rate
+        if credit > rate:
+            credit = rate
         st[1] = now
         if credit >= 1.0:
             st[0] = credit - 1.0

@@ -1,0 +1,323 @@
+"""``make bench``: the DNS benchmark and the 3M-name zone load, figures into RESULTS.md.
+
+Runs bench/dns_bench.py (takedown vs BIND 9 vs NSD, CPU per answered query
+and qps, one worker each, pinned) and bench/zone_load.py (3,000,000 names,
+70,000-name blocklist: load time and memory), prints a summary, saves the raw
+numbers in bench/out/, and rewrites the generated sections of bench/RESULTS.md
+(between the ``<!-- bench:dns:begin/end -->`` and ``<!-- bench:zone:begin/end -->``
+markers; text outside them is kept).
+
+Usage::
+
+    .venv/bin/python bench/run.py               # full (about 12 minutes)
+    .venv/bin/python bench/run.py --quick       # smoke run; RESULTS.md untouched unless --write
+    .venv/bin/python bench/run.py --skip-zone   # DNS only (the zone section is kept)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import dns_bench  # noqa: E402
+import zone_load  # noqa: E402
+
+RESULTS = BENCH_DIR / "RESULTS.md"
+MARKERS = {
+    "dns": ("<!-- bench:dns:begin -->", "<!-- bench:dns:end -->"),
+    "cold": ("<!-- bench:cold:begin -->", "<!-- bench:cold:end -->"),
+    "zone": ("<!-- bench:zone:begin -->", "<!-- bench:zone:end -->"),
+}
+COLD_NAMES, COLD_BLOCKLIST, COLD_REPS = 3_000_000, 70_000, 3
+RESULTS_HEADER = """\
+# Benchmark results
+
+Figures from `make bench` (`.venv/bin/python bench/run.py`); what each one
+measures and how is in [README.md](README.md). The sections between the
+`bench:*` markers are rewritten by every full run; write notes outside them.
+
+"""
+
+
+def _fmt(x, spec: str = ",.0f", none: str = "-") -> str:
+    return none if x is None else format(x, spec)
+
+
+def _machine_lines(m: dict) -> list[str]:
+    return [
+        f"- date: {m['date_utc']}",
+        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, {m['mem_gib']} GiB; kernel {m['kernel']}",
+        f"- software: Python {m['python']}, uvloop {m['uvloop']}, takedown {m['takedown']} "
+        f"(commit {m['commit']}), dnsperf {m['dnsperf']}, {m['bind']}, {m['nsd']}",
+    ]
+
+
+def render_dns(r: dict, command: str, *, cold: bool = False) -> str:
+    p = r["params"]
+    z = p["zone"]
+    opts = f"--seconds {p['seconds']:g} --reps {p['reps']}"
+    if cold:
+        opts += f" --names {z['host_names']} --blocklist {z['blocklist_exact'] + z['blocklist_wildcard']}"
+        opts += f" --warmup {p['warmup']:g} --only saturated --continue-queries"
+    title = ("## DNS, cache-cold: the 3,000,000-name zone, 1,000,000 distinct queries" if cold
+             else "## DNS: CPU per answered query and qps")
+    lines = [
+        title,
+        "",
+        f"Command: `{command}` (this part: `.venv/bin/python bench/dns_bench.py {opts}`); "
+        f"raw numbers: `{r.get('saved', '?')}`.",
+        "",
+    ]
+    if cold:
+        lines += [
+            "Our server keeps rendered answers in a cache (250,000 entries, in "
+            "`takedown.dns.responder`); with the 100,000-name zone every query of the file is "
+            "a cache hit after the first pass. Here the query file has more distinct queries than "
+            "the cache holds, and each run starts in the file where that server's previous run "
+            "stopped (`--continue-queries`), so most answers are computed: the cost of a cache "
+            "miss. Not part of the bar.",
+            "",
+        ]
+    lines += [
+        *_machine_lines(r["machine"]),
+        f"- zone: {z['host_names']:,} names ({z['records']:,} records), "
+        f"blocklist {z['blocklist_exact']:,} names + {z['blocklist_wildcard']} wildcards; "
+        f"query file: {z['queries']:,} lines, {z.get('distinct_queries', 0):,} distinct; "
+        f"query mix: " + ", ".join(f"{q['share']:.0%} {q['kind']}" for q in p["query_mix"]),
+        f"- one worker each; servers pinned to CPU {p['server_cpu']}, dnsperf (`-T 1`) to CPU "
+        f"{p['client_cpu']}; {p['reps']} runs of {p['seconds']:g} s per server and setting, "
+        f"interleaved, after a warm-up ("
+        + ("one pass over the query file" if p.get("warmup_pass") else f"{p['warmup']:g} s")
+        + f"); medians. Our server's RRL: {p['rrl']}"
+        f" (limit {100_000_000:,}/s: bookkeeping on every query, never limiting).",
+        "",
+        "Server commands:",
+        "",
+    ]
+    for name, c in r["commands"].items():
+        pinned = "" if c.get("pinned") == "taskset" else f" ({c.get('pinned', '')})"
+        lines.append(f"- {name}: `{c['server']}`{pinned}")
+        dp = c["dnsperf"]
+        for setting, cmd in (dp.items() if isinstance(dp, dict) else [("saturated", dp)]):
+            lines.append(f"  - dnsperf, {setting}: `{cmd}`")
+    for name, notes in (r.get("notes") or {}).items():
+        for n in notes:
+            lines.append(f"- note ({name}): {n}")
+    for name, e in (r.get("errors") or {}).items():
+        lines.append(f"- **{name} did not run**: {e.splitlines()[0] if e else '?'}")
+    for name, prob in (r.get("server_log_problems") or {}).items():
+        lines.append(f"- **{name} logged {prob['count']:,} error lines**, first: `{prob['first']}`")
+    lines.append("")
+    for setting, per in r["summary"].items():
+        s = next(x for x in p["settings"] if x["name"] == setting)
+        desc = (f"no rate limit, `-c {s['clients']} -q {s['outstanding']}`" if not s["rate"]
+                else f"offered `-Q {s['rate']}` qps, `-c {s['clients']} -q {s['outstanding']}`")
+        lines += [
+            f"### {setting} ({desc})",
+            "",
+            "| server | qps | server CPU µs / answered query (min-max) | server CPU % | lost % "
+            "| avg latency ms | other load on server core % | Parquet rows stored / answered |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, m in per.items():
+            if name == "ratios":
+                continue
+            flags = []
+            if m.get("client_bound"):
+                flags.append("client-bound")
+            if m.get("contended"):
+                flags.append("contended")
+            if m.get("lossy"):
+                flags.append("**lost queries: not valid**")
+            label = dns_bench.LABELS.get(name, name) + (f" ({', '.join(flags)})" if flags else "")
+            stored = (f"{m['parquet_rows_total']:,} / {m['completed_total']:,}"
+                      if "parquet_rows_total" in m else "n/a")
+            lines.append(
+                f"| {label} | {_fmt(m['qps'])} | {_fmt(m['cpu_us_per_query'], '.2f')} "
+                f"({m['cpu_us_per_query_min']:.2f}-{m['cpu_us_per_query_max']:.2f}) "
+                f"| {_fmt(m['server_cpu_pct'], '.1f')} | {_fmt(m['lost_pct'], '.2f')} "
+                f"| {_fmt(m['latency_avg_ms'], '.3f')} | {_fmt(m['server_core_other_pct'], '.1f')} | {stored} |"
+            )
+        ratios = per.get("ratios") or {}
+        if ratios:
+            main = {k: v for k, v in ratios.items() if not k.endswith("_paired")}
+            paired = {k.removesuffix("_paired"): v for k, v in ratios.items() if k.endswith("_paired")}
+            lines += ["", "Ratios of CPU per answered query (of the medians): " + ", ".join(
+                f"{k.replace('_vs_', '/')} **{v:.2f}**" for k, v in main.items()) + "."]
+            if paired:
+                lines.append("Median of the per-repetition ratios (adjacent runs): " + ", ".join(
+                    f"{k.replace('_vs_', '/')} {v:.2f}" for k, v in paired.items()) + ".")
+        codes = [f"{dns_bench.LABELS.get(n, n).split(' (')[0]}: "
+                 + ", ".join(f"{c} {v:.1f}%" for c, v in m["rcodes_pct"].items())
+                 for n, m in per.items() if n != "ratios" and m.get("rcodes_pct")]
+        if codes:
+            lines += ["", "Response codes: " + "; ".join(codes) + "."]
+        lines.append("")
+    if cold:
+        return "\n".join(lines) + "\n"
+    bar = r.get("bar") or {}
+    nsd_ratio = r["summary"].get("saturated", {}).get("ratios", {}).get("ours_vs_nsd")
+    if bar.get("pass") is not None:
+        lines.append(
+            f"**Bar** (saturated runs): our CPU per answered query, Parquet query logging on, "
+            f"<= {bar['limit']}x BIND 9's with its query log on: {bar['ours_vs_bind_cpu_per_query']:.2f}x "
+            f"-> **{'PASS' if bar['pass'] else 'FAIL'}**"
+            + (f" (NSD, no query log: ours/NSD {nsd_ratio:.2f}x)." if nsd_ratio else ".")
+        )
+    elif bar.get("invalid"):
+        lines.append(f"**Bar**: not judged: {bar['invalid']}.")
+    else:
+        lines.append("**Bar**: not measured (our server or BIND did not run).")
+    contended = [f"{st}/{n}" for st, per in r["summary"].items() for n, m in per.items()
+                 if n != "ratios" and m.get("contended")]
+    if contended:
+        lines += ["", f"Warning: other processes used more than 10% of the server core during "
+                      f"{', '.join(contended)}; qps there is understated (CPU per query much less so). "
+                      "Re-run on a quiet machine for figures to quote."]
+    if r.get("quick"):
+        lines += ["", "_Quick (smoke) run: short runs, two repetitions; not figures to quote._"]
+    return "\n".join(lines) + "\n"
+
+
+def render_zone(r: dict, command: str) -> str:
+    p = r["params"]
+    opts = " --bind" if "bind" in r["servers"] or "bind" in r["errors"] else ""
+    if p["names"] != 3_000_000:
+        opts += f" --names {p['names']}"
+    if p["blocklist"] != 70_000:
+        opts += f" --blocklist {p['blocklist']}"
+    lines = [
+        f"## Zone load: {p['names']:,} names with a {p['blocklist']:,}-name blocklist",
+        "",
+        f"Command: `{command}` (zone part: `.venv/bin/python bench/zone_load.py{opts}`); "
+        f"raw numbers: `{r.get('saved', '?')}`.",
+        "",
+        *_machine_lines(r["machine"]),
+        f"- zone: {p['zone']['host_names']:,} names, {p['zone']['records']:,} records, "
+        f"{p['zone']['bytes'] / 2**20:.0f} MiB master file (generated in "
+        f"{r.get('generation_seconds_when_made') or r['generation_seconds']:.1f} s by bench/zonegen.py)",
+        "- ready: from the server process's start to its first answer; peak RSS: VmHWM summed over "
+        f"the process tree after a {p['burst_seconds']:g} s dnsperf burst (serving, query logging on); "
+        "PSS counts pages shared by forked processes once.",
+        "",
+        "| server | ready s | CPU s to ready | peak RSS MiB | PSS MiB | burst qps | command |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, s in r["servers"].items():
+        lines.append(
+            f"| {zone_load.LOAD_LABELS.get(name, name)} | {s['ready_seconds']:.1f} | "
+            f"{s['cpu_seconds_to_ready']:.1f} | {s['peak_rss_kib'] / 1024:,.0f} | {s['pss_kib'] / 1024:,.0f} | "
+            f"{_fmt((s.get('burst') or {}).get('qps'))} | `{s['command']}` |"
+        )
+    for name, s in r["servers"].items():
+        if "with_zone_check_seconds" in s:
+            lines.append(f"\n{zone_load.LOAD_LABELS.get(name, name)}: {s['with_zone_check_seconds']:.1f} s "
+                         "including the peers module's zone check before the daemon starts.")
+    ip = r.get("in_process")
+    if ip and "policy_seconds" in ip:
+        lines += ["", f"In-process compile, `takedown.dns.policy.Policy(load_operation(op))` in a fresh "
+                      f"interpreter: {ip['policy_seconds']:.1f} s, peak RSS {ip['maxrss_kib'] / 1024:,.0f} MiB."]
+    elif ip:
+        lines += ["", f"In-process compile: not measured ({ip.get('error', '?').splitlines()[-1]})."]
+    for name, e in (r.get("errors") or {}).items():
+        lines.append(f"\n**{name} failed**: {e.splitlines()[0] if e else '?'}")
+    b = r["bar"]
+    lines.append("")
+    if b["pass"] is not None:
+        lines.append(f"**Bar**: loads in <= {b['ready_seconds_limit']:.0f} s and stays under "
+                     f"{b['rss_gib_limit']:.0f} GiB RSS: {b['ready_seconds']:.1f} s, {b['peak_rss_gib']:.2f} GiB "
+                     f"-> **{'PASS' if b['pass'] else 'FAIL'}**.")
+    else:
+        lines.append("**Bar**: not measured (our server did not run).")
+    return "\n".join(lines) + "\n"
+
+
+def rewrite_results(sections: dict[str, str], path: Path = RESULTS) -> None:
+    text = path.read_text() if path.exists() else RESULTS_HEADER
+    for key, body in sections.items():
+        begin, end = MARKERS[key]
+        block = f"{begin}\n{body}{end}"
+        if begin in text and end in text and text.index(begin) < text.index(end):
+            i, j = text.index(begin), text.index(end) + len(end)
+            text = text[:i] + block + text[j:]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run (RESULTS.md untouched unless --write)")
+    ap.add_argument("--write", action="store_true", help="rewrite RESULTS.md even after --quick")
+    ap.add_argument("--no-write", action="store_true", help="never touch RESULTS.md")
+    ap.add_argument("--skip-dns", action="store_true")
+    ap.add_argument("--skip-zone", action="store_true")
+    ap.add_argument("--servers", default=",".join(dns_bench.SERVERS))
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--no-bind-load", action="store_true", help="zone load: skip BIND")
+    ap.add_argument("--no-cold", action="store_true",
+                    help="skip the cache-cold DNS run on the 3M zone (skipped by --quick)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="the Markdown file to rewrite")
+    a = ap.parse_args(argv)
+    command = "make bench" if not sys.argv[1:] else "python bench/run.py " + " ".join(sys.argv[1:])
+    seconds = a.seconds or (3.0 if a.quick else 10.0)
+    reps = a.reps or (2 if a.quick else 5)
+    servers = [s.strip() for s in a.servers.split(",") if s.strip()]
+    t0 = time.monotonic()
+    sections: dict[str, str] = {}
+    dns_r = zone_r = cold_r = None
+    if not a.skip_dns:
+        print(f"== DNS benchmark: {', '.join(servers)}; {reps} x {seconds:g} s per setting", flush=True)
+        dns_r = dns_bench.bench(servers=servers, seconds=seconds, reps=reps, warmup=0.0, warmup_pass=True,
+                                settings=dns_bench.default_settings(20_000))
+        dns_r["quick"] = a.quick
+        dns_r["saved"] = str(dns_bench.save(dns_r, "dns").relative_to(dns_bench.REPO))
+        sections["dns"] = render_dns(dns_r, command)
+    if not a.skip_dns and not a.quick and not a.no_cold:
+        print(f"== DNS benchmark, cache-cold: {COLD_NAMES:,} names; {COLD_REPS} x {seconds:g} s", flush=True)
+        cold_r = dns_bench.bench(servers=servers, seconds=seconds, reps=COLD_REPS, warmup=1.0, warmup_pass=False,
+                                 settings=[dns_bench.Setting("saturated")], names=COLD_NAMES,
+                                 blocklist=COLD_BLOCKLIST, continue_queries=True)
+        cold_r["saved"] = str(dns_bench.save(cold_r, "dns-cold").relative_to(dns_bench.REPO))
+        sections["cold"] = render_dns(cold_r, command, cold=True)
+    if not a.skip_zone:
+        names, bl = (300_000, 7_000) if a.quick else (3_000_000, 70_000)
+        peers_ = ("nsd",) if a.no_bind_load else ("nsd", "bind")
+        print(f"== Zone load: {names:,} names, {bl:,} blocklist; {', '.join(('ours',) + peers_)}", flush=True)
+        zone_r = zone_load.run(names=names, blocklist=bl, peers_=peers_)
+        zone_r["saved"] = str(dns_bench.save(zone_r, "zoneload").relative_to(dns_bench.REPO))
+        sections["zone"] = render_zone(zone_r, command)
+    elapsed = time.monotonic() - t0
+    print()
+    if dns_r:
+        dns_bench.print_table(dns_r["summary"])
+        b = dns_r["bar"]
+        if b.get("invalid"):
+            print(f"bar: not judged: {b['invalid']}")
+        elif b["pass"] is not None:
+            print(f"bar: ours/BIND CPU per query {b['ours_vs_bind_cpu_per_query']:.2f} <= {b['limit']} "
+                  f"-> {'PASS' if b['pass'] else 'FAIL'}")
+        print(f"raw: {dns_r['saved']}\n")
+    if cold_r:
+        print("cache-cold (3M-name zone):")
+        dns_bench.print_table(cold_r["summary"])
+        print(f"raw: {cold_r['saved']}\n")
+    if zone_r:
+        zone_load.print_table(zone_r)
+        print(f"raw: {zone_r['saved']}\n")
+    write = (a.write or not a.quick) and not a.no_write
+    if sections and write:
+        rewrite_results(sections, a.results)
+        print(f"rewrote {a.results} ({', '.join(sections)})")
+    print(f"bench: {elapsed / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
