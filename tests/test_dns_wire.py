@@ -208,3 +208,10 @@ def test_query_round_trip_with_dnspython(labels, qtype, do, payload):
     parsed = wire.parse_query(q.to_wire())
     assert parsed.qname == name.to_wire()
     assert parsed.qtype == qtype and parsed.edns.do == do and parsed.edns.udp_size == payload
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=12), min_size=1, max_size=4))
+def test_name_to_text_agrees_with_dnspython(labels):
+    name = dns.name.Name(labels + [b""])
+    assert wire.name_to_text(name.to_wire()) == name.to_text(omit_final_dot=True)

@@ -93,6 +93,7 @@ class Zone:
         # (blocklisted, or seized), so that neither a CNAME chain nor
         # additional data ever reveals a sunk name's original records.
         self.sunk = None
+        self._apex_ns = None  # (NS RRset, its address targets), built at first use
 
     @classmethod
     def load(cls, path: str | Path, origin: str) -> Zone:
@@ -224,9 +225,16 @@ class Zone:
         final = self._answer(qn, qtype, res, set(), targets)
         if res.aa and final is not None and qtype not in (NS, DS, DNSKEY, ANY) and not any_class:
             # NSD adds the zone's NS RRset, and its addresses, to positive answers.
-            ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
+            if self._apex_ns is None:
+                ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
+                found: list = []
+                self._targets(found, [r for _, r in ns], glue=True)
+                self._apex_ns = (ns, found)
+            ns, found = self._apex_ns
             res.extra_authority.append(ns)
-            self._targets(targets, [r for _, r in ns], glue=True)
+            for t in found:
+                if not any(t[0] == x[0] for x in targets):
+                    targets.append(t)
         if targets:
             self._addresses(res, targets)
         if any_class:
