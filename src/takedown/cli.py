@@ -63,14 +63,20 @@ def serve(
     workers: Optional[int] = typer.Option(
         None, "--workers", metavar="N", help="Worker processes, instead of dns.workers."
     ),
+    http: Optional[list[str]] = typer.Option(
+        None, "--http", metavar="HOST:PORT",
+        help="Serve the HTTP sinkhole on HOST:PORT instead of http.listen; repeatable.",
+    ),
 ) -> None:
-    """Serve the operation's DNS sinkhole until interrupted (Ctrl-C)."""
+    """Serve the operation's DNS sinkhole, and its HTTP/TLS/TCP sinkhole when configured,
+    until interrupted (Ctrl-C)."""
     listen = tuple(_option("--dns", parse_listen, v) for v in dns) if dns else None
+    http_listen = tuple(_option("--http", parse_listen, v) for v in http) if http else None
     if workers is not None:
         workers = _option("--workers", parse_workers, workers)
     op = load_operation(file)
     run = _import("takedown.dns.server", "serve", ServeError)
-    run(op, listen=listen, workers=workers)
+    run(op, listen=listen, workers=workers, http=http_listen)
 
 
 @events_app.command("count")

@@ -158,10 +158,54 @@ DNS: tuple[Column, ...] = (
     ),
 )
 
+HEADER_TYPE = pa.list_(pa.struct([("name", pa.string()), ("value", pa.string())]))
+
+#: Columns of bot check-ins (``kind=http``, ``tls``, ``tcp``), after :data:`COMMON`.
+#: One set for the three kinds, so that a check-in is one shape whatever port
+#: it came in on; columns a kind does not fill are NULL.
+CHECKIN: tuple[Column, ...] = (
+    Column(
+        "peer_ip", pa.string(),
+        "The TCP peer when a trusted PROXY protocol header gave the source (a load balancer or the "
+        "emulated range); NULL for direct connections.",
+        required=False, dictionary=True,
+    ),
+    Column("method", pa.string(), "HTTP method; NULL for TLS and raw TCP.", required=False, dictionary=True),
+    Column("host", pa.string(), "HTTP Host header (lowercased, without port), else TLS SNI.", required=False, dictionary=True),
+    Column("path", pa.string(), "HTTP path, without the query string.", required=False, dictionary=True),
+    Column("query", pa.string(), "HTTP query string, without '?'.", required=False),
+    Column("user_agent", pa.string(), "HTTP User-Agent.", required=False, dictionary=True),
+    Column("headers", HEADER_TYPE, "HTTP request headers as received (names lowercased), capped.", required=False),
+    Column("body_len", pa.int64(), "Bytes of request body (HTTP) received.", required=False),
+    Column("body_sha256", pa.string(), "SHA-256 of the request body (hex); NULL when empty.", required=False),
+    Column("body_head", pa.binary(), "First bytes of the request body (capped).", required=False),
+    Column("status", pa.int16(), "HTTP status sent; NULL when the connection was closed without one.", required=False, dictionary=True),
+    Column(
+        "response", pa.string(),
+        "What the sensor did: the response policy applied ('notice', 'empty', 'notfound', 'silent', "
+        "'template', 'close' for TLS/TCP), or the error ('bad-request', 'proxy-refused', 'timeout', 'too-large').",
+        dictionary=True,
+    ),
+    Column("sni", pa.string(), "TLS server name from the ClientHello.", required=False, dictionary=True),
+    Column("alpn", pa.string(), "TLS ALPN protocols offered, comma-separated.", required=False, dictionary=True),
+    Column("tls_version", pa.string(), "Highest TLS version offered ('1.3', '1.2'...).", required=False, dictionary=True),
+    Column("ja3", pa.string(), "JA3 fingerprint (MD5 hex) of the ClientHello.", required=False, dictionary=True),
+    Column("ja4", pa.string(), "JA4 fingerprint of the ClientHello.", required=False, dictionary=True),
+    Column("first_bytes", pa.binary(), "First bytes the client sent on a raw TCP port (capped).", required=False),
+    Column("length", pa.int64(), "Bytes the client sent on the connection (raw TCP) or in the request.", required=False),
+)
+
 #: Columns per kind, in file order (common columns first).
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "dns": COMMON + DNS,
+    "http": COMMON + CHECKIN,
+    "tls": COMMON + CHECKIN,
+    "tcp": COMMON + CHECKIN,
 }
+
+#: Kinds whose events are bot check-ins (infected hosts), as opposed to DNS
+#: resolver observations.
+CHECKIN_KINDS: tuple[str, ...] = ("http", "tls", "tcp")
 
 
 def dictionary_columns(kind: str) -> list[str]:
@@ -176,7 +220,7 @@ def statistics_columns(kind: str) -> list[str]:
 
 #: Hive partition columns: directories, not stored in the files.
 PARTITIONS: tuple[Column, ...] = (
-    Column("kind", pa.string(), "Kind of event: 'dns' (resolver observations); later 'http', 'tls', 'tcp' (bot check-ins)."),
+    Column("kind", pa.string(), "Kind of event: 'dns' (resolver observations); 'http', 'tls', 'tcp' (bot check-ins)."),
     Column("date", pa.date32(), "UTC date of 'time' (the directory date=YYYY-MM-DD)."),
 )
 
@@ -227,6 +271,24 @@ DNS_ROW: tuple[str, ...] = (
     "family",
     "ecs",
     "response",
+)
+
+#: The tuple the network sinkhole appends per check-in (kinds http, tls, tcp)::
+#:
+#:   (time: float, transport: str, src_ip: str, src_port: int, dst_ip: str, dst_port: int,
+#:    rule: str, family: str | None, peer_ip: str | None,
+#:    method, host, path, query, user_agent: str | None,
+#:    headers: tuple[tuple[str, str], ...] | None,
+#:    body_len: int | None, body_sha256: str | None, body_head: bytes | None,
+#:    status: int | None, response: str,
+#:    sni, alpn, tls_version, ja3, ja4: str | None,
+#:    first_bytes: bytes | None, length: int | None)
+CHECKIN_ROW: tuple[str, ...] = (
+    "time", "transport", "src_ip", "src_port", "dst_ip", "dst_port",
+    "rule", "family", "peer_ip",
+    "method", "host", "path", "query", "user_agent", "headers",
+    "body_len", "body_sha256", "body_head", "status", "response",
+    "sni", "alpn", "tls_version", "ja3", "ja4", "first_bytes", "length",
 )
 
 #: Columns the writer fills from its own constants, not from the row.
@@ -355,6 +417,14 @@ ROW_LAYOUTS: dict[str, RowLayout] = {
         },
     ),
 }
+
+for _kind in CHECKIN_KINDS:
+    ROW_LAYOUTS[_kind] = RowLayout(
+        kind=_kind,
+        fields=CHECKIN_ROW,
+        row_types={"time": pa.float64()},
+        convert={"time": _time_array},
+    )
 
 _STRUCTS: dict[str, pa.StructType] = {k: v.struct_type() for k, v in ROW_LAYOUTS.items()}
 

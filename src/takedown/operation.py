@@ -37,6 +37,10 @@ __all__ = [
     "DnsConfig",
     "DomainSet",
     "Events",
+    "Fingerprints",
+    "Listener",
+    "Notice",
+    "RESPONSE_POLICIES",
     "MAX_TTL",
     "MAX_WORKERS",
     "Operation",
@@ -111,6 +115,50 @@ class Events:
     sensor: str = ""  # load_operation fills in the hostname when not given
 
 
+#: How the HTTP sinkhole answers a check-in (docs/notice.md).
+RESPONSE_POLICIES = ("silent", "empty", "notfound", "notice", "template")
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One network sinkhole section: ``[http]``, ``[tls]`` or ``[tcp]``.
+
+    Limits protect the sinkhole, which every scanner on the Internet probes:
+    header and body caps, requests per connection, idle and slow-request
+    timeouts, concurrent connections per source address.
+    """
+
+    kind: str  # "http", "tls" or "tcp"
+    listen: tuple[str, ...]
+    response: str = "notice"  # for HTTP, and HTTP inside TLS after a handshake
+    trusted_proxies: tuple[str, ...] = ()  # networks allowed to send PROXY protocol headers
+    template: Path | None = None  # the operator template for response = "template"
+    handshake: bool = False  # tls: finish the handshake (self-signed) and read the HTTP inside
+    capture_bytes: int = 256  # tcp: first bytes kept per connection
+    max_header_bytes: int = 8192
+    max_body_bytes: int = 1_048_576
+    requests_per_connection: int = 1000
+    idle_timeout: float = 30.0
+    request_timeout: float = 10.0
+    max_connections_per_source: int = 256
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Who the notice page for infected users names, and where its templates are."""
+
+    operator: str = "the operator of this sinkhole"
+    contact_url: str | None = None
+    cert_url: str | None = None
+    template_dir: Path | None = None  # operator copies of notice.<lang>.html.j2
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    rules: Path | None = None  # the operator's rules file, matched before the shipped ones
+    shipped: bool = True  # also match takedown's shipped rules
+
+
 @dataclass(frozen=True)
 class Operation:
     path: Path  # the operation file, absolute
@@ -121,6 +169,11 @@ class Operation:
     zones: tuple[ZoneSpec, ...]
     dns: DnsConfig
     events: Events
+    http: Listener | None = None
+    tls: Listener | None = None
+    tcp: Listener | None = None
+    notice: Notice = Notice()
+    fingerprints: Fingerprints = Fingerprints()
 
 
 # --------------------------------------------------------------------------
@@ -243,10 +296,89 @@ class _Builder:
         self.check_overlaps(domains, zones)
         dns = self.dns(top.table("dns", required=False))
         events = self.events(top.table("events", required=False))
+        listeners = {k: self.listener(k, top.table(k, required=False)) for k in ("http", "tls", "tcp")}
         return Operation(
             path=self.path, name=name, storage=storage, sinkhole=sinkhole,
             domains=domains, zones=zones, dns=dns, events=events,
+            notice=self.notice(top.table("notice", required=False)),
+            fingerprints=self.fingerprints(top.table("fingerprints", required=False)),
+            **listeners,
         )
+
+    def listener(self, kind: str, t: _Table | None) -> Listener | None:
+        if t is None:
+            return None
+        d = Listener(kind, ())
+        response = t.get("response", self.choice(RESPONSE_POLICIES), default=d.response)
+        template = t.get("template", self.existing_file, default=None)
+        if response == "template" and template is None:
+            raise self.error((kind, "response"), f"{kind}.response = \"template\" needs {kind}.template, "
+                                                  f"the operator's template file")
+        return Listener(
+            kind=kind,
+            listen=t.get("listen", self.listen),
+            response=response,
+            trusted_proxies=t.get("trusted_proxies", self.networks, default=()),
+            template=template,
+            handshake=t.get("handshake", self.boolean, default=d.handshake),
+            capture_bytes=t.get("capture_bytes", self.integer(0, 65536), default=d.capture_bytes),
+            max_header_bytes=t.get("max_header_bytes", self.integer(256, 1 << 20), default=d.max_header_bytes),
+            max_body_bytes=t.get("max_body_bytes", self.integer(0, 1 << 30), default=d.max_body_bytes),
+            requests_per_connection=t.get("requests_per_connection", self.integer(1, 1 << 30),
+                                          default=d.requests_per_connection),
+            idle_timeout=t.get("idle_timeout", self.number(0, 86400), default=d.idle_timeout),
+            request_timeout=t.get("request_timeout", self.number(0, 3600), default=d.request_timeout),
+            max_connections_per_source=t.get("max_connections_per_source", self.integer(1, 1 << 20),
+                                             default=d.max_connections_per_source),
+        )
+
+    def notice(self, t: _Table | None) -> Notice:
+        d = Notice()
+        if t is None:
+            return d
+        template_dir = t.get("template_dir", self.resolve, default=None)
+        if template_dir is not None and not template_dir.is_dir():
+            raise self.error(("notice", "template_dir"),
+                             f"notice.template_dir: {display_path(template_dir)} is not a directory")
+        return Notice(
+            operator=t.get("operator", self.string, default=d.operator),
+            contact_url=t.get("contact_url", self.url, default=None),
+            cert_url=t.get("cert_url", self.url, default=None),
+            template_dir=template_dir,
+        )
+
+    def fingerprints(self, t: _Table | None) -> Fingerprints:
+        d = Fingerprints()
+        if t is None:
+            return d
+        return Fingerprints(
+            rules=t.get("rules", self.existing_file, default=None),
+            shipped=t.get("shipped", self.boolean, default=d.shipped),
+        )
+
+    def choice(self, options: tuple[str, ...]) -> Callable[[Any, KeyPath], str]:
+        def parse(v: Any, where: KeyPath) -> str:
+            s = self.string(v, where)
+            if s not in options:
+                raise self.error(where, f"{_dotted(where)} must be one of {', '.join(options)}, not {_show(s)}")
+            return s
+        return parse
+
+    def url(self, v: Any, where: KeyPath) -> str:
+        s = self.string(v, where)
+        if not re.fullmatch(r"(https?://|mailto:)\S+", s):
+            raise self.error(where, f"{_dotted(where)} must be an http(s):// or mailto: URL, not {_show(s)}")
+        return s
+
+    def networks(self, v: Any, where: KeyPath) -> tuple[str, ...]:
+        out = []
+        for s, w in self.strings(v, where):
+            try:
+                out.append(str(ipaddress.ip_network(s, strict=False)))
+            except ValueError:
+                raise self.error(w, f"{_dotted(w)} must be a network like 127.0.0.0/8 or ::1/128, "
+                                    f"not {_show(s)}") from None
+        return tuple(out)
 
     def sinkhole(self, t: _Table) -> Sinkhole:
         ipv4 = t.get("ipv4", self.addresses(4), default=())
@@ -504,7 +636,8 @@ class _Builder:
 # The keys each table may hold; anything else is refused (a typo must not be
 # silently ignored). Keyed by the table's path with array indices dropped.
 _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("operation", "sinkhole", "domains", "zones", "dns", "events"),
+    (): ("operation", "sinkhole", "domains", "zones", "dns", "events", "http", "tls", "tcp",
+         "notice", "fingerprints"),
     ("operation",): ("name", "storage"),
     ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
     ("domains",): ("family", "file"),
@@ -513,6 +646,11 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
                      "ipv6_prefix", "window"),
     ("events",): ("flush_interval", "sensor"),
+    **{(k,): ("listen", "response", "trusted_proxies", "template", "handshake", "capture_bytes",
+              "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
+              "request_timeout", "max_connections_per_source") for k in ("http", "tls", "tcp")},
+    ("notice",): ("operator", "contact_url", "cert_url", "template_dir"),
+    ("fingerprints",): ("rules", "shipped"),
 }
 
 

@@ -209,10 +209,16 @@ class Worker:
                 except OSError:
                     pass  # send buffer full or peer gone: UDP answers may be lost
 
-    async def run(self, bound: list[tuple[socket.socket, socket.socket]]) -> None:
+    async def run(self, bound: list[tuple[socket.socket, socket.socket]], net_bound=()) -> None:
         loop = self.loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
         self.writer.start(loop)
+        net = None
+        if net_bound:
+            from takedown.net.server import NetSensor
+
+            net = NetSensor(self.op, self.index, self.writer.sensor)
+            await net.start(loop, net_bound)
         for (host, port), (us, ts) in zip(self.listens, bound):
             self.udp.append(us)
             loop.add_reader(us.fileno(), self._drain, us, host, port)
@@ -229,6 +235,8 @@ class Worker:
             self._drain_rest(us)
         for srv in self.tcp_servers:
             srv.close()
+        if net is not None:
+            await net.stop()
         await self.writer.aclose()
 
     def _drain_rest(self, sock: socket.socket) -> None:
@@ -283,12 +291,22 @@ def _compile(path: Path) -> Policy:
 def _run_worker(op: Operation, policy: Policy, listens, bound, index: int) -> None:
     import uvloop
 
+    dns_bound, net_bound = bound
     worker = Worker(op, policy, listens, index)
-    uvloop.run(worker.run(bound))
+    uvloop.run(worker.run(dns_bound, net_bound))
 
 
-def serve(op: Operation, listen: list[str] | None = None, workers: int | None = None) -> None:
-    """Serve ``op`` until SIGTERM/SIGINT. Raises TakedownError on bad start-up input."""
+def serve(
+    op: Operation, listen: list[str] | None = None, workers: int | None = None, http: list[str] | None = None
+) -> None:
+    """Serve ``op`` (DNS, and the HTTP/TLS/TCP sinkhole when configured) until
+    SIGTERM/SIGINT. Raises TakedownError on bad start-up input."""
+    if http:
+        from dataclasses import replace
+
+        from takedown.operation import Listener
+
+        op = replace(op, http=replace(op.http or Listener("http", ()), listen=tuple(http)))
     texts = list(listen) if listen else list(op.dns.listen)
     try:
         listens = [split_listen(t) for t in texts]
@@ -302,11 +320,16 @@ def serve(op: Operation, listen: list[str] | None = None, workers: int | None = 
             for h, p in listens:
                 bound.append(_bind(h, p, socket.SOCK_DGRAM))
                 bound.append(_bind(h, p, socket.SOCK_STREAM))
+            net = []
+            if op.http or op.tls or op.tcp:
+                from takedown.net.server import bind_listeners
+
+                net = bind_listeners(op)
         except ServeError:
             for s in bound:
                 s.close()
             raise
-        return list(zip(bound[0::2], bound[1::2]))
+        return list(zip(bound[0::2], bound[1::2])), net
 
     # Bind first: a busy port fails in a moment, not after a long zone load.
     first = bind_all()
@@ -314,24 +337,31 @@ def serve(op: Operation, listen: list[str] | None = None, workers: int | None = 
         t0 = time.monotonic()
         policy = Policy(op)
     except BaseException:
-        for us, ts in first:
-            us.close()
-            ts.close()
+        _close_bound(first)
         raise
     zones = ", ".join(z.zone.origin_text for z in policy.zones) or "none"
     _say(
         f"operation {op.name!r}: {policy.seized_count} seized names, zones: {zones} "
         f"(loaded in {time.monotonic() - t0:.1f}s); events under {op.storage}"
     )
-    where = " ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in listens)
+    where = "DNS on udp+tcp " + " ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in listens)
+    for lst, h, p, _s in first[1]:
+        where += f", {lst.kind} on {h}:{p}" if ":" not in h else f", {lst.kind} on [{h}]:{p}"
     if nworkers == 1:
-        _say(f"serving DNS on udp+tcp {where} with 1 worker (pid {os.getpid()})")
+        _say(f"serving {where} with 1 worker (pid {os.getpid()})")
         _run_worker(op, policy, listens, first, 0)
         return
-    for us, ts in first:
+    _close_bound(first)
+    _supervise(op, policy, listens, bind_all, nworkers, where)
+
+
+def _close_bound(bound) -> None:
+    dns_bound, net_bound = bound
+    for us, ts in dns_bound:
         us.close()
         ts.close()
-    _supervise(op, policy, listens, bind_all, nworkers, where)
+    for *_, s in net_bound:
+        s.close()
 
 
 def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None:
@@ -356,9 +386,7 @@ def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None
                     code = 1
             finally:
                 os._exit(code)
-        for us, ts in bound:
-            us.close()
-            ts.close()
+        _close_bound(bound)
         children[pid] = index
 
     def forward(sig, _frame):
@@ -375,7 +403,7 @@ def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None
         signal.signal(sig, forward)
     for i in range(nworkers):
         spawn(i, fresh=False)
-    _say(f"serving DNS on udp+tcp {where} with {nworkers} workers (pid {os.getpid()})")
+    _say(f"serving {where} with {nworkers} workers (pid {os.getpid()})")
     while children:
         try:
             pid, status = os.wait()

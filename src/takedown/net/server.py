@@ -1,0 +1,483 @@
+"""The HTTP, TLS and raw TCP sinkhole: connections in, check-in events out.
+
+Thin asyncio protocols around sans-I/O parts: :mod:`takedown.net.proxy`
+(PROXY protocol v1/v2), :mod:`takedown.net.http` (requests),
+:mod:`takedown.net.tls` (ClientHello, JA3/JA4), :mod:`takedown.net.fingerprints`
+(which family a check-in belongs to) and :mod:`takedown.net.responses` (what
+to answer). Each connection is one small state machine: optional PROXY
+header (only from trusted networks), then the listener's protocol. The
+sinkhole never forwards anything anywhere: it reads, logs and answers.
+
+Every HTTP request is one ``kind=http`` event; every TLS ClientHello one
+``kind=tls`` event (and the HTTP requests read inside a finished handshake
+are ``kind=http`` events carrying the TLS fingerprints); every raw TCP
+connection one ``kind=tcp`` event when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import time
+from pathlib import Path
+
+from takedown.errors import ServeError
+from takedown.net import proxy as proxy_mod
+from takedown.net import tls as tls_mod
+from takedown.net.certs import self_signed_context
+from takedown.net.fingerprints import RuleSet
+from takedown.net.http import HttpError, RequestParser
+from takedown.net.responses import ResponsePolicy
+from takedown.operation import Listener, Operation
+from takedown.store.segments import SegmentWriter
+
+_MAX_PREAMBLE = 16384  # bytes buffered while waiting for a PROXY header or a ClientHello
+
+
+class Trust:
+    """Which peers may send PROXY protocol headers (load balancers, the emulated range)."""
+
+    def __init__(self, networks: tuple[str, ...]):
+        self.networks = [ipaddress.ip_network(n) for n in networks]
+        self._cache: dict[str, bool] = {}
+
+    def __call__(self, ip: str) -> bool:
+        ok = self._cache.get(ip)
+        if ok is None:
+            try:
+                addr = ipaddress.ip_address(ip.split("%", 1)[0])
+                if addr.version == 6 and addr.ipv4_mapped is not None:
+                    addr = addr.ipv4_mapped
+                ok = any(addr in n for n in self.networks)
+            except ValueError:
+                ok = False
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[ip] = ok
+        return ok
+
+
+class NetSensor:
+    """One worker's HTTP/TLS/TCP listeners, their writers and shared state."""
+
+    def __init__(self, op: Operation, index: int, sensor: str):
+        self.op = op
+        self.index = index
+        rules = RuleSet.shipped() if op.fingerprints.shipped else RuleSet.empty()
+        if op.fingerprints.rules is not None:
+            rules = RuleSet.load(op.fingerprints.rules).then(rules)
+        self.rules = rules
+        n = op.notice
+        self.responses: dict[str, ResponsePolicy] = {}
+        self.writers: dict[str, SegmentWriter] = {}
+        for lst in self.listeners():
+            self.responses[lst.kind] = ResponsePolicy(
+                operator=n.operator, contact_url=n.contact_url, cert_url=n.cert_url,
+                template_dir=n.template_dir, template_file=lst.template,
+            )
+        for kind in ("http", "tls", "tcp"):
+            if any(lst.kind == kind or (kind == "http" and lst.kind == "tls" and lst.handshake) for lst in self.listeners()):
+                self.writers[kind] = SegmentWriter(
+                    op.storage, kind, operation=op.name, sensor=sensor, worker=index,
+                    flush_interval=op.events.flush_interval,
+                )
+        self.ssl_context: ssl.SSLContext | None = None
+        if op.tls is not None and op.tls.handshake:
+            self.ssl_context = self_signed_context(op.storage / "tls")
+        self.per_source: dict[str, int] = {}
+        self.proxy_refused = 0
+        self.servers: list[asyncio.AbstractServer] = []
+
+    def listeners(self) -> list[Listener]:
+        return [x for x in (self.op.http, self.op.tls, self.op.tcp) if x is not None]
+
+    async def start(self, loop: asyncio.AbstractEventLoop, bound: list[tuple[Listener, str, int, socket.socket]]) -> None:
+        for w in self.writers.values():
+            w.start(loop)
+        for lst, host, port, sock in bound:
+            trust = Trust(lst.trusted_proxies)
+            cls = {"http": HttpConn, "tls": TlsConn, "tcp": TcpConn}[lst.kind]
+            factory = (lambda c=cls, l=lst, h=host, p=port, t=trust: c(self, l, (h, p), t))
+            self.servers.append(await loop.create_server(factory, sock=sock, backlog=4096))
+
+    async def stop(self) -> None:
+        for srv in self.servers:
+            srv.close()
+        for w in self.writers.values():
+            await w.aclose()
+
+
+def bind_listeners(op: Operation) -> list[tuple[Listener, str, int, socket.socket]]:
+    """Listening TCP sockets (SO_REUSEPORT) for every [http]/[tls]/[tcp] address."""
+    from takedown.dns.server import split_listen
+
+    out = []
+    try:
+        for lst in (op.http, op.tls, op.tcp):
+            if lst is None:
+                continue
+            for text in lst.listen:
+                host, port = split_listen(text)
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                s = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                    if family == socket.AF_INET6:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind((host, port))
+                    s.listen(4096)
+                    s.setblocking(False)
+                except OSError as e:
+                    s.close()
+                    raise ServeError(f"cannot listen on {lst.kind} {host}:{port}: {e.strerror or e}") from None
+                out.append((lst, host, port, s))
+    except ServeError:
+        for *_, s in out:
+            s.close()
+        raise
+    return out
+
+
+class _Conn(asyncio.Protocol):
+    """What every sinkhole connection shares: PROXY header, limits, timers, events."""
+
+    kind = "tcp"
+
+    def __init__(self, sensor: NetSensor, listener: Listener, dst: tuple[str, int], trust: Trust):
+        self.sensor = sensor
+        self.listener = listener
+        self.dst = dst
+        self.trust = trust
+        self.transport = None
+        self.src = ("", 0)
+        self.peer_ip: str | None = None
+        self.buf = b""
+        self.preamble = True  # still looking for a PROXY header
+        self.closed = False
+        self.timer = None
+        self.counted = None
+
+    # -- connection life --------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.src = (peer[0], peer[1])
+        per = self.sensor.per_source
+        n = per.get(peer[0], 0)
+        if n >= self.listener.max_connections_per_source:
+            transport.abort()
+            self.closed = True
+            return
+        per[peer[0]] = n + 1
+        self.counted = peer[0]
+        self.arm(self.listener.request_timeout)
+
+    def connection_lost(self, exc):
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.counted is not None:
+            per = self.sensor.per_source
+            n = per.get(self.counted, 1) - 1
+            if n <= 0:
+                per.pop(self.counted, None)
+            else:
+                per[self.counted] = n
+            self.counted = None
+        self.ended()
+
+    def arm(self, seconds: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self.on_timeout) if seconds > 0 else None
+
+    def on_timeout(self) -> None:
+        self.timer = None
+        self.timed_out()
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.preamble:
+            # The first bytes of every connection are checked for a PROXY
+            # header: from a trusted peer it gives the source; from anyone
+            # else it is refused (and counted), never believed.
+            data = self.buf + data if self.buf else data
+            try:
+                got = proxy_mod.parse_proxy(data)
+            except proxy_mod.ProxyError:
+                self.refuse_proxy()
+                return
+            if got is None:
+                if len(data) > _MAX_PREAMBLE:
+                    self.refuse_proxy()
+                    return
+                self.buf = data
+                return
+            self.buf = b""
+            self.preamble = False
+            header, used = got
+            if header is not None:
+                if not self.trust(self.src[0]):
+                    self.refuse_proxy()
+                    return
+                if not header.local and header.src_ip is not None:
+                    self.peer_ip = self.src[0]
+                    self.src = (header.src_ip, header.src_port or 0)
+                self.on_proxy(header)
+                data = data[used:]
+                if not data:
+                    return
+        self.received(data)
+
+    def refuse_proxy(self) -> None:
+        self.sensor.proxy_refused += 1
+        self.log_event(response="proxy-refused")
+        self.close()
+
+    # -- for subclasses -----------------------------------------------------
+
+    def on_proxy(self, header) -> None:
+        pass
+
+    def received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def timed_out(self) -> None:
+        pass
+
+    def ended(self) -> None:
+        pass
+
+    def log_event(self, **f) -> None:
+        """One check-in event (``takedown.events.CHECKIN_ROW`` order)."""
+        w = self.sensor.writers.get(f.pop("kind", self.kind))
+        if w is None:
+            return
+        w.rows.append((
+            f.get("time") or time.time(), "tcp", self.src[0], self.src[1], self.dst[0], self.dst[1],
+            f.get("rule", "none"), f.get("family"), self.peer_ip,
+            f.get("method"), f.get("host"), f.get("path"), f.get("query"), f.get("user_agent"),
+            f.get("headers"), f.get("body_len"), f.get("body_sha256"), f.get("body_head"),
+            f.get("status"), f["response"],
+            f.get("sni"), f.get("alpn"), f.get("tls_version"), f.get("ja3"), f.get("ja4"),
+            f.get("first_bytes"), f.get("length"),
+        ))
+
+
+def _host(value: str | None) -> str | None:
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.startswith("["):
+        return v[1 : v.find("]")] if "]" in v else v
+    return v.rsplit(":", 1)[0] if v.count(":") == 1 else v
+
+
+class _HttpSession:
+    """HTTP/1.x over a byte stream: parse, match, answer, log. Used plain and inside TLS."""
+
+    def __init__(self, conn: _Conn, write, hello=None):
+        self.conn = conn
+        self.write = write
+        lst = conn.listener
+        self.parser = RequestParser(max_header_bytes=lst.max_header_bytes, max_body_bytes=lst.max_body_bytes)
+        self.served = 0
+        self.hello = hello
+        self.policy = conn.sensor.responses[lst.kind]
+
+    def feed(self, data: bytes) -> None:
+        conn = self.conn
+        lst = conn.listener
+        try:
+            requests = self.parser.feed(data)
+        except HttpError as e:
+            conn.log_event(kind="http", status=e.status, response="bad-request", **self._tls_fields())
+            self.write(self.policy.bad_request(e.status, e.reason))
+            conn.close()
+            return
+        rules = conn.sensor.rules
+        hello = self.hello
+        for req in requests:
+            self.served += 1
+            last = not req.keep_alive or self.served >= lst.requests_per_connection
+            rule = rules.match_http(req, port=conn.dst[1], ja3=hello.ja3_hash if hello else None,
+                                    ja4=hello.ja4 if hello else None)
+            policy_name = (rule.response if rule is not None and rule.response else None) or lst.response
+            out = self.policy.render(policy_name, req, family=rule.family if rule else None,
+                                     rule=rule.name if rule else None, client_ip=conn.src[0], keep_alive=not last)
+            conn.log_event(
+                kind="http", rule=rule.name if rule else "none", family=rule.family if rule else None,
+                method=req.method, host=_host(req.host), path=req.path, query=req.query or None,
+                user_agent=req.user_agent, headers=req.headers, body_len=req.body_len,
+                body_sha256=req.body_sha256, body_head=req.body_head,
+                status=_status(out), response=policy_name, **self._tls_fields(),
+            )
+            if out is None:
+                conn.close()
+                return
+            self.write(out)
+            if last:
+                conn.close()
+                return
+        conn.arm(lst.request_timeout if self.parser.pending() else lst.idle_timeout)
+
+    def _tls_fields(self) -> dict:
+        h = self.hello
+        if h is None:
+            return {}
+        return {"sni": h.sni, "ja3": h.ja3_hash, "ja4": h.ja4}
+
+
+def _status(response: bytes | None) -> int | None:
+    if not response:
+        return None
+    try:
+        return int(response[9:12])
+    except ValueError:
+        return None
+
+
+class HttpConn(_Conn):
+    kind = "http"
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.session = _HttpSession(self, transport.write)
+
+    def received(self, data: bytes) -> None:
+        self.session.feed(data)
+
+    def timed_out(self) -> None:
+        if self.session.parser.pending():
+            self.log_event(status=408, response="timeout")
+
+
+class TlsConn(_Conn):
+    """ClientHello first (fingerprints, no certificate needed); then close, or
+    finish the handshake with a self-signed certificate and read the HTTP inside."""
+
+    kind = "tls"
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.hello_buf = b""
+        self.hello = None
+        self.tls = None
+        self.session = None
+
+    def received(self, data: bytes) -> None:
+        if self.hello is None:
+            self.hello_buf += data
+            try:
+                hello = tls_mod.parse_client_hello(self.hello_buf)
+            except tls_mod.TlsError:
+                self.log_event(response="bad-hello", first_bytes=self.hello_buf[:64], length=len(self.hello_buf))
+                self.close()
+                return
+            if hello is None:
+                if len(self.hello_buf) > _MAX_PREAMBLE:
+                    self.close()
+                return
+            self.hello = hello
+            rule = self.sensor.rules.match_tls(sni=hello.sni, ja3=hello.ja3_hash, ja4=hello.ja4, port=self.dst[1])
+            ctx = self.sensor.ssl_context if self.listener.handshake else None
+            self.log_event(
+                rule=rule.name if rule else "none", family=rule.family if rule else None,
+                host=hello.sni, sni=hello.sni, alpn=",".join(hello.alpn) or None,
+                tls_version=_tls_version(hello), ja3=hello.ja3_hash, ja4=hello.ja4,
+                response="handshake" if ctx is not None else "close", length=len(self.hello_buf),
+            )
+            if ctx is None:
+                self.close()
+                return
+            self.incoming = ssl.MemoryBIO()
+            self.outgoing = ssl.MemoryBIO()
+            self.tls = ctx.wrap_bio(self.incoming, self.outgoing, server_side=True)
+            self.session = _HttpSession(self, self._send, hello)
+            data, self.hello_buf = self.hello_buf, b""
+        self.incoming.write(data)
+        self._pump()
+
+    def _pump(self) -> None:
+        tls = self.tls
+        try:
+            if not getattr(self, "handshaken", False):
+                tls.do_handshake()
+                self.handshaken = True
+            chunks = []
+            while True:
+                try:
+                    chunk = tls.read(65536)
+                except ssl.SSLWantReadError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except ssl.SSLWantReadError:
+            chunks = []
+        except (ssl.SSLError, OSError):
+            self._flush()
+            self.close()
+            return
+        self._flush()
+        if chunks:
+            self.session.feed(b"".join(chunks))
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.tls.write(data)
+        except (ssl.SSLError, OSError):
+            self.close()
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        out = self.outgoing.read()
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(out)
+
+
+def _tls_version(hello) -> str | None:
+    names = {0x0304: "1.3", 0x0303: "1.2", 0x0302: "1.1", 0x0301: "1.0", 0x0300: "ssl3"}
+    versions = [v for v in hello.versions if v in names] or [hello.legacy_version]
+    best = max(versions)
+    return names.get(best, hex(best))
+
+
+class TcpConn(_Conn):
+    """A raw TCP catch-all port: the first bytes (capped) and the length, one event per connection."""
+
+    kind = "tcp"
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.first = b""
+        self.length = 0
+        self.logged = False
+        self.arm(self.listener.idle_timeout)
+
+    def received(self, data: bytes) -> None:
+        cap = self.listener.capture_bytes
+        if len(self.first) < cap:
+            self.first += data[: cap - len(self.first)]
+        self.length += len(data)
+        self.arm(self.listener.idle_timeout)
+
+    def ended(self) -> None:
+        if self.logged or self.transport is None:
+            return
+        self.logged = True
+        rule = self.sensor.rules.match_tcp(self.first, port=self.dst[1])
+        self.log_event(rule=rule.name if rule else "none", family=rule.family if rule else None,
+                       first_bytes=self.first, length=self.length, response="close")
