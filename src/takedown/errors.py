@@ -24,3 +24,12 @@ class StoreError(TakedownError):
 
 class ServeError(TakedownError):
     """A sensor cannot start (address in use, bad listen address...)."""
+
+
+class TemplateError(OperationError):
+    """A notice or response template (Jinja2) cannot be loaded or rendered;
+    the message names the template file and line."""
+
+
+class RulesError(OperationError):
+    """A fingerprint rules file is invalid; the message reads FILE:LINE: reason."""
