@@ -158,8 +158,6 @@ DNS: tuple[Column, ...] = (
     ),
 )
 
-HEADER_TYPE = pa.list_(pa.struct([("name", pa.string()), ("value", pa.string())]))
-
 #: Columns of bot check-ins (``kind=http``, ``tls``, ``tcp``), after :data:`COMMON`.
 #: One set for the three kinds, so that a check-in is one shape whatever port
 #: it came in on; columns a kind does not fill are NULL.
@@ -175,7 +173,11 @@ CHECKIN: tuple[Column, ...] = (
     Column("path", pa.string(), "HTTP path, without the query string.", required=False, dictionary=True),
     Column("query", pa.string(), "HTTP query string, without '?'.", required=False),
     Column("user_agent", pa.string(), "HTTP User-Agent.", required=False, dictionary=True),
-    Column("headers", HEADER_TYPE, "HTTP request headers as received (names lowercased), capped.", required=False),
+    Column(
+        "headers", pa.string(),
+        "HTTP request headers as received, one 'name: value' per line (names lowercased), capped.",
+        required=False,
+    ),
     Column("body_len", pa.int64(), "Bytes of request body (HTTP) received.", required=False),
     Column("body_sha256", pa.string(), "SHA-256 of the request body (hex); NULL when empty.", required=False),
     Column("body_head", pa.binary(), "First bytes of the request body (capped).", required=False),
@@ -278,7 +280,7 @@ DNS_ROW: tuple[str, ...] = (
 #:   (time: float, transport: str, src_ip: str, src_port: int, dst_ip: str, dst_port: int,
 #:    rule: str, family: str | None, peer_ip: str | None,
 #:    method, host, path, query, user_agent: str | None,
-#:    headers: tuple[tuple[str, str], ...] | None,
+#:    headers: str | None,  # 'name: value' lines
 #:    body_len: int | None, body_sha256: str | None, body_head: bytes | None,
 #:    status: int | None, response: str,
 #:    sni, alpn, tls_version, ja3, ja4: str | None,

@@ -313,6 +313,7 @@ def serve(
     except ValueError as e:
         raise ServeError(str(e)) from None
     nworkers = workers or op.dns.workers
+    _raise_nofile()
 
     def bind_all():
         bound = []
@@ -353,6 +354,19 @@ def serve(
         return
     _close_bound(first)
     _supervise(op, policy, listens, bind_all, nworkers, where)
+
+
+def _raise_nofile() -> None:
+    """Lift the soft open-files limit to the hard one: a sinkhole holds many
+    connections at once (tens of thousands of idle bots), each a descriptor."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _close_bound(bound) -> None:
