@@ -1,17 +1,21 @@
-"""``make bench``: the DNS benchmark and the 3M-name zone load, figures into RESULTS.md.
+"""``make bench``: the DNS and HTTP benchmarks and the 3M-name zone load, figures into RESULTS.md.
 
 Runs bench/dns_bench.py (takedown vs BIND 9 vs NSD, CPU per answered query
-and qps, one worker each, pinned) and bench/zone_load.py (3,000,000 names,
-70,000-name blocklist: load time and memory), prints a summary, saves the raw
+and qps, one worker each, pinned), bench/zone_load.py (3,000,000 names,
+70,000-name blocklist: load time and memory) and bench/http_bench.py
+(takedown's HTTP sinkhole vs nginx with wrk: CPU per request and requests/s,
+keep-alive and Connection: close; then bench/idle_conns.py: 10,000 idle
+connections held open while check-ins go on), prints a summary, saves the raw
 numbers in bench/out/, and rewrites the generated sections of bench/RESULTS.md
-(between the ``<!-- bench:dns:begin/end -->`` and ``<!-- bench:zone:begin/end -->``
-markers; text outside them is kept).
+(between the ``<!-- bench:NAME:begin/end -->`` markers, NAME one of dns,
+cold, zone, http; text outside them is kept).
 
 Usage::
 
-    .venv/bin/python bench/run.py               # full (about 12 minutes)
+    .venv/bin/python bench/run.py               # full (about 20 minutes)
     .venv/bin/python bench/run.py --quick       # smoke run; RESULTS.md untouched unless --write
-    .venv/bin/python bench/run.py --skip-zone   # DNS only (the zone section is kept)
+    .venv/bin/python bench/run.py --skip-zone   # no zone load (its section is kept)
+    .venv/bin/python bench/run.py --skip-dns --skip-zone   # HTTP only (about 7 minutes)
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import dns_bench  # noqa: E402
+import http_bench  # noqa: E402
+import idle_conns  # noqa: E402
 import zone_load  # noqa: E402
 
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -32,7 +38,9 @@ MARKERS = {
     "dns": ("<!-- bench:dns:begin -->", "<!-- bench:dns:end -->"),
     "cold": ("<!-- bench:cold:begin -->", "<!-- bench:cold:end -->"),
     "zone": ("<!-- bench:zone:begin -->", "<!-- bench:zone:end -->"),
+    "http": ("<!-- bench:http:begin -->", "<!-- bench:http:end -->"),
 }
+HTTP_IDLE, HTTP_IDLE_CHECKINS = 10_000, 1_000
 COLD_NAMES, COLD_BLOCKLIST, COLD_REPS = 3_000_000, 70_000, 3
 RESULTS_HEADER = """\
 # Benchmark results
@@ -237,6 +245,162 @@ def render_zone(r: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_http(r: dict, command: str) -> str:
+    p = r["params"]
+    m = r["machine"]
+    opts = f"--seconds {p['seconds']:g} --reps {p['reps']}"
+    if p["servers"] != list(http_bench.SERVERS):
+        opts += f" --servers {','.join(p['servers'])}"
+    if p["idle"] != HTTP_IDLE or p["idle_checkins"] != HTTP_IDLE_CHECKINS:
+        opts += f" --idle {p['idle']} --checkins {p['idle_checkins']}"
+    lines = [
+        "## HTTP: server CPU per check-in and requests/s",
+        "",
+        f"Command: `{command}` (this part: `.venv/bin/python bench/http_bench.py {opts}`); "
+        f"raw numbers: `{r.get('saved', '?')}`.",
+        "",
+        f"- date: {m['date_utc']}",
+        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, {m['mem_gib']} GiB; kernel {m['kernel']}",
+        f"- software: Python {m['python']}, uvloop {m['uvloop']}, httptools {m.get('httptools', '?')}, "
+        f"takedown {m['takedown']} (commit {m['commit']}), nginx {m.get('nginx', '?')}, wrk {m.get('wrk', '?')}",
+        f"- one worker each; servers pinned to CPU {p['server_cpu']}, wrk (`-t1 -c50`) to CPU "
+        f"{p['client_cpu']}; {p['reps']} runs of {p['seconds']:g} s per server and setting, interleaved, "
+        f"after a {p['warmup']:g} s warm-up; medians. Server CPU = utime+stime of the server's process "
+        f"tree, read before wrk starts and {p['settle']:g} s after it ends (our last events flushed).",
+        "- ours logs every request as an event to Parquet (`<storage>/events/kind=http/`, counted with "
+        "DuckDB); nginx writes its access log (`combined`, unbuffered: one write per request). "
+        "*Logged / answered*: wrk does not count the responses still in flight when it stops (at most "
+        "one per connection per run), which the servers did answer and log.",
+        "",
+        "Server commands:",
+        "",
+    ]
+    for name, c in r["commands"].items():
+        pinned = "" if c.get("pinned") == "taskset" else f" ({c.get('pinned', '')})"
+        lines.append(f"- {name}: `{c['server']}`{pinned}")
+        for setting, cmd in c["wrk"].items():
+            lines.append(f"  - wrk, {setting}: `{cmd}`")
+    bot = p.get("bot_request") or {}
+    if bot:
+        lines.append(f"- the `bot` request (`{http_bench.WRK_DIR.relative_to(dns_bench.REPO)}/checkin.lua`, "
+                     f"static): `{bot['method']} {p['path']}` with "
+                     + ", ".join(f"`{k}: {v}`" for k, v in bot["headers"].items())
+                     + f" and the {len(bot['body'])}-byte body `{bot['body']}`")
+    for name, resp in (r.get("responses") or {}).items():
+        lines.append(f"- response of {name}: `" + resp.replace("\r\n", " | ") + "`")
+    for name, notes in (r.get("notes") or {}).items():
+        for n in notes:
+            lines.append(f"- note ({name}): {n}")
+    for name, e in (r.get("errors") or {}).items():
+        lines.append(f"- **{name} did not run**: {e.splitlines()[0] if e else '?'}")
+    for name, prob in (r.get("server_log_problems") or {}).items():
+        lines.append(f"- **{name} logged {prob['count']:,} error lines**, first: `{prob['first']}`")
+    lines.append("")
+    settings = {s["name"]: s for s in p["settings"]}
+    for setting, per in r["summary"].items():
+        lines += [
+            f"### {setting} ({settings.get(setting, {}).get('describe', '')})",
+            "",
+            "| server | requests/s | server CPU µs / request (min-max) | server CPU % | errors % "
+            "| avg latency ms | p99 latency ms | other load on server core % | wrk CPU % "
+            "| other load on wrk core % | requests logged / answered |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, x in per.items():
+            if name == "ratios":
+                continue
+            flags = []
+            if x.get("client_bound"):
+                flags.append("client-bound")
+            if x.get("contended"):
+                flags.append("contended")
+            if x.get("client_contended"):
+                flags.append("wrk core contended")
+            if x.get("erroneous"):
+                flags.append("**failed requests: not valid**")
+            label = http_bench.LABELS.get(name, name) + (f" ({', '.join(flags)})" if flags else "")
+            lines.append(
+                f"| {label} | {_fmt(x['rps'])} | {_fmt(x['cpu_us_per_request'], '.2f')} "
+                f"({x['cpu_us_per_request_min']:.2f}-{x['cpu_us_per_request_max']:.2f}) "
+                f"| {_fmt(x['server_cpu_pct'], '.1f')} | {_fmt(x['error_pct'], '.2f')} "
+                f"| {_fmt(x['latency_avg_ms'], '.3f')} | {_fmt(x['latency_p99_ms'], '.3f')} "
+                f"| {_fmt(x['server_core_other_pct'], '.1f')} | {_fmt(x.get('client_cpu_pct'), '.1f')} "
+                f"| {_fmt(x.get('client_core_other_pct'), '.1f')} | {x['logged_total']:,} / {x['requests_total']:,} |"
+            )
+        cpr = [f"{http_bench.LABELS.get(n, n).split(' (')[0]} {x['connections_per_request']:.3f}"
+               for n, x in per.items() if n != "ratios" and "connections_per_request" in x]
+        if cpr:
+            lines += ["", "New TCP connections per request (machine-wide `PassiveOpens`; 1 with "
+                          "Connection: close, about 0 with keep-alive): " + ", ".join(cpr) + "."]
+        ratios = per.get("ratios") or {}
+        if ratios.get("ours_vs_nginx"):
+            lines += ["", f"Ratio of CPU per request (of the medians): ours/nginx **{ratios['ours_vs_nginx']:.2f}**"
+                      + (f"; median of the per-repetition ratios {ratios['ours_vs_nginx_paired']:.2f}"
+                         if "ours_vs_nginx_paired" in ratios else "") + "."]
+        lines.append("")
+    bar = r.get("bar") or {}
+    if bar.get("pass") is not None:
+        close = bar.get("close_ratio")
+        lines.append(
+            f"**Bar** (keep-alive runs): our server CPU per check-in, Parquet event logging on, "
+            f"<= {bar['limit']:.1f}x nginx's with its access log on: {bar['ours_vs_nginx_cpu_per_request']:.2f}x "
+            f"-> **{'PASS' if bar['pass'] else 'FAIL'}**"
+            + (f" (Connection: close: ours/nginx {close:.2f}x)." if close else "."))
+    elif bar.get("invalid"):
+        lines.append(f"**Bar**: not judged: {bar['invalid']}.")
+    else:
+        lines.append("**Bar**: not measured (our server or nginx did not run).")
+    idle = r.get("idle") or {}
+    if idle:
+        lines += [
+            "",
+            f"### {p['idle']:,} idle connections held open (`bench/idle_conns.py`)",
+            "",
+            f"{p['idle']:,} TCP connections opened to the server (non-blocking connects in batches of 500) "
+            "and held without sending a byte; meanwhile a quiet second (server CPU), then "
+            f"{p['idle_checkins']:,} check-ins one after the other, each on a new connection (the bot-like "
+            "`POST /gate.php`, `Connection: close`; latency = connect to last byte; 5 s limit each), then a "
+            f"{p['idle_wrk_seconds']:g} s wrk burst (keep-alive, `-t1 -c50`); then the requests logged are "
+            "counted and the idle connections checked (still open = not closed by the server). Same "
+            "server instances as above.",
+            "",
+            "| server | idle held: opened / accepted by server / still open at end | server CPU while idle % "
+            "| server KiB per idle connection | check-ins answered | check-in latency ms p50 / p99 / max "
+            "| wrk requests/s while held | requests logged / answered | result |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for name, x in idle.items():
+            label = http_bench.LABELS.get(name, name)
+            if "checkins" not in x:
+                lines.append(f"| {label} | failed: {x.get('error', '?').splitlines()[0]} | | | | | | | **FAIL** |")
+                continue
+            ci, lat = x["checkins"], x["checkins"]["latency_ms"] or {}
+            lg, w = x.get("logging") or {}, x.get("wrk") or {}
+            lines.append(
+                f"| {label} | {x['open']['opened']:,} / {_fmt(x.get('server_accepted'), ',')} / "
+                f"{x['idle_still_open']:,} | {_fmt(x.get('server_cpu_pct_while_idle'), '.1f')} "
+                f"| {_fmt(x.get('server_kib_per_idle_conn'), '.1f')} "
+                f"| {ci['answered_200']:,} / {x['checkins_wanted']:,} "
+                f"| {_fmt(lat.get('p50'), '.2f')} / {_fmt(lat.get('p99'), '.2f')} / {_fmt(lat.get('max'), '.2f')} "
+                f"| {_fmt(w.get('rps'))} | "
+                + (f"{lg['logged']:,} / {lg['answered']:,}" if lg else "n/a")
+                + f" | {'OK' if x['ok'] else '**FAIL**'} |")
+        ib = (r.get("idle_bar") or {}).get("pass")
+        lines += ["", "**Bar**: " + (
+            "not measured (our server did not run)." if ib is None else
+            f"{p['idle']:,} idle connections held open do not stop new check-ins from being served and "
+            f"logged -> **{'PASS' if ib else 'FAIL'}**.")]
+    contended = [f"{st}/{n}" for st, per in r["summary"].items() for n, x in per.items()
+                 if n != "ratios" and (x.get("contended") or x.get("client_contended"))]
+    if contended:
+        lines += ["", f"Warning: other processes used more than 10% of the server core or of wrk's core "
+                      f"during {', '.join(contended)}; requests/s there is understated (CPU per request much "
+                      "less so). Re-run on a quiet machine for figures to quote."]
+    if r.get("quick"):
+        lines += ["", "_Quick (smoke) run: short runs, two repetitions; not figures to quote._"]
+    return "\n".join(lines) + "\n"
+
+
 def rewrite_results(sections: dict[str, str], path: Path = RESULTS) -> None:
     text = path.read_text() if path.exists() else RESULTS_HEADER
     for key, body in sections.items():
@@ -257,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="never touch RESULTS.md")
     ap.add_argument("--skip-dns", action="store_true")
     ap.add_argument("--skip-zone", action="store_true")
+    ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--http-servers", default=",".join(http_bench.SERVERS), help="HTTP: ours,nginx")
     ap.add_argument("--servers", default=",".join(dns_bench.SERVERS))
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--reps", type=int, default=None)
@@ -271,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     t0 = time.monotonic()
     sections: dict[str, str] = {}
-    dns_r = zone_r = cold_r = None
+    dns_r = zone_r = cold_r = http_r = None
     if not a.skip_dns:
         print(f"== DNS benchmark: {', '.join(servers)}; {reps} x {seconds:g} s per setting", flush=True)
         dns_r = dns_bench.bench(servers=servers, seconds=seconds, reps=reps, warmup=0.0, warmup_pass=True,
@@ -293,6 +459,16 @@ def main(argv: list[str] | None = None) -> int:
         zone_r = zone_load.run(names=names, blocklist=bl, peers_=peers_)
         zone_r["saved"] = str(dns_bench.save(zone_r, "zoneload").relative_to(dns_bench.REPO))
         sections["zone"] = render_zone(zone_r, command)
+    if not a.skip_http:
+        http_servers = [s.strip() for s in a.http_servers.split(",") if s.strip()]
+        idle, checkins = (2_000, 200) if a.quick else (HTTP_IDLE, HTTP_IDLE_CHECKINS)
+        print(f"== HTTP benchmark: {', '.join(http_servers)}; {reps} x {seconds:g} s per setting; "
+              f"{idle:,} idle connections", flush=True)
+        http_r = http_bench.bench(servers=http_servers, seconds=seconds, reps=reps,
+                                  settings=http_bench.default_settings(), idle=idle, idle_checkins=checkins)
+        http_r["quick"] = a.quick
+        http_r["saved"] = str(http_bench.save(http_r).relative_to(dns_bench.REPO))
+        sections["http"] = render_http(http_r, command)
     elapsed = time.monotonic() - t0
     print()
     if dns_r:
@@ -311,6 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     if zone_r:
         zone_load.print_table(zone_r)
         print(f"raw: {zone_r['saved']}\n")
+    if http_r:
+        http_bench.print_table(http_r["summary"])
+        for name, x in http_r["idle"].items():
+            print(idle_conns.summary_line(name, x))
+        b = http_r["bar"]
+        if b.get("invalid"):
+            print(f"bar: not judged: {b['invalid']}")
+        elif b["pass"] is not None:
+            print(f"bar: ours/nginx CPU per request (keep-alive) {b['ours_vs_nginx_cpu_per_request']:.2f} "
+                  f"<= {b['limit']:g} -> {'PASS' if b['pass'] else 'FAIL'}")
+        print(f"raw: {http_r['saved']}\n")
     write = (a.write or not a.quick) and not a.no_write
     if sections and write:
         rewrite_results(sections, a.results)

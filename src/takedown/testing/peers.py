@@ -8,6 +8,10 @@ would make their answers differ from a plain authoritative server turned off
 (response rate limiting, round robin, ANY refusal, recursion, DNSSEC
 validation, NOTIFY) and nothing that reaches beyond loopback.
 
+For the HTTP benchmark it also starts nginx (:func:`start_nginx`): one
+worker, access log on, answering every request with a fixed small response,
+on a loopback high port.
+
 Usage::
 
     port = free_port()
@@ -51,9 +55,12 @@ __all__ = [
     "PeerError",
     "available",
     "free_port",
+    "nginx_conf",
     "start_bind",
+    "start_nginx",
     "start_nsd",
     "start_process",
+    "wait_http_ready",
     "wait_ready",
 ]
 
@@ -69,6 +76,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PROGRAMS = {
     "nsd": ("nsd", "nsd-checkconf", "nsd-checkzone"),
     "bind": ("named", "named-checkconf", "named-checkzone"),
+    "nginx": ("nginx",),
 }
 
 
@@ -86,12 +94,12 @@ def _which(program: str) -> str | None:
 def _program(program: str) -> str:
     path = _which(program)
     if path is None:
-        raise PeerError(f"{program}: not installed (Debian packages nsd, bind9; see scripts/bootstrap)")
+        raise PeerError(f"{program}: not installed (Debian packages nsd, bind9, nginx; see scripts/bootstrap)")
     return path
 
 
 def available(name: str) -> bool:
-    """True when the programs of peer ``name`` ("nsd" or "bind") are installed."""
+    """True when the programs of peer ``name`` ("nsd", "bind" or "nginx") are installed."""
     programs = _PROGRAMS.get(name)
     return programs is not None and all(_which(p) for p in programs)
 
@@ -576,3 +584,155 @@ def start_bind(
     argv = [named, "-f", fam, "-n", str(threads), "-c", str(conf)]
     peer = _spawn("bind", argv, host, port, workdir, [workdir / "named.log"])
     return _start_and_wait(peer, next(iter(zones), "."), timeout)
+
+
+# --------------------------------------------------------------------------- nginx
+
+
+def wait_http_ready(
+    host: str,
+    port: int,
+    path: str = "/",
+    timeout: float = 30.0,
+    *,
+    proc: subprocess.Popen | None = None,
+) -> int:
+    """Send ``GET path`` (``Connection: close``) to ``host:port`` until an HTTP
+    status line comes back; return its status code.
+
+    Raises :class:`PeerError` after ``timeout`` seconds, or at once if
+    ``proc`` is given and has exited."""
+    _check_loopback(host)
+    deadline = time.monotonic() + timeout
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+    last: Exception | str | None = None
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise PeerError(f"server exited with status {proc.returncode} before answering on {host}:{port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5) as s:
+                s.sendall(request)
+                head = s.recv(4096)
+            parts = head.split(b" ", 2)
+            if len(parts) >= 2 and parts[0].startswith(b"HTTP/1.") and parts[1].isdigit():
+                return int(parts[1])
+            last = f"not an HTTP response: {head[:80]!r}"
+        except OSError as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise PeerError(f"no HTTP answer from {host}:{port} within {timeout:g}s ({last!r})")
+        time.sleep(0.05)
+
+
+def _nginx_string(s: str) -> str:
+    """An nginx configuration string literal: double-quoted, backslash and
+    quote escaped, ``$`` through the ``$dollar`` variable of :func:`nginx_conf`."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("$", "${dollar}") + '"'
+
+
+def nginx_conf(
+    *,
+    host: str,
+    port: int,
+    workdir: Path,
+    workers: int = 1,
+    access_log: bool = True,
+    status: int = 200,
+    body: str = "",
+    worker_connections: int = 4096,
+    keepalive_requests: int = 1_000_000,
+) -> str:
+    """The nginx.conf :func:`start_nginx` writes.
+
+    Every request, whatever its method and path, gets ``status`` with
+    ``body`` (the default, ``return 200 "";``, is a 200 with
+    ``Content-Length: 0``). With ``access_log`` each request is written to
+    ``workdir/access.log`` in the default ``combined`` format, unbuffered (one
+    write(2) per request, nginx's default). A keep-alive connection serves up
+    to ``keepalive_requests`` requests (nginx's default, 1000, would make a
+    keep-alive benchmark reconnect every 1000 requests)."""
+    w = workdir
+    listen = f"[{host}]:{port}" if _family(host) == socket.AF_INET6 else f"{host}:{port}"
+    temp = "\n".join(
+        f"    {kind}_temp_path {_quote(w / 'tmp' / kind)};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    log = f"access_log {_quote(w / 'access.log')} combined;" if access_log else "access_log off;"
+    return f"""\
+# written by takedown.testing.peers: a loopback-only reference HTTP server
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {_quote(w / 'nginx.pid')};
+error_log {_quote(w / 'error.log')} warn;
+# Enough descriptors for worker_connections (each client connection is one).
+worker_rlimit_nofile {worker_connections + 1024};
+
+events {{
+    worker_connections {worker_connections};
+}}
+
+http {{
+    geo $dollar {{ default "$"; }}  # a literal $ in the response body
+{temp}
+    {log}
+    keepalive_requests {keepalive_requests};
+    server_tokens off;
+    default_type text/plain;
+
+    server {{
+        listen {listen} backlog=4096;
+        location / {{
+            return {status} {_nginx_string(body)};
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    workdir: Path,
+    workers: int = 1,
+    access_log: bool = True,
+    status: int = 200,
+    body: str = "",
+    worker_connections: int = 4096,
+    keepalive_requests: int = 1_000_000,
+    timeout: float = 30.0,
+) -> Peer:
+    """Start nginx in the foreground (``daemon off; master_process on;``: the
+    master and ``workers`` worker processes) on ``host:port``, answering every
+    request with ``status`` and ``body`` (see :func:`nginx_conf`); return
+    when it answers. Configuration, pid file, ``error.log`` and
+    ``access.log`` are in ``workdir``; the configuration is checked with
+    ``nginx -t`` first.
+
+    ``worker_connections`` bounds the connections one worker holds (raise it
+    to hold many idle connections; ``worker_rlimit_nofile`` follows it). Run
+    as root, nginx's workers switch to the user ``nobody`` (the log files are
+    opened by the master before that)."""
+    nginx = _program("nginx")
+    _check_loopback(host)
+    if not (1024 <= port <= 65535):
+        raise PeerError(f"port {port}: use a high port (1024-65535); never 80")
+    workdir = Path(workdir).resolve()
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    conf = workdir / "nginx.conf"
+    conf.write_text(nginx_conf(
+        host=host, port=port, workdir=workdir, workers=workers, access_log=access_log, status=status,
+        body=body, worker_connections=worker_connections, keepalive_requests=keepalive_requests,
+    ))
+    # -p: prefix for relative paths; -e: the error log used before the
+    # configuration is read (else /var/log/nginx/error.log).
+    base = [nginx, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(conf)]
+    _run_check([*base, "-t", "-q"], "nginx -t")
+    peer = _spawn("nginx", base, host, port, workdir, [workdir / "error.log"])
+    try:
+        wait_http_ready(host, port, "/", timeout, proc=peer.proc)
+    except PeerError as e:
+        peer.stop()
+        raise PeerError(f"nginx on {host}:{port}: {e}\n{peer.describe_logs()}") from None
+    return peer
