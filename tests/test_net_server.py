@@ -274,3 +274,80 @@ def test_server_survives_garbage(server):
     r = httpx.get(f"http://127.0.0.1:{server['ports']['http']}/after-garbage")
     assert r.status_code == 200
     assert server["proc"].poll() is None
+
+
+def test_idle_connections_do_not_stop_new_checkins(server):
+    """Many idle connections (spread over source addresses, under the
+    per-source cap) are held while new check-ins are still served and logged.
+    The 10,000-connection figure is in bench/RESULTS.md (bench/idle_conns.py)."""
+    port = server["ports"]["http"]
+    idle = []
+    try:
+        for i in range(600):
+            s = socket.socket()
+            s.bind((f"127.0.{1 + i // 200}.{10 + i % 200}", 0))
+            s.connect(("127.0.0.1", port))
+            idle.append(s)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            codes = [c.get(f"/while-idle/{i}").status_code for i in range(50)]
+        assert codes == [200] * 50
+        assert len(events(server, "http", "path like '/while-idle/%'")) == 50
+        # the idle ones are still open: a request on one of them is answered
+        idle[0].sendall(b"GET /was-idle HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        idle[0].settimeout(3)
+        assert idle[0].recv(100).startswith(b"HTTP/1.1 200")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_per_source_connection_cap(tmp_path):
+    """Connections beyond max_connections_per_source from one address are reset."""
+    ports = {k: free_port() for k in ("dns", "http")}
+    (tmp_path / "op.toml").write_text(f"""
+[operation]
+name = "cap"
+storage = "data"
+[sinkhole]
+ipv4 = ["192.0.2.53"]
+ttl = 300
+soa_email = "hostmaster.sinkhole.example"
+nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
+[dns]
+listen = ["127.0.0.1:{ports['dns']}"]
+[http]
+listen = ["127.0.0.1:{ports['http']}"]
+response = "empty"
+max_connections_per_source = 5
+""")
+    proc = subprocess.Popen([TAKEDOWN, "serve", str(tmp_path / "op.toml")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    held = []
+    try:
+        _wait_tcp(ports["http"], proc)
+        time.sleep(0.2)
+        for _ in range(5):
+            held.append(socket.create_connection(("127.0.0.1", ports["http"])))
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", ports["http"]))
+        extra.settimeout(3)
+        try:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = extra.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        assert got == b""
+        # another source address is not affected
+        other = socket.socket()
+        other.bind(("127.0.0.9", 0))
+        other.connect(("127.0.0.1", ports["http"]))
+        other.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        other.settimeout(3)
+        assert other.recv(100).startswith(b"HTTP/1.1 200")
+        other.close()
+        extra.close()
+    finally:
+        for s in held:
+            s.close()
+        proc.terminate()
+        proc.wait(10)
