@@ -180,6 +180,21 @@ class Operation:
 # Loading
 
 
+def read_text(path: str | os.PathLike[str], error: type[OperationError] = OperationError) -> str:
+    """The UTF-8 text of a configuration file; ``error`` ("FILE: ..." or
+    "FILE:LINE: ...") when it cannot be read or decoded."""
+    display = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise error(f"{display}: cannot read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = data.count(b"\n", 0, e.start) + 1
+        raise error(f"{display}:{lineno}: not valid UTF-8 text") from None
+
+
 def load_operation(path: str | os.PathLike[str]) -> Operation:
     """Parse and validate the operation file at ``path``.
 
@@ -187,15 +202,7 @@ def load_operation(path: str | os.PathLike[str]) -> Operation:
     Raises OperationError naming ``FILE:LINE`` on any problem.
     """
     display = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise OperationError(f"{display}: cannot read: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        lineno = data.count(b"\n", 0, e.start) + 1
-        raise OperationError(f"{display}:{lineno}: not valid UTF-8 text") from None
+    text = read_text(path)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -37,7 +37,7 @@ from takedown.net.responses import POLICIES
 
 # The operation file's TOML line locator and message helpers, reused rather
 # than rewritten (same FILE:LINE conventions for every file an operator writes).
-from takedown.operation import _dotted, _Locator, _show, _syntax_error
+from takedown.operation import _dotted, _Locator, _show, _syntax_error, read_text
 
 __all__ = ["CONFIDENCES", "PROTOCOLS", "Rule", "RuleSet", "SHIPPED_RULES"]
 
@@ -246,17 +246,7 @@ class RuleSet:
     def load(cls, path: str | os.PathLike[str]) -> RuleSet:
         """Parse and compile a rules file; RulesError (an OperationError)
         reading ``FILE:LINE: reason`` on any problem."""
-        display = os.fspath(path)
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise RulesError(f"{display}: cannot read: {e.strerror or e}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data.count(b"\n", 0, e.start) + 1
-            raise RulesError(f"{display}:{line}: not valid UTF-8 text") from None
-        return cls.loads(text, display)
+        return cls.loads(read_text(path, RulesError), os.fspath(path))
 
     @classmethod
     def loads(cls, text: str, display: str = "<rules>") -> RuleSet:
