@@ -107,7 +107,9 @@ class Responder:
                     limit = (data[qend + 3] << 8) | data[qend + 4]
                     limit = 512 if limit < 512 else (self.max_udp if limit > self.max_udp else limit)
                 if tag is not None and (data[qend - 2 : qend] == b"\x00\x01"):
-                    key = data[2:4] + data[12 : qend - 4].lower() + data[qend - 4 : qend] + tag
+                    # flags, counts and name case-folded (the flag bytes of a plain
+                    # query are below 0x41, so folding leaves them be), the type as is
+                    key = data[2 : qend - 4].lower() + data[qend - 4 : qend] + tag
                     e = self.cache.get(key)
                     if e is not None and (not udp or e.size <= limit):
                         out = "answer"
@@ -167,7 +169,7 @@ class Responder:
             limit = min(max(edns.udp_size, 512), self.max_udp)
             tag = b"D" if edns.do else b"E"
         qend = q.question_end
-        key = data[2:4] + data[12 : qend - 4].lower() + data[qend - 4 : qend] + tag
+        key = data[2 : qend - 4].lower() + data[qend - 4 : qend] + tag
         e = self.cache.get(key) if q.edns_error is None else None
         if e is None:
             e = self._miss(q, data, key, udp)
