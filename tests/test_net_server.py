@@ -23,6 +23,22 @@ TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 TRUSTED_SRC = "127.0.0.2"  # only this loopback address may send PROXY headers
 
 
+def operation_text(dns_port: int, name: str, body: str) -> str:
+    """An operation file with a sinkhole and DNS on ``dns_port``, plus ``body``."""
+    return f"""
+[operation]
+name = "{name}"
+storage = "data"
+[sinkhole]
+ipv4 = ["192.0.2.53"]
+ttl = 300
+soa_email = "hostmaster.sinkhole.example"
+nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
+[dns]
+listen = ["127.0.0.1:{dns_port}"]
+""" + body
+
+
 def _wait_tcp(port: int, proc, timeout=20.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -44,17 +60,7 @@ def server(tmp_path_factory):
         '[[rule]]\nname = "test-gate"\nfamily = "testfam"\nsource = "tests/test_net_server.py"\n'
         'path = "/testgate.php"\nmethod = "POST"\nresponse = "empty"\n'
     )
-    (d / "operation.toml").write_text(f"""
-[operation]
-name = "nettest"
-storage = "data"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-[dns]
-listen = ["127.0.0.1:{ports['dns']}"]
+    (d / "operation.toml").write_text(operation_text(ports["dns"], "nettest", f"""
 [http]
 listen = ["127.0.0.1:{ports['http']}"]
 response = "notice"
@@ -74,7 +80,7 @@ contact_url = "https://cert.example/help"
 rules = "rules.toml"
 [events]
 flush_interval = 0.2
-""")
+"""))
     log = open(d / "server.log", "w")
     proc = subprocess.Popen([TAKEDOWN, "serve", str(d / "operation.toml"), "--workers", "1"],
                             stdout=log, stderr=log, text=True)
@@ -304,22 +310,12 @@ def test_idle_connections_do_not_stop_new_checkins(server):
 def test_per_source_connection_cap(tmp_path):
     """Connections beyond max_connections_per_source from one address are reset."""
     ports = {k: free_port() for k in ("dns", "http")}
-    (tmp_path / "op.toml").write_text(f"""
-[operation]
-name = "cap"
-storage = "data"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-[dns]
-listen = ["127.0.0.1:{ports['dns']}"]
+    (tmp_path / "op.toml").write_text(operation_text(ports["dns"], "cap", f"""
 [http]
 listen = ["127.0.0.1:{ports['http']}"]
 response = "empty"
 max_connections_per_source = 5
-""")
+"""))
     proc = subprocess.Popen([TAKEDOWN, "serve", str(tmp_path / "op.toml")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     held = []
@@ -351,3 +347,20 @@ max_connections_per_source = 5
             s.close()
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_rules_file_is_one_error_line_before_serving(tmp_path, workers):
+    (tmp_path / "bad.toml").write_text('[[rule]]\nname = "x"\nfamily = "f"\nsource = "s"\nbogus = 1\n')
+    ports = {k: free_port() for k in ("dns", "http")}
+    (tmp_path / "op.toml").write_text(operation_text(ports["dns"], "bad", f"""
+[http]
+listen = ["127.0.0.1:{ports['http']}"]
+[fingerprints]
+rules = "bad.toml"
+"""))
+    p = subprocess.run([TAKEDOWN, "serve", str(tmp_path / "op.toml"), "--workers", workers],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "bad.toml:5:" in lines[0], p.stderr

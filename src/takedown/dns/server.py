@@ -161,8 +161,9 @@ class _TcpDns(asyncio.Protocol):
 class Worker:
     """One process's share of the server: its sockets, responder and event writer."""
 
-    def __init__(self, op: Operation, policy: Policy, listens: list[tuple[str, int]], index: int):
+    def __init__(self, op: Operation, policy: Policy, listens: list[tuple[str, int]], index: int, answers=None):
         self.op = op
+        self.answers = answers
         self.listens = listens
         self.index = index
         self.tcp_idle = op.dns.tcp_idle_timeout
@@ -217,7 +218,7 @@ class Worker:
         if net_bound:
             from takedown.net.server import NetSensor
 
-            net = NetSensor(self.op, self.index, self.writer.sensor)
+            net = NetSensor(self.op, self.index, self.writer.sensor, self.answers)
             await net.start(loop, net_bound)
         for (host, port), (us, ts) in zip(self.listens, bound):
             self.udp.append(us)
@@ -288,11 +289,11 @@ def _compile(path: Path) -> Policy:
     return Policy(load_operation(path))
 
 
-def _run_worker(op: Operation, policy: Policy, listens, bound, index: int) -> None:
+def _run_worker(op: Operation, policy: Policy, listens, bound, index: int, answers=None) -> None:
     import uvloop
 
     dns_bound, net_bound = bound
-    worker = Worker(op, policy, listens, index)
+    worker = Worker(op, policy, listens, index, answers)
     uvloop.run(worker.run(dns_bound, net_bound))
 
 
@@ -337,6 +338,11 @@ def serve(
     try:
         t0 = time.monotonic()
         policy = Policy(op)
+        answers = None
+        if first[1]:
+            from takedown.net.server import load_answers
+
+            answers = load_answers(op)
     except BaseException:
         _close_bound(first)
         raise
@@ -350,10 +356,10 @@ def serve(
         where += f", {lst.kind} on {h}:{p}" if ":" not in h else f", {lst.kind} on [{h}]:{p}"
     if nworkers == 1:
         _say(f"serving {where} with 1 worker (pid {os.getpid()})")
-        _run_worker(op, policy, listens, first, 0)
+        _run_worker(op, policy, listens, first, 0, answers)
         return
     _close_bound(first)
-    _supervise(op, policy, listens, bind_all, nworkers, where)
+    _supervise(op, policy, listens, bind_all, nworkers, where, answers)
 
 
 def _raise_nofile() -> None:
@@ -378,7 +384,7 @@ def _close_bound(bound) -> None:
         s.close()
 
 
-def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None:
+def _supervise(op, policy, listens, bind_all, nworkers: int, where: str, answers=None) -> None:
     """Fork ``nworkers`` children, each with its own SO_REUSEPORT sockets; restart any that dies."""
     children: dict[int, int] = {}
     stopping = False
@@ -393,7 +399,7 @@ def _supervise(op, policy, listens, bind_all, nworkers: int, where: str) -> None
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGHUP, signal.SIG_DFL)
                 pol = _compile(op.path) if fresh else policy
-                _run_worker(op, pol, listens, bound, index)
+                _run_worker(op, pol, listens, bound, index, None if fresh else answers)
             except BaseException as e:  # the child must never return into the parent's code
                 if not isinstance(e, (KeyboardInterrupt, SystemExit)):
                     _say(f"worker {index} failed: {e}")

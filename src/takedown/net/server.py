@@ -21,7 +21,7 @@ import ipaddress
 import socket
 import ssl
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 from takedown.errors import ServeError
 from takedown.net import proxy as proxy_mod
@@ -59,33 +59,49 @@ class Trust:
         return ok
 
 
+@dataclass(frozen=True)
+class Answers:
+    """What the listeners answer with, loaded once before any worker starts,
+    so that a bad rules file or template is one `Error:` line at start-up."""
+
+    rules: RuleSet
+    responses: dict[str, ResponsePolicy]
+    ssl_context: ssl.SSLContext | None
+
+
+def load_answers(op: Operation) -> Answers:
+    rules = RuleSet.shipped() if op.fingerprints.shipped else RuleSet.empty()
+    if op.fingerprints.rules is not None:
+        rules = RuleSet.load(op.fingerprints.rules).then(rules)
+    n = op.notice
+    responses = {
+        lst.kind: ResponsePolicy(
+            operator=n.operator, contact_url=n.contact_url, cert_url=n.cert_url,
+            template_dir=n.template_dir, template_file=lst.template,
+        )
+        for lst in (op.http, op.tls, op.tcp) if lst is not None
+    }
+    ctx = self_signed_context(op.storage / "tls") if op.tls is not None and op.tls.handshake else None
+    return Answers(rules, responses, ctx)
+
+
 class NetSensor:
     """One worker's HTTP/TLS/TCP listeners, their writers and shared state."""
 
-    def __init__(self, op: Operation, index: int, sensor: str):
+    def __init__(self, op: Operation, index: int, sensor: str, answers: Answers | None = None):
         self.op = op
         self.index = index
-        rules = RuleSet.shipped() if op.fingerprints.shipped else RuleSet.empty()
-        if op.fingerprints.rules is not None:
-            rules = RuleSet.load(op.fingerprints.rules).then(rules)
-        self.rules = rules
-        n = op.notice
-        self.responses: dict[str, ResponsePolicy] = {}
+        answers = answers or load_answers(op)
+        self.rules = answers.rules
+        self.responses = answers.responses
+        self.ssl_context = answers.ssl_context
         self.writers: dict[str, SegmentWriter] = {}
-        for lst in self.listeners():
-            self.responses[lst.kind] = ResponsePolicy(
-                operator=n.operator, contact_url=n.contact_url, cert_url=n.cert_url,
-                template_dir=n.template_dir, template_file=lst.template,
-            )
         for kind in ("http", "tls", "tcp"):
             if any(lst.kind == kind or (kind == "http" and lst.kind == "tls" and lst.handshake) for lst in self.listeners()):
                 self.writers[kind] = SegmentWriter(
                     op.storage, kind, operation=op.name, sensor=sensor, worker=index,
                     flush_interval=op.events.flush_interval,
                 )
-        self.ssl_context: ssl.SSLContext | None = None
-        if op.tls is not None and op.tls.handshake:
-            self.ssl_context = self_signed_context(op.storage / "tls")
         self.per_source: dict[str, int] = {}
         self.conns: set[_Conn] = set()
         self._sweeper = None
