@@ -13,7 +13,7 @@ and after; CPU per request = CPU seconds / requests wrk counted.
   ``return 200 "";``, ``access_log`` ON (combined format, to a file),
   ``keepalive_requests 1000000`` (takedown.testing.peers.start_nginx).
 
-Three load settings, each ``wrk -t1 -c50``:
+Four load settings, each ``wrk -t1 -c50``:
 
 - ``keepalive``: ``GET /gate.php``, keep-alive (the bar);
 - ``close``: the same with ``-H 'Connection: close'``: one TCP connection
@@ -21,6 +21,10 @@ Three load settings, each ``wrk -t1 -c50``:
 - ``bot``: a bot-like check-in, keep-alive: ``POST /gate.php`` with a few
   headers (User-Agent, Accept, Content-Type, Cache-Control) and a 60-byte
   form body (a wrk Lua script sets a static request: no Lua runs per request).
+- ``unique``: the same check-in with a new bot id in the query and the body of
+  every request (Lua per request), so that no request repeats another byte
+  for byte: the sinkhole's request cache never hits and every request is
+  parsed, matched and rendered (the worst case for us; nginx does not care).
 
 After a 2 s warm-up per server, runs are interleaved (ours, nginx, ours,
 nginx, ...) and repeated R times; medians are quoted. Then
@@ -145,10 +149,29 @@ def bot_lua() -> str:
     return "\n".join(lines) + "\n" + REPORT_LUA
 
 
+def unique_lua() -> str:
+    """Bot-like check-ins that all differ: a new bot id in the query and the
+    body of every request (Lua per request, on wrk's core), so no request is
+    a byte-for-byte repeat and every one takes the server's full parse path."""
+    head = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in BOT_HEADERS.items())
+    rest = BOT_BODY.split("&", 1)[1]
+    return (
+        "-- written by bench/http_bench.py: bot-like check-ins, every request distinct\n"
+        f"local headers = {{{head}}}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        '  local id = string.format("%016X", n)\n'
+        f'  return wrk.format("POST", "{PATH}?id=" .. id, headers, "id=" .. id .. "&{rest}")\n'
+        "end\n" + REPORT_LUA
+    )
+
+
 def write_lua_scripts(directory: Path = WRK_DIR) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    out = {"report": directory / "report.lua", "bot": directory / "checkin.lua"}
-    for key, text in (("report", REPORT_LUA), ("bot", bot_lua())):
+    out = {"report": directory / "report.lua", "bot": directory / "checkin.lua",
+           "unique": directory / "unique.lua"}
+    for key, text in (("report", REPORT_LUA), ("bot", bot_lua()), ("unique", unique_lua())):
         if not out[key].exists() or out[key].read_text() != text:
             out[key].write_text(text)
     return out
@@ -163,20 +186,23 @@ class Setting:
     connections: int = 50
     close: bool = False  # -H 'Connection: close'
     bot: bool = False  # the bot-like POST (Lua script)
+    unique: bool = False  # bot-like POSTs, every one distinct (no repeat for the request cache)
 
     def describe(self) -> str:
-        what = "bot-like POST check-in" if self.bot else f"GET {PATH}"
+        what = ("bot-like POST check-ins, each with its own id (all distinct)" if self.unique
+                else "bot-like POST check-in" if self.bot else f"GET {PATH}")
         return f"{what}, {'Connection: close' if self.close else 'keep-alive'}, `-t1 -c{self.connections}`"
 
 
 def default_settings() -> list[Setting]:
-    return [Setting("keepalive"), Setting("close", close=True), Setting("bot", bot=True)]
+    return [Setting("keepalive"), Setting("close", close=True), Setting("bot", bot=True),
+            Setting("unique", unique=True)]
 
 
 def wrk_argv(port: int, seconds: float, setting: Setting, scripts: dict[str, Path],
              path: str = PATH) -> list[str]:
     argv = ["wrk", "-t1", f"-c{setting.connections}", f"-d{seconds:g}s", "--timeout", "2s",
-            "-s", str(scripts["bot" if setting.bot else "report"])]
+            "-s", str(scripts["unique" if setting.unique else "bot" if setting.bot else "report"])]
     if setting.close:
         argv += ["-H", "Connection: close"]
     argv.append(f"http://127.0.0.1:{port}{path}")
@@ -762,7 +788,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--servers", default=",".join(SERVERS), help="comma list of ours,nginx")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
     ap.add_argument("--reps", type=int, default=5, help="repetitions of each (server, setting)")
-    ap.add_argument("--only", default=None, help="comma list of settings: keepalive,close,bot")
+    ap.add_argument("--only", default=None, help="comma list of settings: keepalive,close,bot,unique")
     ap.add_argument("--idle", type=int, default=10_000, help="idle connections to hold (0: skip that test)")
     ap.add_argument("--checkins", type=int, default=1_000, help="check-ins while the idle connections are held")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s x 2 reps, 2,000 idle connections")
@@ -781,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         want = {x.strip() for x in a.only.split(",")}
         settings = [s for s in settings if s.name in want]
         if not settings:
-            ap.error("--only: choose from keepalive, close, bot")
+            ap.error("--only: choose from keepalive, close, bot, unique")
     result = bench(servers=servers, seconds=a.seconds, reps=a.reps, settings=settings, idle=a.idle,
                    idle_checkins=a.checkins, keep=a.keep)
     result["quick"] = a.quick

@@ -286,6 +286,9 @@ def render_http(r: dict, command: str) -> str:
                      f"static): `{bot['method']} {p['path']}` with "
                      + ", ".join(f"`{k}: {v}`" for k, v in bot["headers"].items())
                      + f" and the {len(bot['body'])}-byte body `{bot['body']}`")
+        lines.append(f"- the `unique` requests (`{http_bench.WRK_DIR.relative_to(dns_bench.REPO)}/unique.lua`, "
+                     "Lua per request): the same check-in with a new 16-hex-digit id in the query and the "
+                     "body of each request, so none repeats another and our request cache never hits")
     for name, resp in (r.get("responses") or {}).items():
         lines.append(f"- response of {name}: `" + resp.replace("\r\n", " | ") + "`")
     for name, notes in (r.get("notes") or {}).items():

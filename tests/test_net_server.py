@@ -18,38 +18,8 @@ import pytest
 from takedown.net import proxy as proxy_mod
 from takedown.testing.peers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-TAKEDOWN = str(Path(sys.executable).parent / "takedown")
-TRUSTED_SRC = "127.0.0.2"  # only this loopback address may send PROXY headers
-
-
-def operation_text(dns_port: int, name: str, body: str) -> str:
-    """An operation file with a sinkhole and DNS on ``dns_port``, plus ``body``."""
-    return f"""
-[operation]
-name = "{name}"
-storage = "data"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-[dns]
-listen = ["127.0.0.1:{dns_port}"]
-""" + body
-
-
-def _wait_tcp(port: int, proc, timeout=20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+from net_helpers import TAKEDOWN, TRUSTED_SRC, events, operation_text, raw
+from net_helpers import wait_tcp as _wait_tcp
 
 
 @pytest.fixture(scope="module")
@@ -95,40 +65,6 @@ flush_interval = 0.2
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def events(server, kind: str, where: str = "true") -> list[dict]:
-    """Rows of ``kind`` stored so far (waits for the flush)."""
-    time.sleep(0.6)
-    glob = str(server["dir"] / "data" / "events" / f"kind={kind}" / "**" / "*.parquet")
-    con = duckdb.connect()
-    try:
-        rel = con.execute(f"select * from read_parquet('{glob}', hive_partitioning=true, union_by_name=true) where {where} order by time")
-    except duckdb.IOException:
-        return []
-    cols = [c[0] for c in rel.description]
-    return [dict(zip(cols, r)) for r in rel.fetchall()]
-
-
-def raw(port: int, payload: bytes, *, source: str = "127.0.0.1", read_until_close=True, timeout=3.0) -> bytes:
-    s = socket.socket()
-    s.bind((source, 0))
-    s.settimeout(timeout)
-    s.connect(("127.0.0.1", port))
-    s.sendall(payload)
-    out = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-            if not read_until_close:
-                break
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
 
 
 def test_curl_gets_the_notice_page_in_english_and_japanese(server):

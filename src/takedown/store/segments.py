@@ -57,7 +57,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from takedown.errors import StoreError
-from takedown.events import ROW_LAYOUTS, dictionary_columns, rows_to_table, statistics_columns
+from takedown.events import CHECKIN_KINDS, ROW_LAYOUTS, dictionary_columns, rows_to_table, schema, statistics_columns
+from takedown.store.checkins import CheckinBuffer
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class SegmentWriter:
 
         #: The buffer the sensor appends to. Its identity never changes.
         self.rows: list[tuple] = []
+        #: Check-in kinds also take events in columnar form (the sensors' path).
+        self.checkins: CheckinBuffer | None = CheckinBuffer(kind) if kind in CHECKIN_KINDS else None
 
         # counters (written on the background thread, read anywhere)
         self.rows_written = 0  #: rows in renamed (complete) files
@@ -194,6 +197,22 @@ class SegmentWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"segment writer for {self._dir} is closed")
+
+    def _take_checkins(self) -> None:
+        """Convert the columnar check-ins (vectorised: one step) into a part."""
+        buf = self.checkins
+        if buf is None:
+            return
+        before = buf.rows_rejected
+        batch = buf.take()
+        if batch is not None:
+            table = buf.to_table(batch, operation=self.operation, sensor=self.sensor, worker=self.worker)
+            if table is not None and table.num_rows:
+                self._parts.append(table)
+        self.rows_rejected += buf.rows_rejected - before
+
+    def _pending(self) -> bool:
+        return bool(self.rows or self._retry or (self.checkins is not None and len(self.checkins)))
 
     def _take(self) -> list[tuple]:
         rows = self.rows
@@ -260,6 +279,10 @@ class SegmentWriter:
         """Queue the write of the converted batch (and of earlier failed writes)."""
         parts = self._parts
         self._batch, self._done, self._parts = [], 0, []
+        if len(parts) > 1 and any(t.schema != parts[0].schema for t in parts):
+            # check-ins come with dictionary-encoded strings: one plain schema to concatenate
+            target = schema(self.kind)
+            parts = [t.cast(target) for t in parts]
         table = None if not parts else parts[0] if len(parts) == 1 else pa.concat_tables(parts)
         return self._executor.submit(self._write, table, raise_errors)
 
@@ -268,6 +291,7 @@ class SegmentWriter:
         self._cancel_step()
         self._batch = self._batch[self._done :] + self._take()
         self._done = 0
+        self._take_checkins()
         while self._done < len(self._batch):
             self._convert_chunk()
         return self._submit(raise_errors)
@@ -317,8 +341,9 @@ class SegmentWriter:
         self._timer = None
         try:
             # a conversion still running (a huge batch) simply delays the next one
-            if self._step_handle is None and (self.rows or self._retry):
+            if self._step_handle is None and self._pending():
                 self._batch, self._done, self._parts = self._take(), 0, []
+                self._take_checkins()
                 self._step()
         except Exception:  # never let a flush kill the periodic timer
             log.exception("event flush failed for %s", self._dir)
@@ -407,13 +432,21 @@ class SegmentWriter:
         final = directory / name
         tmp = directory / f".{name}.tmp"
         try:
-            pq.write_table(
-                table,
+            # No Arrow schema in the file: the Parquet types alone say what a
+            # column is, so a check-in column buffered as a dictionary reads
+            # back as the plain string the schema declares. The schema's own
+            # key-value metadata (kind, schema version) is still written.
+            with pq.ParquetWriter(
                 tmp,
+                table.schema,
                 compression=self.compression,
                 use_dictionary=self._dictionary,
                 write_statistics=self._statistics,
-            )
+                store_schema=False,
+            ) as pw:
+                pw.write_table(table)
+                if table.schema.metadata:
+                    pw.add_key_value_metadata({k.decode(): v.decode() for k, v in table.schema.metadata.items()})
             if self.fsync:
                 _fsync_path(tmp)
             os.replace(tmp, final)
