@@ -39,7 +39,7 @@ from takedown.errors import StoreError
 #: Version of the stored schema, written in every file's key-value metadata.
 #: Bump it when a column is added (never when one would be removed or
 #: retyped: that is not allowed).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: src_key, src_cc, src_asn (privacy modes)
 
 
 @dataclass(frozen=True)
@@ -197,12 +197,29 @@ CHECKIN: tuple[Column, ...] = (
     Column("length", pa.int64(), "Bytes the client sent on the connection (raw TCP) or in the request.", required=False),
 )
 
+#: Columns added in schema version 2, at the end of every kind: written when
+#: the operation stores source addresses truncated or keyed-hashed
+#: (``[events] privacy``), so that reports still count unique addresses
+#: exactly and still know where they were.
+PRIVACY: tuple[Column, ...] = (
+    Column(
+        "src_key", pa.string(),
+        "Keyed hash (HMAC-SHA256, hex, first 32 digits) of the full source address, under the operation's "
+        "privacy key; NULL when addresses are stored in clear. Unique-address counts use it when present.",
+        required=False,
+    ),
+    Column("src_cc", pa.string(), "Country of the full source address, looked up when it was stored "
+           "(privacy modes only; NULL otherwise).", required=False, dictionary=True),
+    Column("src_asn", pa.int64(), "AS number of the full source address, looked up when it was stored "
+           "(privacy modes only; NULL otherwise).", required=False),
+)
+
 #: Columns per kind, in file order (common columns first).
 COLUMNS: dict[str, tuple[Column, ...]] = {
-    "dns": COMMON + DNS,
-    "http": COMMON + CHECKIN,
-    "tls": COMMON + CHECKIN,
-    "tcp": COMMON + CHECKIN,
+    "dns": COMMON + DNS + PRIVACY,
+    "http": COMMON + CHECKIN + PRIVACY,
+    "tls": COMMON + CHECKIN + PRIVACY,
+    "tcp": COMMON + CHECKIN + PRIVACY,
 }
 
 #: Kinds whose events are bot check-ins (infected hosts), as opposed to DNS

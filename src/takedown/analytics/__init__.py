@@ -1,0 +1,1 @@
+"""Reports over the event dataset: queries, charts, network-owner feeds."""
