@@ -92,6 +92,91 @@ def events_count(
     print(count_events(op.storage, kind))
 
 
+@events_app.command("prune")
+def events_prune(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    older_than: int = typer.Option(..., "--older-than", metavar="DAYS",
+                                   help="Remove the days that ended more than DAYS days ago (UTC)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+) -> None:
+    """Remove whole day partitions of the operation's events older than a limit."""
+    op = load_operation(file)
+    prune = _import("takedown.store.retention", "prune", StoreError)
+    gone = prune(op.storage, older_than, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for p in gone:
+        print(f"{verb} kind={p.kind} date={p.day.isoformat()} ({p.files} files)")
+    print(f"{verb} {len(gone)} day partition(s)")
+
+
+def _date(name: str, value: Optional[str]):
+    if value is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise OperationError(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+def report(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    out: str = typer.Option(..., "--out", metavar="DIR", help="Directory to write the report into."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First day (UTC), YYYY-MM-DD."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last day (UTC), YYYY-MM-DD."),
+) -> None:
+    """Write the operation's numbers: summary.json, CSV tables, charts and index.html."""
+    from pathlib import Path
+
+    first, last = _date("--from", date_from), _date("--to", date_to)
+    op = load_operation(file)
+    for_operation = _import("takedown.analytics.enricher", "for_operation", StoreError)
+    build_report = _import("takedown.analytics.report", "build_report", StoreError)
+    result = build_report(op.storage, Path(out), enricher=for_operation(op), date_from=first,
+                          date_to=last, operation=op.name)
+    s = result.summary
+    print(f"unique infected IPs: {s['total_unique_ips']:,} in {len(s['weeks'])} week(s), "
+          f"{s['total_events']:,} check-ins")
+    for w in s["weeks"]:
+        print(f"  {w['week']}  {w['unique_ips']:>12,}")
+    print(f"report: {display_path(Path(out) / 'index.html')}")
+
+
+@app.command()
+def notify(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    out: str = typer.Option(..., "--out", metavar="DIR", help="Directory to write the CSV reports into."),
+    day: Optional[str] = typer.Option(None, "--date", metavar="DATE",
+                                      help="The day reported (UTC), YYYY-MM-DD; default: yesterday."),
+    contacts: Optional[str] = typer.Option(None, "--contacts", metavar="CSV",
+                                           help="Who receives what: match (ASN, CIDR or country), address, organisation."),
+    smtp: Optional[str] = typer.Option(None, "--smtp", metavar="HOST:PORT",
+                                       help="Send one mail per recipient through this SMTP server."),
+    sender: str = typer.Option("takedown@localhost", "--from-address", metavar="ADDRESS",
+                               help="The From address of the mails."),
+) -> None:
+    """Write per-network-owner reports in Shadowserver's formats; mail them with --smtp."""
+    from datetime import datetime, timedelta, timezone
+    from pathlib import Path
+
+    when = _date("--date", day) or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    relay = None
+    if smtp is not None:
+        host, port = _option("--smtp", parse_listen, smtp).rsplit(":", 1)
+        relay = (host.strip("[]"), int(port))
+    op = load_operation(file)
+    for_operation = _import("takedown.analytics.enricher", "for_operation", StoreError)
+    run = _import("takedown.analytics.notify", "notify", StoreError)
+    result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
+                 contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,
+                 operation=op.name)
+    print(f"{len(result.files)} report file(s) under {display_path(Path(out))}")
+    for m in result.messages:
+        print(f"mailed {m.recipient}: {len(m.attachments)} file(s)")
+
+
 def main() -> None:
     """Entry point of the ``takedown`` script."""
     try:
@@ -170,7 +255,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     else:
         row("rrl", "off")
     print(f"\nevents\n  {'sensor':<14}{s['events']['sensor']}\n"
-          f"  {'flush every':<14}{s['events']['flush_interval']:g} s")
+          f"  {'flush every':<14}{s['events']['flush_interval']:g} s\n"
+          f"  {'addresses':<14}{s['events']['privacy']}")
     if s["notes"]:
         print("\nnotes")
         for note in s["notes"]:

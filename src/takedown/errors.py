@@ -33,3 +33,7 @@ class TemplateError(OperationError):
 
 class RulesError(OperationError):
     """A fingerprint rules file is invalid; the message reads FILE:LINE: reason."""
+
+
+class ReportError(TakedownError):
+    """A report cannot be built: a bad period or date, an unwritable output directory."""

@@ -113,6 +113,26 @@ class ZoneSpec:
 class Events:
     flush_interval: float = 1.0  # seconds
     sensor: str = ""  # load_operation fills in the hostname when not given
+    #: How source addresses are stored (docs/privacy.md): "clear"; "truncate"
+    #: (/24, /48, plus a keyed hash and the country/AS looked up at write
+    #: time); "hash" (no address, only the keyed hash, country and AS).
+    privacy: str = "clear"
+    #: The secret key of the keyed hash (a file of at least 32 bytes);
+    #: default: {storage}/privacy.key, created on first use.
+    privacy_key: Path | None = None
+
+
+#: Ways of storing source addresses.
+PRIVACY_MODES = ("clear", "truncate", "hash")
+
+
+@dataclass(frozen=True)
+class Enrich:
+    """``[enrich]``: the operator's MaxMind GeoLite2/GeoIP2 (or compatible)
+    databases; without them the data shipped with the package is used."""
+
+    country_mmdb: Path | None = None
+    asn_mmdb: Path | None = None
 
 
 #: How the HTTP sinkhole answers a check-in (docs/notice.md).
@@ -174,6 +194,7 @@ class Operation:
     tcp: Listener | None = None
     notice: Notice = Notice()
     fingerprints: Fingerprints = Fingerprints()
+    enrich: Enrich = Enrich()
 
 
 # --------------------------------------------------------------------------
@@ -309,6 +330,7 @@ class _Builder:
             domains=domains, zones=zones, dns=dns, events=events,
             notice=self.notice(top.table("notice", required=False)),
             fingerprints=self.fingerprints(top.table("fingerprints", required=False)),
+            enrich=self.enrich(top.table("enrich", required=False)),
             **listeners,
         )
 
@@ -447,7 +469,19 @@ class _Builder:
             return Events(flush_interval=d.flush_interval, sensor=_hostname())
         flush = t.get("flush_interval", self.number(0, 3600), default=d.flush_interval)
         sensor = t.get("sensor", self.sensor, default=None)
-        return Events(flush_interval=flush, sensor=sensor if sensor is not None else _hostname())
+        return Events(
+            flush_interval=flush, sensor=sensor if sensor is not None else _hostname(),
+            privacy=t.get("privacy", self.choice(PRIVACY_MODES), default=d.privacy),
+            privacy_key=t.get("privacy_key", self.resolve, default=None),
+        )
+
+    def enrich(self, t: _Table | None) -> Enrich:
+        if t is None:
+            return Enrich()
+        return Enrich(
+            country_mmdb=t.get("country_mmdb", self.existing_file, default=None),
+            asn_mmdb=t.get("asn_mmdb", self.existing_file, default=None),
+        )
 
     def check_overlaps(self, domains: tuple[DomainSet, ...], zones: tuple[ZoneSpec, ...]) -> None:
         """Refuse entries that make the policy ambiguous: the same list file
@@ -644,7 +678,7 @@ class _Builder:
 # silently ignored). Keyed by the table's path with array indices dropped.
 _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     (): ("operation", "sinkhole", "domains", "zones", "dns", "events", "http", "tls", "tcp",
-         "notice", "fingerprints"),
+         "notice", "fingerprints", "enrich"),
     ("operation",): ("name", "storage"),
     ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
     ("domains",): ("family", "file"),
@@ -652,7 +686,8 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl"),
     ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
                      "ipv6_prefix", "window"),
-    ("events",): ("flush_interval", "sensor"),
+    ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
+    ("enrich",): ("country_mmdb", "asn_mmdb"),
     **{(k,): ("listen", "response", "trusted_proxies", "template", "handshake", "capture_bytes",
               "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
               "request_timeout", "max_connections_per_source") for k in ("http", "tls", "tcp")},
@@ -1039,7 +1074,8 @@ def summarize(op: Operation) -> dict[str, Any]:
                 "window": op.dns.rrl.window,
             },
         },
-        "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor},
+        "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor,
+                   "privacy": op.events.privacy},
         "notes": notes,
     }
 

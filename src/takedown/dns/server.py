@@ -28,6 +28,7 @@ from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
 from takedown.errors import ServeError, TakedownError
 from takedown.operation import Operation, load_operation, parse_listen
+from takedown.store.privacy import transform_for
 from takedown.store.segments import SegmentWriter
 
 _BATCH = 256  # datagrams per wake-up before yielding to other callbacks
@@ -173,7 +174,8 @@ class Worker:
         rrl = RateLimiter(r.responses_per_second, r.slip, r.window, r.ipv4_prefix, r.ipv6_prefix) if r.enabled else None
         sensor = op.events.sensor or socket.gethostname()
         self.writer = SegmentWriter(
-            op.storage, "dns", operation=op.name, sensor=sensor, worker=index, flush_interval=op.events.flush_interval
+            op.storage, "dns", operation=op.name, sensor=sensor, worker=index, flush_interval=op.events.flush_interval,
+            transform=transform_for(op),
         )
         self.responder = Responder(policy, self.writer.rows.append, max_udp_payload=op.dns.max_udp_payload, rrl=rrl)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -338,6 +340,7 @@ def serve(
     try:
         t0 = time.monotonic()
         policy = Policy(op)
+        transform_for(op)  # the privacy key and enrichment tables, once, before the workers fork
         answers = None
         if first[1]:
             from takedown.net.server import load_answers

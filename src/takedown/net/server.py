@@ -32,6 +32,7 @@ from takedown.net.http import HttpError, RequestParser
 from takedown.net.responses import ResponsePolicy
 from takedown.operation import Listener, Operation
 from takedown.store.checkins import template
+from takedown.store.privacy import transform_for
 from takedown.store.segments import SegmentWriter
 
 _MAX_PREAMBLE = 16384  # bytes buffered while waiting for a PROXY header or a ClientHello
@@ -138,7 +139,7 @@ class NetSensor:
             if any(lst.kind == kind or (kind == "http" and lst.kind == "tls" and lst.handshake) for lst in self.listeners()):
                 self.writers[kind] = SegmentWriter(
                     op.storage, kind, operation=op.name, sensor=sensor, worker=index,
-                    flush_interval=op.events.flush_interval,
+                    flush_interval=op.events.flush_interval, transform=transform_for(op),
                 )
         self.per_source: dict[str, int] = {}
         self.conns: set[_Conn] = set()

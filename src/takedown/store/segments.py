@@ -136,6 +136,7 @@ class SegmentWriter:
         fsync: bool = True,
         chunk_rows: int = CHUNK_ROWS,
         max_retained_rows: int = 10_000_000,
+        transform=None,
     ) -> None:
         if not _KIND_RE.match(kind):
             raise StoreError(f"invalid event kind {kind!r}: use lowercase letters, digits and '_'")
@@ -153,6 +154,9 @@ class SegmentWriter:
         self.fsync = fsync
         self.chunk_rows = max(1, int(chunk_rows))
         self.max_retained_rows = max_retained_rows
+        #: Applied to each batch on the writing thread before it is stored
+        #: (takedown.store.privacy: truncated or keyed-hashed addresses).
+        self.transform = transform
 
         #: The buffer the sensor appends to. Its identity never changes.
         self.rows: list[tuple] = []
@@ -172,7 +176,7 @@ class SegmentWriter:
         self._dir = self.storage / "events" / f"kind={kind}"
         self._prefix = f"{_safe_name(sensor)}-w{self.worker}"
         self._seq = 0
-        self._retry: list[tuple[int, pa.Table]] = []  # (day, table) not yet written
+        self._retry: list[tuple[int | None, pa.Table]] = []  # (day, table) not yet written; day None: not yet transformed
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"segments-{kind}-w{self.worker}")
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -461,10 +465,20 @@ class SegmentWriter:
         return final
 
     def _write(self, table: pa.Table | None, raise_errors: bool) -> list[Path]:
-        parts = self._retry
+        # retried parts: (day, table) ready to write, or (None, table) not yet transformed
+        raw = [t for d, t in self._retry if d is None] + ([table] if table is not None else [])
+        parts = [(d, t) for d, t in self._retry if d is not None]
         self._retry = []
-        if table is not None:
-            parts = parts + self._split_days(table, int(time.time() * 1e6))
+        for i, t in enumerate(raw):
+            if self.transform is not None:
+                try:
+                    t = self.transform(t)
+                except Exception as exc:  # never store in clear what must not be: keep it back
+                    self._retain(parts + [(None, r) for r in raw[i:]], exc)
+                    if raise_errors:
+                        raise StoreError(f"cannot prepare events under {self._dir}: {exc}") from exc
+                    return []
+            parts = parts + self._split_days(t, int(time.time() * 1e6))
         written: list[Path] = []
         failed: list[tuple[int, pa.Table]] = []
         error: BaseException | None = None
