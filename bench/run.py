@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -425,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-dns", action="store_true")
     ap.add_argument("--skip-zone", action="store_true")
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--skip-enrich", action="store_true")
+    ap.add_argument("--skip-telemetry", action="store_true", help="skip the 100M-event report benchmark")
     ap.add_argument("--http-servers", default=",".join(http_bench.SERVERS), help="HTTP: ours,nginx")
     ap.add_argument("--servers", default=",".join(dns_bench.SERVERS))
     ap.add_argument("--seconds", type=float, default=None)
@@ -505,6 +508,18 @@ def main(argv: list[str] | None = None) -> int:
     if sections and write:
         rewrite_results(sections, a.results)
         print(f"rewrote {a.results} ({', '.join(sections)})")
+    # These two write their own sections of RESULTS.md (bench:enrich, bench:telemetry).
+    extra = [("enrich", "enrich_bench.py", []),
+             ("telemetry", "telemetry_bench.py", ["--events", "2000000", "--reps", "1"] if a.quick else [])]
+    for name, script, args in extra:
+        if getattr(a, f"skip_{name}"):
+            continue
+        if not write:
+            args = [*args, "--no-write"]
+        print(f"== {name}: {script} {' '.join(args)}", flush=True)
+        rc = subprocess.call([sys.executable, str(BENCH_DIR / script), *args])
+        if rc != 0:
+            print(f"{script} failed (exit {rc})")
     print(f"bench: {elapsed / 60:.1f} min")
     return 0
 

@@ -35,5 +35,15 @@ class RulesError(OperationError):
     """A fingerprint rules file is invalid; the message reads FILE:LINE: reason."""
 
 
+class EnrichError(TakedownError):
+    """Enrichment data (a MaxMind DB, the shipped tables, given ranges) cannot
+    be loaded; the message names the file or row at fault."""
+
+
+class NotifyError(TakedownError):
+    """Network-owner reports cannot be built or sent: a bad contacts file
+    (FILE:LINE: field: reason), an unwritable directory, an SMTP failure."""
+
+
 class ReportError(TakedownError):
     """A report cannot be built: a bad period or date, an unwritable output directory."""

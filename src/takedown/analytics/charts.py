@@ -66,6 +66,7 @@ def _series(fig: Figure, labels: Sequence[str], values: Sequence[int], title: st
     x = range(len(labels))
     ax.plot(x, values, color=_LINE, marker="o", markersize=4, linewidth=1.8)
     ax.set_ylim(bottom=0, top=max(max(values), 1) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # addresses are whole: no 2.5 ticks
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -121,8 +122,8 @@ def countries_top_bottom(top: Sequence[dict], bottom: Sequence[dict], out: Path,
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(9, 4.5), layout="constrained")
         left, right = fig.subplots(1, 2)
-        _bars(left, top, f"Top {len(top)} countries by check-ins", _TOP)
-        _bars(right, bottom, f"Bottom {len(bottom)} countries by check-ins", _BOTTOM)
+        _bars(left, top, f"Most check-ins (top {len(top)})", _TOP)
+        _bars(right, bottom, f"Fewest check-ins (bottom {len(bottom)})", _BOTTOM)
         if note:
             fig.suptitle(note, fontsize=8, color="#555555", x=0.01, ha="left")
         return _save(fig, out, "countries_top_bottom")

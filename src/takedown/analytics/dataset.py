@@ -65,7 +65,7 @@ def _period(date_from: date | None, date_to: date | None) -> str:
 
 
 _KINDS = ", ".join(f"'{k}'" for k in CHECKIN_KINDS)
-_WEEK = "strftime(time, '%G-W%V')"
+_WEEK = "strftime(e.date, '%G-W%V')"
 
 
 def open_dataset(

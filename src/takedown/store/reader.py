@@ -100,14 +100,17 @@ def connect(storage: Path, kind: str | None = None, database: str = ":memory:") 
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:  # ICU not available: timestamps still are UTC instants
         pass
+    # Every known column, even when no file has it yet (files written before
+    # a column was added): the empty table supplies it, as NULL.
+    con.register("_takedown_no_events", _empty_events())
     if event_files(storage, kind):
         try:
-            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {read_parquet_sql(storage, kind)}")
+            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {read_parquet_sql(storage, kind)} "
+                        "UNION ALL BY NAME SELECT * FROM _takedown_no_events")
         except duckdb.Error as exc:
             for f in event_files(storage, kind):
                 _rows_in(f)  # names the unreadable file
             raise StoreError(f"cannot read events under {storage}: {exc}") from exc
     else:
-        con.register("_takedown_no_events", _empty_events())
         con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM _takedown_no_events")
     return con
