@@ -162,19 +162,16 @@ def notify(
     from pathlib import Path
 
     when = _date("--date", day) or (datetime.now(timezone.utc).date() - timedelta(days=1))
-    relay = None
-    if smtp is not None:
-        host, port = _option("--smtp", parse_listen, smtp).rsplit(":", 1)
-        relay = (host.strip("[]"), int(port))
+    parse_smtp = _import("takedown.analytics.notify", "parse_smtp", StoreError)
+    relay = parse_smtp(smtp) if smtp is not None else None
     op = load_operation(file)
     for_operation = _import("takedown.analytics.enricher", "for_operation", StoreError)
     run = _import("takedown.analytics.notify", "notify", StoreError)
     result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
                  contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,
                  operation=op.name)
-    print(f"{len(result.files)} report file(s) under {display_path(Path(out))}")
-    for m in result.messages:
-        print(f"mailed {m.recipient}: {len(m.attachments)} file(s)")
+    for line in result.summary():
+        print(line)
 
 
 def main() -> None:
