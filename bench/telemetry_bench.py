@@ -112,7 +112,7 @@ def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     rng.shuffle(ips)
     ips = ips[:bots]
     # cleanup: ~44% of week 1's bots gone by week 8 (Rustock: 1.6M -> 0.7M)
-    cleaned = (rng.exponential(DAYS / 1.1, size=ips.size)).astype(np.int64) + 1
+    cleaned = (rng.exponential(DAYS / 0.85, size=ips.size)).astype(np.int64) + 1
     return ips, cleaned
 
 

@@ -1,14 +1,14 @@
 """Enrichment: country code, AS number and AS name for IPv4 and IPv6
 addresses, a whole batch at a time (docs/enrichment.md).
 
->>> e = Enricher.default()
->>> e.lookup(["8.8.8.8", "2001:4860:4860::8888", "10.0.0.1", "junk"])
-pyarrow.Table  cc: string, asn: int64, as_name: string
+    e = Enricher.default()
+    e.lookup(["8.8.8.8", "2001:4860:4860::8888", "10.0.0.1", "junk"])
+    # -> pyarrow.Table with columns cc (string), asn (int64), as_name (string)
 
 Each field is a sorted range table (``takedown.enrich.ranges``); the tables
 of all fields are merged into one set of bounds per family, so one search
-per address answers every field. Strings are parsed without a per-address
-Python loop for IPv4 (``takedown.enrich.addresses``).
+per address answers every field. Strings are parsed from the Arrow buffers
+without a per-address Python loop (``takedown.enrich.addresses``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from takedown.enrich import mmdb, shipped
 from takedown.enrich.addresses import parse
 from takedown.enrich.model import AsnField, CountryField, Source
-from takedown.enrich.ranges import V4, V6, RangeTable, V4Index, segments, union, v6_from_ints
+from takedown.enrich.ranges import V4, V6, RangeTable, V4Index, V6Index, segments, union, v6_from_ints
 from takedown.errors import EnrichError
 
 __all__ = ["Enricher", "Source", "SCHEMA"]
@@ -53,9 +53,11 @@ class Enricher:
                 tables.append(table)
                 found = len(tables) - 1
             self._col.append(found)
+        self._numbers = pa.array(asn.numbers, pa.int64(), mask=asn.numbers < 0)
         bounds4, self._cols4 = union([t.v4 for t in tables])
         self._index4 = V4Index(bounds4)
-        self._bounds6, self._cols6 = union([t.v6 for t in tables])
+        bounds6, self._cols6 = union([t.v6 for t in tables])
+        self._index6 = V6Index(bounds6)
 
     # --- constructors ------------------------------------------------------
 
@@ -150,22 +152,23 @@ class Enricher:
         """Per row and per merged table: the value index, -1 if none."""
         parsed = parse(arr)
         seg = self._index4.find(parsed.v4)
+        not_v4 = ~parsed.is_v4
+        v6 = len(parsed.v6_rows) > 0
+        seg6 = self._index6.find(parsed.v6_keys) if v6 else None
         out = []
-        if len(parsed.v6_rows):
-            seg6 = np.searchsorted(self._bounds6, parsed.v6_keys, side="right") - 1
         for c4, c6 in zip(self._cols4, self._cols6):
-            col = np.where(parsed.is_v4, c4[seg], np.int32(-1)).astype(np.int32)
-            if len(parsed.v6_rows):
-                col[parsed.v6_rows] = c6[seg6]
+            col = c4.take(seg)
+            np.putmask(col, not_v4, -1)
+            if v6:
+                col[parsed.v6_rows] = c6.take(seg6)
             out.append(col)
         return out
 
     def _columns(self, cc_i: np.ndarray, asn_i: np.ndarray, name_i: np.ndarray) -> pa.Table:
         cc = self._cc.codes.take(pa.array(cc_i, pa.int32(), mask=cc_i < 0))
-        numbers = self._asn.numbers
-        num = numbers[np.maximum(asn_i, 0)] if len(numbers) else np.full(len(asn_i), -1, np.int64)
-        asn = pa.array(num, pa.int64(), mask=(asn_i < 0) | (num < 0))
-        names = self._name.names.take(pa.array(name_i, pa.int32(), mask=name_i < 0))
+        at = pa.array(asn_i, pa.int32(), mask=asn_i < 0)
+        asn = self._numbers.take(at)
+        names = self._name.names.take(at if name_i is asn_i else pa.array(name_i, pa.int32(), mask=name_i < 0))
         return pa.Table.from_arrays([cc, asn, names], schema=SCHEMA)
 
     def __repr__(self) -> str:

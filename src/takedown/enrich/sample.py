@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from takedown.enrich.ranges import v6_to_ints
 from takedown.enrich.shipped import geoip2fast_networks
 
 __all__ = ["addresses", "MAPPED_SHARE"]
@@ -88,8 +89,8 @@ def addresses(n: int = 1_000_000, seed: int = 20240618) -> pa.Array:
 
     k = counts["net6"]
     pick = rng.integers(0, len(f6), k).tolist()
-    firsts = [int.from_bytes(f6[i], "big") for i in pick]
-    lasts = [int.from_bytes(l6[i], "big") for i in pick]
+    firsts = v6_to_ints(f6[pick])
+    lasts = v6_to_ints(l6[pick])
     offs = rng.random(k).tolist()
     which = rng.integers(0, 5, k).tolist()
     vals = []

@@ -27,6 +27,7 @@ import os
 import pickle
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,6 @@ def load_asn(path: Path | None = None) -> AsnField | None:
         for seg in (seg4, seg6):
             if len(seg.bounds) != len(seg.values) or seg.values.max(initial=-1) >= len(numbers) or len(numbers) != len(names):
                 raise ValueError("inconsistent arrays")
-    except (OSError, KeyError, ValueError, EOFError, pa.ArrowInvalid) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, pa.ArrowInvalid) as exc:
         raise EnrichError(f"{path}: corrupt ASN table ({exc}); delete it and rerun scripts/bootstrap") from None
     return AsnField(RangeTable(seg4, seg6), numbers, names)
