@@ -60,8 +60,9 @@ def parse_v6(arr: pa.Array, padded: np.ndarray, starts: np.ndarray, sizes: np.nd
     size = sizes[rows].astype(np.int64)
     first = np.asarray(starts, np.int64)[rows]
     view = np.ndarray(shape=(len(padded) - 2 * LEAD - WIDTH + 1,), dtype=f"V{LEAD + WIDTH}", buffer=padded, strides=(1,))
-    text = view[first].view(np.uint8).reshape(len(rows), LEAD + WIDTH).copy()
-    text[:, :LEAD] = 0  # the bytes before each string: group reads look back up to 3
+    # Each row: the LEAD bytes before the string (never counted: reads that
+    # far back are masked by the digit run), then its first WIDTH bytes.
+    text = view[first].view(np.uint8).reshape(len(rows), LEAD + WIDTH)
     body = text[:, LEAD:]
     inside = np.arange(WIDTH) < size[:, None]
     is_hex = (((body - _ZERO) < 10) | (((body | 0x20) - ord("a")) < 6)) & inside
@@ -130,14 +131,16 @@ def parse_v6(arr: pa.Array, padded: np.ndarray, starts: np.ndarray, sizes: np.nd
 def _mapped(padded, first, size, text, dotted):
     """Rows (indices into ``first``) of the form "::ffff:a.b.c.d" or
     "::a.b.c.d" with a valid dotted quad, and its value."""
-    body = text[:, LEAD:]
-    lead2 = dotted & (body[:, 0] == _COLON) & (body[:, 1] == _COLON)
+    cand = np.flatnonzero(dotted)
+    body = text[cand, LEAD:]
+    lead2 = (body[:, 0] == _COLON) & (body[:, 1] == _COLON)
     ffff = lead2 & ((body[:, 2:6] | 0x20) == ord("f")).all(axis=1) & (body[:, 6] == _COLON)
     compat = lead2 & ~ffff & ((body[:, 2] - _ZERO) < 10)
-    idx = np.flatnonzero(ffff | compat)
+    pick = np.flatnonzero(ffff | compat)
+    idx = cand[pick]
     if not len(idx):
         return idx, np.zeros(0, np.uint32)
-    skip = np.where(ffff[idx], 7, 2)
+    skip = np.where(ffff[pick], 7, 2)
     ok, value, _ = dotted_quads(padded, first[idx] + skip, size[idx] - skip)
     return idx[ok], value[ok]
 
