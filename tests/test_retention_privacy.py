@@ -160,3 +160,41 @@ def test_a_failing_transform_keeps_events_back_instead_of_storing_them_in_clear(
     w.close()
     t = pq.read_table(files[0])
     assert t.num_rows == 1 and t.column("src_ip").to_pylist() == [None]
+
+
+def test_serve_in_hash_mode_stores_no_address(tmp_path):
+    """The running sinkhole, privacy = "hash": a check-in is stored with its
+    keyed hash, country and AS, and without its address."""
+    import signal
+    import time
+
+    import httpx
+
+    from net_helpers import events, operation_text, wait_tcp
+    from takedown.testing.peers import free_port
+
+    ports = {k: free_port() for k in ("dns", "http")}
+    (tmp_path / "op.toml").write_text(operation_text(ports["dns"], "privacy", f"""
+[http]
+listen = ["127.0.0.1:{ports['http']}"]
+response = "empty"
+[events]
+flush_interval = 0.2
+privacy = "hash"
+"""))
+    proc = subprocess.Popen([TAKEDOWN, "serve", str(tmp_path / "op.toml")], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_tcp(ports["http"], proc, timeout=60)
+        for _ in range(3):
+            assert httpx.get(f"http://127.0.0.1:{ports['http']}/gate.php").status_code == 200
+        time.sleep(0.5)
+        rows = events({"dir": tmp_path}, "http")
+        assert len(rows) == 3
+        assert {r["src_ip"] for r in rows} == {None}
+        keys = {r["src_key"] for r in rows}
+        assert len(keys) == 1 and len(next(iter(keys))) == 32  # one address, one key
+        assert (tmp_path / "data" / "privacy.key").stat().st_size >= 32
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)

@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 events_app = typer.Typer(help="Query the events an operation has stored.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+dga_app = typer.Typer(help="Domain generation algorithms: families, forecasts.", no_args_is_help=True)
+app.add_typer(dga_app, name="dga")
 
 FILE_HELP = "The operation file (TOML)."
 
@@ -172,6 +174,96 @@ def notify(
                  operation=op.name)
     for line in result.summary():
         print(line)
+
+
+@dga_app.command("list")
+def dga_list() -> None:
+    """List the DGA families: name, period, names per period, TLDs."""
+    from takedown.dga.registry import families
+
+    for f in families():
+        tlds = ",".join(f.tlds[:6]) + (",..." if len(f.tlds) > 6 else "")
+        print(f"{f.name:<16} every {f.period_days:>2} day(s)  {f.per_period:>6} names  {tlds}")
+
+
+@dga_app.command("show")
+def dga_show(family: str = typer.Argument(..., metavar="FAMILY")) -> None:
+    """Everything a family declares: aliases, seeding, parameters, known seeds, sources."""
+    from takedown.dga import get
+
+    f = get(family)
+    print(f"{f.name}" + (f" (also: {', '.join(f.aliases)})" if f.aliases else ""))
+    print(f"  seeded by     {f.seeding}")
+    print(f"  period        {f.period_days} day(s), {f.per_period} names")
+    print(f"  TLDs          {', '.join(f.tlds) or '-'}")
+    for p in f.params:
+        default = "required" if p.default is None else f"default {p.default!r}"
+        print(f"  param {p.name:<8}{p.kind.__name__}, {default}: {p.doc}")
+    for k in f.known:
+        print(f"  known         {k.params}: {k.note} [{k.source}]")
+    for src in f.sources:
+        print(f"  source        {src}")
+    for v in f.verified_against:
+        print(f"  verified      {v}")
+
+
+@dga_app.command("forecast")
+def dga_forecast(
+    family: str = typer.Argument(..., metavar="FAMILY"),
+    day: str = typer.Option(..., "--date", metavar="DATE", help="First day (UTC), YYYY-MM-DD."),
+    to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last day (UTC); default: --date."),
+    param: Optional[list[str]] = typer.Option(None, "--param", metavar="K=V", help="A family parameter; repeatable."),
+    fmt: str = typer.Option("txt", "--format", metavar="txt|csv|json", help="Output format."),
+) -> None:
+    """Print the names a family generates for each period from DATE to --to."""
+    from takedown.dga import get
+    from takedown.dga.forecast import forecast, render
+
+    first = _date("--date", day)
+    last = _date("--to", to) or first
+    params = {}
+    for item in param or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise OperationError(f"--param: {item!r} is not K=V")
+        params[k.strip()] = v.strip()
+    if fmt not in ("txt", "csv", "json"):
+        raise OperationError(f"--format: {fmt!r} is not one of txt, csv, json")
+    sys.stdout.write(render(forecast(get(family), first, last, params), fmt))
+
+
+@dga_app.command("match")
+def dga_match(
+    names: list[str] = typer.Argument(..., metavar="NAME..."),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
+                                            help="First day indexed (UTC); default: 30 days ago."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
+                                          help="Last day indexed (UTC); default: 7 days ahead."),
+) -> None:
+    """Say which family, period and parameters generate each NAME (exit 1 if one matches nothing)."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from takedown.dga.registry import families
+    from takedown.dga.match import build_index
+
+    today = datetime.now(timezone.utc).date()
+    first = _date("--from", date_from) or today - timedelta(days=30)
+    last = _date("--to", date_to) or today + timedelta(days=7)
+    t0 = time.monotonic()
+    idx = build_index(families(), first, last)
+    print(f"# index: {len(idx):,} names of {len(families())} families, {first}..{last}, "
+          f"built in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    missing = 0
+    for name in names:
+        found = idx.lookup(name)
+        if not found:
+            missing += 1
+            print(f"{name}: no family generates it between {first} and {last}")
+        for o in found:
+            print(f"{name}: {o.describe()}")
+    if missing:
+        raise typer.Exit(1)
 
 
 def main() -> None:

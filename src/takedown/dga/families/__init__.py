@@ -1,0 +1,1 @@
+"""Shipped DGA families: one module each, defining FAMILY."""

@@ -1,0 +1,68 @@
+"""Necurs: 2048 names per date group, seeded with year, month, day // 4 and a magic number.
+
+Sources: Johannes Bader, "The DGAs of Necurs" (2015-02,
+https://johannesbader.ch/2015/02/the-dgas-of-necurs/), and the reimplementation and
+example list in github.com/baderj/domain_generation_algorithms (necurs/, read only to
+learn the algorithm; this code is our own). The test matches
+necurs/example_domains.txt (commit 09961a1): all 2048 names with magic number 9.
+
+The day enters the seed only as ``day // 4``, so names change on the 4th, 8th, ...,
+28th of each month and on the 1st: the groups are 3 to 4 days long (the last one of
+February 1-2 days) and not a fixed cycle. The framework counts fixed-length periods, so
+this family uses one-day periods; consecutive days of one group give the same names.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from takedown.dga.base import Family, Known, Param
+
+_MASK = (1 << 64) - 1
+
+TLDS = ("tj", "in", "jp", "tw", "ac", "cm", "la", "mn", "so", "sh", "sc", "nu", "nf", "mu",
+        "ms", "mx", "ki", "im", "cx", "cc", "tv", "bz", "me", "eu", "de", "ru", "co", "su", "pw",
+        "kz", "sx", "us", "ug", "ir", "to", "ga", "com", "net", "org", "biz", "xxx", "pro", "bit")
+
+
+def _mix(v: int) -> int:
+    """The sample's 64-bit scrambler: 21..148 rounds, the count taken from the input."""
+    v &= _MASK  # the malware works in unsigned 64-bit registers
+    for k in range((v & 0x7F) + 21):
+        v = (v + (((v * 7) ^ (v << 15)) + 8 * k - (v >> 5))) & _MASK
+    return v
+
+
+def _name(day: date, seq: int, magic: int) -> str:
+    n = _mix(day.year)
+    for add in (day.month + 0xAAAA, day.day >> 2, seq, magic):
+        n = _mix(n + add)
+    letters = []
+    for i in range(n % 15 + 7):
+        n = _mix(n + i)
+        letters.append(chr(ord("a") + n % 25))  # % 25: the sample never makes a 'z'
+        n = _mix(n + 0xABBEDF)
+    return "".join(letters) + "." + TLDS[n % len(TLDS)]
+
+
+class Necurs(Family):
+    def names(self, start: date, *, magic: int, count: int) -> list[str]:
+        return [_name(start, seq, magic) for seq in range(count)]
+
+
+FAMILY = Necurs(
+    name="necurs",
+    seeding="year, month and day // 4 (UTC date), with a per-sample magic number",
+    period_days=1,
+    per_period=2048,
+    tlds=TLDS,
+    params=(Param("magic", int, 9, "per-sample magic number mixed into the seed"),
+            Param("count", int, 2048, "names per date group")),
+    known=(Known(params={"magic": 9}, note="magic number of the reimplementation and its example list",
+                 source="https://github.com/baderj/domain_generation_algorithms/blob/master/necurs/dga.py"),),
+    sources=("https://johannesbader.ch/2015/02/the-dgas-of-necurs/",
+             "https://github.com/baderj/domain_generation_algorithms/tree/master/necurs"),
+    verified_against=("necurs/example_domains.txt of baderj/domain_generation_algorithms (09961a1): "
+                      "all 2048 names, magic 9, date group 2015-08-28..31; the only published list",),
+    epoch=date(1970, 1, 1),
+)
