@@ -104,3 +104,36 @@ def test_cli_list_show_forecast():
                         capture_output=True, text=True, timeout=60)
     assert fc.returncode == 0, fc.stderr
     assert fc.stdout.splitlines() == f.generate(date(2024, 1, 1))
+
+
+def test_match_index_spans_and_misses(plugin):
+    from takedown.dga.match import build_index
+
+    fam = load_plugin(plugin)
+    idx = build_index([fam], date(2024, 1, 3), date(2024, 1, 20), workers=1)
+    [o] = idx.lookup("OP2AW02Y2024N1.example.")  # case and final dot do not matter
+    assert (o.family, o.period_start, o.period_end, o.index) == ("toyweekly", date(2024, 1, 8), date(2024, 1, 14), 1)
+    assert o.params == (("seed", 0x2A),)
+    assert idx.lookup("op2aw05y2024n1.example") == []  # outside the range
+    assert len(idx) == 9 and idx.periods == 3
+
+
+def test_match_merges_periods_with_equal_names():
+    from takedown.dga.match import build_index
+
+    banjori = get("banjori")  # seeded by a domain, not the date
+    idx = build_index([banjori], date(2026, 1, 1), date(2026, 3, 31), workers=1)
+    name = banjori.generate(date(2026, 2, 1))[3]
+    [o] = idx.lookup(name)
+    assert (o.period_start, o.period_end, o.index) == (date(2026, 1, 1), date(2026, 3, 31), 3)
+
+
+def test_cli_match():
+    name = get("banjori").generate(date(2026, 1, 1))[0]
+    out = subprocess.run([TAKEDOWN, "dga", "match", name, "--from", "2026-01-01", "--to", "2026-01-01"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{name}: banjori  2026-01-01..2026-01-01  #0" in out.stdout
+    miss = subprocess.run([TAKEDOWN, "dga", "match", "surely-not-generated.example", "--from", "2026-01-01",
+                           "--to", "2026-01-01"], capture_output=True, text=True, timeout=300)
+    assert miss.returncode == 1 and "no family generates it" in miss.stdout

@@ -67,6 +67,9 @@ class Family:
     #: The published outputs the tests match, in words (which list, which dates/seeds).
     verified_against: tuple[str, ...] = ()
     epoch: date = date(1970, 1, 1)  # periods are counted from here
+    #: False for families seeded without the date (a hard-coded seed domain,
+    #: a key): every period has the same names, computed once.
+    uses_date: bool = True
     extra: dict = field(default_factory=dict)
 
     # -- the contract ---------------------------------------------------------
@@ -80,6 +83,12 @@ class Family:
         """Last day of the period that begins on ``start`` (override with
         ``period_start`` for periods of uneven length: thirds of a month...)."""
         return start + timedelta(days=self.period_days - 1)
+
+    def seed_key(self, start: date, params: dict[str, Any]) -> Any:
+        """What the names of the period beginning on ``start`` depend on:
+        periods with equal keys have equal names (forecasts and the match
+        index compute them once). Override for date groups (Necurs' day // 4)."""
+        return None if not self.uses_date else start
 
     def generate(self, day: date, **params: Any) -> list[str]:
         """The names of the period containing ``day``, in the malware's order."""

@@ -31,10 +31,14 @@ def forecast(family: Family, first: date, last: date, params: dict[str, Any] | N
         raise DgaError(f"{(last - first).days + 1} days asked; at most {MAX_DAYS + 1} at once")
     resolved = family.resolve(params or {})
     out = []
+    computed: dict = {}  # seed_key -> names (date-independent families, date groups)
     start = family.period_start(first)
     while start <= last:
         end = family.period_end(start)
-        out.append(Period(family.name, start, end, family.names(start, **resolved)))
+        key = family.seed_key(start, resolved)
+        if key not in computed:
+            computed[key] = family.names(start, **resolved)
+        out.append(Period(family.name, start, end, computed[key]))
         start = end + timedelta(days=1)
     return out
 

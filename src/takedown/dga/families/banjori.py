@@ -49,6 +49,7 @@ class Banjori(Family):
 
 FAMILY = Banjori(
     name="banjori",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("multibanker2", "bankpatch", "bankpatcher"),
     seeding="a seed domain from the sample; the date is ignored (the same names every day)",
     period_days=1,

@@ -42,6 +42,7 @@ class DirCrypt(Family):
 
 FAMILY = DirCrypt(
     name="dircrypt",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     seeding="a 32-bit seed from the sample; the date is ignored (the same names every day)",
     period_days=1,
     per_period=30,

@@ -33,6 +33,7 @@ class DnsChanger(Family):
 
 FAMILY = DnsChanger(
     name="dnschanger",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("alureon",),
     seeding="the value passed to srand() by the sample; the date is ignored (the same names every day)",
     period_days=1,

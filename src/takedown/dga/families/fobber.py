@@ -45,6 +45,7 @@ class Fobber(Family):
 
 FAMILY = Fobber(
     name="fobber",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("tinba-v3",),
     seeding="fixed start values per version of the sample; the date is ignored (the same names every day)",
     period_days=1,

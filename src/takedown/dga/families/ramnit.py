@@ -57,6 +57,7 @@ class Ramnit(Family):
 
 FAMILY = Ramnit(
     name="ramnit",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("nimnul",),
     seeding="a 32-bit seed from the sample; no date (the same names every day)",
     period_days=1,

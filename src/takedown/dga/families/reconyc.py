@@ -51,6 +51,7 @@ class Reconyc(Family):
 
 FAMILY = Reconyc(
     name="reconyc",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     seeding="GetTickCount (ms since boot) at start: unpredictable, not the date",
     period_days=1,
     per_period=100,

@@ -49,6 +49,7 @@ class Shiotob(Family):
 
 FAMILY = Shiotob(
     name="shiotob",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("urlzone", "bebloh"),
     seeding="hardcoded first domain only; the date is ignored",
     period_days=1,

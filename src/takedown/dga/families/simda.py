@@ -37,6 +37,7 @@ class Simda(Family):
 
 FAMILY = Simda(
     name="simda",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("shiz",),
     seeding="per-sample key string and base number only; the date is ignored",
     period_days=1,

@@ -60,6 +60,7 @@ _KNOWN = (
 
 FAMILY = Tinba(
     name="tinba",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("tinybanker", "zusy"),
     seeding="hardcoded seed string and first domain only; the date is ignored",
     period_days=1,

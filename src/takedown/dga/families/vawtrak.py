@@ -58,6 +58,7 @@ _DGA3 = "https://github.com/baderj/domain_generation_algorithms/blob/master/vawt
 
 FAMILY = Vawtrak(
     name="vawtrak",
+    uses_date=False,  # the names do not depend on the date: computed once per parameter set
     aliases=("neverquest", "snifula"),
     seeding="per-sample seed only; the date is ignored",
     period_days=1,
