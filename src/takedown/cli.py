@@ -266,6 +266,40 @@ def dga_match(
         raise typer.Exit(1)
 
 
+@dga_app.command("registrations")
+def dga_registrations(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    date_from: str = typer.Option(..., "--from", metavar="DATE", help="First day (UTC), YYYY-MM-DD."),
+    date_to: str = typer.Option(..., "--to", metavar="DATE", help="Last day (UTC), YYYY-MM-DD."),
+    fmt: str = typer.Option("txt", "--format", metavar="txt|csv", help="Output format."),
+) -> None:
+    """Every name the operation's [[dga]] entries must hold between the dates, by TLD,
+    with the TLD's registry operator and the days to hold each name."""
+    from takedown.dga.sinking import REGISTRIES, registrations
+
+    first, last = _date("--from", date_from), _date("--to", date_to)
+    if last < first:
+        raise OperationError(f"--to {last} is before --from {first}")
+    if fmt not in ("txt", "csv"):
+        raise OperationError(f"--format: {fmt!r} is not one of txt, csv")
+    op = load_operation(file)
+    if not op.dga:
+        raise OperationError(f"{display_path(op.path)}: the operation has no [[dga]] entries")
+    plan = registrations(op.dga, first, last)
+    if fmt == "csv":
+        print("tld,registry,name,family,hold_from,hold_to")
+        for tld, rows in plan.items():
+            for name, family, a, b in rows:
+                print(f"{tld},{REGISTRIES.get(tld, '')},{name},{family},{a.isoformat()},{b.isoformat()}")
+        return
+    total = sum(len(r) for r in plan.values())
+    print(f"{total:,} names to hold between {first} and {last}, {len(plan)} TLDs")
+    for tld, rows in plan.items():
+        print(f"\n.{tld}  ({REGISTRIES.get(tld, 'registry operator not listed')}): {len(rows):,} names")
+        for name, family, a, b in rows:
+            print(f"  {name:<40} {family:<16} {a.isoformat()} .. {b.isoformat()}")
+
+
 def main() -> None:
     """Entry point of the ``takedown`` script."""
     try:
@@ -346,6 +380,11 @@ def _print_summary(s: dict[str, Any]) -> None:
     print(f"\nevents\n  {'sensor':<14}{s['events']['sensor']}\n"
           f"  {'flush every':<14}{s['events']['flush_interval']:g} s\n"
           f"  {'addresses':<14}{s['events']['privacy']}")
+    if s.get("dga"):
+        print("\ndga")
+        for g in s["dga"]:
+            params = ", ".join(f"{k}={v}" for k, v in g["params"].items()) or "defaults"
+            row(g["family"], f"{params}; held {g['days_before']} day(s) before to {g['days_after']} after")
     if s["notes"]:
         print("\nnotes")
         for note in s["notes"]:

@@ -102,6 +102,17 @@ class DomainSet:
 
 
 @dataclass(frozen=True)
+class DgaSpec:
+    """``[[dga]]``: a DGA family whose names the DNS server sinks as they come due."""
+
+    family: str  # the registered name (aliases resolved)
+    params: tuple[tuple[str, Any], ...] = ()
+    days_before: int = 3  # sink a name this many days before its period starts
+    days_after: int = 7  # and keep it this many days after its period ends
+    plugin: Path | None = None  # an operator's own family (a Python file defining FAMILY)
+
+
+@dataclass(frozen=True)
 class ZoneSpec:
     origin: str  # lowercased, no trailing dot
     file: Path  # absolute
@@ -195,6 +206,7 @@ class Operation:
     notice: Notice = Notice()
     fingerprints: Fingerprints = Fingerprints()
     enrich: Enrich = Enrich()
+    dga: tuple[DgaSpec, ...] = ()
 
 
 # --------------------------------------------------------------------------
@@ -331,6 +343,7 @@ class _Builder:
             notice=self.notice(top.table("notice", required=False)),
             fingerprints=self.fingerprints(top.table("fingerprints", required=False)),
             enrich=self.enrich(top.table("enrich", required=False)),
+            dga=tuple(self.dga(t) for t in top.array_of_tables("dga")),
             **listeners,
         )
 
@@ -474,6 +487,35 @@ class _Builder:
             privacy=t.get("privacy", self.choice(PRIVACY_MODES), default=d.privacy),
             privacy_key=t.get("privacy_key", self.resolve, default=None),
         )
+
+    def dga(self, t: _Table) -> DgaSpec:
+        from takedown.dga import DgaError, get, load_plugin
+
+        plugin = t.get("plugin", self.existing_file, default=None)
+        name = t.get("family", self.string)
+        raw = t.get("params", self.param_table, default={})
+        try:
+            if plugin is not None:
+                load_plugin(plugin)
+            fam = get(name)
+            params = fam.resolve(raw)
+        except DgaError as e:
+            where = (*t.path, "params") if raw and "parameter" in str(e) else (*t.path, "family")
+            raise self.error(where, f"{_dotted(t.path)}: {e}") from None
+        return DgaSpec(
+            family=fam.name, params=tuple(sorted(params.items())),
+            days_before=t.get("days_before", self.integer(0, 366), default=3),
+            days_after=t.get("days_after", self.integer(0, 366), default=7),
+            plugin=plugin,
+        )
+
+    def param_table(self, v: Any, where: KeyPath) -> dict:
+        if not isinstance(v, dict):
+            raise self.error(where, f"{_dotted(where)} must be a table of parameters, e.g. {{ seed = 42 }}")
+        for k, x in v.items():
+            if isinstance(x, bool) or not isinstance(x, (int, str)):
+                raise self.error((*where, k), f"{_dotted((*where, k))} must be an integer or a string")
+        return dict(v)
 
     def enrich(self, t: _Table | None) -> Enrich:
         if t is None:
@@ -678,7 +720,7 @@ class _Builder:
 # silently ignored). Keyed by the table's path with array indices dropped.
 _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     (): ("operation", "sinkhole", "domains", "zones", "dns", "events", "http", "tls", "tcp",
-         "notice", "fingerprints", "enrich"),
+         "notice", "fingerprints", "enrich", "dga"),
     ("operation",): ("name", "storage"),
     ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
     ("domains",): ("family", "file"),
@@ -688,6 +730,7 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
                      "ipv6_prefix", "window"),
     ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
     ("enrich",): ("country_mmdb", "asn_mmdb"),
+    ("dga",): ("family", "params", "days_before", "days_after", "plugin"),
     **{(k,): ("listen", "response", "trusted_proxies", "template", "handshake", "capture_bytes",
               "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
               "request_timeout", "max_connections_per_source") for k in ("http", "tls", "tcp")},
@@ -1076,6 +1119,8 @@ def summarize(op: Operation) -> dict[str, Any]:
         },
         "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor,
                    "privacy": op.events.privacy},
+        "dga": [{"family": g.family, "params": dict(g.params), "days_before": g.days_before,
+                 "days_after": g.days_after} for g in op.dga],
         "notes": notes,
     }
 

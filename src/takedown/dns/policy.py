@@ -15,6 +15,7 @@ import ipaddress
 import struct
 import time
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 from takedown import lists
 from takedown.dns import wire
@@ -106,10 +107,10 @@ class _Sunk:
 class _Seized:
     __slots__ = ("apex", "family", "rule")
 
-    def __init__(self, apex: bytes, family: str):
+    def __init__(self, apex: bytes, family: str, rule: str | None = None):
         self.apex = apex
         self.family = family
-        self.rule = f"domain:{family}"
+        self.rule = rule or f"domain:{family}"
 
 
 class _TakenZone:
@@ -145,9 +146,12 @@ _REFUSED = Decision(Result(REFUSED, False, ede=wire.EDE_NOT_AUTHORITATIVE), "non
 class Policy:
     """Compiled answers of one operation. Immutable once built; reload builds a new one."""
 
-    def __init__(self, op: Operation, *, serial: int | None = None):
+    def __init__(self, op: Operation, *, serial: int | None = None, day: date | None = None):
         self.operation = op
         self.serial = serial if serial is not None else int(time.time())
+        #: The UTC day the DGA names were chosen for (the server rebuilds the
+        #: policy when the day changes).
+        self.day = day or datetime.now(timezone.utc).date()
         self.sinkhole = Sinkhole(op, self.serial)
         self.rules: dict[bytes, object] = {}
         self.seized_count = 0
@@ -157,6 +161,17 @@ class Policy:
                 if w not in self.rules:
                     self.seized_count += 1
                 self.rules[w] = _Seized(w, ds.family)
+        self.dga_count = 0
+        if op.dga:
+            from takedown.dga.sinking import held_on
+
+            # a DGA name is sunk like a seized domain (the name and below),
+            # with its family and DGA date in the rule; seized lists win
+            for name, h in held_on(op.dga, self.day).items():
+                w = wire.text_to_wire(name)
+                if w not in self.rules:
+                    self.rules[w] = _Seized(w, h.family, f"dga:{h.family}:{h.period_start.isoformat()}")
+                    self.dga_count += 1
         self.zones: list[_TakenZone] = []
         for zs in op.zones:
             zone = Zone.load(zs.file, zs.origin)

@@ -16,6 +16,7 @@ half-loaded state. A reload that fails leaves the old policy serving.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 import os
 import signal
 import socket
@@ -78,6 +79,7 @@ def _bind(host: str, port: int, kind: int) -> socket.socket:
 def _watched(op: Operation) -> list[Path]:
     paths = [op.path]
     paths += [d.file for d in op.domains]
+    paths += [g.plugin for g in op.dga if g.plugin is not None]
     for z in op.zones:
         paths.append(z.file)
         if z.blocklist is not None:
@@ -260,6 +262,8 @@ class Worker:
             if now != snap:
                 snap = now
                 self.request_reload("a file changed")
+            elif self.op.dga and self.responder.policy.day != datetime.now(timezone.utc).date():
+                self.request_reload("a new UTC day: DGA names roll over")
 
     def request_reload(self, why: str) -> None:
         if self.reloading:
@@ -351,7 +355,9 @@ def serve(
         raise
     zones = ", ".join(z.zone.origin_text for z in policy.zones) or "none"
     _say(
-        f"operation {op.name!r}: {policy.seized_count} seized names, zones: {zones} "
+        f"operation {op.name!r}: {policy.seized_count} seized names, "
+        + (f"{policy.dga_count} DGA names due {policy.day}, " if op.dga else "")
+        + f"zones: {zones} "
         f"(loaded in {time.monotonic() - t0:.1f}s); events under {op.storage}"
     )
     where = "DNS on udp+tcp " + " ".join(f"{h}:{p}" if ":" not in h else f"[{h}]:{p}" for h, p in listens)
