@@ -42,7 +42,7 @@ def test_policy_sinks_the_names_due_that_day(tmp_path):
     pol = Policy(op, day=day)
     due = fam.generate(day, count=4)
     d = pol.decide(wire.text_to_wire(due[0]).lower(), wire.A)
-    assert d.rule == "dga:necurs:2026-03-10" and d.family == "necurs"
+    assert d.rule == "dga:necurs:2026-03-08" and d.family == "necurs"  # the group's first day
     assert d.result.answer  # the sinkhole's A record
     # held until days_after after its (one-day) period; gone after
     later = Policy(op, day=day + timedelta(days=2))
@@ -54,6 +54,9 @@ def test_policy_sinks_the_names_due_that_day(tmp_path):
     assert pol.decide(wire.text_to_wire(ahead).lower(), wire.A).rule == "none"
     assert Policy(op, day=date(2026, 3, 11)).decide(wire.text_to_wire(ahead).lower(), wire.A).rule == \
         "dga:necurs:2026-03-12"
+    assert [(p.start.day, p.end.day) for p in __import__("takedown.dga.forecast", fromlist=["x"]).forecast(
+        fam, date(2026, 2, 1), date(2026, 2, 28), {"count": 1})] == [(1, 3), (4, 7), (8, 11), (12, 15),
+                                                                    (16, 19), (20, 23), (24, 27), (28, 28)]
 
 
 def test_bad_dga_entries_name_the_line(tmp_path):
@@ -76,10 +79,8 @@ def test_registrations_command(tmp_path):
     rows = [r.split(",") for r in out.stdout.splitlines()[1:]]
     fam = get("necurs")
     expected = set()
-    for d in range(0, 7):  # periods 03-06..03-12: their windows (-1 day, +2 days) reach into the range
-        day = date(2026, 3, 6) + timedelta(days=d)
-        for n in fam.generate(day, count=4):
-            expected.add(n)
+    for day in (date(2026, 3, 4), date(2026, 3, 8), date(2026, 3, 12)):  # groups 4-7, 8-11, 12-15: windows reach in
+        expected.update(fam.generate(day, count=4))
     names = {r[2] for r in rows}
     assert fam.generate(date(2026, 3, 9), count=4)[0] in names
     assert names == expected

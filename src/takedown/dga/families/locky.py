@@ -14,6 +14,7 @@ The day enters the seed as ``day // 2``, so names change on every even day of th
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 from takedown.dga.base import DgaError, Family, Known, Param
@@ -52,6 +53,14 @@ def _name(day: date, index: int, seed: int, shift: int) -> str:
 
 
 class Locky(Family):
+    # the sample's own periods: day // 2 groups (the 1st alone, then 2-3, 4-5, ...)
+    def period_start(self, day: date) -> date:
+        return day.replace(day=max(1, (day.day >> 1) << 1))
+
+    def period_end(self, start: date) -> date:
+        last = ((start.day >> 1) << 1) + 1
+        return start.replace(day=min(last, calendar.monthrange(start.year, start.month)[1]))
+
     def names(self, start: date, *, seed: int, shift: int, count: int) -> list[str]:
         if not 1 <= shift <= 31:
             raise DgaError("locky: shift is a rotation count, 1..31")

@@ -8,12 +8,13 @@ necurs/example_domains.txt (commit 09961a1): all 2048 names with magic number 9.
 
 The day enters the seed only as ``day // 4``, so names change on the 4th, 8th, ...,
 28th of each month and on the 1st: the groups are 3 to 4 days long (the last one of
-February 1-2 days) and not a fixed cycle. The framework counts fixed-length periods, so
-this family uses one-day periods; consecutive days of one group give the same names.
+February 1-2 days) and not a fixed cycle: the family defines its own periods
+(``period_start``/``period_end``), one per group.
 """
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 import numpy as np
@@ -82,8 +83,20 @@ def _names_many(day: date, count: int, magic: int) -> list[str]:
 
 
 class Necurs(Family):
+    """Periods are the sample's own date groups: days 1-3, 4-7, 8-11, ..., 28 to the
+    end of the month (``day // 4`` enters the seed), so a forecast lists each
+    group once and an event's DGA date is its group's first day."""
+
     def names(self, start: date, *, magic: int, count: int) -> list[str]:
         return _names_many(start, count, magic)
+
+    def period_start(self, day: date) -> date:
+        return day.replace(day=max(1, (day.day >> 2) << 2))
+
+    def period_end(self, start: date) -> date:
+        last = ((start.day >> 2) << 2) + 3
+        month_end = calendar.monthrange(start.year, start.month)[1]
+        return start.replace(day=min(last, month_end))
 
     def seed_key(self, start: date, params: dict) -> tuple:
         return (start.year, start.month, start.day >> 2)

@@ -8,12 +8,12 @@ this code is our own). The test matches ``symmi/example_domains.txt`` (commit
 
 The seed is 10000 * (100 * (day // 16) + month) + year + 42: names change on
 the 1st and the 16th of each month. Those halves are not a fixed number of
-days, and a forecast period is ``period_days`` long, so this family uses
-one-day periods; all days of one half give the same names.
+days: the family defines its own periods (``period_start``/``period_end``).
 """
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 from takedown.dga.base import Family, Known, Param
@@ -45,6 +45,13 @@ def _label(rand: _MsvcRand, length: int) -> str:
 
 
 class Symmi(Family):
+    # the sample's own periods: days 1-15 and 16 to the end of the month
+    def period_start(self, day: date) -> date:
+        return day.replace(day=1 if day.day < 16 else 16)
+
+    def period_end(self, start: date) -> date:
+        return start.replace(day=15 if start.day < 16 else calendar.monthrange(start.year, start.month)[1])
+
     def names(self, start: date, *, seed_constant: int, suffix: str, count: int) -> list[str]:
         seed = 10000 * ((start.day // 16) * 100 + start.month) + start.year + seed_constant
         rand = _MsvcRand(seed)
