@@ -113,7 +113,7 @@ COMMON: tuple[Column, ...] = (
     Column(
         "rule", pa.string(),
         "Policy rule that matched: 'domain:<family>', 'zone:<zone>:block', 'zone:<zone>:pass', "
-        "'dga:<family>', ... or 'none'.",
+        "'dga:<family>:<YYYY-MM-DD>' (a DGA name and its period's first day), a fingerprint rule's name, or 'none'.",
         dictionary=True,
     ),
     Column(
