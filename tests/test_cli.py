@@ -123,3 +123,19 @@ def test_usage_error_is_not_a_traceback():
     p = run("check")
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
+
+
+def test_multi_line_library_errors_are_printed_as_one_line(monkeypatch, capsys):
+    import pytest as _pytest
+
+    from takedown import cli
+    from takedown.errors import StoreError
+
+    def boom():
+        raise StoreError("cannot read the events: Binder Error: no match\n\tCandidate functions:\n  ^^^^")
+
+    monkeypatch.setattr(cli, "app", boom)
+    with _pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 1
+    assert capsys.readouterr().err == "Error: cannot read the events: Binder Error: no match\n"

@@ -305,7 +305,10 @@ def main() -> None:
     try:
         app()  # standalone: exits itself, 0 or click's usage-error status
     except TakedownError as e:
-        print(f"Error: {e}", file=sys.stderr)
+        # one line, always: a library message may quote a multi-line one (a
+        # DuckDB binder error, a parser's caret line); its first line says it
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        print(f"Error: {lines[0]}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:  # typer maps it to 130 inside a command; this is the rest
         sys.exit(130)
