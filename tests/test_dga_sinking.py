@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dns.message
 import dns.query
+import pyarrow as pa
 import pytest
 
 from takedown.dga import get
@@ -114,7 +115,20 @@ def test_server_answers_todays_dga_name_and_logs_its_date(tmp_path):
         time.sleep(0.6)
         rows = [e for e in events({"dir": tmp_path}, "dns") if (e["qname"] or "").startswith(name.split(".")[0])]
         assert rows and rows[-1]["family"] == "necurs"
-        assert rows[-1]["rule"].startswith("dga:necurs:")
+        group = get("necurs").period_start(today)
+        assert rows[-1]["rule"] == f"dga:necurs:{group.isoformat()}"
+        # the report's dataset has the DGA date as a column of its own
+        from takedown.analytics.dataset import open_dataset
+
+        class _NoLookup:
+            def lookup(self, ips):
+                n = len(ips)
+                return pa.table({"cc": pa.nulls(n, pa.string()), "asn": pa.nulls(n, pa.int64()),
+                                 "as_name": pa.nulls(n, pa.string())})
+
+        con = open_dataset(tmp_path / "data", enricher=_NoLookup())
+        got = con.sql("SELECT DISTINCT dga_date FROM resolvers WHERE family = 'necurs'").fetchall()
+        assert got == [(group,)]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)

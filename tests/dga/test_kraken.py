@@ -69,3 +69,30 @@ def test_independent_of_process_time_zone(monkeypatch):
         monkeypatch.undo()
         time.tzset()
     assert names[:12] == V2_FIRST and names[-6:] == V2_LAST
+
+
+def _plain_v2(start, seed, count):
+    """Version 2 as the sample runs it, one burnt number at a time (the module steps
+    all indexes at once with numpy)."""
+    from datetime import datetime, timezone
+
+    from takedown.dga.families import kraken as k
+
+    now = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp())
+    weeks = (now - k._WEEK_ZERO) // 604800 + 2
+    out = []
+    for n in range(count):
+        burn = weeks - 1 if n % 9 in (6, 7) else 0 if n % 9 == 8 else weeks
+        for const in k._V2_SEEDS[seed]:
+            r = 3 * n + const
+            for _ in range(burn):
+                r = k._crop(k._rand(r))
+            out.append(f"{k._label(r, 7, True)}.{k._V2_TLDS[1][n % 4]}")
+    return out
+
+
+@pytest.mark.parametrize("day", [date(2008, 3, 20), date(2008, 4, 2), date(2019, 6, 4), date(2026, 11, 26)])
+@pytest.mark.parametrize("seed", ["a", "b"])
+def test_vectorised_burn_equals_the_plain_loop(day, seed):
+    start = FAMILY.period_start(day)
+    assert FAMILY.names(start, version=2, seed=seed, tld_set=1, count=30) == _plain_v2(start, seed, 30)

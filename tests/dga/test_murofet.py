@@ -79,3 +79,16 @@ def test_independent_of_time_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_version_1_periods_are_its_day_groups():
+    from takedown.dga.forecast import forecast
+
+    periods = forecast(FAMILY, date(2016, 2, 1), date(2016, 2, 29), {"version": 1, "count": 5})
+    assert [(p.start.day, p.end.day) for p in periods] == [(1, 6), (7, 13), (14, 20), (21, 27), (28, 29)]
+    assert len({tuple(p.names) for p in periods}) == 5
+    for p in periods:  # every day of a group generates the group's names
+        assert FAMILY.generate(p.end, version=1, count=5) == p.names
+    # version 2 stays daily
+    daily = forecast(FAMILY, date(2016, 2, 1), date(2016, 2, 3), {"version": 2, "count": 5})
+    assert [(p.start.day, p.end.day) for p in daily] == [(1, 1), (2, 2), (3, 3)]

@@ -16,8 +16,10 @@
 
 ``resolvers``
     DNS events in the period, with ``day``, ``week``, ``cc``, ``asn``,
-    ``as_name`` of the resolver. Resolver observations are never counted as
-    infected hosts (see :mod:`takedown.events`).
+    ``as_name`` of the resolver, and ``dga_date`` (DATE): for a name sunk by a
+    ``[[dga]]`` entry, the first day of the DGA period it was generated for
+    (from the rule ``dga:<family>:<date>``), else NULL. Resolver observations
+    are never counted as infected hosts (see :mod:`takedown.events`).
 
 ``ipinfo``
     One row per distinct source address of the period: ``ip``, ``cc``,
@@ -97,10 +99,12 @@ def open_dataset(
     # AS names for addresses stored pseudonymised: the name of the same AS seen in clear, if any
     con.execute("CREATE OR REPLACE VIEW _asnames AS SELECT asn, any_value(as_name) AS as_name "
                 "FROM ipinfo WHERE asn IS NOT NULL GROUP BY asn")
-    for view, where in (("checkins", f"kind IN ({_KINDS})"), ("resolvers", "kind = 'dns'")):
+    dga_date = ("CASE WHEN e.rule LIKE 'dga:%' THEN try_cast(split_part(e.rule, ':', 3) AS DATE) END "
+                "AS dga_date,")
+    for view, where, extra in (("checkins", f"kind IN ({_KINDS})", ""), ("resolvers", "kind = 'dns'", dga_date)):
         con.execute(f"""
             CREATE OR REPLACE VIEW {view} AS
-            SELECT e.*,
+            SELECT e.*, {extra}
                    e.date AS day,
                    {_WEEK} AS week,
                    coalesce(e.src_key, e.src_ip) AS bot,

@@ -74,12 +74,13 @@ class Family:
 
     # -- the contract ---------------------------------------------------------
 
-    def period_start(self, day: date) -> date:
-        """First day of the period that contains ``day``."""
+    def period_start(self, day: date, params: dict[str, Any] | None = None) -> date:
+        """First day of the period that contains ``day`` (``params``: the resolved
+        parameters, for families whose periods depend on a variant)."""
         n = (day - self.epoch).days // self.period_days
         return self.epoch + timedelta(days=n * self.period_days)
 
-    def period_end(self, start: date) -> date:
+    def period_end(self, start: date, params: dict[str, Any] | None = None) -> date:
         """Last day of the period that begins on ``start`` (override with
         ``period_start`` for periods of uneven length: thirds of a month...)."""
         return start + timedelta(days=self.period_days - 1)
@@ -92,7 +93,8 @@ class Family:
 
     def generate(self, day: date, **params: Any) -> list[str]:
         """The names of the period containing ``day``, in the malware's order."""
-        return self.names(self.period_start(day), **self.resolve(params))
+        resolved = self.resolve(params)
+        return self.names(self.period_start(day, resolved), **resolved)
 
     def names(self, start: date, **params: Any) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -32,9 +32,9 @@ def forecast(family: Family, first: date, last: date, params: dict[str, Any] | N
     resolved = family.resolve(params or {})
     out = []
     computed: dict = {}  # seed_key -> names (date-independent families, date groups)
-    start = family.period_start(first)
+    start = family.period_start(first, resolved)
     while start <= last:
-        end = family.period_end(start)
+        end = family.period_end(start, resolved)
         key = family.seed_key(start, resolved)
         if key not in computed:
             computed[key] = family.names(start, **resolved)

@@ -124,10 +124,10 @@ def family_runs(family: Family, first: date, last: date) -> list:
         resolved = family.resolve(params)
         spans: list[tuple[date, date, list[str]]] = []
         computed: dict = {}  # seed_key -> names: equal seeds are generated once
-        start = family.period_start(first)
+        start = family.period_start(first, resolved)
         periods = 0
         while start <= last:
-            end = family.period_end(start)
+            end = family.period_end(start, resolved)
             key = family.seed_key(start, resolved)
             names = computed.get(key)
             if names is None:

@@ -70,6 +70,7 @@ FAMILY = Banjori(
     verified_against=(
         "baderj/domain_generation_algorithms@09961a1 banjori/example_domains.txt: all 1000 names from seed "
         "earnestnessbiophysicalohax.com (the only published list; one seed)",
+        "360netlab/DGA issues #39, #28, #25 (sandbox): seeds censorshipecmascriptivylv.com (all 40), nodomen.com (first 12), adulthoodivettewl.com (first 10)",
     ),
     epoch=date(1970, 1, 1),
 )

@@ -49,6 +49,7 @@ FAMILY = Chinad(
     verified_against=(
         "baderj/domain_generation_algorithms@09961a1 chinad/example_domains.txt: all 256 names of 2017-01-13 "
         "(the only published list; its date is not stated, it was found by trying dates)",
+        "360netlab/DGA@545d67c code/chinad/examples.txt: all 1000 names (counter 0..999, its low byte) of 2016-10-24 (date found by matching 2010..2030)",
     ),
     epoch=date(1970, 1, 1),
 )

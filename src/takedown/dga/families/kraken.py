@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import numpy as np
+
 from takedown.dga.base import DgaError, Family, Param
 
 _MASK = 0xFFFFFFFF
@@ -92,15 +94,27 @@ class Kraken(Family):
         now = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp())
         weeks = (now - _WEEK_ZERO) // 604800 + 2
         tlds = _V2_TLDS[tld_set]
-        for n in range(count):
-            # of every nine indexes, two burn one number less and the ninth none
-            burn = weeks - 1 if n % 9 in (6, 7) else 0 if n % 9 == 8 else weeks
-            for const in seeds[seed]:
-                r = 3 * n + const
-                for _ in range(burn):
-                    r = _crop(_rand(r))
-                out.append(f"{_label(r, 7, True)}.{tlds[n % 4]}")
+        for n, r in enumerate(_burnt(count, seeds[seed], weeks)):
+            for x in r:
+                out.append(f"{_label(x, 7, True)}.{tlds[n % 4]}")
         return out
+
+
+def _burnt(count: int, consts: tuple[int, int], weeks: int) -> list[list[int]]:
+    """Version 2's starting value for each index and constant, after the sample burns
+    one random number per week: ``weeks`` of them, one less for indexes 6 and 7 of
+    every nine, none for the ninth."""
+    # Stepped for all indexes at once: a week is ~1000 steps per name by 2026, 100M
+    # LCG steps a year in a Python loop (17 s of the DGA index build) against 0.3 s here.
+    n = np.arange(count, dtype=np.uint64)
+    start = np.stack([3 * n + np.uint64(c & _MASK) for c in consts], axis=1)  # consts are int32
+    r = start.copy()
+    for _ in range(max(weeks - 1, 0)):
+        r = ((r * np.uint64(1103515245) + np.uint64(12435)) >> np.uint64(8)) & np.uint64(0x7FFF)
+    full = ((r * np.uint64(1103515245) + np.uint64(12435)) >> np.uint64(8)) & np.uint64(0x7FFF) if weeks > 0 else r
+    rest = (n % 9)[:, None]
+    out = np.where(rest == 8, start, np.where((rest == 6) | (rest == 7), r, full))
+    return out.tolist()
 
 
 FAMILY = Kraken(

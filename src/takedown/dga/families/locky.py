@@ -54,10 +54,10 @@ def _name(day: date, index: int, seed: int, shift: int) -> str:
 
 class Locky(Family):
     # the sample's own periods: day // 2 groups (the 1st alone, then 2-3, 4-5, ...)
-    def period_start(self, day: date) -> date:
+    def period_start(self, day: date, params: dict | None = None) -> date:
         return day.replace(day=max(1, (day.day >> 1) << 1))
 
-    def period_end(self, start: date) -> date:
+    def period_end(self, start: date, params: dict | None = None) -> date:
         last = ((start.day >> 1) << 1) + 1
         return start.replace(day=min(last, calendar.monthrange(start.year, start.month)[1]))
 

@@ -55,6 +55,8 @@ FAMILY = Mydoom(
     known=(Known(params={"magic": 0xFA8}, note="the only magic in the reimplementation", source=_REPO),),
     sources=(_REPO,),
     verified_against=("mydoom/example_domains.txt of baderj/domain_generation_algorithms (09961a1): all 99 "
-                      "names, magic 0xFA8, 2019-04-18; the only published list",),
+                      "names, magic 0xFA8, 2019-04-18",
+        "360netlab/DGA issue #49: the 40 names generated in a sandbox on 2019-01-03 (our first 40), magic 0xFA8",
+    ),
     epoch=date(1970, 1, 1),
 )

@@ -90,10 +90,10 @@ class Necurs(Family):
     def names(self, start: date, *, magic: int, count: int) -> list[str]:
         return _names_many(start, count, magic)
 
-    def period_start(self, day: date) -> date:
+    def period_start(self, day: date, params: dict | None = None) -> date:
         return day.replace(day=max(1, (day.day >> 2) << 2))
 
-    def period_end(self, start: date) -> date:
+    def period_end(self, start: date, params: dict | None = None) -> date:
         last = ((start.day >> 2) << 2) + 3
         month_end = calendar.monthrange(start.year, start.month)[1]
         return start.replace(day=min(last, month_end))
@@ -115,6 +115,8 @@ FAMILY = Necurs(
     sources=("https://johannesbader.ch/2015/02/the-dgas-of-necurs/",
              "https://github.com/baderj/domain_generation_algorithms/tree/master/necurs"),
     verified_against=("necurs/example_domains.txt of baderj/domain_generation_algorithms (09961a1): "
-                      "all 2048 names, magic 9, date group 2015-08-28..31; the only published list",),
+                      "all 2048 names, magic 9, date group 2015-08-28..31",
+        "pchaigno/dga-collection@e910a11 test/test_necurs.py: the 6 names it states for 2015-02-19, magic 9",
+    ),
     epoch=date(1970, 1, 1),
 )

@@ -64,6 +64,7 @@ FAMILY = Orchard(
     verified_against=(
         "baderj/domain_generation_algorithms@09961a1 orchard/example_domains.txt: the 16 date-seeded "
         "names of 2022-09-29 (the only published list); the balance-seeded names are untested",
+        "baderj/domain_generation_algorithms@706d867 orchard/example_domains.txt (an older list): the 16 date-seeded names of 2022-07-23 (date found by matching over 2022)",
     ),
     epoch=date(1970, 1, 1),
 )

@@ -37,13 +37,12 @@ def _mt(seed: int) -> random.Random:
 
 
 class Qakbot(Family):
-    def period_start(self, day: date) -> date:
+    def period_start(self, day: date, params: dict | None = None) -> date:
         # windows are calendar based: 1-10, 11-20, 21-end of the month
         return day.replace(day=min((day.day - 1) // 10, 2) * 10 + 1)
 
-    def period_end(self, start: date) -> date:
-        # the third window runs to the month's end (8 to 11 days); forecast.py
-        # still steps by period_days and does not call this yet
+    def period_end(self, start: date, params: dict | None = None) -> date:
+        # the third window runs to the month's end (8 to 11 days)
         if start.day < 21:
             return start + timedelta(days=9)
         first_of_next = (start.replace(day=28) + timedelta(days=4)).replace(day=1)

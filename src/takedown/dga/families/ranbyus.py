@@ -119,6 +119,7 @@ FAMILY = Ranbyus(
         "baderj/domain_generation_algorithms@09961a1 ranbyus/september/example_domains.txt "
         "(40 names, september, seed 0x0F0D5BFA, 2015-09-25)",
         "first names of the report quoted in " + _SEPT + " (september, seed 0x0F0D5BFA, 2015-09-24)",
+        "pchaigno/dga-collection@e910a11 test/test_ranbyus.py: its first 7 names, version may, seed 0x65BA0743, 2015-05-19",
     ),
     epoch=date(2015, 1, 1),
 )

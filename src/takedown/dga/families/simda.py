@@ -58,6 +58,7 @@ FAMILY = Simda(
     verified_against=(
         "baderj/domain_generation_algorithms@09961a1 simda/example_domains.txt: all 1000 names, "
         "key 1676d5775e05c50b46baa5579d4fc7, base 0x45AE94B2 (the only published list)",
+        "360netlab/DGA issue #3: 23 names VirusTotal saw, key 167bdf6e5e05c53a8a52b9505876ed, base 0x45AE94B2, length 7, .net",
     ),
     epoch=date(1970, 1, 1),
 )

@@ -46,10 +46,10 @@ def _label(rand: _MsvcRand, length: int) -> str:
 
 class Symmi(Family):
     # the sample's own periods: days 1-15 and 16 to the end of the month
-    def period_start(self, day: date) -> date:
+    def period_start(self, day: date, params: dict | None = None) -> date:
         return day.replace(day=1 if day.day < 16 else 16)
 
-    def period_end(self, start: date) -> date:
+    def period_end(self, start: date, params: dict | None = None) -> date:
         return start.replace(day=15 if start.day < 16 else calendar.monthrange(start.year, start.month)[1])
 
     def names(self, start: date, *, seed_constant: int, suffix: str, count: int) -> list[str]:
@@ -82,6 +82,7 @@ FAMILY = Symmi(
     verified_against=(
         "baderj/domain_generation_algorithms@09961a1 symmi/example_domains.txt: all 64 names, "
         "2015-08-16..31 (the only published list; its date was found by matching seeds)",
+        "pchaigno/dga-collection@e910a11 test/test_symmi.py: the 3 names it states for 2015-12-20 (our first 3)",
     ),
     epoch=date(1970, 1, 1),
 )

@@ -85,6 +85,7 @@ FAMILY = Tinba(
         "baderj/domain_generation_algorithms@09961a1 tinba/example_domains.txt: all 401 names, "
         "seed jc74FlUna852Ji9o, domain blackfreeqazyio.cc, TLDs com,net,in,ru, 100 labels "
         "(the only published list; the other known seeds are untested)",
+        "andrewaeva/DGA@3e930a7 dga_wordlists/tinba.txt: all 100000 names, seed oGkS3w3sGGOGG7oc, first domain ssrgwnrmgrxe.com, com; 360netlab/DGA issues #15 and #21 (sandbox names; seeds oGkS3w3sGGOGG7oc with justforyoumybab.com, jw72Gsmf620ohwy7 with i8274g1yxi9orjuy.cc)",
     ),
     epoch=date(1970, 1, 1),
 )
