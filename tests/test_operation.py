@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from takedown.errors import OperationError
+from takedown.tomlfile import Locator as _Locator
 from takedown.operation import (
     DnsConfig,
     Rrl,
-    _Locator,
     load_operation,
     parse_listen,
     parse_workers,

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, StoreError, TakedownError
+from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -30,6 +30,8 @@ events_app = typer.Typer(help="Query the events an operation has stored.", no_ar
 app.add_typer(events_app, name="events")
 dga_app = typer.Typer(help="Domain generation algorithms: families, forecasts.", no_args_is_help=True)
 app.add_typer(dga_app, name="dga")
+sim_app = typer.Typer(help="Simulate a P2P botnet and a takedown plan before the day.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
 
 FILE_HELP = "The operation file (TOML)."
 
@@ -298,6 +300,86 @@ def dga_registrations(
         print(f"\n.{tld}  ({REGISTRIES.get(tld, 'registry operator not listed')}): {len(rows):,} names")
         for name, family, a, b in rows:
             print(f"  {name:<40} {family:<16} {a.isoformat()} .. {b.isoformat()}")
+
+
+@sim_app.command("families")
+def sim_families() -> None:
+    """List the P2P family models with each value and where it comes from."""
+    from takedown.p2p.registry import models
+
+    for m in models():
+        aka = f"  (also {', '.join(m.aliases)})" if m.aliases else ""
+        print(f"{m.name}{aka}: {m.title}")
+        for name, value, basis in m.parameters():
+            print(f"  {name:<18} {value!s:<10} {basis or ''}")
+        for src in m.sources:
+            print(f"  source: {src}")
+        print()
+
+
+@sim_app.command("scenarios")
+def sim_scenarios() -> None:
+    """List the shipped scenarios and what each shows."""
+    from takedown.p2p.scenario import shipped_scenarios
+
+    for path, shows in shipped_scenarios():
+        print(f"{path.stem:<22} {shows}")
+
+
+@sim_app.command("run")
+def sim_run(
+    scenario: str = typer.Argument(..., metavar="SCENARIO",
+                                   help="A scenario TOML file, or the name of a shipped one (takedown sim scenarios)."),
+    out: str = typer.Option(..., "--out", metavar="DIR", help="Directory for summary.json, timeseries.csv, charts."),
+    bots: Optional[int] = typer.Option(None, "--bots", metavar="N", help="Starting population (overrides the file)."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="S", help="Random seed (overrides the file)."),
+) -> None:
+    """Run a scenario: the botnet and the plan, round by round, with a progress bar."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from takedown.p2p.engine import Simulation
+    from takedown.p2p.output import write_outputs
+    from takedown.p2p.scenario import MAX_BOTS, resolve_scenario
+
+    sc = resolve_scenario(scenario)
+    if bots is not None:
+        if not 10 <= bots <= MAX_BOTS:
+            raise SimError(f"--bots: must be between 10 and {MAX_BOTS:,}, not {bots}")
+        sc = sc.replace(bots=bots)
+    if seed is not None:
+        if not 0 <= seed < 2**32:
+            raise SimError(f"--seed: must be between 0 and 2**32-1, not {seed}")
+        sc = sc.replace(seed=seed)
+    print(f"{sc.name or 'scenario'}: {sc.model.name}, {sc.bots:,} bots, {sc.days:g} days, seed {sc.seed}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), transient=False) as bar:
+        task = bar.add_task("setting up", total=sc.rounds)
+        sim = Simulation(sc)
+        bar.update(task, description="simulating")
+        result = sim.run(lambda t, total: bar.update(task, completed=t))
+    paths = write_outputs(result, Path(out))
+    s = result.summary()
+    f = s["final"]
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def hours(x: float | None) -> str:
+        return "not reached" if x is None else f"{x:g} h"
+
+    print(f"final: commandable {pct(f['commandable'])}, only sinkholes listed {pct(f['sinkholed'])}, "
+          f"seen by the sinkhole {pct(f['seen_share'])} ({f['seen']:,} bots)")
+    print(f"cut off from the C&C: 50% in {hours(s['time_to_50_hours'])}, 90% in {hours(s['time_to_90_hours'])}, "
+          f"99% in {hours(s['time_to_99_hours'])} after the takedown starts")
+    sm = s["sinkhole_minutes"]
+    if sm.get("reached"):
+        print(f"bots online when poisoning began: median {sm['median']:g} min to the sinkhole, "
+              f"{pct(sm['within_10_minutes'])} within 10 min")
+    print(f"fallbacks: {s['fallbacks']:,} ({s['recovered_by_fallback']:,} got live peers back, "
+          f"{s['fallback_sinkholed']:,} reached the seized fallback)")
+    print(f"wrote {', '.join(display_path(p) for p in paths)}")
 
 
 def main() -> None:

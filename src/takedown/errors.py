@@ -47,3 +47,8 @@ class NotifyError(TakedownError):
 
 class ReportError(TakedownError):
     """A report cannot be built: a bad period or date, an unwritable output directory."""
+
+
+class SimError(TakedownError):
+    """A bad P2P simulation scenario, family model or parameter; the message
+    names the file and line (or option) at fault."""

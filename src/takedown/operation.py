@@ -5,8 +5,8 @@ key: type, range, address and name syntax, unknown keys (a typo must never
 be silently ignored) and the files it names. Every error is an
 :class:`~takedown.errors.OperationError` whose message reads
 ``FILE:LINE: what is wrong``, FILE being the path as the user gave it.
-tomllib does not report positions of values, so :class:`_Locator` re-reads
-the text to find the line of each key.
+tomllib does not report positions of values, so :class:`takedown.tomlfile.Locator`
+re-reads the text to find the line of each key.
 
 The format is documented in docs/operation-file.md.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from takedown.errors import OperationError
+from takedown.tomlfile import KeyPath, Locator, dotted, show, syntax_error
 from takedown.lists import (
     display_path,
     is_valid_name,
@@ -239,9 +240,9 @@ def load_operation(path: str | os.PathLike[str]) -> Operation:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise OperationError(_syntax_error(display, text, str(e))) from None
+        raise OperationError(syntax_error(display, text, str(e))) from None
     absolute = Path(os.path.abspath(path))
-    return _Builder(display, absolute, _Locator(text)).operation(doc)
+    return _Builder(display, absolute, Locator(text)).operation(doc)
 
 
 def parse_listen(text: str) -> str:
@@ -255,7 +256,7 @@ def parse_listen(text: str) -> str:
         return ValueError(f"{text!r} is not a valid listen address: {reason}")
 
     if not isinstance(text, str):
-        raise ValueError(f"{_show(text)} is not a valid listen address: a string is expected")
+        raise ValueError(f"{show(text)} is not a valid listen address: a string is expected")
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or not rest.startswith(":"):
@@ -283,21 +284,8 @@ def parse_listen(text: str) -> str:
 def parse_workers(value: int) -> int:
     """``value`` if it is a valid worker count, else ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
-        raise ValueError(f"must be an integer between 1 and {MAX_WORKERS}, not {_show(value)}")
+        raise ValueError(f"must be an integer between 1 and {MAX_WORKERS}, not {show(value)}")
     return value
-
-
-_SYNTAX_RE = re.compile(r"^(?P<msg>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$", re.S)
-
-
-def _syntax_error(display: str, text: str, message: str) -> str:
-    m = _SYNTAX_RE.match(message)
-    if m is None:
-        return f"{display}:1: {message}"
-    if m["line"] is None:
-        last = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-        return f"{display}:{max(last, 1)}: {m['msg']} (at end of file)"
-    return f"{display}:{m['line']}: {m['msg']} (column {m['col']})"
 
 
 # --------------------------------------------------------------------------
@@ -307,14 +295,13 @@ _REQUIRED = object()
 _IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
 _SENSOR_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
 
-KeyPath = tuple[str | int, ...]
 
 
 class _Builder:
     """Walks the parsed document, turning it into an Operation or raising
     OperationError at the line of the first bad key."""
 
-    def __init__(self, display: str, path: Path, locator: _Locator):
+    def __init__(self, display: str, path: Path, locator: Locator):
         self.display = display
         self.path = path
         self.base = path.parent
@@ -402,14 +389,14 @@ class _Builder:
         def parse(v: Any, where: KeyPath) -> str:
             s = self.string(v, where)
             if s not in options:
-                raise self.error(where, f"{_dotted(where)} must be one of {', '.join(options)}, not {_show(s)}")
+                raise self.error(where, f"{dotted(where)} must be one of {', '.join(options)}, not {show(s)}")
             return s
         return parse
 
     def url(self, v: Any, where: KeyPath) -> str:
         s = self.string(v, where)
         if not re.fullmatch(r"(https?://|mailto:)\S+", s):
-            raise self.error(where, f"{_dotted(where)} must be an http(s):// or mailto: URL, not {_show(s)}")
+            raise self.error(where, f"{dotted(where)} must be an http(s):// or mailto: URL, not {show(s)}")
         return s
 
     def networks(self, v: Any, where: KeyPath) -> tuple[str, ...]:
@@ -418,8 +405,8 @@ class _Builder:
             try:
                 out.append(str(ipaddress.ip_network(s, strict=False)))
             except ValueError:
-                raise self.error(w, f"{_dotted(w)} must be a network like 127.0.0.0/8 or ::1/128, "
-                                    f"not {_show(s)}") from None
+                raise self.error(w, f"{dotted(w)} must be a network like 127.0.0.0/8 or ::1/128, "
+                                    f"not {show(s)}") from None
         return tuple(out)
 
     def sinkhole(self, t: _Table) -> Sinkhole:
@@ -501,7 +488,7 @@ class _Builder:
             params = fam.resolve(raw)
         except DgaError as e:
             where = (*t.path, "params") if raw and "parameter" in str(e) else (*t.path, "family")
-            raise self.error(where, f"{_dotted(t.path)}: {e}") from None
+            raise self.error(where, f"{dotted(t.path)}: {e}") from None
         return DgaSpec(
             family=fam.name, params=tuple(sorted(params.items())),
             days_before=t.get("days_before", self.integer(0, 366), default=3),
@@ -511,10 +498,10 @@ class _Builder:
 
     def param_table(self, v: Any, where: KeyPath) -> dict:
         if not isinstance(v, dict):
-            raise self.error(where, f"{_dotted(where)} must be a table of parameters, e.g. {{ seed = 42 }}")
+            raise self.error(where, f"{dotted(where)} must be a table of parameters, e.g. {{ seed = 42 }}")
         for k, x in v.items():
             if isinstance(x, bool) or not isinstance(x, (int, str)):
-                raise self.error((*where, k), f"{_dotted((*where, k))} must be an integer or a string")
+                raise self.error((*where, k), f"{dotted((*where, k))} must be an integer or a string")
         return dict(v)
 
     def enrich(self, t: _Table | None) -> Enrich:
@@ -552,8 +539,8 @@ class _Builder:
     def integer(self, lo: int, hi: int) -> Callable[[Any, KeyPath], int]:
         def parse(v: Any, where: KeyPath) -> int:
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise self.error(where, f"{_dotted(where)} must be an integer between "
-                                        f"{lo} and {hi}, not {_show(v)}")
+                raise self.error(where, f"{dotted(where)} must be an integer between "
+                                        f"{lo} and {hi}, not {show(v)}")
             return v
         return parse
 
@@ -562,33 +549,33 @@ class _Builder:
         def parse(v: Any, where: KeyPath) -> float:
             if (isinstance(v, bool) or not isinstance(v, (int, float))
                     or not math.isfinite(v) or not lo < v <= hi):
-                raise self.error(where, f"{_dotted(where)} must be a number greater than "
-                                        f"{lo:g} and at most {hi:g}, not {_show(v)}")
+                raise self.error(where, f"{dotted(where)} must be a number greater than "
+                                        f"{lo:g} and at most {hi:g}, not {show(v)}")
             return float(v)
         return parse
 
     def boolean(self, v: Any, where: KeyPath) -> bool:
         if not isinstance(v, bool):
-            raise self.error(where, f"{_dotted(where)} must be true or false, not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be true or false, not {show(v)}")
         return v
 
     def string(self, v: Any, where: KeyPath) -> str:
         if not isinstance(v, str):
-            raise self.error(where, f"{_dotted(where)} must be a string, not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be a string, not {show(v)}")
         return v
 
     def identifier(self, v: Any, where: KeyPath) -> str:
         s = self.string(v, where)
         if not _IDENT_RE.fullmatch(s):
-            raise self.error(where, f"{_dotted(where)} must be 1-64 letters, digits, '.', '_' "
-                                    f"or '-', starting with a letter or digit, not {_show(s)}")
+            raise self.error(where, f"{dotted(where)} must be 1-64 letters, digits, '.', '_' "
+                                    f"or '-', starting with a letter or digit, not {show(s)}")
         return s
 
     def sensor(self, v: Any, where: KeyPath) -> str:
         s = self.string(v, where)
         if not _SENSOR_RE.fullmatch(s):
-            raise self.error(where, f"{_dotted(where)} must be 1-253 letters, digits, "
-                                    f"'.', ':', '_' or '-', not {_show(s)}")
+            raise self.error(where, f"{dotted(where)} must be 1-253 letters, digits, "
+                                    f"'.', ':', '_' or '-', not {show(s)}")
         return s
 
     def strings(self, v: Any, where: KeyPath) -> list[tuple[str, KeyPath]]:
@@ -600,8 +587,8 @@ class _Builder:
             for i, item in enumerate(v):
                 out.append((self.string(item, where + (i,)), where + (i,)))
             return out
-        raise self.error(where, f"{_dotted(where)} must be a string or an array of strings, "
-                                f"not {_show(v)}")
+        raise self.error(where, f"{dotted(where)} must be a string or an array of strings, "
+                                f"not {show(v)}")
 
     def addresses(self, version: int | None) -> Callable[[Any, KeyPath], tuple[str, ...]]:
         kind = {4: "IPv4 address", 6: "IPv6 address", None: "IP address"}[version]
@@ -612,12 +599,12 @@ class _Builder:
                 try:
                     ip = ipaddress.ip_address(s)
                 except ValueError:
-                    raise self.error(w, f"{_dotted(w)} must be an {kind}, not {_show(s)}") from None
+                    raise self.error(w, f"{dotted(w)} must be an {kind}, not {show(s)}") from None
                 if version is not None and ip.version != version:
-                    raise self.error(w, f"{_dotted(w)} must be an {kind}, not {_show(s)} "
+                    raise self.error(w, f"{dotted(w)} must be an {kind}, not {show(s)} "
                                         f"(an IPv{ip.version} address)")
                 if str(ip) in out:
-                    raise self.error(w, f"{_dotted(w)}: address {ip} is listed twice")
+                    raise self.error(w, f"{dotted(w)}: address {ip} is listed twice")
                 out[str(ip)] = w
             return tuple(out)
         return parse
@@ -626,16 +613,16 @@ class _Builder:
         s = self.string(v, where)
         name = normalize_name(s)
         if name is None:
-            raise self.error(where, f"{_dotted(where)} must be a DNS name (labels of 1-63 "
+            raise self.error(where, f"{dotted(where)} must be a DNS name (labels of 1-63 "
                                     f"letters, digits, '-' or '_', at most 253 characters), "
-                                    f"not {_show(s)}")
+                                    f"not {show(s)}")
         return name
 
     def zone_origin(self, v: Any, where: KeyPath) -> str:
         name = self.dns_name(v, where)
         if "." not in name:
-            raise self.error(where, f"{_dotted(where)} must be below a top-level domain, "
-                                    f"not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be below a top-level domain, "
+                                    f"not {show(v)}")
         return name
 
     def rname(self, v: Any, where: KeyPath) -> str:
@@ -643,19 +630,19 @@ class _Builder:
         written = s[:-1] if s.endswith(".") else s
         if "@" in s:
             local, _, domain = s.partition("@")
-            raise self.error(where, f"{_dotted(where)} must be written as a DNS name (SOA RNAME "
-                                    f"form: {local}.{domain} for {s}), not {_show(s)}")
+            raise self.error(where, f"{dotted(where)} must be written as a DNS name (SOA RNAME "
+                                    f"form: {local}.{domain} for {s}), not {show(s)}")
         if not is_valid_name(written) or "." not in written:
-            raise self.error(where, f"{_dotted(where)} must be a DNS name in SOA RNAME form, "
-                                    f"e.g. hostmaster.sinkhole.example, not {_show(s)}")
+            raise self.error(where, f"{dotted(where)} must be a DNS name in SOA RNAME form, "
+                                    f"e.g. hostmaster.sinkhole.example, not {show(s)}")
         return written
 
     def nameservers(self, v: Any, where: KeyPath) -> tuple[tuple[str, tuple[str, ...]], ...]:
         if not isinstance(v, dict):
-            raise self.error(where, f"{_dotted(where)} must be a table of "
-                                    f'"ns name" = "address" or ["addresses"], not {_show(v)}')
+            raise self.error(where, f"{dotted(where)} must be a table of "
+                                    f'"ns name" = "address" or ["addresses"], not {show(v)}')
         if not v:
-            raise self.error(where, f"{_dotted(where)} needs at least one nameserver")
+            raise self.error(where, f"{dotted(where)} needs at least one nameserver")
         out: dict[str, tuple[str, ...]] = {}
         for key, addrs in v.items():
             w = where + (key,)
@@ -665,16 +652,16 @@ class _Builder:
                 while isinstance(inner, dict) and len(inner) == 1:
                     sub, inner = next(iter(inner.items()))
                     full += "." + sub
-                raise self.error(w, f"{_dotted(where)}: quote nameserver names that contain "
+                raise self.error(w, f"{dotted(where)}: quote nameserver names that contain "
                                     f'dots: "{full}" = ...')
             name = normalize_name(key)
             if name is None or "." not in name:
-                raise self.error(w, f"{_dotted(where)}: {key!r} is not a valid nameserver name")
+                raise self.error(w, f"{dotted(where)}: {key!r} is not a valid nameserver name")
             if name in out:
-                raise self.error(w, f"{_dotted(where)}: nameserver {name} is listed twice")
+                raise self.error(w, f"{dotted(where)}: nameserver {name} is listed twice")
             parsed = self.addresses(None)(addrs, w)
             if not parsed:
-                raise self.error(w, f"{_dotted(w)} needs at least one address")
+                raise self.error(w, f"{dotted(w)} needs at least one address")
             out[name] = parsed
         return tuple(out.items())
 
@@ -682,36 +669,36 @@ class _Builder:
         out: dict[str, None] = {}
         items = self.strings(v, where)
         if not items:
-            raise self.error(where, f"{_dotted(where)} needs at least one HOST:PORT")
+            raise self.error(where, f"{dotted(where)} needs at least one HOST:PORT")
         for s, w in items:
             try:
                 addr = parse_listen(s)
             except ValueError as e:
-                raise self.error(w, f"{_dotted(w)}: {e}") from None
+                raise self.error(w, f"{dotted(w)}: {e}") from None
             if addr in out:
-                raise self.error(w, f"{_dotted(w)}: {addr} is listed twice")
+                raise self.error(w, f"{dotted(w)}: {addr} is listed twice")
             out[addr] = None
         return tuple(out)
 
     def resolve(self, v: Any, where: KeyPath) -> Path:
         s = self.string(v, where)
         if not s:
-            raise self.error(where, f"{_dotted(where)} must not be empty")
+            raise self.error(where, f"{dotted(where)} must not be empty")
         return Path(os.path.abspath(self.base / Path(s).expanduser()))
 
     def existing_file(self, v: Any, where: KeyPath) -> Path:
         p = self.resolve(v, where)
         if not p.exists():
-            raise self.error(where, f"{_dotted(where)}: file {_show(v)} does not exist "
+            raise self.error(where, f"{dotted(where)}: file {show(v)} does not exist "
                                     f"(looked for {display_path(p)})")
         if not p.is_file():
-            raise self.error(where, f"{_dotted(where)}: {display_path(p)} is not a regular file")
+            raise self.error(where, f"{dotted(where)}: {display_path(p)} is not a regular file")
         return p
 
     def storage(self, v: Any, where: KeyPath) -> Path:
         p = self.resolve(v, where)
         if p.exists() and not p.is_dir():
-            raise self.error(where, f"{_dotted(where)}: {display_path(p)} exists and is not "
+            raise self.error(where, f"{dotted(where)}: {display_path(p)} exists and is not "
                                     f"a directory")
         return p
 
@@ -754,14 +741,14 @@ class _Table:
             where = path + (key,)
             hint = difflib.get_close_matches(key, keys, n=1)
             if isinstance(value, dict):
-                what = f"table [{_dotted(where)}]"
+                what = f"table [{dotted(where)}]"
             elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                what = f"table [[{_dotted(where)}]]"
+                what = f"table [[{dotted(where)}]]"
             else:
-                what = f"key {_dotted(where)}"
+                what = f"key {dotted(where)}"
             msg = f"unknown {what}"
             if hint:
-                msg += f" (did you mean {_dotted(path + (hint[0],))}?)"
+                msg += f" (did you mean {dotted(path + (hint[0],))}?)"
             else:
                 msg += f" (expected one of: {', '.join(keys)})"
             raise b.error(where, msg)
@@ -769,7 +756,7 @@ class _Table:
     def get(self, key: str, parse: Callable[[Any, KeyPath], Any], default: Any = _REQUIRED) -> Any:
         if key not in self.data:
             if default is _REQUIRED:
-                raise self.b.error(self.path, f"missing required key {_dotted(self.path + (key,))}")
+                raise self.b.error(self.path, f"missing required key {dotted(self.path + (key,))}")
             return default
         return parse(self.data[key], self.path + (key,))
 
@@ -777,20 +764,20 @@ class _Table:
         where = self.path + (key,)
         if key not in self.data:
             if required:
-                raise self.b.error(self.path, f"missing required table [{_dotted(where)}]")
+                raise self.b.error(self.path, f"missing required table [{dotted(where)}]")
             return None
         v = self.data[key]
         if not isinstance(v, dict):
-            raise self.b.error(where, f"{_dotted(where)} must be a table ([{_dotted(where)}]), "
-                                      f"not {_show(v)}")
+            raise self.b.error(where, f"{dotted(where)} must be a table ([{dotted(where)}]), "
+                                      f"not {show(v)}")
         return _Table(self.b, where, v, _KEYS[_schema_key(where)])
 
     def array_of_tables(self, key: str) -> list[_Table]:
         where = self.path + (key,)
         v = self.data.get(key, [])
         if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
-            raise self.b.error(where, f"{_dotted(where)} must be an array of tables: "
-                                      f"write each entry under its own [[{_dotted(where)}]]")
+            raise self.b.error(where, f"{dotted(where)} must be an array of tables: "
+                                      f"write each entry under its own [[{dotted(where)}]]")
         keys = _KEYS[_schema_key(where)]
         return [_Table(self.b, where + (i,), t, keys) for i, t in enumerate(v)]
 
@@ -799,243 +786,8 @@ def _schema_key(path: KeyPath) -> tuple[str, ...]:
     return tuple(p for p in path if isinstance(p, str))
 
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
-# A number, boolean or date-time runs until a separator (dates may hold a space).
-_SCALAR = re.compile(r"[^,\]}\r\n#]*")
-
-
-def _dotted(path: KeyPath) -> str:
-    """A key path as a user reads it: dns.rrl.slip, zones[1].origin,
-    sinkhole.nameservers."ns1.sinkhole.example"."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
-            out += f".{key}" if out else key
-    return out
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return repr(v if len(v) <= 80 else v[:77] + "...")
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, list):
-        return "an array"
-    if isinstance(v, dict):
-        return "a table"
-    return f"a {type(v).__name__}"
-
-
 def _hostname() -> str:
     return socket.gethostname() or "localhost"
-
-
-# --------------------------------------------------------------------------
-# The locator: line numbers of keys
-
-
-class _Locator:
-    """Line of every key, table header and array element of a TOML text.
-
-    Runs only on text that tomllib has accepted, so it can be a small
-    recursive scanner that trusts the grammar. Paths are tuples of keys and
-    array indices, as in the parsed document: ("domains", 1, "file").
-    A key inside an inline table or a dotted key gets the line where it is
-    written; a table gets the line of its header.
-    """
-
-    def __init__(self, text: str):
-        self.s = text
-        self.i = 0
-        self.line = 1
-        self.lines: dict[KeyPath, int] = {}
-        self.aot: dict[KeyPath, int] = {}  # array-of-tables path -> current index
-        try:
-            self._document()
-        except (IndexError, ValueError, AttributeError):
-            # Cannot happen on valid TOML; if it does, lines degrade to the
-            # nearest table header found so far rather than crash.
-            pass
-
-    def line_of(self, path: KeyPath) -> int:
-        p = tuple(path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return 1
-
-    # -- scanner -----------------------------------------------------------
-
-    def _peek(self, n: int = 1) -> str:
-        return self.s[self.i:self.i + n]
-
-    def _advance_to(self, j: int) -> None:
-        self.line += self.s.count("\n", self.i, j)
-        self.i = j
-
-    def _ws(self) -> None:
-        while self.i < len(self.s) and self.s[self.i] in " \t":
-            self.i += 1
-
-    def _ws_nl(self) -> None:
-        """Whitespace, newlines and comments."""
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            if c in " \t\r":
-                self.i += 1
-            elif c == "\n":
-                self.i += 1
-                self.line += 1
-            elif c == "#":
-                j = self.s.find("\n", self.i)
-                self.i = len(self.s) if j < 0 else j
-            else:
-                break
-
-    def _document(self) -> None:
-        table: KeyPath = ()
-        while True:
-            self._ws_nl()
-            if self.i >= len(self.s):
-                return
-            if self._peek(2) == "[[":
-                self.i += 2
-                table = self._header(array=True)
-                self.i += 2  # ]]
-            elif self._peek() == "[":
-                self.i += 1
-                table = self._header(array=False)
-                self.i += 1  # ]
-            else:
-                self._keyval(table)
-
-    def _header(self, array: bool) -> KeyPath:
-        self._ws()
-        keys = self._key()
-        self._ws()
-        path: KeyPath = ()
-        for n, k in enumerate(keys):
-            path += (k,)
-            if n == len(keys) - 1 and array:
-                idx = self.aot.get(path, -1) + 1
-                self.aot[path] = idx
-                self.lines.setdefault(path, self.line)
-                path += (idx,)
-            elif path in self.aot:
-                path += (self.aot[path],)
-            if n < len(keys) - 1:
-                self.lines.setdefault(path, self.line)
-        # An explicit header wins over an earlier implicit definition
-        # ([dns.rrl] before [dns]).
-        self.lines[path] = self.line
-        return path
-
-    def _keyval(self, table: KeyPath) -> None:
-        keys = self._key()
-        for n in range(1, len(keys)):
-            self.lines.setdefault(table + tuple(keys[:n]), self.line)
-        path = table + tuple(keys)
-        self.lines[path] = self.line
-        self._ws()
-        self.i += 1  # =
-        self._ws()
-        self._value(path)
-
-    def _key(self) -> list[str]:
-        keys = []
-        while True:
-            self._ws()
-            c = self._peek()
-            if c == '"':
-                keys.append(self._basic_string())
-            elif c == "'":
-                j = self.s.index("'", self.i + 1)
-                keys.append(self.s[self.i + 1:j])
-                self.i = j + 1
-            else:
-                m = _BARE_KEY.match(self.s, self.i)
-                keys.append(m.group())  # type: ignore[union-attr]
-                self.i = m.end()  # type: ignore[union-attr]
-            self._ws()
-            if self._peek() != ".":
-                return keys
-            self.i += 1
-
-    def _basic_string(self) -> str:
-        """A single-line "..." string at self.i, decoded (keys need their value)."""
-        j = self.i + 1
-        out = []
-        while self.s[j] != '"':
-            if self.s[j] == "\\":
-                e = self.s[j + 1]
-                if e in "uU":
-                    n = 4 if e == "u" else 8
-                    out.append(chr(int(self.s[j + 2:j + 2 + n], 16)))
-                    j += 2 + n
-                    continue
-                out.append({"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}.get(e, e))
-                j += 2
-            else:
-                out.append(self.s[j])
-                j += 1
-        self.i = j + 1
-        return "".join(out)
-
-    def _value(self, path: KeyPath) -> None:
-        s = self.s
-        c = self._peek()
-        if self._peek(3) in ('"""', "'''"):
-            quote = self._peek(3)
-            j = self.i + 3
-            if quote == '"""':
-                while not s.startswith(quote, j):
-                    j += 2 if s[j] == "\\" else 1
-            else:
-                j = s.index(quote, j)
-            j += 3
-            # Up to two more quotes right after the delimiter are content.
-            for _ in range(2):
-                if s[j:j + 1] == quote[0]:
-                    j += 1
-            self._advance_to(j)
-        elif c == '"':
-            self._basic_string()
-        elif c == "'":
-            self.i = s.index("'", self.i + 1) + 1
-        elif c == "[":
-            self.i += 1
-            idx = 0
-            while True:
-                self._ws_nl()
-                if self._peek() == "]":
-                    self.i += 1
-                    return
-                self.lines[path + (idx,)] = self.line
-                self._value(path + (idx,))
-                self._ws_nl()
-                if self._peek() == ",":
-                    self.i += 1
-                idx += 1
-        elif c == "{":
-            self.i += 1
-            while True:
-                self._ws()
-                if self._peek() == "}":
-                    self.i += 1
-                    return
-                self._keyval(path)
-                self._ws()
-                if self._peek() == ",":
-                    self.i += 1
-        else:
-            m = _SCALAR.match(s, self.i)
-            self.i = m.end()  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-_RC = {
+RC = {
     "svg.hashsalt": "takedown-report",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
@@ -42,7 +42,7 @@ def _thousands(value: float, _pos: int | None = None) -> str:
     return f"{int(value):,}"
 
 
-def _save(fig: Figure, out: Path, stem: str) -> list[Path]:
+def save_figure(fig: Figure, out: Path, stem: str) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` under ``out``; return both paths."""
     FigureCanvasAgg(fig)
     png, svg = out / f"{stem}.png", out / f"{stem}.svg"
@@ -82,20 +82,20 @@ def weekly_unique_ips(weeks: Sequence[dict], out: Path, change_pct: float | None
     title = "Unique infected IP addresses per ISO week (bot check-ins)"
     if change_pct is not None:
         title += f"\nfirst to last week: {change_pct:+.1f}%"
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(8, 4), layout="constrained")
         _series(fig, [w["week"] for w in weeks], [w["unique_ips"] for w in weeks], title, "ISO week (UTC)")
-        return _save(fig, out, "weekly_unique_ips")
+        return save_figure(fig, out, "weekly_unique_ips")
 
 
 def daily_unique_ips(days: Sequence[dict], out: Path) -> list[Path]:
     """Line of ``unique_ips`` per UTC day (zeros included) -> daily_unique_ips.{png,svg}."""
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(8, 4), layout="constrained")
         labels = [d["day"].isoformat() if hasattr(d["day"], "isoformat") else str(d["day"]) for d in days]
         _series(fig, labels, [d["unique_ips"] for d in days],
                 "Unique infected IP addresses per day (bot check-ins)", "day (UTC)")
-        return _save(fig, out, "daily_unique_ips")
+        return save_figure(fig, out, "daily_unique_ips")
 
 
 def _bars(ax, rows: Sequence[dict], title: str, color: str) -> None:
@@ -119,11 +119,11 @@ def _bars(ax, rows: Sequence[dict], title: str, color: str) -> None:
 def countries_top_bottom(top: Sequence[dict], bottom: Sequence[dict], out: Path, note: str = "") -> list[Path]:
     """Bars of check-in events for the top and the bottom countries (rows
     ``{cc, events}``, already chosen and ordered) -> countries_top_bottom.{png,svg}."""
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(9, 4.5), layout="constrained")
         left, right = fig.subplots(1, 2)
         _bars(left, top, f"Most check-ins (top {len(top)})", _TOP)
         _bars(right, bottom, f"Fewest check-ins (bottom {len(bottom)})", _BOTTOM)
         if note:
             fig.suptitle(note, fontsize=8, color="#555555", x=0.01, ha="left")
-        return _save(fig, out, "countries_top_bottom")
+        return save_figure(fig, out, "countries_top_bottom")

@@ -18,7 +18,7 @@ that can apply, sets for methods, ports and hashes. Matching a request is
 then a dict lookup and a few comparisons per candidate rule.
 
 Errors name the file and line (``FILE:LINE: reason``), found with the
-operation file's TOML locator (:class:`takedown.operation._Locator`).
+operation file's TOML locator (:class:`takedown.tomlfile.Locator`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from takedown.net.responses import POLICIES
 
 # The operation file's TOML line locator and message helpers, reused rather
 # than rewritten (same FILE:LINE conventions for every file an operator writes).
-from takedown.operation import _dotted, _Locator, _show, _syntax_error, read_text
+from takedown.operation import read_text
+from takedown.tomlfile import Locator, dotted, show, syntax_error
 
 __all__ = ["CONFIDENCES", "PROTOCOLS", "Rule", "RuleSet", "SHIPPED_RULES"]
 
@@ -254,8 +255,8 @@ class RuleSet:
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise RulesError(_syntax_error(display, text, str(e))) from None
-        return cls(_Compiler(display, _Locator(text)).document(doc))
+            raise RulesError(syntax_error(display, text, str(e))) from None
+        return cls(_Compiler(display, Locator(text)).document(doc))
 
     @classmethod
     def shipped(cls, *, min_confidence: str = "low") -> RuleSet:
@@ -361,7 +362,7 @@ class RuleSet:
 
 
 class _Compiler:
-    def __init__(self, display: str, locator: _Locator):
+    def __init__(self, display: str, locator: Locator):
         self.display = display
         self.loc = locator
 
@@ -372,7 +373,7 @@ class _Compiler:
         for key, value in doc.items():
             if key != "rule":
                 hint = " (did you mean [[rule]]?)" if difflib.get_close_matches(key, ["rule"], n=1) else ""
-                raise self.error((key,), f"unknown key {_dotted((key,))}{hint}: a rules file holds "
+                raise self.error((key,), f"unknown key {dotted((key,))}{hint}: a rules file holds "
                                          f"[[rule]] tables only")
         rules = doc.get("rule", [])
         if not isinstance(rules, list) or not all(isinstance(t, dict) for t in rules):
@@ -396,7 +397,7 @@ class _Compiler:
         protocol = t.get("protocol", "http")
         if protocol not in PROTOCOLS:
             raise self.error(where + ("protocol",), f"rule[{i}].protocol must be one of "
-                                                    f"{', '.join(PROTOCOLS)}, not {_show(protocol)}")
+                                                    f"{', '.join(PROTOCOLS)}, not {show(protocol)}")
         allowed = _KEYS[protocol]
         for key in t:
             if key not in allowed:
@@ -415,12 +416,12 @@ class _Compiler:
         confidence = t.get("confidence")
         if confidence is not None and confidence not in CONFIDENCES:
             raise self.error(where + ("confidence",), f"rule[{i}].confidence must be one of "
-                                                      f"{', '.join(CONFIDENCES)}, not {_show(confidence)}")
+                                                      f"{', '.join(CONFIDENCES)}, not {show(confidence)}")
         description = self.text(t["description"], where + ("description",)) if "description" in t else None
         response = t.get("response")
         if response is not None and response not in POLICIES:
             raise self.error(where + ("response",), f"rule[{i}].response must be one of "
-                                                    f"{', '.join(POLICIES)}, not {_show(response)}")
+                                                    f"{', '.join(POLICIES)}, not {show(response)}")
         used = tuple(k for k in _MATCHERS[protocol] if k in t)
         if not used:
             raise self.error(where, f"rule[{i}] ({name}) has no matcher: give at least one of "
@@ -435,18 +436,18 @@ class _Compiler:
 
     def required(self, t: dict, where: KeyPath, key: str, parse: Callable[[Any, KeyPath], Any]) -> Any:
         if key not in t:
-            raise self.error(where, f"{_dotted(where)} is missing required key {key}")
+            raise self.error(where, f"{dotted(where)} is missing required key {key}")
         return parse(t[key], where + (key,))
 
     def identifier(self, v: Any, where: KeyPath) -> str:
         if not isinstance(v, str) or not _IDENT_RE.fullmatch(v):
-            raise self.error(where, f"{_dotted(where)} must be 1-64 letters, digits, '.', '_' or '-', "
-                                    f"starting with a letter or digit, not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be 1-64 letters, digits, '.', '_' or '-', "
+                                    f"starting with a letter or digit, not {show(v)}")
         return v
 
     def text(self, v: Any, where: KeyPath) -> str:
         if not isinstance(v, str) or not v.strip():
-            raise self.error(where, f"{_dotted(where)} must be a non-empty string, not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be a non-empty string, not {show(v)}")
         return v
 
     def strings(self, v: Any, where: KeyPath) -> list[tuple[str, KeyPath]]:
@@ -456,34 +457,34 @@ class _Compiler:
             out = []
             for k, item in enumerate(v):
                 if not isinstance(item, str):
-                    raise self.error(where + (k,), f"{_dotted(where + (k,))} must be a string, not {_show(item)}")
+                    raise self.error(where + (k,), f"{dotted(where + (k,))} must be a string, not {show(item)}")
                 out.append((item, where + (k,)))
             return out
-        raise self.error(where, f"{_dotted(where)} must be a string or a non-empty array of strings, "
-                                f"not {_show(v)}")
+        raise self.error(where, f"{dotted(where)} must be a string or a non-empty array of strings, "
+                                f"not {show(v)}")
 
     def regex(self, pattern: Any, where: KeyPath, flags: int = 0) -> re.Pattern[str]:
         if not isinstance(pattern, str) or not pattern:
-            raise self.error(where, f"{_dotted(where)} must be a non-empty regular expression string, "
-                                    f"not {_show(pattern)}")
+            raise self.error(where, f"{dotted(where)} must be a non-empty regular expression string, "
+                                    f"not {show(pattern)}")
         try:
             return re.compile(pattern, flags)
         except re.error as e:
-            raise self.error(where, f"{_dotted(where)}: invalid regular expression: {e}") from None
+            raise self.error(where, f"{dotted(where)}: invalid regular expression: {e}") from None
 
     def bytes_regex(self, pattern: Any, where: KeyPath) -> re.Pattern[bytes]:
         if not isinstance(pattern, str) or not pattern:
-            raise self.error(where, f"{_dotted(where)} must be a non-empty regular expression string, "
-                                    f"not {_show(pattern)}")
+            raise self.error(where, f"{dotted(where)} must be a non-empty regular expression string, "
+                                    f"not {show(pattern)}")
         try:
             raw = pattern.encode("latin-1")
         except UnicodeEncodeError:
-            raise self.error(where, f"{_dotted(where)}: a bytes regular expression may only hold "
+            raise self.error(where, f"{dotted(where)}: a bytes regular expression may only hold "
                                     f"characters up to \\xff (write others as \\xNN escapes)") from None
         try:
             return re.compile(raw, re.DOTALL)
         except re.error as e:
-            raise self.error(where, f"{_dotted(where)}: invalid regular expression: {e}") from None
+            raise self.error(where, f"{dotted(where)}: invalid regular expression: {e}") from None
 
     def hexbytes(self, v: Any, where: KeyPath) -> bytes:
         text = v.replace(" ", "").replace(":", "") if isinstance(v, str) else None
@@ -492,20 +493,20 @@ class _Compiler:
                 raise ValueError
             return bytes.fromhex(text)
         except ValueError:
-            raise self.error(where, f"{_dotted(where)} must be hexadecimal bytes such as "
-                                    f"\"00 00 00 01\", not {_show(v)}") from None
+            raise self.error(where, f"{dotted(where)} must be hexadecimal bytes such as "
+                                    f"\"00 00 00 01\", not {show(v)}") from None
 
     def table(self, v: Any, where: KeyPath, keys: tuple[str, ...], what: str) -> dict[str, Any]:
         if not isinstance(v, dict):
-            raise self.error(where, f"{_dotted(where)} must be {what}, not {_show(v)}")
+            raise self.error(where, f"{dotted(where)} must be {what}, not {show(v)}")
         for k in v:
             if k not in keys:
                 hint = difflib.get_close_matches(k, keys, n=1)
-                raise self.error(where + (k,), f"unknown key {_dotted(where + (k,))}"
+                raise self.error(where + (k,), f"unknown key {dotted(where + (k,))}"
                                                + (f" (did you mean {hint[0]}?)" if hint
                                                   else f" (expected one of: {', '.join(keys)})"))
         if not v:
-            raise self.error(where, f"{_dotted(where)} is empty: give one of {', '.join(keys)}")
+            raise self.error(where, f"{dotted(where)} is empty: give one of {', '.join(keys)}")
         return v
 
     def text_matcher(self, v: Any, where: KeyPath, *, default: str, fold: bool = False,
@@ -525,7 +526,7 @@ class _Compiler:
             kw["regex"] = self.regex(t["regex"], where + ("regex",), flags | (re.IGNORECASE if fold else 0))
         if "absent" in t:
             if t["absent"] is not True or len(t) > 1:
-                raise self.error(where + ("absent",), f"{_dotted(where + ('absent',))} must be true, "
+                raise self.error(where + ("absent",), f"{dotted(where + ('absent',))} must be true, "
                                                       f"alone in its table")
             kw["absent"] = True
         return _Text(**kw)
@@ -548,7 +549,7 @@ class _Compiler:
         out = set()
         for s, w in self.strings(v, where):
             if not _TOKEN_RE.fullmatch(s):
-                raise self.error(w, f"{_dotted(w)} must be an HTTP method such as \"POST\", not {_show(s)}")
+                raise self.error(w, f"{dotted(w)} must be an HTTP method such as \"POST\", not {show(s)}")
             out.add(s.upper())
         c.methods = frozenset(out)
 
@@ -560,7 +561,7 @@ class _Compiler:
         for s, w in self.strings(v, where):
             h = s.strip().lower().rstrip(".")
             if not h:
-                raise self.error(w, f"{_dotted(w)} must not be empty")
+                raise self.error(w, f"{dotted(w)} must not be empty")
             if any(ch in h for ch in "*?["):
                 globs.append(fnmatch.translate(h))
             else:
@@ -594,14 +595,14 @@ class _Compiler:
             t = self.table(item, w, ("name", "exact", "prefix", "contains", "regex", "absent"),
                            "a table such as { name = \"content-type\", regex = \"...\" }")
             if "name" not in t:
-                raise self.error(w, f"{_dotted(w)} needs a name (the header field name)")
+                raise self.error(w, f"{dotted(w)} needs a name (the header field name)")
             name = t["name"]
             if not isinstance(name, str) or not _TOKEN_RE.fullmatch(name):
-                raise self.error(w + ("name",), f"{_dotted(w + ('name',))} must be a header field name, "
-                                                f"not {_show(name)}")
+                raise self.error(w + ("name",), f"{dotted(w + ('name',))} must be a header field name, "
+                                                f"not {show(name)}")
             rest = {key: val for key, val in t.items() if key != "name"}
             if not rest:
-                raise self.error(w, f"{_dotted(w)} needs one of exact, prefix, contains, regex, absent")
+                raise self.error(w, f"{dotted(w)} needs one of exact, prefix, contains, regex, absent")
             out.append((name.lower(), self.text_matcher(rest, w, default="contains")))
         c.headers = tuple(out)
 
@@ -614,14 +615,14 @@ class _Compiler:
     def m_body_len(self, c: _Compiled, v: Any, where: KeyPath) -> None:
         def count(x: Any, w: KeyPath) -> int:
             if isinstance(x, bool) or not isinstance(x, int) or x < 0:
-                raise self.error(w, f"{_dotted(w)} must be a non-negative integer, not {_show(x)}")
+                raise self.error(w, f"{dotted(w)} must be a non-negative integer, not {show(x)}")
             return x
         if isinstance(v, dict):
             t = self.table(v, where, ("min", "max"), "an integer or a table { min = N, max = N }")
             c.body_min = count(t["min"], where + ("min",)) if "min" in t else 0
             c.body_max = count(t["max"], where + ("max",)) if "max" in t else None
             if c.body_max is not None and c.body_max < c.body_min:
-                raise self.error(where, f"{_dotted(where)}: max is smaller than min")
+                raise self.error(where, f"{dotted(where)}: max is smaller than min")
         else:
             c.body_min = c.body_max = count(v, where)
             if c.body_min == 0:
@@ -631,7 +632,7 @@ class _Compiler:
         out = set()
         for s, w in self.strings(v, where):
             if not _HASH_RE.fullmatch(s.lower()):
-                raise self.error(w, f"{_dotted(w)} must be a JA3 hash (32 hexadecimal digits), not {_show(s)}")
+                raise self.error(w, f"{dotted(w)} must be a JA3 hash (32 hexadecimal digits), not {show(s)}")
             out.add(s.lower())
         c.ja3 = frozenset(out)
 
@@ -639,8 +640,8 @@ class _Compiler:
         exact, prefix = set(), []
         for s, w in self.strings(v, where):
             if not _JA4_RE.fullmatch(s) or "*" in s[:-1]:
-                raise self.error(w, f"{_dotted(w)} must be a JA4 fingerprint, or a prefix ending in '*', "
-                                    f"not {_show(s)}")
+                raise self.error(w, f"{dotted(w)} must be a JA4 fingerprint, or a prefix ending in '*', "
+                                    f"not {show(s)}")
             if s.endswith("*"):
                 prefix.append(s[:-1])
             else:
@@ -654,10 +655,10 @@ class _Compiler:
         for k, p in enumerate(items):
             w = where + (k,) if isinstance(v, list) else where
             if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
-                raise self.error(w, f"{_dotted(w)} must be a port number between 1 and 65535, not {_show(p)}")
+                raise self.error(w, f"{dotted(w)} must be a port number between 1 and 65535, not {show(p)}")
             out.add(p)
         if not out:
-            raise self.error(where, f"{_dotted(where)} must not be an empty array")
+            raise self.error(where, f"{dotted(where)} must not be an empty array")
         c.ports = frozenset(out)
 
 
