@@ -166,3 +166,18 @@ def test_family_values_can_be_overridden(tmp_path):
     f.write_text('[scenario]\nfamily = "waledac"\nbots = 100\n[family]\nranking = "best"\n')
     with pytest.raises(SimError, match=r":4: family waledac: ranking must be one of newest, goodcount"):
         load_scenario(f)
+
+
+@pytest.mark.parametrize("name, days", [("waledac-b49", 2.5), ("zeroaccess-2013", 2.2 / 24), ("kelihos-b", 1.2)])
+def test_one_thread_and_parallel_phases_give_the_same_result(monkeypatch, name, days):
+    """Small populations run a round's phases on one thread (engine.SERIAL_BELOW);
+    the parallel phases must give exactly the same lists, so the choice never shows."""
+    from takedown.p2p import engine
+
+    sc = load_scenario(SHIPPED / f"{name}.toml").replace(bots=800, days=days)
+    monkeypatch.setattr(engine, "SERIAL_BELOW", 10**9)
+    serial = simulate(sc).rows
+    monkeypatch.setattr(engine, "SERIAL_BELOW", -1)
+    parallel = simulate(sc).rows
+    assert serial == parallel
+    assert any(r["answered"] for r in serial)

@@ -356,9 +356,14 @@ def sim_run(
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),
                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False) as bar:
         task = bar.add_task("setting up", total=sc.rounds)
-        sim = Simulation(sc)
-        bar.update(task, description="simulating")
-        result = sim.run(lambda t, total: bar.update(task, completed=t))
+        try:
+            sim = Simulation(sc)
+            bar.update(task, description="simulating")
+            result = sim.run(lambda t, total: bar.update(task, completed=t))
+        except MemoryError:
+            raise SimError(f"not enough memory for {sc.bots:,} bots with {sc.model.peer_list}-entry lists "
+                           f"(about {sc.bots * sc.model.peer_list * 8 / 2**30:.1f} GiB of lists); "
+                           "use fewer --bots") from None
     paths = write_outputs(result, Path(out))
     s = result.summary()
     f = s["final"]

@@ -181,6 +181,19 @@ class Simulation:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Result:
+        import numba
+
+        # Results never depend on the thread count; for small populations one thread
+        # avoids starting threads for every kernel of every round (100x on a busy machine).
+        threads = numba.get_num_threads()
+        if self.n <= SERIAL_BELOW:
+            numba.set_num_threads(1)
+        try:
+            return self._run(progress)
+        finally:
+            numba.set_num_threads(threads)
+
+    def _run(self, progress: Callable[[int, int], None] | None) -> Result:
         sc, m = self.sc, self.sc.model
         t0 = time.perf_counter()
         res = Result(sc, self.n, memory_bytes=self.memory())

@@ -486,12 +486,14 @@ def fallback(seed, t, online, lists, cnt, last_ok, last_fb, first_seen, fb_round
             if t - last_ok[i] < fb_rounds or t - last_fb[i] < fb_rounds:
                 continue
             last_fb[i] = t
-            if last_ok[i] <= NEVER_HEARD:
-                n_join += 1  # a new bot bootstrapping, not a fallback
+            join = last_ok[i] <= NEVER_HEARD  # a new bot bootstrapping, not a fallback
+            if join:
+                n_join += 1
             else:
                 n_fb += 1
             if seized:
-                n_seen += 1
+                if not join:
+                    n_seen += 1
                 if first_seen[i] < 0:
                     first_seen[i] = t
                 continue
@@ -508,7 +510,8 @@ def fallback(seed, t, online, lists, cnt, last_ok, last_fb, first_seen, fb_round
                         m += 1
             if m == 0:
                 continue
-            n_rec += 1
+            if not join:
+                n_rec += 1
             last_ok[i] = t
             _sort_desc(src, m)
             if ranking == NEWEST:

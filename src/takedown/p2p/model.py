@@ -61,7 +61,8 @@ class FamilyModel:
     #: ZeroAccess); "goodcount": entries earn a score per answered contact and new ones
     #: only take free or failing slots (Sality)
     ranking: str
-    #: what a bot does with an entry that did not answer: "keep" it or "drop" it
+    #: what a bot does with an entry that did not answer: "keep" it or "drop" it (goodcount
+    #: lists always keep it and lower its score instead)
     on_fail: str
     #: True: reachable bots proxy to an upper tier that issues commands (Waledac's repeaters);
     #: False: commands spread peer to peer from a few botmaster-run peers
@@ -107,6 +108,8 @@ class FamilyModel:
         for name in ("exchange_minutes", "round_minutes", "fallback_hours", "online_hours"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive")
+        if self.ranking == "goodcount" and self.on_fail != "keep":
+            problems.append('with ranking "goodcount" an entry is dropped by its score (at -3): on_fail must be "keep"')
         if self.tries > 64:
             problems.append("tries is at most 64")
         if problems:

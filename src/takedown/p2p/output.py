@@ -47,13 +47,14 @@ def _takedown_line(ax, result: Result) -> None:
     start = result.scenario.takedown_hour
     if start is not None:
         ax.axvline(start, color="#444444", linestyle="--", linewidth=0.8)
-        ax.text(start, 1.02, " takedown starts", transform=ax.get_xaxis_transform(), fontsize=8, color="#444444")
+        ax.text(start, 0.5, " takedown starts", transform=ax.get_xaxis_transform(), fontsize=8, color="#444444",
+                rotation=90, va="center", ha="right")
 
 
 def shares_chart(result: Result, out: Path) -> list[Path]:
     """Shares of live bots over time: commandable, sinkholed, largest component..."""
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(8, 4.2))
+        fig = Figure(figsize=(8, 4.8))
         ax = fig.add_subplot()
         for key, label, color in _SHARES:
             pts = [(r["hour"], r[key]) for r in result.rows if r[key] is not None]
@@ -65,7 +66,7 @@ def shares_chart(result: Result, out: Path) -> list[Path]:
         ax.set_ylabel("share of live bots")
         sc = result.scenario
         ax.set_title(sc.title or f"{sc.model.name}: {sc.bots:,} bots", loc="left")
-        ax.legend(loc="center right", fontsize=8, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
         fig.tight_layout()
         return save_figure(fig, out, "shares")
 
@@ -83,6 +84,6 @@ def activity_chart(result: Result, out: Path) -> list[Path]:
         _takedown_line(ax, result)
         ax.set_xlabel("hours since the simulation start")
         ax.set_ylabel("per metric step")
-        ax.legend(loc="upper right", fontsize=8, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
         fig.tight_layout()
         return save_figure(fig, out, "activity")
