@@ -34,10 +34,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import pickle
 import platform
 import shutil
 import statistics
@@ -58,67 +56,15 @@ BAR = 1.3
 START = date(2026, 3, 16)  # a Monday: ISO weeks line up with the eight weeks
 DAYS = 56
 
-#: Rustock, week 1 at the sinkhole, millions of hits (Microsoft, 2011).
-RUSTOCK_WEEK1 = {"US": 55.8, "FR": 13.7, "TR": 13.4, "CA": 11.4, "IN": 7.3, "BR": 7.1,
-                 "CN": 0.42, "CL": 0.50, "DK": 0.53, "NO": 0.58}
-#: The rest of the traffic, spread over other countries (an assumption: the
-#: report names only the top and bottom of its ranking).
-OTHER_SHARE = 0.25
-
-
-def country_ranges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IPv4 (first, last, country) of every range in geoip2fast's GeoLite2 country data."""
-    import geoip2fast
-
-    path = Path(geoip2fast.__file__).with_name("geoip2fast.dat.gz")
-    with gzip.open(path, "rb") as f:
-        _version, _info, _total, db = pickle.load(f)
-    _index, names, first_ips, cc_ids, netlens = db
-    firsts = np.concatenate([np.asarray(c, dtype=np.uint64) for c in first_ips])
-    lens = np.concatenate([np.asarray(c, dtype=np.uint64) for c in netlens])
-    ids = np.concatenate([np.asarray(c, dtype=np.int64) for c in cc_ids])
-    codes = np.array([n.split(":", 1)[0] for n in names])
-    keep = (ids >= 16) & (lens <= 32)  # the first 16 names are private/reserved blocks
-    firsts, lens, ids = firsts[keep], lens[keep], ids[keep]
-    lasts = firsts + (np.uint64(1) << (np.uint64(32) - lens)) - np.uint64(1)
-    return firsts, lasts, codes[ids]
-
+from takedown.range.population import addresses, ip_strings  # noqa: E402
 
 def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts."""
-    firsts, lasts, ccs = country_ranges()
-    sizes = (lasts - firsts + np.uint64(1)).astype(np.float64)
-    all_cc = np.unique(ccs)
-    others = [c for c in all_cc if c not in RUSTOCK_WEEK1]
-    named = sum(RUSTOCK_WEEK1.values())
-    weight = dict(RUSTOCK_WEEK1)
-    for c in others:
-        weight[c] = named * OTHER_SHARE / (1 - OTHER_SHARE) / len(others)
-    cc_list = list(weight)
-    p = np.array([weight[c] for c in cc_list])
-    per_cc = rng.multinomial(int(bots * 1.02) + 1000, p / p.sum())
-    addrs = []
-    for c, n in zip(cc_list, per_cc):
-        if n == 0:
-            continue
-        sel = np.flatnonzero(ccs == c)
-        if sel.size == 0:
-            continue
-        w = sizes[sel] / sizes[sel].sum()
-        pick = sel[rng.choice(sel.size, size=n, p=w)]
-        off = (rng.random(n) * sizes[pick]).astype(np.uint64)
-        addrs.append((firsts[pick] + off).astype(np.uint32))
-    ips = np.unique(np.concatenate(addrs))
-    rng.shuffle(ips)
-    ips = ips[:bots]
+    """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts
+    (the range's address draw: takedown.range.population.addresses)."""
+    ips, _cc = addresses(bots, rng)
     # cleanup: ~44% of week 1's bots gone by week 8 (Rustock: 1.6M -> 0.7M)
     cleaned = (rng.exponential(DAYS / 0.85, size=ips.size)).astype(np.int64) + 1
     return ips, cleaned
-
-
-def ip_strings(ips: np.ndarray) -> pa.Array:
-    a = ips.astype(np.uint64)
-    return pa.array([f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}" for x in a.tolist()], pa.string())
 
 
 def write_dataset(storage: Path, events: int, bots: int, seed: int) -> dict:

@@ -1,0 +1,76 @@
+"""The range's population (issue 7, first part): addresses from real allocations of
+each bot's country, AS from the shipped data, seeded, and the truth it implies."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from takedown.enrich import Enricher
+from takedown.range import truth
+from takedown.range.population import RUSTOCK_WEEK1, OTHER_SHARE, build, ip_strings
+
+START = date(2026, 3, 16)  # a Monday
+
+
+@pytest.fixture(scope="module")
+def enricher():
+    return Enricher.default()
+
+
+@pytest.fixture(scope="module")
+def pop(enricher):
+    return build(20_000, 7, families={"rustock": 3, "necurs": 1}, enricher=enricher)
+
+
+def test_distinct_public_addresses_in_their_country(pop, enricher):
+    assert len(pop) == 20_000 and np.unique(pop.ip).size == 20_000
+    found = enricher.lookup(ip_strings(pop.ip))
+    # every address is where the population says it is, by the data the report uses
+    assert found.column("cc").to_pylist() == pop.cc.tolist()
+    asn = np.asarray(found.column("asn").fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    assert (asn == pop.asn).all()
+    first = pop.ip >> 24
+    assert not np.isin(first, [0, 10, 127, 224, 240, 255]).any()
+
+
+def test_country_mix_is_rustocks_first_week(pop):
+    named = sum(RUSTOCK_WEEK1.values()) / (1 - OTHER_SHARE)
+    for cc in ("US", "FR", "TR", "CA"):
+        expected = RUSTOCK_WEEK1[cc] / named
+        share = float((pop.cc == cc).mean())
+        se = (expected * (1 - expected) / len(pop)) ** 0.5
+        assert abs(share - expected) <= 5 * se, (cc, share, expected)
+    assert 0.15 <= float((~np.isin(pop.cc, list(RUSTOCK_WEEK1))).mean()) <= 0.35
+
+
+def test_families_time_zones_and_rhythm(pop):
+    assert set(np.unique(pop.family)) == {"rustock", "necurs"}
+    assert 0.70 <= float((pop.family == "rustock").mean()) <= 0.80
+    assert set(pop.utc_offset[pop.cc == "US"].tolist()) == {-5.0}
+    assert set(pop.utc_offset[pop.cc == "IN"].tolist()) == {5.5}
+    assert ((pop.active_start >= 0) & (pop.active_start < 1440)).all()
+    assert ((pop.active_minutes >= 60) & (pop.active_minutes <= 1440)).all()
+
+
+def test_seeded(enricher):
+    a = build(500, 3, enricher=enricher)
+    b = build(500, 3, enricher=enricher)
+    c = build(500, 4, enricher=enricher)
+    assert (a.ip == b.ip).all() and (a.cleaned_day == b.cleaned_day).all()
+    assert not (a.ip == c.ip).all()
+
+
+def test_truth_weeks_countries_and_cleanup(pop):
+    weeks = truth.unique_per_week(pop, START, 56)
+    assert list(weeks) == [f"2026-W{w:02d}" for w in range(12, 20)]
+    counts = list(weeks.values())
+    assert counts[0] == len(pop) and all(x >= y for x, y in zip(counts, counts[1:]))
+    assert 0.45 <= counts[-1] / counts[0] <= 0.70  # Rustock: 1.6M active in week 1, 0.7M in week 8
+    by_cc = truth.unique_per_week_by(pop, pop.cc, START, 56)
+    assert all(sum(by_cc[w].values()) == weeks[w] for w in weeks)
+    days = truth.unique_per_day(pop, START, 56)
+    assert days["2026-03-16"] == len(pop)
+    assert days["2026-05-10"] == int((pop.cleaned_day > 55).sum()) <= counts[-1]
