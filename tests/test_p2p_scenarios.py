@@ -181,3 +181,12 @@ def test_one_thread_and_parallel_phases_give_the_same_result(monkeypatch, name, 
     parallel = simulate(sc).rows
     assert serial == parallel
     assert any(r["answered"] for r in serial)
+
+
+def test_bad_out_fails_before_the_run(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("")
+    p = subprocess.run([TAKEDOWN, "sim", "run", "waledac-b49", "--out", str(f)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 1 and "cannot create the output directory" in p.stderr
+    assert "rounds" not in p.stdout  # no simulation was started

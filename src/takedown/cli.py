@@ -340,7 +340,7 @@ def sim_run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from takedown.p2p.engine import Simulation
-    from takedown.p2p.output import write_outputs
+    from takedown.p2p.output import prepare, write_outputs
     from takedown.p2p.scenario import MAX_BOTS, resolve_scenario
 
     sc = resolve_scenario(scenario)
@@ -352,6 +352,7 @@ def sim_run(
         if not 0 <= seed < 2**32:
             raise SimError(f"--seed: must be between 0 and 2**32-1, not {seed}")
         sc = sc.replace(seed=seed)
+    prepare(Path(out))
     print(f"{sc.name or 'scenario'}: {sc.model.name}, {sc.bots:,} bots, {sc.days:g} days, seed {sc.seed}")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} rounds"),
                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False) as bar:
@@ -376,8 +377,11 @@ def sim_run(
 
     print(f"final: commandable {pct(f['commandable'])}, only sinkholes listed {pct(f['sinkholed'])}, "
           f"seen by the sinkhole {pct(f['seen_share'])} ({f['seen']:,} bots)")
-    print(f"cut off from the C&C: 50% in {hours(s['time_to_50_hours'])}, 90% in {hours(s['time_to_90_hours'])}, "
-          f"99% in {hours(s['time_to_99_hours'])} after the takedown starts")
+    if s["takedown_hour"] is None:
+        print("no strategy in this scenario: nothing is cut off on purpose")
+    else:
+        print(f"cut off from the C&C: 50% in {hours(s['time_to_50_hours'])}, 90% in {hours(s['time_to_90_hours'])}, "
+              f"99% in {hours(s['time_to_99_hours'])} after the takedown starts (hour {s['takedown_hour']:g})")
     sm = s["sinkhole_minutes"]
     if sm.get("reached"):
         print(f"bots online when poisoning began: median {sm['median']:g} min to the sinkhole, "

@@ -25,14 +25,17 @@ _SHARES = (("commandable", "commandable by the C&C", "#b03a2e"),
            ("seen_share", "seen by the sinkhole (cumulative)", "#e08a00"))
 
 
-def write_outputs(result: Result, out: Path) -> list[Path]:
-    """Write the run's files under ``out`` (created); return their paths."""
+def prepare(out: Path) -> None:
+    """Create the output directory (before a long run, so that a bad --out fails first)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SimError(f"{out}: cannot create the output directory: {e.strerror or e}") from None
-    if not out.is_dir():
-        raise SimError(f"{out}: not a directory")
+
+
+def write_outputs(result: Result, out: Path) -> list[Path]:
+    """Write the run's files under ``out`` (created); return their paths."""
+    prepare(out)
     paths = [out / "summary.json", out / "timeseries.csv"]
     paths[0].write_text(json.dumps(result.summary(), indent=2) + "\n")
     with paths[1].open("w", newline="") as f:
