@@ -3,9 +3,12 @@ waiting for a port, reading stored events, raw sockets."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -76,3 +79,30 @@ def raw(port: int, payload: bytes, *, source: str = "127.0.0.1", read_until_clos
         pass
     s.close()
     return out
+
+
+@contextmanager
+def serving(d: Path, files_ports: list[tuple[str, int]]):
+    """``takedown serve`` (one worker) for each (operation file in ``d``, HTTP port to
+    wait for); their output goes to ``d/<file>.log``, checked for tracebacks at the end."""
+    procs, logs = [], []
+    try:
+        for name, port in files_ports:
+            log = open(d / f"{name}.log", "w")
+            logs.append(log)
+            procs.append(subprocess.Popen([TAKEDOWN, "serve", str(d / name), "--workers", "1"],
+                                          stdout=log, stderr=log, cwd=d))
+            wait_tcp(port, procs[-1])
+        yield procs
+        for name, _ in files_ports:
+            assert "Traceback" not in (d / f"{name}.log").read_text()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for log in logs:
+            log.close()
+

@@ -5,9 +5,7 @@ must be exactly what the full path gives, request by request."""
 from __future__ import annotations
 
 import re
-import signal
 import socket
-import subprocess
 import time
 
 import numpy as np
@@ -18,7 +16,7 @@ from takedown.net import proxy as proxy_mod
 from takedown.store.checkins import CheckinBuffer, template
 from takedown.testing.peers import free_port
 
-from net_helpers import TAKEDOWN, TRUSTED_SRC, events, operation_text, wait_tcp
+from net_helpers import TRUSTED_SRC, events, operation_text, serving
 
 GATE = b"POST /cached/gate.php HTTP/1.1\r\nHost: c2.example\r\nUser-Agent: Bot/1.0\r\nContent-Length: 5\r\n\r\nid=42"
 
@@ -55,27 +53,8 @@ trusted_proxies = ["{TRUSTED_SRC}/32"]
 [events]
 flush_interval = 0.2
 """).replace('storage = "data"', 'storage = "data-tmpl"'))
-    procs = []
-    logs = []
-    try:
-        for name, port in (("op.toml", ports["http"]), ("tmpl.toml", ports["tmpl"])):
-            log = open(d / f"{name}.log", "w")
-            logs.append(log)
-            procs.append(subprocess.Popen([TAKEDOWN, "serve", str(d / name), "--workers", "1"],
-                                          stdout=log, stderr=log, cwd=d))
-            wait_tcp(port, procs[-1])
+    with serving(d, [("op.toml", ports["http"]), ("tmpl.toml", ports["tmpl"])]):
         yield {"dir": d, "ports": ports}
-        for name in ("op.toml", "tmpl.toml"):
-            assert "Traceback" not in (d / f"{name}.log").read_text()
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for log in logs:
-            log.close()
 
 
 def connect(port: int, source: str = "127.0.0.1") -> socket.socket:

@@ -164,6 +164,9 @@ class Listener:
     listen: tuple[str, ...]
     response: str = "notice"  # for HTTP, and HTTP inside TLS after a handshake
     trusted_proxies: tuple[str, ...] = ()  # networks allowed to send PROXY protocol headers
+    #: range mode only: stamp a connection's events with the emulated time a trusted
+    #: PROXY v2 header carries (TLV 0xE0, takedown.net.proxy.TLV_TAKEDOWN_CLOCK)
+    emulated_clock: bool = False
     template: Path | None = None  # the operator template for response = "template"
     handshake: bool = False  # tls: finish the handshake (self-signed) and read the HTTP inside
     capture_bytes: int = 256  # tcp: first bytes kept per connection
@@ -348,6 +351,7 @@ class _Builder:
             listen=t.get("listen", self.listen),
             response=response,
             trusted_proxies=t.get("trusted_proxies", self.networks, default=()),
+            emulated_clock=t.get("emulated_clock", self.boolean, default=d.emulated_clock),
             template=template,
             handshake=t.get("handshake", self.boolean, default=d.handshake),
             capture_bytes=t.get("capture_bytes", self.integer(0, 65536), default=d.capture_bytes),
@@ -718,8 +722,8 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
     ("enrich",): ("country_mmdb", "asn_mmdb"),
     ("dga",): ("family", "params", "days_before", "days_after", "plugin"),
-    **{(k,): ("listen", "response", "trusted_proxies", "template", "handshake", "capture_bytes",
-              "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
+    **{(k,): ("listen", "response", "trusted_proxies", "emulated_clock", "template", "handshake",
+              "capture_bytes", "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
               "request_timeout", "max_connections_per_source") for k in ("http", "tls", "tcp")},
     ("notice",): ("operator", "contact_url", "cert_url", "template_dir"),
     ("fingerprints",): ("rules", "shipped"),
@@ -838,6 +842,10 @@ def summarize(op: Operation) -> dict[str, Any]:
     if not op.dns.rrl.enabled:
         notes.append("response rate limiting is off ([dns.rrl] enabled = false): "
                      "the sinkhole can be abused as a DNS amplifier")
+    for lst in (op.http, op.tls, op.tcp):
+        if lst is not None and lst.emulated_clock:
+            notes.append(f"[{lst.kind}] emulated_clock = true: range mode, trusted peers set the events' time "
+                         f"(for rehearsals on loopback only, never a real operation)")
 
     s = op.sinkhole
     return {

@@ -235,6 +235,7 @@ class _Conn(asyncio.Protocol):
         self.peer_ip: str | None = None
         self.buf = b""
         self.preamble = True  # still looking for a PROXY header
+        self.shift = 0.0  # emulated minus real time (range mode: the clock of a trusted PROXY header)
         self.closed = False
         self.deadline = float("inf")
         self.counted = None
@@ -321,6 +322,15 @@ class _Conn(asyncio.Protocol):
                     self.peer_ip = self.src[0]
                     self.src = (header.src_ip, header.src_port or 0)
                     self._keys.clear()
+                if self.listener.emulated_clock:
+                    # range mode: weeks pass in minutes; only a trusted peer gets here
+                    try:
+                        clock = header.clock
+                    except proxy_mod.ProxyError:
+                        self.refuse_proxy()
+                        return
+                    if clock is not None:
+                        self.shift = clock - _time()
                 self.on_proxy(header)
                 data = data[used:]
                 if not data:
@@ -364,7 +374,7 @@ class _Conn(asyncio.Protocol):
             return
         buf = w.checkins
         key = self.conn_key(kind, buf)
-        buf.log(_time(), key, buf.add_template(template(**f)))
+        buf.log(_time() + self.shift, key, buf.add_template(template(**f)))
 
 
 _HOSTS: dict[str, str | None] = {}
@@ -451,7 +461,7 @@ class _HttpSession:
                 sni, None, None, ja3, ja4, None, None,
             ))
             now = _time()
-            buf.log(now, conn.conn_key("http", buf), tix)
+            buf.log(now + conn.shift, conn.conn_key("http", buf), tix)
             if out is None:
                 conn.close()
                 return
@@ -514,7 +524,7 @@ class HttpConn(_Conn):
                     if self.gen != self.cbuf.gen:
                         self.gen = self.cbuf.gen
                         self.key = self.conn_key("http", self.cbuf)
-                    self.tappend(now)
+                    self.tappend(now + self.shift)
                     self.kappend(self.key | tix)
                     self.send(out)
                     if close:
