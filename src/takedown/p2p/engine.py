@@ -288,7 +288,7 @@ class Simulation:
         stats = np.zeros(3, np.int64)
         k.exchange_serial(self.sc.seed, t, reps, interval, self.phase, self.online, self.reach, self.lists, self.cnt,
                           self.last_ok, self.first_seen, self.sink_lo, self.sink_n, answers, ahead, m.reply, m.tries,
-                          ranking, drop, self.req_buf, np.empty(cap, np.int32), np.empty(cap, np.int64),
+                          ranking, drop, self.req_buf, np.empty(cap, np.int64),
                           np.empty(cap, np.int8), np.empty((cap, m.reply + 1), np.int64), np.empty(cap, np.int32),
                           np.empty((cap, m.tries), np.int64), np.empty(cap, np.int32), self.scratch, self.tables,
                           self.slot_eps, self.counter, self.buf, np.empty(cap, np.int64), np.empty(cap, np.int32),
@@ -304,7 +304,6 @@ class Simulation:
         req = self.req_buf[:a]
         if not a:
             return
-        slot_of = np.empty(a, np.int32)
         peer_of = np.empty(a, np.int64)
         outcome = np.empty(a, np.int8)
         reply = np.empty((a, m.reply + 1), np.int64)
@@ -312,7 +311,7 @@ class Simulation:
         failed = np.empty((a, m.tries), np.int64)
         n_failed = np.empty(a, np.int32)
         k.ask(self.sc.seed, t, sub, req, self.lists, self.cnt, self.online, self.sink_lo, self.sink_n, answers,
-              ahead, m.reply, m.tries, slot_of, peer_of, outcome, reply, reply_n, failed, n_failed, self.first_seen)
+              ahead, m.reply, m.tries, peer_of, outcome, reply, reply_n, failed, n_failed, self.first_seen)
         k.apply_answers(t, req, self.lists, self.cnt, self.last_ok, peer_of, outcome, reply, reply_n, failed,
                         n_failed, ranking, drop, self.scratch, self.tables, self.slot_eps, self.counter)
         ok = outcome == k.OK_BOT

@@ -32,7 +32,7 @@ NEVER_HEARD = -(2**30)  # last_ok of a bot that has never heard from a peer (a n
 CHUNKS = 64  # fixed work split: the result never depends on the number of threads
 
 # outcome of a request (phase 1)
-NONE, OK_BOT, OK_SINK, FAIL = 0, 1, 2, 3
+OK_BOT, OK_SINK, FAIL = 1, 2, 3
 
 
 @njit(cache=True, inline="always")
@@ -255,7 +255,7 @@ def requesters(t, online, phase, interval, cnt, out):
 
 @njit(cache=True)
 def _ask_one(q, seed, t, sub, req, lists, cnt, online, sink_lo, sink_n, sink_answers, ahead, R, tries,
-             slot_of, peer_of, outcome, reply, reply_n, failed, n_failed, first_seen):
+             peer_of, outcome, reply, reply_n, failed, n_failed, first_seen):
     i = req[q]
     reply_n[q] = 0
     n_failed[q] = 0
@@ -265,7 +265,6 @@ def _ask_one(q, seed, t, sub, req, lists, cnt, online, sink_lo, sink_n, sink_ans
         draw = (sub * 64 + attempt) * 4096
         slot = below(seed, t, i, draw, cnt[i])
         j = lists[i, slot] & ID_MASK
-        slot_of[q] = slot
         peer_of[q] = j
         if j >= sink_lo:
             if first_seen[i] < 0:
@@ -343,7 +342,7 @@ def _apply_one(q, t, req, lists, cnt, last_ok, peer_of, outcome, reply, reply_n,
 
 @njit(cache=True, parallel=True)
 def ask(seed, t, sub, req, lists, cnt, online, sink_lo, sink_n, sink_answers, ahead, R, tries,
-        slot_of, peer_of, outcome, reply, reply_n, failed, n_failed, first_seen):
+        peer_of, outcome, reply, reply_n, failed, n_failed, first_seen):
     """Phase 1: each requester tries up to ``tries`` random entries of its list until
     one answers, and reads the answer from the lists as they are (nobody writes a
     list in this phase). The entries that did not answer are noted for phase 2."""
@@ -352,7 +351,7 @@ def ask(seed, t, sub, req, lists, cnt, online, sink_lo, sink_n, sink_answers, ah
     for ch in prange(CHUNKS):
         for q in range(ch * step, min(A, (ch + 1) * step)):
             _ask_one(q, seed, t, sub, req, lists, cnt, online, sink_lo, sink_n, sink_answers, ahead, R, tries,
-                     slot_of, peer_of, outcome, reply, reply_n, failed, n_failed, first_seen)
+                     peer_of, outcome, reply, reply_n, failed, n_failed, first_seen)
 
 
 @njit(cache=True, parallel=True)
@@ -399,7 +398,7 @@ def learn(t, targets, starts, askers, lists, cnt, ranking, scratch, tables, slot
 
 @njit(cache=True)
 def exchange_serial(seed, t, reps, interval, phase, online, reach, lists, cnt, last_ok, first_seen, sink_lo,
-                    sink_n, sink_answers, ahead, R, tries, ranking, drop, req, slot_of, peer_of, outcome, reply,
+                    sink_n, sink_answers, ahead, R, tries, ranking, drop, req, peer_of, outcome, reply,
                     reply_n, failed, n_failed, scratch, tables, slot_eps, counter, buf, push_j, push_i, stats):
     """All ``reps`` sub-rounds of a round in one call, the three phases one after the
     other on one thread: for small populations (ZeroAccess asks 60 times a minute),
@@ -413,7 +412,7 @@ def exchange_serial(seed, t, reps, interval, phase, online, reach, lists, cnt, l
         rq = req[:a]
         for q in range(a):
             _ask_one(q, seed, t, sub, rq, lists, cnt, online, sink_lo, sink_n, sink_answers, ahead, R, tries,
-                     slot_of, peer_of, outcome, reply, reply_n, failed, n_failed, first_seen)
+                     peer_of, outcome, reply, reply_n, failed, n_failed, first_seen)
         for q in range(a):
             _apply_one(q, t, rq, lists, cnt, last_ok, peer_of, outcome, reply, reply_n, failed, n_failed, ranking,
                        drop, scratch[0], tables[0], slot_eps[0], counter, 0)
