@@ -39,6 +39,7 @@ sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 from takedown.dga.forecast import forecast  # noqa: E402
 from takedown.dga.match import build_index, param_sets  # noqa: E402
 from takedown.dga.registry import families  # noqa: E402
+from results import write_section  # noqa: E402
 
 
 def year_of_everything(first: date, last: date) -> tuple[dict[str, float], int, list[str]]:
@@ -127,14 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ])
     if not a.no_write:
-        begin, end = "<!-- bench:dga:begin -->", "<!-- bench:dga:end -->"
-        body = RESULTS.read_text()
-        block = f"{begin}\n{text}\n{end}"
-        if begin in body:
-            body = body[: body.index(begin)] + block + body[body.index(end) + len(end):]
-        else:
-            body = body.rstrip() + "\n\n" + block + "\n"
-        RESULTS.write_text(body)
+        write_section("dga", text)
         print(f"wrote {RESULTS}")
     return 0
 

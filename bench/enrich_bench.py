@@ -41,13 +41,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from results import write_section  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "RESULTS.md"
 OUT = BENCH_DIR / "out"
 BAR = 20.0
 N, SEED = 1_000_000, 20240618
-BEGIN, END = "<!-- bench:enrich:begin -->", "<!-- bench:enrich:end -->"
 
 
 def machine() -> dict:
@@ -172,7 +172,6 @@ def section(m: dict, r: dict) -> str:
     busy = (f" Other work on the machine during the run: {100 * other:.0f}% of its CPU time"
             + (" (busy: the figures are less reliable)." if other > 0.10 else " (quiet)."))
     return "\n".join([
-        BEGIN,
         "## Enrichment lookups (bench/enrich_bench.py)",
         "",
         f"Command: `.venv/bin/python bench/enrich_bench.py`, {r['date']}. Machine: {m['nproc']} CPUs ({m['cpu']}), "
@@ -199,18 +198,7 @@ def section(m: dict, r: dict) -> str:
         f"`Enricher.default()` loaded in {r['load_s']:.2f} s.",
         "",
         f"Bar: ours >= {BAR:g}x geoip2fast's per-address lookup: {r['ratio_geoip2fast']:.1f}x -> **{verdict}**.",
-        END,
     ])
-
-
-def write_section(text: str, path: Path = RESULTS) -> None:
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
 
 
 def main() -> int:
@@ -270,7 +258,7 @@ def main() -> int:
     raw.write_text(json.dumps({"machine": m, **r}, indent=2, default=str))
     print(f"raw: {raw}")
     if not a.no_write:
-        write_section(section(m, r))
+        write_section("enrich", section(m, r))
         print(f"rewrote {RESULTS} (enrich)")
     return 0
 

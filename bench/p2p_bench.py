@@ -35,6 +35,7 @@ sys.path.insert(0, str(BENCH_DIR.parent / "src"))
 
 from takedown.p2p.engine import Simulation  # noqa: E402
 from takedown.p2p.scenario import SHIPPED, load_scenario  # noqa: E402
+from results import write_section  # noqa: E402
 
 B49 = SHIPPED / "waledac-b49.toml"
 
@@ -122,14 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ])
     print(text)
     if not (a.no_write or a.quick):
-        begin, end = "<!-- bench:p2p:begin -->", "<!-- bench:p2p:end -->"
-        body = RESULTS.read_text()
-        block = f"{begin}\n{text}\n{end}"
-        if begin in body:
-            body = body[: body.index(begin)] + block + body[body.index(end) + len(end):]
-        else:
-            body = body.rstrip() + "\n\n" + block + "\n"
-        RESULTS.write_text(body)
+        write_section("p2p", text)
         print(f"wrote {RESULTS}")
     return 0
 

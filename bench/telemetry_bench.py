@@ -57,6 +57,7 @@ START = date(2026, 3, 16)  # a Monday: ISO weeks line up with the eight weeks
 DAYS = 56
 
 from takedown.range.population import addresses, ip_strings  # noqa: E402
+from results import write_section  # noqa: E402
 
 def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts
@@ -189,17 +190,6 @@ def render(r: dict, command: str) -> str:
     ])
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    begin, end = "<!-- bench:telemetry:begin -->", "<!-- bench:telemetry:end -->"
-    body = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{text}\n{end}"
-    if begin in body and end in body:
-        body = body[: body.index(begin)] + block + body[body.index(end) + len(end):]
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    path.write_text(body)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000_000)
@@ -251,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         (out_dir / f"telemetry-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
         if not a.no_write:
             cmd = " ".join([".venv/bin/python bench/telemetry_bench.py", *(sys.argv[1:] if argv is None else argv)])
-            write_section(render(result, cmd))
+            write_section("telemetry", render(result, cmd))
         return 0
     finally:
         if not a.keep:
