@@ -9,7 +9,7 @@ bootstrap:
 	@scripts/bootstrap
 
 run: bootstrap
-	$(BIN)/takedown serve examples/operation.toml
+	$(BIN)/takedown demo
 
 test: bootstrap
 	$(BIN)/python -m pytest -q
@@ -18,4 +18,4 @@ bench: bootstrap
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) data bench/out .pytest_cache
+	rm -rf $(VENV) data demo bench/out .pytest_cache

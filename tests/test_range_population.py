@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from takedown.enrich import Enricher
-from takedown.range import truth
 from takedown.range.population import RUSTOCK_WEEK1, OTHER_SHARE, build, ip_strings
 
 START = date(2026, 3, 16)  # a Monday
@@ -63,14 +62,8 @@ def test_seeded(enricher):
     assert not (a.ip == c.ip).all()
 
 
-def test_truth_weeks_countries_and_cleanup(pop):
-    weeks = truth.unique_per_week(pop, START, 56)
-    assert list(weeks) == [f"2026-W{w:02d}" for w in range(12, 20)]
-    counts = list(weeks.values())
-    assert counts[0] == len(pop) and all(x >= y for x, y in zip(counts, counts[1:]))
-    assert 0.45 <= counts[-1] / counts[0] <= 0.70  # Rustock: 1.6M active in week 1, 0.7M in week 8
-    by_cc = truth.unique_per_week_by(pop, pop.cc, START, 56)
-    assert all(sum(by_cc[w].values()) == weeks[w] for w in weeks)
-    days = truth.unique_per_day(pop, START, 56)
-    assert days["2026-03-16"] == len(pop)
-    assert days["2026-05-10"] == int((pop.cleaned_day > 55).sum()) <= counts[-1]
+def test_cleanup_is_rustock_like(pop):
+    # bots still infected at the start of each of 8 weeks: falling, week 8 about half of week 1
+    alive = [int((pop.cleaned_day > 7 * w).sum()) for w in range(8)]
+    assert alive[0] == len(pop) and all(x >= y for x, y in zip(alive, alive[1:]))
+    assert 0.45 <= alive[-1] / alive[0] <= 0.70  # Rustock: 1.6M active in week 1, 0.7M in week 8

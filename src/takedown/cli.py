@@ -14,7 +14,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
+from takedown.errors import OperationError, RangeError, ServeError, SimError, StoreError, TakedownError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -389,6 +389,115 @@ def sim_run(
     print(f"fallbacks: {s['fallbacks']:,} ({s['recovered_by_fallback']:,} got live peers back, "
           f"{s['fallback_sinkholed']:,} reached the seized fallback)")
     print(f"wrote {', '.join(display_path(p) for p in paths)}")
+
+
+def _week_bars(start, days: int):
+    """A rich Progress with one bar per ISO week of the range, and the ``on_day`` that advances them."""
+    from datetime import timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("days  {task.fields[checkins]:>12,} check-ins"), TimeElapsedColumn())
+    tasks = {}
+    for d in range(days):
+        y, w, _ = (start + timedelta(d)).isocalendar()
+        label = f"{y}-W{w:02d}"
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=0, checkins=0)
+        bar.update(tasks[label], total=bar.tasks[tasks[label]].total + 1)
+    seen = {"checkins": 0}
+
+    def on_day(d: int, stats) -> None:
+        y, w, _ = (start + timedelta(d)).isocalendar()
+        task = tasks[f"{y}-W{w:02d}"]
+        done = bar.tasks[task].fields["checkins"] + stats.checkins - seen["checkins"]
+        seen["checkins"] = stats.checkins
+        bar.update(task, advance=1, checkins=done)
+
+    return bar, on_day
+
+
+@app.command("range")
+def range_(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    truth: str = typer.Option(..., "--truth", metavar="DIR", help="Directory for the truth: truth.json and the evidence."),
+    bots: int = typer.Option(50_000, "--bots", metavar="N", help="Infected hosts."),
+    days: int = typer.Option(56, "--days", metavar="N", help="Emulated days."),
+    start: Optional[str] = typer.Option(None, "--start", metavar="DATE",
+                                        help="First emulated day (UTC), YYYY-MM-DD; default: the Monday eight weeks before this week's."),
+    seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
+    concurrency: int = typer.Option(96, "--concurrency", metavar="N", help="Sessions in flight."),
+) -> None:
+    """Send an emulated infected population's DNS and check-ins to the operation's
+    running sinkhole (range mode, loopback only); write what is true."""
+    from pathlib import Path
+
+    from takedown.range.demo import default_start
+    from takedown.range.run import run_range
+
+    first = _date("--start", start) or default_start(weeks=8)
+    if not 1 <= concurrency <= 4096:
+        raise RangeError(f"--concurrency must be between 1 and 4096, got {concurrency}")
+    op = load_operation(file)
+    bar, on_day = _week_bars(first, max(days, 1))
+    with bar:
+        result = run_range(op, bots=bots, start=first, days=days, seed=seed, truth_dir=Path(truth),
+                           concurrency=concurrency, on_day=on_day)
+    _print_range(result)
+    print(f"truth: {display_path(Path(truth) / 'truth.json')}")
+
+
+def _print_range(result) -> None:
+    st, c = result.stats, result.counts
+    print(f"sent {st.sessions:,} bot sessions ({st.checkins:,} check-ins, {st.failed_sessions:,} failed) "
+          f"and {st.queries:,} resolver queries ({st.answered:,} answered)")
+    for e in st.errors[:5]:
+        print(f"  warning: {e}")
+    print(f"true: {c['total_unique_ips']:,} unique infected addresses, {c['total_events']:,} check-in events, "
+          f"{c['resolvers']['total_events']:,} DNS events from {c['resolvers']['total_unique_resolvers']} resolvers")
+
+
+@app.command()
+def demo(
+    out: str = typer.Option("demo", "--out", metavar="DIR", help="Directory for the demo operation, events, report, truth."),
+    bots: int = typer.Option(50_000, "--bots", metavar="N", help="Infected hosts."),
+    weeks: int = typer.Option(8, "--weeks", metavar="N", help="Emulated weeks."),
+    seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
+) -> None:
+    """An emulated takedown end to end on loopback: sinkhole, range, report, truth check."""
+    from pathlib import Path
+
+    from takedown.range.demo import default_start, run_demo
+
+    if weeks < 1:
+        raise RangeError(f"--weeks must be at least 1, got {weeks}")
+    first = default_start(weeks=weeks)
+    bar, on_day = _week_bars(first, weeks * 7)
+    with bar:
+        result = run_demo(Path(out), bots=bots, weeks=weeks, seed=seed, start=first, on_day=on_day,
+                          on_stage=lambda text: bar.console.print(text, soft_wrap=True, highlight=False))
+    _print_range(result.range)
+    s = result.summary
+    print(f"\nreport ({s['period']['from']} .. {s['period']['to']}): {s['total_unique_ips']:,} unique infected IPs, "
+          f"{s['total_events']:,} check-ins")
+    print("weekly unique infected IPs:")
+    for w in s["weeks"]:
+        print(f"  {w['week']}  {w['unique_ips']:>9,}  ({w['events']:,} check-ins)")
+    if s.get("week_change_pct") is not None:
+        print(f"  change from the first week to the last: {s['week_change_pct']:+.1f}%")
+    chart = s["countries_chart"]
+    for label, rows in (("top countries", chart["top"][:5]), ("bottom countries", chart["bottom"][:5])):
+        print(f"{label} (by check-ins): " + ", ".join(f"{r['cc']} {r['events']:,}" for r in rows))
+    print(f"report: {display_path(result.report)}")
+    print(f"truth: {display_path(Path(out) / 'truth' / 'truth.json')}")
+    t = result.timings
+    print(f"took {t['total']:.0f} s (range {t['range']:.0f} s, report {t['report']:.0f} s)")
+    for line in result.differences:
+        print(f"  differs: {line}")
+    print(f"differences from truth: {len(result.differences)}")
+    if result.differences:
+        raise typer.Exit(1)
 
 
 def main() -> None:

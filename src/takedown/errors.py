@@ -52,3 +52,8 @@ class ReportError(TakedownError):
 class SimError(TakedownError):
     """A bad P2P simulation scenario, family model or parameter; the message
     names the file and line (or option) at fault."""
+
+
+class RangeError(TakedownError):
+    """The emulated range could not run: a bad option, a family without a
+    behaviour, a sinkhole that does not answer."""

@@ -84,6 +84,10 @@ class DnsConfig:
     max_udp_payload: int = 1232  # EDNS buffer size advertised / cap (512..4096)
     tcp_idle_timeout: float = 10.0
     rrl: Rrl = Rrl()
+    #: range mode only: networks whose queries may stamp their events with the
+    #: emulated clock of EDNS option 65423 (takedown.dns.wire.EDNS_TAKEDOWN_CLOCK);
+    #: empty = off
+    emulated_clock: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -447,6 +451,7 @@ class _Builder:
             tcp_idle_timeout=t.get("tcp_idle_timeout", self.number(0, 3600),
                                    default=d.tcp_idle_timeout),
             rrl=self.rrl(t.table("rrl", required=False)),
+            emulated_clock=t.get("emulated_clock", self.networks, default=d.emulated_clock),
         )
 
     def rrl(self, t: _Table | None) -> Rrl:
@@ -716,7 +721,7 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
     ("domains",): ("family", "file"),
     ("zones",): ("origin", "file", "blocklist", "family"),
-    ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl"),
+    ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl", "emulated_clock"),
     ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
                      "ipv6_prefix", "window"),
     ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
@@ -846,6 +851,10 @@ def summarize(op: Operation) -> dict[str, Any]:
         if lst is not None and lst.emulated_clock:
             notes.append(f"[{lst.kind}] emulated_clock = true: range mode, trusted peers set the events' time "
                          f"(for rehearsals on loopback only, never a real operation)")
+    if op.dns.emulated_clock:
+        notes.append(f"[dns] emulated_clock = {', '.join(op.dns.emulated_clock)}: range mode, queries from these "
+                     f"networks set their events' time (EDNS option 65423; for rehearsals on loopback only, "
+                     f"never a real operation)")
 
     s = op.sinkhole
     return {
@@ -868,6 +877,7 @@ def summarize(op: Operation) -> dict[str, Any]:
             "workers": op.dns.workers,
             "max_udp_payload": op.dns.max_udp_payload,
             "tcp_idle_timeout": op.dns.tcp_idle_timeout,
+            "emulated_clock": list(op.dns.emulated_clock),
             "rrl": {
                 "enabled": op.dns.rrl.enabled,
                 "responses_per_second": op.dns.rrl.responses_per_second,

@@ -10,10 +10,18 @@ question (in any letter case) get the template with their own ID and their
 own question bytes spliced in. Plain queries (no EDNS options) are recognised
 without building any object. This is what keeps the CPU per answered query
 under BIND's with both logging every query (bench/RESULTS.md).
+
+Range mode: a query from one of the operation's ``[dns] emulated_clock``
+networks may carry an emulated clock (EDNS option
+:data:`takedown.dns.wire.EDNS_TAKEDOWN_CLOCK`); its event is then stamped with
+that time instead of the wall clock, so an emulated population can make weeks
+pass in minutes. Rate limiting keeps the wall clock. A query with any EDNS
+option never takes the fast path, so the clock costs plain queries nothing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from takedown.dns import wire
@@ -23,6 +31,7 @@ from takedown.dns.rrl import ALLOW, SLIP, RateLimiter
 from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, NOTIMP, REFUSED, WireError
 
 _CACHE_MAX = 250_000
+_CLOCK_SOURCES_MAX = 65_536  # remembered clock-trust decisions, per source address
 # CHAOS names NSD hides (hide-version, hide-identity): REFUSED, EDE "prohibited"
 _CHAOS_NAMES = {wire.text_to_wire(n) for n in ("version.bind", "version.server", "id.server", "hostname.bind")}
 
@@ -58,13 +67,38 @@ class _Entry:
 class Responder:
     """Answers queries from a compiled :class:`Policy`; appends one event per query."""
 
-    def __init__(self, policy: Policy, log, *, max_udp_payload: int = 1232, rrl: RateLimiter | None = None):
+    def __init__(
+        self, policy: Policy, log, *, max_udp_payload: int = 1232, rrl: RateLimiter | None = None,
+        emulated_clock=(),
+    ):
         self.policy = policy
         self.log = log  # list.append of the event writer (takedown.events DNS row layout)
         self.max_udp = max_udp_payload
         self.rrl = rrl
         self.cache: dict[bytes, _Entry] = {}
         self._opt = {False: wire.opt_record(max_udp_payload, False), True: wire.opt_record(max_udp_payload, True)}
+        self.trust_clock(emulated_clock)
+
+    def trust_clock(self, networks) -> None:
+        """Honour the emulated clock option from ``networks`` (CIDR or address
+        strings, as ``[dns] emulated_clock`` gives them); empty: from nobody."""
+        self._clock_nets = tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+        self._clock_trust: dict[str, bool] = {}  # source address -> in _clock_nets
+
+    def _clock_trusted(self, src_ip: str) -> bool:
+        """Whether ``src_ip`` may set its events' time (asked only of queries with a clock)."""
+        ok = self._clock_trust.get(src_ip)
+        if ok is None:
+            try:
+                addr = ipaddress.ip_address(src_ip)
+            except ValueError:
+                ok = False
+            else:
+                ok = any(addr in net for net in self._clock_nets)
+            if len(self._clock_trust) >= _CLOCK_SOURCES_MAX:
+                self._clock_trust.clear()
+            self._clock_trust[src_ip] = ok
+        return ok
 
     def set_policy(self, policy: Policy) -> None:
         """Swap in a reloaded policy; answers from the old one are forgotten at once."""
@@ -162,12 +196,15 @@ class Responder:
             self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "formerr"))
             return wire.error_response(data, err.rcode)
         edns = q.edns
+        at = now  # the event's time; RRL keeps ``now``
         if edns is None:
             limit = 512
             tag = b"N"
         else:
             limit = min(max(edns.udp_size, 512), self.max_udp)
             tag = b"D" if edns.do else b"E"
+            if edns.clock is not None and self._clock_nets and self._clock_trusted(src_ip):
+                at = edns.clock  # range mode: the emulated time of a trusted source
         qend = q.question_end
         key = data[2 : qend - 4].lower() + data[qend - 4 : qend] + tag
         e = self.cache.get(key) if q.edns_error is None else None
@@ -177,7 +214,7 @@ class Responder:
         if udp and self.rrl is not None:
             verdict = self.rrl.check(src_ip, now)
             if verdict != ALLOW:
-                self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, "rrl-slip" if verdict == SLIP else "rrl-drop"))
+                self.log((at, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, "rrl-slip" if verdict == SLIP else "rrl-drop"))
                 return self._slip(q, data, e) if verdict == SLIP else None
         if e.bare:
             full = data[:2] + e.head + e.tail
@@ -187,7 +224,7 @@ class Responder:
         if udp and e.size > limit:
             full = self._render(q, data, udp, limit)
             out = "truncated" if full[2] & 0x02 else "answer"
-        self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
+        self.log((at, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
         return full
 
     def _decide(self, q: wire.Query, udp: bool):

@@ -179,7 +179,10 @@ class Worker:
             op.storage, "dns", operation=op.name, sensor=sensor, worker=index, flush_interval=op.events.flush_interval,
             transform=transform_for(op),
         )
-        self.responder = Responder(policy, self.writer.rows.append, max_udp_payload=op.dns.max_udp_payload, rrl=rrl)
+        self.responder = Responder(
+            policy, self.writer.rows.append, max_udp_payload=op.dns.max_udp_payload, rrl=rrl,
+            emulated_clock=op.dns.emulated_clock,  # range mode: who may set its events' time
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping: asyncio.Event | None = None
         self.reloading = False
@@ -284,6 +287,7 @@ class Worker:
                 else:
                     self.op = policy.operation
                     self.responder.set_policy(policy)
+                    self.responder.trust_clock(self.op.dns.emulated_clock)  # a reload may turn it off
                     _say(f"worker {self.index}: reloaded ({why}) in {time.monotonic() - t0:.2f}s")
                 if not self.reload_again:
                     break

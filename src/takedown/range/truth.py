@@ -1,47 +1,189 @@
-"""What the range makes true, to hold the report against.
+"""What the range made true: every session and query it sent, and the counts
+the report must show for them.
 
-A bot checks in on every day from day 0 until the day before its
-``cleaned_day`` (the range sends at least one check-in a day to each active
-bot), so the unique addresses of a period are the bots active on any of its
-days. Days are counted from ``start`` (a UTC date); weeks are ISO weeks.
+:class:`Truth` collects each planned :class:`~takedown.range.schedule.Day`
+as it is sent, then counts with numpy, by its own path (not the report's
+SQL): unique bot addresses and events per day, per ISO week, per country,
+AS, family and rule over the period, new and returning addresses per week,
+and the resolvers' unique addresses and queries per week. Each HTTP request
+is one event; an HTTPS session adds one ``tls`` event for its ClientHello;
+a TCP greeting is one event; each resolver query is one DNS event.
+
+:meth:`Truth.write` keeps the evidence beside the counts: ``bots.parquet``
+(each bot's address, country, AS, family, time zone, window, clean-up day),
+``sessions.parquet`` (bot, emulated time, check-ins, TLS, host),
+``queries.parquet`` (resolver address, emulated time, name) and
+``truth.json`` (the counts).
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from takedown.range import families
 from takedown.range.population import Population
+from takedown.range.schedule import Day, resolver_address
+
+UNATTRIBUTED = "unattributed"  # as the report shows a check-in no rule attributed
 
 
-def active_on(pop: Population, day: int) -> np.ndarray:
-    return pop.cleaned_day > day
+def _week(d: date) -> str:
+    y, w, _ = d.isocalendar()
+    return f"{y}-W{w:02d}"
 
 
-def unique_per_day(pop: Population, start: date, days: int) -> dict[str, int]:
-    return {(start + timedelta(d)).isoformat(): int(active_on(pop, d).sum()) for d in range(days)}
+class Truth:
+    def __init__(self, pop: Population, start: date, days: int):
+        self.pop, self.start, self.days = pop, start, days
+        self._s: dict[str, list] = defaultdict(list)
+        self._q: dict[str, list] = defaultdict(list)
+
+    def add(self, d: Day) -> None:
+        self._s["day"].append(np.full(len(d), d.day, np.int64))
+        self._s["bot"].append(d.bot)
+        self._s["time"].append(d.time)
+        self._s["checkins"].append(d.checkins)
+        self._s["tls"].append(d.tls)
+        self._s["host"].extend(d.host)
+        self._q["day"].append(np.full(d.q_time.size, d.day, np.int64))
+        self._q["resolver"].append(d.q_resolver)
+        self._q["time"].append(d.q_time)
+        self._q["name"].extend(d.q_name)
+
+    def _cat(self, parts: dict[str, list], key: str, dtype) -> np.ndarray:
+        got = parts.get(key)
+        return np.concatenate(got) if got else np.zeros(0, dtype)
+
+    # -- counting ---------------------------------------------------------
+
+    def _groups(self):
+        """Event groups: (bot, day, rule, family, events), one per session and
+        one more per HTTPS session (its ClientHello)."""
+        day = self._cat(self._s, "day", np.int64)
+        bot = self._cat(self._s, "bot", np.int64)
+        checkins = self._cat(self._s, "checkins", np.int64)
+        tls = self._cat(self._s, "tls", bool)
+        fam = self.pop.family[bot]
+        rule = np.empty(bot.size, dtype=object)
+        family = np.empty(bot.size, dtype=object)
+        tls_rule = np.empty(bot.size, dtype=object)
+        tls_family = np.empty(bot.size, dtype=object)
+        for name in np.unique(fam):
+            b = families.get(str(name))
+            sel = fam == name
+            rule[sel], family[sel] = b.rule, b.family
+            tls_rule[sel], tls_family[sel] = b.tls_rule, b.tls_family or UNATTRIBUTED
+        t = np.flatnonzero(tls)
+        return (np.concatenate([bot, bot[t]]), np.concatenate([day, day[t]]),
+                np.concatenate([rule, tls_rule[t]]), np.concatenate([family, tls_family[t]]),
+                np.concatenate([checkins, np.ones(t.size, np.int64)]))
+
+    @staticmethod
+    def _by(key: np.ndarray, who: np.ndarray, events: np.ndarray) -> dict:
+        """key value -> [distinct who, sum of events]."""
+        out: dict = {}
+        if not key.size:
+            return out
+        values, kid = np.unique(key, return_inverse=True)
+        pairs = np.unique(kid.astype(np.int64) * (int(who.max()) + 1) + who)
+        uniq = np.bincount(pairs // (int(who.max()) + 1), minlength=values.size)
+        ev = np.bincount(kid, weights=events, minlength=values.size)
+        for v, u, e in zip(values.tolist(), uniq.tolist(), ev.tolist()):
+            out[v] = [int(u), int(e)]
+        return out
+
+    def counts(self) -> dict:
+        bot, day, rule, family, events = self._groups()
+        dates = [self.start + timedelta(d) for d in range(self.days)]
+        week_of_day = np.array([_week(x) for x in dates], dtype=object)
+        weeks = list(dict.fromkeys(week_of_day.tolist()))
+        wk = week_of_day[day] if day.size else np.zeros(0, dtype=object)
+        per_day = self._by(day, bot, events)
+        per_week = self._by(wk.astype(str), bot, events)
+        # new in a week: the bot's first week is that week
+        first_week: dict = {}
+        if bot.size:
+            wid = np.searchsorted(np.array(weeks), wk.astype(str))  # labels sort in time order
+            first = np.full(len(self.pop), len(weeks), np.int64)
+            np.minimum.at(first, bot, wid)
+            pairs = np.unique(wid * len(self.pop) + bot)
+            pw, pb = pairs // len(self.pop), pairs % len(self.pop)
+            for i in range(len(weeks)):
+                sel = pw == i
+                first_week[weeks[i]] = (int(sel.sum()), int((first[pb[sel]] == i).sum()))
+        cc = self.pop.cc[bot].astype(str)
+        asn = self.pop.asn[bot]
+        total_events = int(events.sum())
+        qday = self._cat(self._q, "day", np.int64)
+        qres = self._cat(self._q, "resolver", np.int64)
+        qwk = week_of_day[qday].astype(str) if qday.size else np.zeros(0, str)
+        per_res_week = self._by(qwk, qres, np.ones(qres.size, np.int64))
+        return {
+            "period": {"from": dates[0].isoformat(), "to": dates[-1].isoformat()},
+            "total_unique_ips": int(np.unique(bot).size),
+            "total_events": total_events,
+            "weeks": [{"week": w, "unique_ips": per_week.get(w, [0, 0])[0], "events": per_week.get(w, [0, 0])[1]}
+                      for w in weeks],
+            "days": [{"day": dates[d].isoformat(), "unique_ips": per_day.get(d, [0, 0])[0],
+                      "events": per_day.get(d, [0, 0])[1]} for d in range(self.days)],
+            "new_returning": [{"week": w, "unique_ips": first_week.get(w, (0, 0))[0],
+                               "new_ips": first_week.get(w, (0, 0))[1],
+                               "returning_ips": first_week.get(w, (0, 0))[0] - first_week.get(w, (0, 0))[1]}
+                              for w in weeks],
+            "countries": self._by(cc, bot, events),
+            "asns": {(None if k < 0 else k): v for k, v in self._by(asn, bot, events).items()},
+            "families": self._by(family.astype(str), bot, events),
+            "rules": self._by(rule.astype(str), bot, events),
+            "resolvers": {
+                "total_unique_resolvers": int(np.unique(qres).size),
+                "total_events": int(qres.size),
+                "weeks": [{"week": w, "unique_resolvers": per_res_week.get(w, [0, 0])[0],
+                           "events": per_res_week.get(w, [0, 0])[1]} for w in weeks],
+            },
+        }
+
+    # -- evidence ---------------------------------------------------------
+
+    def write(self, out: Path, counts: dict | None = None) -> dict:
+        """The evidence files and truth.json under ``out``; returns the counts."""
+        out.mkdir(parents=True, exist_ok=True)
+        p = self.pop
+        pq.write_table(pa.table({
+            "ip": p.ip_strings(), "cc": p.cc.astype(str), "asn": pa.array(p.asn).cast(pa.int64()),
+            "family": p.family.astype(str), "utc_offset": p.utc_offset,
+            "window_start_minute": p.active_start, "window_minutes": p.active_minutes,
+            "cleaned_day": p.cleaned_day,
+        }), out / "bots.parquet")
+        bot = self._cat(self._s, "bot", np.int64)
+        pq.write_table(pa.table({
+            "bot": bot,
+            "time": pa.array((self._cat(self._s, "time", np.float64) * 1e6).astype(np.int64),
+                             pa.timestamp("us", tz="UTC")),
+            "checkins": self._cat(self._s, "checkins", np.int64),
+            "tls": self._cat(self._s, "tls", bool),
+            "host": pa.array(self._s.get("host", []), pa.string()),
+        }), out / "sessions.parquet")
+        qres = self._cat(self._q, "resolver", np.int64)
+        pq.write_table(pa.table({
+            "resolver": pa.array([resolver_address(int(r)) for r in np.unique(qres)], pa.string()).take(
+                pa.array(np.searchsorted(np.unique(qres), qres))) if qres.size else pa.array([], pa.string()),
+            "time": pa.array((self._cat(self._q, "time", np.float64) * 1e6).astype(np.int64),
+                             pa.timestamp("us", tz="UTC")),
+            "name": pa.array(self._q.get("name", []), pa.string()),
+        }), out / "queries.parquet")
+        counts = counts or self.counts()
+        (out / "truth.json").write_text(json.dumps(_jsonable(counts), indent=1) + "\n")
+        return counts
 
 
-def _weeks(start: date, days: int) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for d in range(days):
-        y, w, _ = (start + timedelta(d)).isocalendar()
-        out.setdefault(f"{y}-W{w:02d}", []).append(d)
-    return out
-
-
-def unique_per_week(pop: Population, start: date, days: int) -> dict[str, int]:
-    """ISO week -> bots active on any of its days (within the range's days)."""
-    # active on some day of [a, b] <=> cleaned_day > a (activity runs from day 0)
-    return {week: int((pop.cleaned_day > ds[0]).sum()) for week, ds in _weeks(start, days).items()}
-
-
-def unique_per_week_by(pop: Population, key: np.ndarray, start: date, days: int) -> dict[str, dict[str, int]]:
-    """ISO week -> {key value -> bots}, for key = pop.cc, pop.asn or pop.family."""
-    out = {}
-    for week, ds in _weeks(start, days).items():
-        sel = pop.cleaned_day > ds[0]
-        values, counts = np.unique(key[sel].astype(str), return_counts=True)
-        out[week] = dict(zip(values.tolist(), counts.tolist()))
+def _jsonable(counts: dict) -> dict:
+    out = dict(counts)
+    out["asns"] = {("unknown" if k is None else str(k)): v for k, v in counts["asns"].items()}
     return out

@@ -1,0 +1,275 @@
+"""``takedown demo`` (``make run``): an emulated takedown, end to end, on loopback.
+
+1. Writes a demo operation into ``out/``: seized ZeuS C&C names, the
+   ``3322.org`` zone taken over (its blocklisted names are Mirai CNC names,
+   its thousands of other names keep their real answers), Conficker's DGA
+   sunk as its names come due, and fingerprint rules that attribute a
+   check-in by the sinkholed name it reached; HTTP, TLS and raw TCP
+   listeners in range mode, trusting only loopback.
+2. Starts ``takedown serve`` on free loopback high ports.
+3. Runs the range (:mod:`takedown.range.run`): by default 50,000 bots with
+   the country mix of Rustock's first week, over the eight full ISO weeks
+   before the current one, with progress bars.
+4. Stops the sinkhole (it flushes its events), builds the report of
+   ``takedown report`` for the emulated period, prints its summary, then
+   every count that differs from the range's truth and the line
+   ``differences from truth: N``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from takedown.errors import RangeError
+from takedown.range import compare
+from takedown.range.run import FAMILY_MIX, RangeResult, run_range
+
+#: Marks a directory as the demo's own, so a rerun may wipe it.
+MARKER = ".takedown-demo"
+ZEUS_NAMES = 40
+ZONE_NAMES = 3000
+MIRAI_NAMES = 24
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    range: RangeResult
+    summary: dict
+    differences: list[str]
+    report: Path
+    timings: dict
+
+
+def default_start(today: date | None = None, weeks: int = 8) -> date:
+    """The Monday ``weeks`` full ISO weeks before the current week."""
+    today = today or datetime.now(UTC).date()
+    return today - timedelta(days=today.weekday()) - timedelta(weeks=weeks)
+
+
+def _free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _label(rng, n: int) -> str:
+    return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, n))
+
+
+def write_operation(out: Path, start: date, days: int) -> Path:
+    """The demo operation and its files under ``out``; returns the operation file."""
+    import numpy as np
+
+    from takedown.dga import registry
+
+    rng = np.random.default_rng(2011)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by takedown demo; the next run wipes this directory\n")
+    tlds = ["com", "net", "biz", "ru", "info"]
+    zeus = sorted({f"{_label(rng, int(rng.integers(7, 13)))}.{tlds[i % 5]}" for i in range(ZEUS_NAMES)})
+    (out / "zeus-domains.txt").write_text(
+        "# ZeuS C&C names seized by court order (demo: generated names)\n" + "\n".join(zeus) + "\n")
+    hosts = sorted({_label(rng, int(rng.integers(4, 11))) for _ in range(ZONE_NAMES)})
+    mirai = sorted({_label(rng, 9) + "cnc" for _ in range(MIRAI_NAMES)} - set(hosts))
+    lines = ["$ORIGIN 3322.org.", "$TTL 3600",
+             "@ IN SOA ns1.3322.org. hostmaster.3322.org. 2012091101 3600 900 604800 300",
+             "@ IN NS ns1.3322.org.", "@ IN NS ns2.3322.org.",
+             "ns1 IN A 198.51.100.1", "ns2 IN A 198.51.100.2"]
+    for i, h in enumerate(hosts + mirai):
+        lines.append(f"{h} IN A 203.0.113.{i % 250 + 1}")
+    (out / "3322.org.zone").write_text("\n".join(lines) + "\n")
+    (out / "3322-blocklist.txt").write_text(
+        "# Mirai CNC names in the dynamic-DNS zone (demo: generated names)\n"
+        + "\n".join(f"{m}.3322.org" for m in mirai) + "\n")
+    conficker = registry.get("conficker")
+    dga_names = sorted({n for d in range(days) for n in conficker.generate(start + timedelta(d))})
+    quoted = ", ".join(f'"{n}"' for n in dga_names)
+    seized = ", ".join(f'"{n}"' for n in zeus)
+    (out / "rules.toml").write_text(f'''# Demo rules: attribute a check-in by the sinkholed name it reached.
+[[rule]]
+name = "conficker-dga-host"
+family = "conficker"
+protocol = "http"
+confidence = "high"
+source = "takedown dga forecast conficker: the names the operation's [[dga]] entry sinks for the demo period"
+host = [{quoted}]
+
+[[rule]]
+name = "zeus-seized-sni"
+family = "zeus"
+protocol = "tls"
+confidence = "high"
+source = "the operation's seized ZeuS names (zeus-domains.txt)"
+sni = [{seized}]
+''')
+    dns, http, tls, tcp = _free_ports(4)
+    days_after = (datetime.now(UTC).date() - start).days + 7
+    op = out / "operation.toml"
+    op.write_text(f'''# Written by `takedown demo`: an emulated takedown on loopback (range mode).
+[operation]
+name = "demo"
+storage = "data"
+
+[sinkhole]
+ipv4 = ["192.0.2.53"]
+ttl = 21600                        # six hours: the emulated resolvers cache answers that long
+soa_email = "hostmaster.sinkhole.example"
+nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1", "ns2.sinkhole.example" = "192.0.2.2" }}
+
+[[domains]]
+family = "zeus"
+file = "zeus-domains.txt"
+
+[[zones]]
+origin = "3322.org"
+file = "3322.org.zone"
+blocklist = "3322-blocklist.txt"
+family = "mirai"
+
+[[dga]]
+family = "conficker"
+days_before = 3
+days_after = {days_after}
+
+[dns]
+listen = ["127.0.0.1:{dns}"]
+workers = 2
+emulated_clock = ["127.0.0.0/8"]   # range mode: the range's resolvers carry the emulated clock
+rrl = {{ enabled = false }}        # every range query must be answered and counted
+
+[http]
+listen = ["127.0.0.1:{http}"]
+response = "notice"
+trusted_proxies = ["127.0.0.0/8"]
+emulated_clock = true
+
+[tls]
+listen = ["127.0.0.1:{tls}"]
+handshake = true
+trusted_proxies = ["127.0.0.0/8"]
+emulated_clock = true
+
+[tcp]
+listen = ["127.0.0.1:{tcp}"]
+trusted_proxies = ["127.0.0.0/8"]
+emulated_clock = true
+
+[fingerprints]
+rules = "rules.toml"
+''')
+    return op
+
+
+def _wipe(out: Path) -> None:
+    if not out.exists():
+        return
+    if not (out / MARKER).exists() and any(out.iterdir()):
+        raise RangeError(f"{out}: not empty and not a demo directory; choose another --out")
+    shutil.rmtree(out)
+
+
+def _takedown_command() -> list[str]:
+    script = Path(sys.executable).with_name("takedown")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from takedown.cli import main; main()"]
+
+
+def _wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60.0) -> None:
+    """Until the server says it serves (every worker's sockets bound: the
+    sockets bound while the data loaded are closed then, and a packet sent to
+    them would be lost) and its HTTP port answers."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise RangeError(f"the sinkhole exited at start: {tail[0]}")
+        if "takedown: serving " in log.read_text(errors="replace"):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                pass
+        time.sleep(0.1)
+    raise RangeError(f"the sinkhole did not start serving on 127.0.0.1:{port} within {timeout:.0f} s (log: {log})")
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """SIGINT, as Ctrl-C: the server flushes its events and exits."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RangeError("the sinkhole did not stop within a minute; events may be missing") from None
+    if proc.returncode not in (0, -signal.SIGINT, 130):
+        raise RangeError(f"the sinkhole exited with status {proc.returncode}")
+
+
+def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, start: date | None = None,
+             on_stage=None, on_day=None) -> DemoResult:
+    """The whole demo; ``on_stage(text)`` as each stage begins, ``on_day(day, stats)`` per emulated day."""
+    from takedown.analytics.enricher import for_operation
+    from takedown.analytics.report import build_report
+    from takedown.operation import load_operation
+
+    def stage(text: str) -> None:
+        if on_stage is not None:
+            on_stage(text)
+
+    if weeks < 1:
+        raise RangeError(f"--weeks must be at least 1, got {weeks}")
+    timings = {}
+    t0 = time.monotonic()
+    start = start or default_start(weeks=weeks)
+    days = weeks * 7
+    _wipe(out)
+    op_path = write_operation(out, start, days)
+    op = load_operation(op_path)
+    stage(f"wrote the demo operation {op_path}: {len(op.domains)} seized list, zone "
+          f"{', '.join(z.origin for z in op.zones)}, DGA {', '.join(g.family for g in op.dga)}")
+    log = out / "serve.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(_takedown_command() + ["serve", str(op_path)], stdout=f, stderr=subprocess.STDOUT,
+                                cwd=out, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_ready(proc, int(op.http.listen[0].rsplit(":", 1)[1]), log)
+        stage(f"sinkhole up on loopback: dns {op.dns.listen[0]}, http {op.http.listen[0]}, "
+              f"tls {op.tls.listen[0]}, tcp {op.tcp.listen[0]} (log {log})")
+        timings["setup"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        enricher = for_operation(op)
+        stage(f"range: {bots:,} bots, {weeks} emulated weeks from {start.isoformat()}")
+        result = run_range(op, bots=bots, start=start, days=days, seed=seed, mix=FAMILY_MIX,
+                           truth_dir=out / "truth", on_day=on_day, enricher=enricher)
+        timings["range"] = time.monotonic() - t1
+    finally:
+        t2 = time.monotonic()
+        stop_server(proc)
+        timings["stop"] = time.monotonic() - t2
+    stage("sinkhole stopped; building the report")
+    t3 = time.monotonic()
+    report_dir = out / "report"
+    rep = build_report(op.storage, report_dir, enricher=enricher, date_from=start,
+                       date_to=start + timedelta(days - 1), operation=op.name)
+    timings["report"] = time.monotonic() - t3
+    diffs = compare.differences(rep.summary, result.counts)
+    timings["total"] = time.monotonic() - t0
+    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings)

@@ -1,0 +1,39 @@
+"""The declaration every range family module fills in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: How a bot finds its server: a name from the operation's seized list, a
+#: blocklisted name of the taken-over zone, a name of its DGA for the day, or
+#: none (a hard-coded address: no DNS).
+LOOKUPS = ("seized", "zone", "dga", None)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str  # the family, as the population and the truth name it
+    transport: str  # "http" (pipelined keep-alive session) or "tcp" (one greeting per connection)
+    lookup: str | None  # one of LOOKUPS
+    rule: str  # the fingerprint rule the operation attributes a check-in with
+    family: str  # the family that rule reports
+    source: str  # where the behaviour is described
+    checkins_per_session: float = 1.0  # mean; HTTP sessions carry 1 + Poisson(mean - 1)
+    tls_share: float = 0.0  # share of HTTP sessions made inside TLS (HTTPS check-ins)
+    tls_rule: str = "none"  # the rule the TLS ClientHello event gets ("none": no rule matches)
+    tls_family: str | None = None
+    method: str = "GET"
+    path: str = "/"
+    user_agent: str = "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)"
+    body_bytes: int = 0
+    greeting: bytes = b""  # tcp: the first bytes a bot sends its server
+
+    def request(self, host: str, body: bytes, last: bool) -> bytes:
+        """One HTTP check-in; ``last`` asks the server to close after answering."""
+        head = (f"{self.method} {self.path} HTTP/1.1\r\nHost: {host}\r\n"
+                f"User-Agent: {self.user_agent}\r\n")
+        if self.body_bytes:
+            head += f"Content-Type: application/octet-stream\r\nContent-Length: {len(body)}\r\n"
+        if last:
+            head += "Connection: close\r\n"
+        return (head + "\r\n").encode("ascii") + (body if self.body_bytes else b"")

@@ -1,0 +1,19 @@
+"""Gafgyt (BASHLITE): a hard-coded C&C address, no DNS; the bot connects and
+registers with "BUILD <arch>\\n"; attributed by the shipped rule
+``gafgyt-build-register``.
+
+BASHLITE source (leaked 2015), client.c main(): sockprintf(mainCommSock,
+"BUILD %s", getBuild()).
+"""
+
+from takedown.range.families.base import Behaviour
+
+BEHAVIOUR = Behaviour(
+    name="gafgyt",
+    transport="tcp",
+    lookup=None,
+    rule="gafgyt-build-register",
+    family="gafgyt",
+    source="BASHLITE source, client.c (BUILD <arch> greeting)",
+    greeting=b"BUILD MIPSEL\n",
+)

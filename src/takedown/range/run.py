@@ -1,0 +1,174 @@
+"""``takedown range``: drive an emulated population against a running sinkhole.
+
+:func:`run_range` reads the operation (where the sinkhole listens, which
+names are seized, which zone is taken over, which DGA families are sunk),
+builds the population, then for each emulated day plans it
+(:mod:`takedown.range.schedule`), sends it (:mod:`takedown.range.sender`)
+and adds it to the truth (:mod:`takedown.range.truth`). The sinkhole must be
+in range mode, or the events would carry the wall clock and the bots'
+addresses would be refused: that is checked before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from takedown.errors import RangeError
+from takedown.lists import read_blocklist, read_domain_list
+from takedown.operation import Operation, parse_listen
+from takedown.range import families, population, schedule
+from takedown.range.sender import Endpoints, Sender, Stats
+from takedown.range.truth import Truth
+
+#: The demo's family mix (population shares).
+FAMILY_MIX = {"zeus": 0.45, "conficker": 0.25, "mirai": 0.2, "gafgyt": 0.1}
+#: Legitimate names of a taken-over zone the range's ordinary users ask for (at most).
+PASSTHROUGH_NAMES = 5000
+_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    truth: Truth
+    counts: dict
+    stats: Stats
+    start: date
+    days: int
+
+
+def _loopback_endpoint(lst, what: str) -> tuple[str, int]:
+    host, _, port = parse_listen(lst[0]).rpartition(":")  # already normalized by the loader
+    host = host.strip("[]")
+    try:
+        ok = ipaddress.ip_address(host) in _LOOPBACK
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RangeError(f"{what} listens on {host}:{port}: the range only sends to 127.0.0.0/8")
+    return host, int(port)
+
+
+def _trusts(nets, addr: str) -> bool:
+    a = ipaddress.ip_address(addr)
+    return any(a in ipaddress.ip_network(n, strict=False) for n in nets)
+
+
+def endpoints(op: Operation) -> Endpoints:
+    """Where to send, after checking that the sinkhole will believe the range."""
+    if op.http is None:
+        raise RangeError(f"{op.path}: the range needs an [http] sinkhole")
+    out = {}
+    for kind in ("http", "tls", "tcp"):
+        lst = getattr(op, kind)
+        if lst is None:
+            out[kind] = None
+            continue
+        out[kind] = _loopback_endpoint(lst.listen, f"[{kind}]")
+        if not _trusts(lst.trusted_proxies, "127.0.0.1"):
+            raise RangeError(f"{op.path}: [{kind}] trusted_proxies must include 127.0.0.1 "
+                             "(the range's PROXY headers carry the bots' addresses)")
+        if not lst.emulated_clock:
+            raise RangeError(f"{op.path}: [{kind}] needs emulated_clock = true (range mode)")
+    dns = _loopback_endpoint(op.dns.listen, "[dns]")
+    clock_nets = getattr(op.dns, "emulated_clock", ())
+    if not _trusts(clock_nets, schedule.resolver_address(0)):
+        raise RangeError(f"{op.path}: [dns] emulated_clock must include 127.1.0.0/16 "
+                         "(the range's resolvers carry the emulated clock)")
+    ip = op.sinkhole.ipv4[0] if op.sinkhole.ipv4 else "192.0.2.53"
+    return Endpoints(dns=dns, http=out["http"], tls=out["tls"], tcp=out["tcp"], sinkhole_ip=ip)
+
+
+def targets(op: Operation) -> schedule.Targets:
+    """The names bots look up: seized lists, zone blocklists, the zones' other names, DGA days."""
+    from takedown.dga import registry
+    from takedown.dns.zonefile import read_zone
+
+    seized = [n for d in op.domains for n in read_domain_list(d.file)]
+    blocked: list[str] = []
+    passthrough: list[str] = []
+    for z in op.zones:
+        exact, wild = (read_blocklist(z.blocklist, z.origin) if z.blocklist else (frozenset(), frozenset()))
+        blocked += sorted(exact)
+        seen: dict[str, None] = {}
+        for rec in itertools.islice(read_zone(z.file, z.origin), PASSTHROUGH_NAMES * 4):
+            name = _wire_to_text(rec[1])
+            if name in exact or any(name == w or name.endswith("." + w) for w in wild):
+                continue
+            if name != z.origin:
+                seen[name] = None
+            if len(seen) >= PASSTHROUGH_NAMES:
+                break
+        passthrough += list(seen)
+    dga = {}
+    for g in op.dga:
+        fam = registry.get(g.family)
+        params = dict(g.params)
+        dga[g.family] = (lambda day, fam=fam, params=params: fam.generate(day, **params))
+    return schedule.Targets(seized=seized, zone=blocked, passthrough=passthrough, dga=dga, ttl=op.sinkhole.ttl)
+
+
+def _wire_to_text(wire: bytes) -> str:
+    labels, i = [], 0
+    while i < len(wire) and wire[i]:
+        labels.append(wire[i + 1: i + 1 + wire[i]].decode("ascii", "replace"))
+        i += wire[i] + 1
+    return ".".join(labels).lower()
+
+
+def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1,
+              mix: dict[str, float] | None = None, truth_dir: Path | None = None,
+              concurrency: int = 96, on_day: Callable[[int, Stats], None] | None = None,
+              enricher=None) -> RangeResult:
+    """Run ``days`` emulated days from ``start`` against the operation's sinkhole.
+
+    ``on_day(day, stats)`` is called after each day is sent (progress bars)."""
+    if bots < 1:
+        raise RangeError(f"--bots must be at least 1, got {bots}")
+    if days < 1:
+        raise RangeError(f"--days must be at least 1, got {days}")
+    mix = mix or FAMILY_MIX
+    for f in mix:
+        families.get(f)
+    ends = endpoints(op)
+    tg = targets(op)
+    pop = population.build(bots, seed, families=mix, days=days, enricher=enricher)
+    for f in set(mix):
+        b = families.get(f)
+        if b.transport == "tcp" and ends.tcp is None:
+            raise RangeError(f"{op.path}: family {f} checks in over raw TCP: the operation needs a [tcp] sinkhole")
+        if b.tls_share and ends.tls is None:
+            raise RangeError(f"{op.path}: family {f} checks in over HTTPS: the operation needs a [tls] sinkhole")
+        if b.lookup == "seized" and not tg.seized:
+            raise RangeError(f"{op.path}: family {f} looks up seized names: the operation has no [[domains]]")
+        if b.lookup == "zone" and not tg.zone:
+            raise RangeError(f"{op.path}: family {f} looks up names of a taken-over zone: no [[zones]] blocklist names")
+    resolver = schedule.resolvers_of(pop)
+    truth = Truth(pop, start, days)
+    stats = Stats()
+
+    async def main():
+        sender = Sender(pop, ends, concurrency=concurrency)
+        try:
+            for d in range(days):
+                day = schedule.plan_day(pop, tg, start, d, seed, resolver)
+                await sender.send_day(day, stats)
+                truth.add(day)
+                if on_day is not None:
+                    on_day(d, stats)
+        finally:
+            sender.close()
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        asyncio.run(main())
+    counts = truth.write(truth_dir) if truth_dir is not None else truth.counts()
+    return RangeResult(truth, counts, stats, start, days)
