@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-telemetry", action="store_true", help="skip the 100M-event report benchmark")
     ap.add_argument("--skip-dga", action="store_true", help="skip the DGA forecast/match benchmark")
     ap.add_argument("--skip-p2p", action="store_true", help="skip the P2P simulation benchmark")
+    ap.add_argument("--skip-range", action="store_true", help="skip the range (check-ins/s) benchmark")
     ap.add_argument("--http-servers", default=",".join(http_bench.SERVERS), help="HTTP: ours,nginx")
     ap.add_argument("--servers", default=",".join(dns_bench.SERVERS))
     ap.add_argument("--seconds", type=float, default=None)
@@ -510,11 +511,12 @@ def main(argv: list[str] | None = None) -> int:
     if sections and write:
         rewrite_results(sections, a.results)
         print(f"rewrote {a.results} ({', '.join(sections)})")
-    # These write their own sections of RESULTS.md (bench:enrich, telemetry, dga, p2p).
+    # These write their own sections of RESULTS.md (bench:enrich, telemetry, dga, p2p, range).
     extra = [("enrich", "enrich_bench.py", []),
              ("telemetry", "telemetry_bench.py", ["--events", "2000000", "--reps", "1"] if a.quick else []),
              ("dga", "dga_bench.py", []),
-             ("p2p", "p2p_bench.py", ["--quick"] if a.quick else [])]
+             ("p2p", "p2p_bench.py", ["--quick"] if a.quick else []),
+             ("range", "range_bench.py", ["--quick"] if a.quick else [])]
     for name, script, args in extra:
         if getattr(a, f"skip_{name}"):
             continue

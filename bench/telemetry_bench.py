@@ -62,7 +62,7 @@ from results import write_section  # noqa: E402
 def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts
     (the range's address draw: takedown.range.population.addresses)."""
-    ips, _cc = addresses(bots, rng)
+    ips, _cc = addresses(bots, rng, other_countries=None)  # the rest over every country, as measured
     # cleanup: ~44% of week 1's bots gone by week 8 (Rustock: 1.6M -> 0.7M)
     cleaned = (rng.exponential(DAYS / 0.85, size=ips.size)).astype(np.int64) + 1
     return ips, cleaned

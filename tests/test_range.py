@@ -228,3 +228,13 @@ def test_clock_past_9999_is_refused():
     with pytest.raises(proxy_mod.ProxyError, match="past the year 9999"):
         proxy_mod.decode_clock((proxy_mod.CLOCK_END * 1_000_000).to_bytes(8, "big"))
     assert proxy_mod.decode_clock(((proxy_mod.CLOCK_END - 1) * 1_000_000).to_bytes(8, "big")) == proxy_mod.CLOCK_END - 1
+
+
+def test_demo_cli_with_a_relative_directory(tmp_path):
+    r = subprocess.run([TAKEDOWN, "demo", "--out", "d", "--bots", "300", "--weeks", "1"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[-1] == "differences from truth: 0"
+    assert "report: " in r.stdout and (tmp_path / "d" / "report" / "index.html").exists()
+    assert "weekly unique infected IPs:" in r.stdout and "top countries (by check-ins): US" in r.stdout

@@ -66,4 +66,11 @@ def test_cleanup_is_rustock_like(pop):
     # bots still infected at the start of each of 8 weeks: falling, week 8 about half of week 1
     alive = [int((pop.cleaned_day > 7 * w).sum()) for w in range(8)]
     assert alive[0] == len(pop) and all(x >= y for x, y in zip(alive, alive[1:]))
-    assert 0.45 <= alive[-1] / alive[0] <= 0.70  # Rustock: 1.6M active in week 1, 0.7M in week 8
+    assert 0.52 <= alive[-1] / alive[0] <= 0.60  # Rustock: -44.2% unique addresses from week 1 to week 8
+
+
+def test_bottom_countries_are_rustocks(pop):
+    # the report's least-traffic countries of week 1: CN, CL, DK, NO; every other country has more
+    values, counts = np.unique(pop.cc, return_counts=True)
+    assert set(values[np.argsort(counts)][:4].tolist()) == {"CN", "CL", "DK", "NO"}
+    assert len(values) == len(RUSTOCK_WEEK1) + 30

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from takedown.errors import RangeError
+from takedown.lists import display_path
 from takedown.range import compare
 from takedown.range.run import FAMILY_MIX, RangeResult, run_range
 
@@ -240,10 +242,11 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
     t0 = time.monotonic()
     start = start or default_start(weeks=weeks)
     days = weeks * 7
+    out = out.resolve()  # the server runs in it: its own paths must not depend on our cwd
     _wipe(out)
     op_path = write_operation(out, start, days)
     op = load_operation(op_path)
-    stage(f"wrote the demo operation {op_path}: {len(op.domains)} seized list, zone "
+    stage(f"wrote the demo operation {display_path(op_path)}: {len(op.domains)} seized list, zone "
           f"{', '.join(z.origin for z in op.zones)}, DGA {', '.join(g.family for g in op.dga)}")
     log = out / "serve.log"
     with open(log, "wb") as f:
@@ -252,7 +255,7 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
     try:
         _wait_ready(proc, int(op.http.listen[0].rsplit(":", 1)[1]), log)
         stage(f"sinkhole up on loopback: dns {op.dns.listen[0]}, http {op.http.listen[0]}, "
-              f"tls {op.tls.listen[0]}, tcp {op.tcp.listen[0]} (log {log})")
+              f"tls {op.tls.listen[0]}, tcp {op.tcp.listen[0]} (log {display_path(log)})")
         timings["setup"] = time.monotonic() - t0
         t1 = time.monotonic()
         enricher = for_operation(op)
@@ -260,10 +263,13 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         result = run_range(op, bots=bots, start=start, days=days, seed=seed, mix=FAMILY_MIX,
                            truth_dir=out / "truth", on_day=on_day, enricher=enricher)
         timings["range"] = time.monotonic() - t1
-    finally:
-        t2 = time.monotonic()
-        stop_server(proc)
-        timings["stop"] = time.monotonic() - t2
+    except BaseException:
+        with contextlib.suppress(RangeError):  # the first error is the one to show
+            stop_server(proc)
+        raise
+    t2 = time.monotonic()
+    stop_server(proc)
+    timings["stop"] = time.monotonic() - t2
     stage("sinkhole stopped; building the report")
     t3 = time.monotonic()
     report_dir = out / "report"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from takedown.errors import RangeError
 from takedown.net.proxy import build_v2_clocked4
 from takedown.range import families
 from takedown.range.population import Population
@@ -61,12 +62,12 @@ class _Session(asyncio.Protocol):
     """One bot session: write, then wait for the server to close. A session the
     server leaves open past the deadline is aborted (and counted failed)."""
 
-    __slots__ = ("payload", "done", "timer", "transport")
-    timeout = 20.0
+    __slots__ = ("payload", "done", "timeout", "timer", "transport")
 
-    def __init__(self, payload: bytes, done: asyncio.Future):
+    def __init__(self, payload: bytes, done: asyncio.Future, timeout: float):
         self.payload = payload
         self.done = done
+        self.timeout = timeout
         self.timer = None
 
     def connection_made(self, transport):
@@ -101,8 +102,9 @@ class _Greeting(_Session):
 
 
 class _Resolver(asyncio.DatagramProtocol):
-    def __init__(self, owner: "_Dns"):
+    def __init__(self, owner: "_Dns", res: int):
         self.owner = owner
+        self.res = res
 
     def datagram_received(self, data, addr):
         self.owner.answered(self, data)
@@ -134,8 +136,11 @@ class _Dns:
             import dns.message
 
             opt = dns.edns.GenericOption(EDNS_CLOCK, b"\0" * 8)
+            # the OPT record comes last and the clock is its only option, so the
+            # clock is the query's last 8 bytes: a query is then ID + middle + clock
             t = dns.message.make_query(name, "A", use_edns=0, options=[opt]).to_wire()
-            assert t[-8:] == b"\0" * 8  # the clock is the last option of the last record
+            if t[-12:] != struct.pack("!HH", EDNS_CLOCK, 8) + b"\0" * 8:
+                raise RangeError(f"dnspython did not put the clock option last in the query for {name}")
             self.templates[name] = t
         return t
 
@@ -143,17 +148,8 @@ class _Dns:
         got = self.socks.get(res)
         if got is None:
             loop = asyncio.get_running_loop()
-            proto_ref: list[_Resolver] = []
-
-            def make():
-                p = _Resolver(self)
-                proto_ref.append(p)
-                return p
-
-            tr, pr = await loop.create_datagram_endpoint(make, local_addr=(resolver_address(res), 0),
-                                                         remote_addr=self.target)
-            pr.res = res
-            got = self.socks[res] = (tr, pr)
+            got = self.socks[res] = await loop.create_datagram_endpoint(
+                lambda: _Resolver(self, res), local_addr=(resolver_address(res), 0), remote_addr=self.target)
         return got
 
     def answered(self, proto: _Resolver, data: bytes) -> None:
@@ -206,7 +202,6 @@ class Sender:
     def __init__(self, pop: Population, ends: Endpoints, *, concurrency: int = 96, timeout: float = 20.0):
         self.pop, self.ends = pop, ends
         self.concurrency, self.timeout = concurrency, timeout
-        _Session.timeout = timeout
         self.dns = _Dns(ends.dns) if ends.dns else None
         self._ip = pop.ip.astype(np.int64).tolist()
         self._dst = int(ipaddress.IPv4Address(ends.sinkhole_ip))
@@ -273,11 +268,11 @@ class Sender:
     async def _one(self, loop, kind: str, head: bytes, data: bytes, host: str) -> None:
         done = loop.create_future()
         if kind == "tcp":
-            await loop.create_connection(lambda: _Greeting(head + data, done), *self.ends.tcp)
+            await loop.create_connection(lambda: _Greeting(head + data, done, self.timeout), *self.ends.tcp)
         elif kind == "http":
-            await loop.create_connection(lambda: _Session(head + data, done), *self.ends.http)
+            await loop.create_connection(lambda: _Session(head + data, done, self.timeout), *self.ends.http)
         else:
-            tr, pr = await loop.create_connection(lambda: _Session(head, done), *self.ends.tls)
+            tr, pr = await loop.create_connection(lambda: _Session(head, done, self.timeout), *self.ends.tls)
             tls_tr = await loop.start_tls(tr, pr, self._ctx, server_hostname=host or None)
             tls_tr.write(data)
         await done
