@@ -115,6 +115,7 @@ def test_truth_counts_a_known_schedule():
     truth.add(day(7, [zeus[0], zeus[1]], [1, 2], [False, False]))  # 2026-03-23: the next ISO week
     c = truth.counts()
     assert c["total_unique_ips"] == 3 and c["total_events"] == 3 + 1 + 1 + 1 + 2
+    assert c["week_change_pct"] == 0.0
     assert c["weeks"] == [{"week": "2026-W12", "unique_ips": 2, "events": 5},
                           {"week": "2026-W13", "unique_ips": 2, "events": 3}]
     assert c["new_returning"][1] == {"week": "2026-W13", "unique_ips": 2, "new_ips": 1, "returning_ips": 1}
@@ -238,3 +239,29 @@ def test_demo_cli_with_a_relative_directory(tmp_path):
     assert lines[-1] == "differences from truth: 0"
     assert "report: " in r.stdout and (tmp_path / "d" / "report" / "index.html").exists()
     assert "weekly unique infected IPs:" in r.stdout and "top countries (by check-ins): US" in r.stdout
+
+
+def test_no_sinkhole_is_a_clear_error_not_a_hang(tmp_path):
+    from dataclasses import replace
+
+    from takedown.range.run import endpoints
+
+    op = load_operation(write_operation(tmp_path, START, 7))  # written, never served
+    with pytest.raises(RangeError, match="nothing answers DNS on 127.0.0.1:.*is the sinkhole running"):
+        run_range(op, bots=50, start=START, days=1)
+    # the check-ins' side: no DNS, nothing on the HTTP port
+    import asyncio
+
+    from takedown.range.sender import Sender, Stats
+
+    pop = build(50, 1, families={"zeus": 1.0})
+    day = schedule.plan_day(pop, targets(op), START, 0, 1, schedule.resolvers_of(pop))
+    sender = Sender(pop, replace(endpoints(op), dns=None))
+    with pytest.raises(RangeError, match="nothing listens for (http|tls) on 127.0.0.1:"):
+        asyncio.run(sender.send_day(day, Stats()))
+
+
+def test_concurrency_within_the_per_source_cap(tmp_path):
+    op = load_operation(write_operation(tmp_path, START, 7))
+    with pytest.raises(RangeError, match=r"--concurrency must be between 1 and 256 .*got 300"):
+        run_range(op, bots=10, start=START, days=1, concurrency=300)

@@ -437,8 +437,6 @@ def range_(
     from takedown.range.run import run_range
 
     first = _date("--start", start) or default_start(weeks=8)
-    if not 1 <= concurrency <= 4096:
-        raise RangeError(f"--concurrency must be between 1 and 4096, got {concurrency}")
     op = load_operation(file)
     bar, on_day = _week_bars(first, max(days, 1))
     with bar:

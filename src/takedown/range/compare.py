@@ -1,7 +1,7 @@
 """Hold a report's numbers against the range's truth, count by count.
 
 Every count of the report's ``summary.json`` that the range knows is
-compared: the totals, each week and each day (unique addresses and events),
+compared: the totals and the change from the first week to the last, each week and each day (unique addresses and events),
 new and returning addresses per week, each country, AS, family and rule
 (unique addresses and events over the period), and the resolvers' unique
 addresses and queries per week and in total. A key present on one side only
@@ -23,7 +23,7 @@ def differences(summary: dict, truth: dict) -> list[str]:
         if got != want:
             out.append(f"{what}: report {got}, truth {want}")
 
-    for k in ("total_unique_ips", "total_events"):
+    for k in ("total_unique_ips", "total_events", "week_change_pct"):
         same(k, summary.get(k), truth[k])
     pairs = (
         ("weeks", "week", ("unique_ips", "events")),

@@ -136,6 +136,11 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
     for f in mix:
         families.get(f)
     ends = endpoints(op)
+    # every session comes from 127.0.0.1: past a listener's per-source cap the sinkhole resets them
+    cap = min(lst.max_connections_per_source for lst in (op.http, op.tls, op.tcp) if lst is not None)
+    if not 1 <= concurrency <= cap:
+        raise RangeError(f"--concurrency must be between 1 and {cap} (the sinkhole's max_connections_per_source, "
+                         f"and all the range's connections come from 127.0.0.1), got {concurrency}")
     tg = targets(op)
     pop = population.build(bots, seed, families=mix, days=days, enricher=enricher)
     for f in set(mix):

@@ -111,6 +111,10 @@ class _Resolver(asyncio.DatagramProtocol):
 
     def error_received(self, exc):
         self.owner.errors.append(str(exc))
+        if isinstance(exc, ConnectionRefusedError):  # ICMP port unreachable: no server
+            self.owner.refused = True
+            if self.owner.room is not None:
+                self.owner.room.set()
 
 
 class _Dns:
@@ -127,6 +131,7 @@ class _Dns:
         self.errors: list[str] = []
         self.got = 0
         self.lost = 0
+        self.refused = False
         self.room: asyncio.Event | None = None
 
     def template(self, name: str) -> bytes:
@@ -166,6 +171,8 @@ class _Dns:
         loop = asyncio.get_running_loop()
         start, lost_before = self.got, self.lost
         for res, t, name in zip(day.q_resolver.tolist(), day.q_time.tolist(), day.q_name):
+            if self.refused:
+                raise RangeError(f"nothing answers DNS on {self.target[0]}:{self.target[1]}: is the sinkhole running?")
             while len(self.pending) >= self.window:
                 self.room.clear()
                 try:
@@ -179,8 +186,10 @@ class _Dns:
             tr.sendto(struct.pack("!H", qid) + tpl[2:-8] + struct.pack("!Q", int(t * 1e6)))
             self.pending[(res, qid)] = loop.time()
         end = loop.time() + timeout
-        while self.pending and loop.time() < end:
+        while self.pending and loop.time() < end and not self.refused:
             await asyncio.sleep(0.005)
+        if self.refused:
+            raise RangeError(f"nothing answers DNS on {self.target[0]}:{self.target[1]}: is the sinkhole running?")
         self.lost += len(self.pending)
         self.pending.clear()
         return self.got - start, self.lost - lost_before
@@ -255,6 +264,10 @@ class Sender:
                 kind, head, data, host = self._payload(i, day, ports[i])
                 try:
                     await self._one(loop, kind, head, data, host)
+                except ConnectionRefusedError:
+                    where = getattr(self.ends, kind)
+                    raise RangeError(f"nothing listens for {kind} on {where[0]}:{where[1]}: "
+                                     "is the sinkhole running?") from None
                 except (OSError, TimeoutError, ssl.SSLError) as e:
                     stats.failed_sessions += 1
                     if len(stats.errors) < 20:

@@ -125,8 +125,10 @@ class Truth:
         qres = self._cat(self._q, "resolver", np.int64)
         qwk = week_of_day[qday].astype(str) if qday.size else np.zeros(0, str)
         per_res_week = self._by(qwk, qres, np.ones(qres.size, np.int64))
+        w0, wn = per_week.get(weeks[0], [0, 0])[0], per_week.get(weeks[-1], [0, 0])[0]
         return {
             "period": {"from": dates[0].isoformat(), "to": dates[-1].isoformat()},
+            "week_change_pct": round((wn - w0) * 100.0 / w0, 1) if len(weeks) > 1 and w0 else None,
             "total_unique_ips": int(np.unique(bot).size),
             "total_events": total_events,
             "weeks": [{"week": w, "unique_ips": per_week.get(w, [0, 0])[0], "events": per_week.get(w, [0, 0])[1]}
