@@ -11,7 +11,8 @@ bootstrap:
 run: bootstrap
 	$(BIN)/takedown demo
 
-test: bootstrap
+test:
+	@scripts/bootstrap --test
 	$(BIN)/python -m pytest -q
 
 bench: bootstrap

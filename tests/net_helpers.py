@@ -106,3 +106,22 @@ def serving(d: Path, files_ports: list[tuple[str, int]]):
         for log in logs:
             log.close()
 
+
+
+#: Headless Chromium as a real browser (Debian's chromium, installed by
+#: ``scripts/bootstrap --test``); the flags keep it off every network but the
+#: loopback pages it is pointed at.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+
+
+def chromium(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    import shutil
+    import tempfile
+
+    exe = shutil.which("chromium")
+    assert exe, "chromium is missing: run scripts/bootstrap --test (make test does)"
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                              capture_output=True, text=True, timeout=timeout)
