@@ -43,8 +43,9 @@ def test_short_range_report_equals_truth(demo):
     assert 2000 < s["total_unique_ips"] <= 3000
     assert [w["week"] for w in s["weeks"]] == ["2026-W12", "2026-W13"]
     assert {f["family"] for f in s["families"]} == set(FAMILY_MIX)
-    assert {r["rule"] for r in s["rules"]} == {"zeus-gate-post", "zeus-seized-sni", "conficker-dga-host",
-                                              "mirai-cnc-handshake", "gafgyt-build-register"}
+    assert {r["rule"] for r in s["rules"]} == {
+        "zeus-gate-post", "zeus-seized-sni", "conficker-dga-host", "locky-dga-host",
+        "mirai-cnc-handshake", "gafgyt-build-register"}
     assert s["resolvers"]["total_unique_resolvers"] == t["resolvers"]["total_unique_resolvers"] > 10
     assert len(s["days"]) == 14 and all(d["unique_ips"] > 0 for d in s["days"])
     assert s["countries"][0]["cc"] == "US"

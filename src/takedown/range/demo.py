@@ -2,8 +2,8 @@
 
 1. Writes a demo operation into ``out/``: seized ZeuS C&C names, the
    ``3322.org`` zone taken over (its blocklisted names are Mirai CNC names,
-   its thousands of other names keep their real answers), Conficker's DGA
-   sunk as its names come due, and fingerprint rules that attribute a
+   its thousands of other names keep their real answers), Conficker's and
+   Locky's DGAs sunk as their names come due, and fingerprint rules that attribute a
    check-in by the sinkholed name it reached; HTTP, TLS and raw TCP
    listeners in range mode, trusting only loopback.
 2. Starts ``takedown serve`` on free loopback high ports.
@@ -40,6 +40,8 @@ MARKER = ".takedown-demo"
 ZEUS_NAMES = 40
 ZONE_NAMES = 3000
 MIRAI_NAMES = 24
+#: DGA families the demo operation sinks (each with bots in the range).
+DGA_FAMILIES = ("conficker", "locky")
 
 
 @dataclass(frozen=True)
@@ -98,18 +100,20 @@ def write_operation(out: Path, start: date, days: int) -> Path:
     (out / "3322-blocklist.txt").write_text(
         "# Mirai CNC names in the dynamic-DNS zone (demo: generated names)\n"
         + "\n".join(f"{m}.3322.org" for m in mirai) + "\n")
-    conficker = registry.get("conficker")
-    dga_names = sorted({n for d in range(days) for n in conficker.generate(start + timedelta(d))})
-    quoted = ", ".join(f'"{n}"' for n in dga_names)
-    seized = ", ".join(f'"{n}"' for n in zeus)
-    (out / "rules.toml").write_text(f'''# Demo rules: attribute a check-in by the sinkholed name it reached.
+    rules = ["# Demo rules: attribute a check-in by the sinkholed name it reached."]
+    for fam in DGA_FAMILIES:
+        gen = registry.get(fam)
+        names = sorted({n for d in range(days) for n in gen.generate(start + timedelta(d))})
+        rules.append(f'''
 [[rule]]
-name = "conficker-dga-host"
-family = "conficker"
+name = "{fam}-dga-host"
+family = "{fam}"
 protocol = "http"
 confidence = "high"
-source = "takedown dga forecast conficker: the names the operation's [[dga]] entry sinks for the demo period"
-host = [{quoted}]
+source = "takedown dga forecast {fam}: the names the operation's [[dga]] entry sinks for the demo period"
+host = [{", ".join(f'"{n}"' for n in names)}]''')
+    seized = ", ".join(f'"{n}"' for n in zeus)
+    (out / "rules.toml").write_text("\n".join(rules) + f'''
 
 [[rule]]
 name = "zeus-seized-sni"
@@ -121,6 +125,7 @@ sni = [{seized}]
 ''')
     dns, http, tls, tcp = _free_ports(4)
     days_after = (datetime.now(UTC).date() - start).days + 7
+    dga = "\n".join(f'[[dga]]\nfamily = "{f}"\ndays_before = 3\ndays_after = {days_after}\n' for f in DGA_FAMILIES)
     op = out / "operation.toml"
     op.write_text(f'''# Written by `takedown demo`: an emulated takedown on loopback (range mode).
 [operation]
@@ -143,10 +148,7 @@ file = "3322.org.zone"
 blocklist = "3322-blocklist.txt"
 family = "mirai"
 
-[[dga]]
-family = "conficker"
-days_before = 3
-days_after = {days_after}
+{dga}
 
 [dns]
 listen = ["127.0.0.1:{dns}"]

@@ -27,7 +27,7 @@ from takedown.range.sender import Endpoints, Sender, Stats
 from takedown.range.truth import Truth
 
 #: The demo's family mix (population shares).
-FAMILY_MIX = {"zeus": 0.45, "conficker": 0.25, "mirai": 0.2, "gafgyt": 0.1}
+FAMILY_MIX = {"zeus": 0.4, "conficker": 0.2, "locky": 0.1, "mirai": 0.2, "gafgyt": 0.1}
 #: Legitimate names of a taken-over zone the range's ordinary users ask for (at most).
 PASSTHROUGH_NAMES = 5000
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
