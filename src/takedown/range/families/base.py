@@ -18,7 +18,10 @@ class Behaviour:
     rule: str  # the fingerprint rule the operation attributes a check-in with
     family: str  # the family that rule reports
     source: str  # where the behaviour is described
-    checkins_per_session: float = 1.0  # mean; HTTP sessions carry 1 + Poisson(mean - 1)
+    #: mean check-ins of a day's session (1 + Poisson(mean - 1)); an assumption:
+    #: a bot reports several times while online (Rustock's sinkhole counted
+    #: tens of millions of hits a week per country from far fewer addresses)
+    checkins_per_session: float = 1.0
     tls_share: float = 0.0  # share of HTTP sessions made inside TLS (HTTPS check-ins)
     tls_rule: str = "none"  # the rule the TLS ClientHello event gets ("none": no rule matches)
     tls_family: str | None = None

@@ -18,7 +18,7 @@ BEHAVIOUR = Behaviour(
     rule="conficker-dga-host",
     family="conficker",
     source="Porras et al., SRI 2009 (daily DGA names, HTTP rendezvous)",
-    checkins_per_session=2.0,
+    checkins_per_session=3.0,
     method="GET",
     path="/search?q=0",
     user_agent="Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)",
