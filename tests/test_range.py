@@ -205,6 +205,14 @@ def test_cli_errors_are_one_line(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "not a demo directory" in r.stderr
     assert (tmp_path / "keep" / "precious.txt").exists()
+    (tmp_path / "file").write_text("x")
+    r = subprocess.run([TAKEDOWN, "demo", "--out", str(tmp_path / "file" / "d"), "--weeks", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot write the demo there" in r.stderr
+    op_file.write_text(op_file.read_text().replace('emulated_clock = false', 'emulated_clock = true', 1))
+    r = subprocess.run([TAKEDOWN, "range", str(op_file), "--truth", str(tmp_path / "file" / "t"), "--days", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot write the truth there" in r.stderr
 
 
 def test_default_start_is_eight_full_weeks_back():

@@ -245,8 +245,11 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
     start = start or default_start(weeks=weeks)
     days = weeks * 7
     out = out.resolve()  # the server runs in it: its own paths must not depend on our cwd
-    _wipe(out)
-    op_path = write_operation(out, start, days)
+    try:
+        _wipe(out)
+        op_path = write_operation(out, start, days)
+    except OSError as e:
+        raise RangeError(f"{display_path(out)}: cannot write the demo there: {e.strerror}") from None
     op = load_operation(op_path)
     stage(f"wrote the demo operation {display_path(op_path)}: {len(op.domains)} seized list, zone "
           f"{', '.join(z.origin for z in op.zones)}, DGA {', '.join(g.family for g in op.dga)}")

@@ -28,6 +28,10 @@ from takedown.range.truth import Truth
 
 #: The demo's family mix (population shares).
 FAMILY_MIX = {"zeus": 0.4, "conficker": 0.2, "locky": 0.1, "mirai": 0.2, "gafgyt": 0.1}
+#: Population cap: distinct addresses drawn at once, and a day's plan in memory
+#: (a session costs ~250 us of CPU, range and sinkhole together, bench:range:
+#: 5 million bots are already hours per emulated week on 2 CPUs).
+MAX_BOTS = 5_000_000
 #: Legitimate names of a taken-over zone the range's ordinary users ask for (at most).
 PASSTHROUGH_NAMES = 5000
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
@@ -128,14 +132,19 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
     """Run ``days`` emulated days from ``start`` against the operation's sinkhole.
 
     ``on_day(day, stats)`` is called after each day is sent (progress bars)."""
-    if bots < 1:
-        raise RangeError(f"--bots must be at least 1, got {bots}")
+    if not 1 <= bots <= MAX_BOTS:
+        raise RangeError(f"--bots must be between 1 and {MAX_BOTS:,}, got {bots}")
     if days < 1:
         raise RangeError(f"--days must be at least 1, got {days}")
     mix = mix or FAMILY_MIX
     for f in mix:
         families.get(f)
     ends = endpoints(op)
+    if truth_dir is not None:
+        try:  # before anything is sent: a run whose truth cannot be kept is worth nothing
+            truth_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RangeError(f"{truth_dir}: cannot write the truth there: {e.strerror}") from None
     # every session comes from 127.0.0.1: past a listener's per-source cap the sinkhole resets them
     cap = min(lst.max_connections_per_source for lst in (op.http, op.tls, op.tcp) if lst is not None)
     if not 1 <= concurrency <= cap:
