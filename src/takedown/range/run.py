@@ -91,6 +91,7 @@ def endpoints(op: Operation) -> Endpoints:
 def targets(op: Operation) -> schedule.Targets:
     """The names bots look up: seized lists, zone blocklists, the zones' other names, DGA days."""
     from takedown.dga import registry
+    from takedown.dns.wire import name_to_text
     from takedown.dns.zonefile import read_zone
 
     seized = [n for d in op.domains for n in read_domain_list(d.file)]
@@ -101,7 +102,7 @@ def targets(op: Operation) -> schedule.Targets:
         blocked += sorted(exact)
         seen: dict[str, None] = {}
         for rec in itertools.islice(read_zone(z.file, z.origin), PASSTHROUGH_NAMES * 4):
-            name = _wire_to_text(rec[1])
+            name = name_to_text(rec[1]).lower()
             if name in exact or any(name == w or name.endswith("." + w) for w in wild):
                 continue
             if name != z.origin:
@@ -115,14 +116,6 @@ def targets(op: Operation) -> schedule.Targets:
         params = dict(g.params)
         dga[g.family] = (lambda day, fam=fam, params=params: fam.generate(day, **params))
     return schedule.Targets(seized=seized, zone=blocked, passthrough=passthrough, dga=dga, ttl=op.sinkhole.ttl)
-
-
-def _wire_to_text(wire: bytes) -> str:
-    labels, i = [], 0
-    while i < len(wire) and wire[i]:
-        labels.append(wire[i + 1: i + 1 + wire[i]].decode("ascii", "replace"))
-        i += wire[i] + 1
-    return ".".join(labels).lower()
 
 
 def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1,
