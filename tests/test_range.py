@@ -184,6 +184,9 @@ def test_range_refuses_a_sinkhole_not_in_range_mode(tmp_path):
     op_file.write_text(text.replace('trusted_proxies = ["127.0.0.0/8"]', 'trusted_proxies = ["127.0.0.2"]', 1))
     with pytest.raises(RangeError, match="trusted_proxies must include 127.0.0.1"):
         run_range(load_operation(op_file), bots=10, start=START, days=1)
+    op_file.write_text(text.replace('family = "locky"\ndays_before', 'family = "necurs"\ndays_before'))
+    with pytest.raises(RangeError, match=r"family locky looks up DGA names: the operation needs a \[\[dga\]\] entry"):
+        run_range(load_operation(op_file), bots=10, start=START, days=1)
     op_file.write_text(text.replace('emulated_clock = ["127.0.0.0/8"]', 'emulated_clock = ["127.0.0.1"]'))
     with pytest.raises(RangeError, match=r"\[dns\] emulated_clock must include 127.1.0.0/16"):
         run_range(load_operation(op_file), bots=10, start=START, days=1)

@@ -153,6 +153,8 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
             raise RangeError(f"{op.path}: family {f} checks in over HTTPS: the operation needs a [tls] sinkhole")
         if b.lookup == "seized" and not tg.seized:
             raise RangeError(f"{op.path}: family {f} looks up seized names: the operation has no [[domains]]")
+        if b.lookup == "dga" and f not in tg.dga:
+            raise RangeError(f"{op.path}: family {f} looks up DGA names: the operation needs a [[dga]] entry for {f}")
         if b.lookup == "zone" and not tg.zone:
             raise RangeError(f"{op.path}: family {f} looks up names of a taken-over zone: no [[zones]] blocklist names")
     resolver = schedule.resolvers_of(pop)
