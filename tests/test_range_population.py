@@ -74,3 +74,11 @@ def test_bottom_countries_are_rustocks(pop):
     values, counts = np.unique(pop.cc, return_counts=True)
     assert set(values[np.argsort(counts)][:4].tolist()) == {"CN", "CL", "DK", "NO"}
     assert len(values) == len(RUSTOCK_WEEK1) + 30
+
+
+def test_every_bot_is_on_an_end_user_network(pop):
+    from takedown.range.population import NOT_END_USER_ASNS
+
+    assert (pop.asn >= 0).all()  # announced space only
+    assert not np.isin(pop.asn, list(NOT_END_USER_ASNS)).any()
+    assert np.unique(pop.asn).size > 1000

@@ -5,10 +5,11 @@ Microsoft's sinkhole, millions of hits: US 55.8, FR 13.7, TR 13.4, CA 11.4,
 IN 7.3, BR 7.1 ... CN 0.42, CL 0.50, DK 0.53, NO 0.58; the rest of the
 traffic, assumed 25%, spread evenly over the 30 other countries with the
 most IPv4 addresses), then an IPv4 address drawn uniformly from that
-country's real allocations (the GeoLite2
-country ranges shipped in geoip2fast, weighted by size), all distinct. Its AS
-is what the shipped enrichment data says for that address, so the truth and
-the report use one source. Each bot also gets a family from a mix, a UTC
+country's real allocations (the GeoLite2 country ranges shipped in
+geoip2fast, weighted by size), all distinct, in announced space of end
+users' networks (:data:`NOT_END_USER_ASNS`). Its AS is what the shipped
+enrichment data says for that address, so the truth and the report use one
+source. Each bot also gets a family from a mix, a UTC
 offset from its country, a daily window of activity and a clean-up day
 (exponential, Rustock-like: about 44% fewer bots in week 8 than in week 1).
 """
@@ -19,9 +20,12 @@ import gzip
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+
+from takedown.errors import RangeError
 
 #: Rustock, week 1 at the sinkhole, millions of hits (Microsoft, 2011).
 RUSTOCK_WEEK1 = {"US": 55.8, "FR": 13.7, "TR": 13.4, "CA": 11.4, "IN": 7.3, "BR": 7.1,
@@ -36,6 +40,17 @@ OTHER_COUNTRIES = 30
 #: Standard UTC offsets (hours) of the named countries' most populous zone;
 #: other countries: 0 (an assumption; only the daily rhythm depends on it).
 UTC_OFFSET = {"US": -5, "FR": 1, "TR": 3, "CA": -5, "IN": 5.5, "BR": -3, "CN": 8, "CL": -4, "DK": 1, "NO": 1}
+
+
+#: Networks where the range puts no bot: infected machines are end users'
+#: PCs, not the US military's or the big clouds' address space, which is large
+#: enough (whole /8s) to crowd the ISPs out of a draw weighted by size.
+#: Unannounced space (no AS in the shipped data) is left out too.
+NOT_END_USER_ASNS = {
+    749: "US DoD", 721: "DoD Network Information Center",
+    16509: "Amazon", 14618: "Amazon", 8075: "Microsoft", 15169: "Google", 396982: "Google Cloud",
+    31898: "Oracle Cloud", 45102: "Alibaba Cloud", 13335: "Cloudflare",
+}
 
 
 @dataclass(frozen=True)
@@ -94,10 +109,12 @@ def country_weights(mix: dict[str, float], others: list[str], other_share: float
 
 
 def addresses(bots: int, rng: np.random.Generator, mix: dict[str, float] = RUSTOCK_WEEK1,
-              other_share: float = OTHER_SHARE,
-              other_countries: int | None = OTHER_COUNTRIES) -> tuple[np.ndarray, np.ndarray]:
+              other_share: float = OTHER_SHARE, other_countries: int | None = OTHER_COUNTRIES,
+              accept: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(distinct IPv4 addresses as uint32, their countries) of ``bots`` hosts;
-    ``other_countries=None`` spreads ``other_share`` over every other country."""
+    ``other_countries=None`` spreads ``other_share`` over every other country.
+    ``accept(ips) -> mask``: an address it refuses is drawn again in the same
+    country (so the mix holds), uniformly over the space it accepts."""
     firsts, lasts, ccs = country_ranges()
     sizes = (lasts - firsts + np.uint64(1)).astype(np.float64)
     codes, where = np.unique(ccs, return_inverse=True)
@@ -116,9 +133,21 @@ def addresses(bots: int, rng: np.random.Generator, mix: dict[str, float] = RUSTO
             continue
         sel = np.flatnonzero(ccs == c)
         w = sizes[sel] / sizes[sel].sum()
-        pick = sel[rng.choice(sel.size, size=n, p=w)]
-        off = (rng.random(n) * sizes[pick]).astype(np.uint64)
-        ips.append((firsts[pick] + off).astype(np.uint32))
+        got: list[np.ndarray] = []
+        want = n
+        for _ in range(100):  # bounded: a country whose space is nearly all refused fails below
+            pick = sel[rng.choice(sel.size, size=want, p=w)]
+            off = (rng.random(want) * sizes[pick]).astype(np.uint64)
+            drawn = (firsts[pick] + off).astype(np.uint32)
+            if accept is not None:
+                drawn = drawn[accept(drawn)]
+            got.append(drawn)
+            want -= drawn.size
+            if want == 0 or accept is None:
+                break
+        if want:
+            raise RangeError(f"country {c}: too little accepted address space to draw {n} hosts")
+        ips.append(np.concatenate(got))
         owners.append(np.full(n, c))
     ip = np.concatenate(ips)
     cc = np.concatenate(owners)
@@ -134,9 +163,18 @@ def build(bots: int, seed: int, *, families: dict[str, float] | None = None, day
     from takedown.enrich import Enricher
 
     rng = np.random.default_rng(seed)
-    ip, cc = addresses(bots, rng, mix)
-    info = (enricher or Enricher.default()).lookup(ip_strings(ip))
-    asn = np.asarray(info.column("asn").fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    enricher = enricher or Enricher.default()
+
+    def asn_of(ips: np.ndarray) -> np.ndarray:
+        info = enricher.lookup(ip_strings(ips))
+        return np.asarray(info.column("asn").fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
+    def end_user(ips: np.ndarray) -> np.ndarray:
+        a = asn_of(ips)
+        return (a >= 0) & ~np.isin(a, list(NOT_END_USER_ASNS))
+
+    ip, cc = addresses(bots, rng, mix, accept=end_user)
+    asn = asn_of(ip)
     fams = families or {"rustock": 1.0}
     names = list(fams)
     w = np.array([fams[f] for f in names], np.float64)
