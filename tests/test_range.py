@@ -201,7 +201,12 @@ def test_cli_errors_are_one_line(tmp_path):
     assert "emulated_clock" in r.stderr
     r = subprocess.run([TAKEDOWN, "demo", "--out", str(tmp_path / "d"), "--weeks", "0"],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1 and r.stderr == "Error: --weeks must be at least 1, got 0\n"
+    assert r.returncode == 1 and r.stderr == "Error: --weeks must be between 1 and 104, got 0\n"
+    for args, said in ((["demo", "--seed", "-1"], "--seed must be between 0 and 2**32-1, got -1"),
+                       (["range", str(op_file), "--truth", str(tmp_path / "t"), "--days", "100000"],
+                        "--days must be between 1 and 731, got 100000")):
+        r = subprocess.run([TAKEDOWN, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert r.returncode == 1 and r.stderr == f"Error: {said}\n", r.stderr
     (tmp_path / "keep").mkdir()
     (tmp_path / "keep" / "precious.txt").write_text("x")
     r = subprocess.run([TAKEDOWN, "demo", "--out", str(tmp_path / "keep"), "--bots", "10", "--weeks", "1"],

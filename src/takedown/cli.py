@@ -14,7 +14,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, RangeError, ServeError, SimError, StoreError, TakedownError
+from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -434,11 +434,12 @@ def range_(
     from pathlib import Path
 
     from takedown.range.demo import default_start
-    from takedown.range.run import run_range
+    from takedown.range.run import check_args, run_range
 
     first = _date("--start", start) or default_start(weeks=8)
+    check_args(bots, days, seed)
     op = load_operation(file)
-    bar, on_day = _week_bars(first, max(days, 1))
+    bar, on_day = _week_bars(first, days)
     with bar:
         result = run_range(op, bots=bots, start=first, days=days, seed=seed, truth_dir=Path(truth),
                            concurrency=concurrency, on_day=on_day)
@@ -466,10 +467,9 @@ def demo(
     """An emulated takedown end to end on loopback: sinkhole, range, report, truth check."""
     from pathlib import Path
 
-    from takedown.range.demo import default_start, run_demo
+    from takedown.range.demo import check_args, default_start, run_demo
 
-    if weeks < 1:
-        raise RangeError(f"--weeks must be at least 1, got {weeks}")
+    check_args(weeks, seed)
     first = default_start(weeks=weeks)
     bar, on_day = _week_bars(first, weeks * 7)
     with bar:

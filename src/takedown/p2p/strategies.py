@@ -21,7 +21,8 @@ class Strategy:
 
     @classmethod
     def parse(cls, t: dict, path: KeyPath, r: Any, hours: float) -> Strategy:
-        raise NotImplementedError
+        """A strategy with no keys of its own; those with keys override this."""
+        return cls(cls._common(t, path, r, hours, set()))
 
     @staticmethod
     def _common(t: dict, path: KeyPath, r: Any, hours: float, allowed: set[str]) -> float:
@@ -65,20 +66,12 @@ class SeizeFallback(Strategy):
 
     kind: ClassVar[str] = "seize_fallback"
 
-    @classmethod
-    def parse(cls, t, path, r, hours):
-        return cls(cls._common(t, path, r, hours, set()))
-
 
 @dataclass(frozen=True)
 class TakedownTier(Strategy):
     """The upper tier (tiered families) or the botmaster-run command peers go down."""
 
     kind: ClassVar[str] = "takedown_tier"
-
-    @classmethod
-    def parse(cls, t, path, r, hours):
-        return cls(cls._common(t, path, r, hours, set()))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from pathlib import Path
 from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.range import compare
-from takedown.range.run import FAMILY_MIX, RangeResult, run_range
+from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, check_seed, run_range
+from takedown.testing.peers import free_port
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
 MARKER = ".takedown-demo"
@@ -53,6 +54,13 @@ class DemoResult:
     timings: dict
 
 
+def check_args(weeks: int, seed: int) -> None:
+    """The demo's numbers, checked before anything starts."""
+    if not 1 <= weeks <= MAX_DAYS // 7:
+        raise RangeError(f"--weeks must be between 1 and {MAX_DAYS // 7}, got {weeks}")
+    check_seed(seed)
+
+
 def default_start(today: date | None = None, weeks: int = 8) -> date:
     """The Monday ``weeks`` full ISO weeks before the current week."""
     today = today or datetime.now(UTC).date()
@@ -60,14 +68,12 @@ def default_start(today: date | None = None, weeks: int = 8) -> date:
 
 
 def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
+    """``n`` distinct loopback ports free for both UDP and TCP (the DNS listener needs both)."""
+    ports: list[int] = []
+    while len(ports) < n:
+        p = free_port()
+        if p not in ports:
+            ports.append(p)
     return ports
 
 
@@ -238,8 +244,7 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         if on_stage is not None:
             on_stage(text)
 
-    if weeks < 1:
-        raise RangeError(f"--weeks must be at least 1, got {weeks}")
+    check_args(weeks, seed)
     timings = {}
     t0 = time.monotonic()
     start = start or default_start(weeks=weeks)

@@ -32,6 +32,8 @@ FAMILY_MIX = {"zeus": 0.4, "conficker": 0.2, "locky": 0.1, "mirai": 0.2, "gafgyt
 #: (a session costs ~250 us of CPU, range and sinkhole together, bench:range:
 #: 5 million bots are already hours per emulated week on 2 CPUs).
 MAX_BOTS = 5_000_000
+#: Emulated days at the most (two years: the truth keeps every session in memory).
+MAX_DAYS = 731
 #: Legitimate names of a taken-over zone the range's ordinary users ask for (at most).
 PASSTHROUGH_NAMES = 5000
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
@@ -118,6 +120,20 @@ def targets(op: Operation) -> schedule.Targets:
     return schedule.Targets(seized=seized, zone=blocked, passthrough=passthrough, dga=dga, ttl=op.sinkhole.ttl)
 
 
+def check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:
+        raise RangeError(f"--seed must be between 0 and 2**32-1, got {seed}")
+
+
+def check_args(bots: int, days: int, seed: int) -> None:
+    """The range's numbers, checked before anything starts (a one-line error each)."""
+    if not 1 <= bots <= MAX_BOTS:
+        raise RangeError(f"--bots must be between 1 and {MAX_BOTS:,}, got {bots}")
+    if not 1 <= days <= MAX_DAYS:
+        raise RangeError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    check_seed(seed)
+
+
 def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1,
               mix: dict[str, float] | None = None, truth_dir: Path | None = None,
               concurrency: int = 96, on_day: Callable[[int, Stats], None] | None = None,
@@ -125,10 +141,7 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
     """Run ``days`` emulated days from ``start`` against the operation's sinkhole.
 
     ``on_day(day, stats)`` is called after each day is sent (progress bars)."""
-    if not 1 <= bots <= MAX_BOTS:
-        raise RangeError(f"--bots must be between 1 and {MAX_BOTS:,}, got {bots}")
-    if days < 1:
-        raise RangeError(f"--days must be at least 1, got {days}")
+    check_args(bots, days, seed)
     mix = mix or FAMILY_MIX
     for f in mix:
         families.get(f)

@@ -215,32 +215,29 @@ class Sender:
         self._ip = pop.ip.astype(np.int64).tolist()
         self._dst = int(ipaddress.IPv4Address(ends.sinkhole_ip))
         self._reqs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-        self._beh = {f: families.get(f) for f in np.unique(pop.family).tolist()}
+        beh = {f: families.get(f) for f in np.unique(pop.family).tolist()}
+        self._beh_of = [beh[f] for f in pop.family.tolist()]  # each bot's behaviour, looked up once
         self._body = os.urandom(4096)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         self._ctx = ctx
 
-    def _payload(self, i: int, day: Day, port: int) -> tuple[str, bytes, bytes, str]:
-        """(kind, PROXY header, what the bot sends after it, host)."""
-        b = day.bot[i]
-        beh = self._beh[self.pop.family[b]]
-        host = day.host[i]
-        tls = bool(day.tls[i])
+    def _payload(self, b: int, t: float, n: int, tls: bool, host: str, port: int) -> tuple[str, bytes, bytes, str]:
+        """(kind, PROXY header, what the bot sends after it) of bot ``b``'s session."""
+        beh = self._beh_of[b]
         kind = "tcp" if beh.transport == "tcp" else ("tls" if tls else "http")
         dst_port = (23 if beh.lookup else 666) if kind == "tcp" else (443 if tls else 80)
-        head = build_v2_clocked4(self._ip[b], port, self._dst, dst_port, int(day.time[i] * 1e6))
+        head = build_v2_clocked4(self._ip[b], port, self._dst, dst_port, int(t * 1e6))
         if kind == "tcp":
-            return kind, head, beh.greeting, host
-        n = int(day.checkins[i])
+            return kind, head, beh.greeting
         key = (beh.name, host)
         reqs = self._reqs.get(key)
         if reqs is None:
             body = self._body[: beh.body_bytes]
             h = host or self.ends.sinkhole_ip
             reqs = self._reqs[key] = (beh.request(h, body, False), beh.request(h, body, True))
-        return kind, head, reqs[0] * (n - 1) + reqs[1], host
+        return kind, head, reqs[0] * (n - 1) + reqs[1]
 
     async def send_day(self, day: Day, stats: Stats) -> None:
         if self.dns is not None and day.q_time.size:
@@ -253,6 +250,8 @@ class Sender:
                 stats.errors.append(f"day {day.day}: DNS: {self.dns.errors.pop(0)}")
         loop = asyncio.get_running_loop()
         ports = np.random.default_rng([day.day, 99]).integers(1024, 65536, len(day)).tolist()
+        # plain lists: indexing numpy arrays one session at a time costs more than the copy
+        bots, times, counts, tls = day.bot.tolist(), day.time.tolist(), day.checkins.tolist(), day.tls.tolist()
         next_i = 0
         n = len(day)
 
@@ -261,7 +260,8 @@ class Sender:
             while next_i < n:
                 i = next_i
                 next_i += 1
-                kind, head, data, host = self._payload(i, day, ports[i])
+                host = day.host[i]
+                kind, head, data = self._payload(bots[i], times[i], counts[i], tls[i], host, ports[i])
                 try:
                     await self._one(loop, kind, head, data, host)
                 except ConnectionRefusedError:
@@ -274,7 +274,7 @@ class Sender:
                         stats.errors.append(f"day {day.day}: {kind} session failed: {e!r}")
                     continue
                 stats.sessions += 1
-                stats.checkins += int(day.checkins[i]) + (1 if kind == "tls" else 0)
+                stats.checkins += counts[i] + (1 if kind == "tls" else 0)
 
         await asyncio.gather(*(lane() for _ in range(min(self.concurrency, max(n, 1)))))
 

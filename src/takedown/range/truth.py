@@ -173,9 +173,9 @@ class Truth:
             "host": pa.array(self._s.get("host", []), pa.string()),
         }), out / "sessions.parquet")
         qres = self._cat(self._q, "resolver", np.int64)
+        ids, which = np.unique(qres, return_inverse=True)
         pq.write_table(pa.table({
-            "resolver": pa.array([resolver_address(int(r)) for r in np.unique(qres)], pa.string()).take(
-                pa.array(np.searchsorted(np.unique(qres), qres))) if qres.size else pa.array([], pa.string()),
+            "resolver": pa.array([resolver_address(r) for r in ids.tolist()], pa.string()).take(pa.array(which)),
             "time": pa.array((self._cat(self._q, "time", np.float64) * 1e6).astype(np.int64),
                              pa.timestamp("us", tz="UTC")),
             "name": pa.array(self._q.get("name", []), pa.string()),
