@@ -54,6 +54,7 @@ REPO = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 VENV_BIN = Path(sys.executable).parent  # the venv the bench runs in
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))  # harness.peers
 
 import zonegen  # noqa: E402
 
@@ -376,7 +377,7 @@ def run_dnsperf(argv: list[str], seconds: float) -> tuple[dict, str]:
 @dataclass
 class Target:
     name: str  # ours | bind | nsd
-    peer: object  # takedown.testing.peers.Peer
+    peer: object  # harness.peers.Peer
     port: int
     workdir: Path
     storage: Path | None = None  # ours: the Parquet dataset
@@ -442,7 +443,7 @@ def prepare_operation(workdir: Path, zone_dir: Path, port: int, rrl: str,
 
 def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int | None = SERVER_CPU,
                timeout: float = 120.0, flush_interval: float = 1.0) -> Target:
-    from takedown.testing import peers
+    from harness import peers
 
     workdir.mkdir(parents=True, exist_ok=True)
     port = peers.free_port()
@@ -476,7 +477,7 @@ def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int |
 
 def start_peer(name: str, zone_dir: Path, workdir: Path, *, pin_cpu: int | None = SERVER_CPU,
                timeout: float = 120.0) -> Target:
-    from takedown.testing import peers
+    from harness import peers
 
     workdir.mkdir(parents=True, exist_ok=True)
     port = peers.free_port()

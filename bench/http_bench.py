@@ -11,7 +11,7 @@ and after; CPU per request = CPU seconds / requests wrk counted.
   operation's storage); the Parquet rows are counted afterwards with DuckDB.
 - nginx: ``nginx`` in the foreground, ``worker_processes 1``,
   ``return 200 "";``, ``access_log`` ON (combined format, to a file),
-  ``keepalive_requests 1000000`` (takedown.testing.peers.start_nginx).
+  ``keepalive_requests 1000000`` (harness.peers.start_nginx).
 
 Four load settings, each ``wrk -t1 -c50``:
 
@@ -58,6 +58,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))  # harness.peers
 
 import dns_bench  # noqa: E402  (machine info, pinning, /proc readings)
 import idle_conns  # noqa: E402
@@ -320,7 +321,7 @@ def count_lines(path: Path) -> int:
 @dataclass
 class Target:
     name: str  # ours | nginx
-    peer: object  # takedown.testing.peers.Peer
+    peer: object  # harness.peers.Peer
     port: int
     workdir: Path
     storage: Path | None = None  # ours: the Parquet dataset
@@ -384,7 +385,7 @@ def write_operation(path: Path, *, storage: Path, port: int, dns_port: int, flus
 
 def start_ours(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: float = 60.0,
                flush_interval: float = FLUSH_INTERVAL) -> Target:
-    from takedown.testing import peers
+    from harness import peers
 
     why = takedown_http_support()
     if why:
@@ -430,7 +431,7 @@ def start_ours(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: floa
 
 def start_nginx(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: float = 30.0,
                 worker_connections: int = NGINX_WORKER_CONNECTIONS) -> Target:
-    from takedown.testing import peers
+    from harness import peers
 
     port = peers.free_port()
     t0 = time.perf_counter()

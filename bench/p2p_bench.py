@@ -8,7 +8,7 @@ In one script, on this machine:
 - 10,000,000 Waledac bots: peak resident memory of a process that sets them up and
   runs 2 simulated hours (bar: fits in 16 GiB), in a child process so that its
   peak is its own;
-- the plain per-node reference (takedown.p2p.reference, dicts and loops) and the
+- the plain per-node reference (harness.p2p_reference, dicts and loops) and the
   engine on the same 10,000-bot, 2-day scenario (the b49 plan at hour 12), for
   the speed ratio, with the two results' headline numbers side by side.
 
@@ -32,6 +32,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "RESULTS.md"
 sys.path.insert(0, str(BENCH_DIR.parent / "src"))
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))  # harness.p2p_reference
 
 from takedown.p2p.engine import Simulation  # noqa: E402
 from takedown.p2p.scenario import SHIPPED, load_scenario  # noqa: E402
@@ -64,7 +65,7 @@ def memory_child(bots: int, hours: float) -> dict:
 
 
 def reference_side_by_side(bots: int, days: float) -> dict:
-    from takedown.p2p import reference
+    from harness import p2p_reference as reference
 
     # the takedown moved to hour 12 so that both runs spend most of their time after it
     sc = reference.speed_scenario("waledac-b49", bots=bots, days=days, at_hour=12)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- {mem['bots']:,} bots (set up, then {mem['hours']:g} simulated hours): peak resident memory "
         f"**{gib:.2f} GiB** (bar <= 16 GiB: {'PASS' if gib <= 16 else 'FAIL'}); engine arrays "
         f"{mem['arrays_bytes'] / 2**30:.2f} GiB; set-up {mem['setup_s']:.1f} s",
-        f"- plain reference (takedown.p2p.reference) vs engine, {ref['bots']:,} bots x {ref['days']} days, same "
+        f"- plain reference (harness.p2p_reference) vs engine, {ref['bots']:,} bots x {ref['days']} days, same "
         f"scenario (waledac-b49 with the plan at hour 12): reference {ref['reference_s']:.1f} s, engine {ref['engine_s']:.2f} s: the engine is "
         f"**{ref['reference_s'] / ref['engine_s']:,.0f}x** faster; final (engine / reference): "
         + ", ".join(f"{k} {ref['engine'][k]:.3f} / {ref['reference'][k]:.3f}" for k in ref["engine"]),

@@ -44,6 +44,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))  # harness.peers
 
 import dns_bench  # noqa: E402
 import zonegen  # noqa: E402
@@ -98,7 +99,7 @@ def _burst(port: int, queries: Path, seconds: float) -> dict:
 
 
 def measure_ours(zone_dir: Path, workdir: Path, burst: float, log=print) -> dict:
-    from takedown.testing import peers
+    from harness import peers
 
     workdir.mkdir(parents=True, exist_ok=True)
     port = peers.free_port()
@@ -144,7 +145,7 @@ def measure_ours(zone_dir: Path, workdir: Path, burst: float, log=print) -> dict
 
 
 def measure_peer(name: str, zone_dir: Path, workdir: Path, burst: float, log=print) -> dict:
-    from takedown.testing import peers
+    from harness import peers
 
     port = peers.free_port()
     start = {"bind": peers.start_bind, "nsd": peers.start_nsd}[name]

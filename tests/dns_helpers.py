@@ -27,7 +27,7 @@ import dns.query
 import dns.rdatatype
 import dns.zone
 
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 __all__ = [
     "DIG",

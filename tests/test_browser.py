@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 from net_helpers import chromium, events, operation_text, serving
 

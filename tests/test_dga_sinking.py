@@ -20,7 +20,7 @@ from takedown.dns import wire
 from takedown.dns.policy import Policy
 from takedown.errors import OperationError
 from takedown.operation import load_operation
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 from net_helpers import events, operation_text
 

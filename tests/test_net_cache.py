@@ -14,7 +14,7 @@ import pytest
 from takedown.events import CHECKIN_ROW, schema
 from takedown.net import proxy as proxy_mod
 from takedown.store.checkins import CheckinBuffer, template
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 from net_helpers import TRUSTED_SRC, events, operation_text, serving
 

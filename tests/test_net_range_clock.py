@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from takedown.net import proxy as proxy_mod
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 from net_helpers import TAKEDOWN, TRUSTED_SRC, events, operation_text, raw, serving
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from takedown.net import proxy as proxy_mod
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 from net_helpers import TAKEDOWN, TRUSTED_SRC, events, operation_text, raw
 from net_helpers import wait_tcp as _wait_tcp

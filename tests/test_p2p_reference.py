@@ -1,5 +1,5 @@
 """The P2P engine (numpy + numba) against the plain reference model
-(:mod:`takedown.p2p.reference`, dicts and loops, ``random.Random``).
+(:mod:`harness.p2p_reference`, dicts and loops, ``random.Random``).
 
 The two draw different random numbers, so they are compared as distributions:
 each case runs both over the same ``SEEDS`` and, for every key metric, requires
@@ -32,7 +32,8 @@ from pathlib import Path
 import numba
 import pytest
 
-from takedown.p2p import engine, reference
+from takedown.p2p import engine
+from harness import p2p_reference as reference
 from takedown.p2p.engine import Result, simulate
 from takedown.p2p.scenario import SHIPPED, Scenario, load_scenario
 

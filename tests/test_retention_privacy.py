@@ -171,7 +171,7 @@ def test_serve_in_hash_mode_stores_no_address(tmp_path):
     import httpx
 
     from net_helpers import events, operation_text, wait_tcp
-    from takedown.testing.peers import free_port
+    from harness.peers import free_port
 
     ports = {k: free_port() for k in ("dns", "http")}
     (tmp_path / "op.toml").write_text(operation_text(ports["dns"], "privacy", f"""

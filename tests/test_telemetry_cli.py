@@ -16,7 +16,7 @@ from takedown.operation import load_operation
 from takedown.store.checkins import template
 from takedown.store.privacy import transform_for
 from takedown.store.segments import SegmentWriter
-from takedown.testing.peers import free_port
+from harness.peers import free_port
 
 TAKEDOWN = str(Path(sys.executable).parent / "takedown")
 MONDAY = date(2026, 11, 2)

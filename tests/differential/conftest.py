@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from takedown.testing.peers import Peer, available, free_port, start_bind, start_nsd, start_process
+from harness.peers import Peer, available, free_port, start_bind, start_nsd, start_process
 
 from . import cases as C
 

@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # the repository root: "tests.differential" imports
 
-from takedown.testing.peers import free_port, start_bind, start_nsd, start_process  # noqa: E402
+from harness.peers import free_port, start_bind, start_nsd, start_process  # noqa: E402
 from tests.differential import cases as C  # noqa: E402
 from tests.differential.compare import DROP_TIMEOUT, compare_wires, exchange  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""takedown.testing.peers: the reference servers start, answer, measure, stop."""
+"""harness.peers: the reference servers start, answer, measure, stop."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from takedown.testing import peers
-from takedown.testing.peers import PeerError, available, free_port, start_bind, start_nsd, wait_ready
+from harness import peers
+from harness.peers import PeerError, available, free_port, start_bind, start_nsd, wait_ready
 
 from . import cases as C
 

@@ -5,7 +5,7 @@
 - :mod:`takedown.p2p.scenario`, :mod:`takedown.p2p.strategies`: scenario files
   and the timed, composable plan;
 - :mod:`takedown.p2p.engine` (with :mod:`takedown.p2p.kernels`): the vectorised,
-  compiled simulation; :mod:`takedown.p2p.reference`: the same model written
+  compiled simulation; tests/harness/p2p_reference.py: the same model written
   plainly, to validate it;
 - :mod:`takedown.p2p.output`: summary.json, timeseries.csv, charts.
 

@@ -16,7 +16,7 @@ the thread timing; random draws come from a counter-based generator keyed by
 
 Why compiled: a 1,000,000-bot, 14-day Waledac run merges ~150 million lists
 of 100 entries; figures in bench/RESULTS.md (``bench:p2p``). The same
-semantics, written for reading, are in :mod:`takedown.p2p.reference`.
+semantics, written for reading, are in tests/harness/p2p_reference.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What a P2P botnet family model declares, each value with where it comes from.
 
 A model is a set of numbers and choices the engine (:mod:`takedown.p2p.engine`)
-and the plain reference (:mod:`takedown.p2p.reference`) run with: peer-list
+and the plain reference (tests/harness/p2p_reference.py) run with: peer-list
 size, what a reply carries, how often a bot exchanges, the share of bots
 reachable from the Internet, how lists are ranked, what a bot does when no
 peer answers, and where commands come from. Every field has a ``basis``

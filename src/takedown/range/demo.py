@@ -34,7 +34,6 @@ from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.range import compare
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, check_seed, run_range
-from takedown.testing.peers import free_port
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
 MARKER = ".takedown-demo"
@@ -65,6 +64,21 @@ def default_start(today: date | None = None, weeks: int = 8) -> date:
     """The Monday ``weeks`` full ISO weeks before the current week."""
     today = today or datetime.now(UTC).date()
     return today - timedelta(days=today.weekday()) - timedelta(weeks=weeks)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host`` right now."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind((host, port))
+                except OSError:
+                    continue
+        return port
+    raise RangeError(f"no port free for both UDP and TCP on {host}")
 
 
 def _free_ports(n: int) -> list[int]:

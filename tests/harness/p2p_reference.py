@@ -42,7 +42,7 @@ One round ``t`` (``t = 0`` sets the scene: no exchange, no fallback):
 
 ``run(scenario)`` returns an engine :class:`~takedown.p2p.engine.Result`, so
 ``time_to`` and ``summary`` work on it. ``reference_speed`` times it for the
-benchmark (``python -m takedown.p2p.reference SCENARIO --bots 10000``).
+benchmark (``python -m harness.p2p_reference SCENARIO --bots 10000``).
 """
 
 from __future__ import annotations
@@ -560,7 +560,7 @@ def reference_speed(scenario: str | Path | Scenario = "waledac-b49", *, bots: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m takedown.p2p.reference",
+    ap = argparse.ArgumentParser(prog="python -m harness.p2p_reference",
                                  description="time the plain reference P2P model (for bench/)")
     ap.add_argument("scenario", nargs="?", default="waledac-b49", help="shipped scenario name or TOML file")
     ap.add_argument("--bots", type=int, default=10_000)

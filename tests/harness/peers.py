@@ -429,7 +429,7 @@ def nsd_conf(
     v6 = _family(host) == socket.AF_INET6
     w = workdir
     lines = [
-        "# written by takedown.testing.peers: a loopback-only reference server",
+        "# written by harness.peers: a loopback-only reference server",
         "server:",
         f"    ip-address: {host}@{port}",
         f"    port: {port}",
@@ -525,7 +525,7 @@ def named_conf(
         ]
     logging.append("};")
     text = [
-        "// written by takedown.testing.peers: a loopback-only reference server",
+        "// written by harness.peers: a loopback-only reference server",
         "options {",
         f"    directory {_quote(w)};",
         f"    pid-file {_quote(w / 'named.pid')};",
@@ -659,7 +659,7 @@ def nginx_conf(
     )
     log = f"access_log {_quote(w / 'access.log')} combined;" if access_log else "access_log off;"
     return f"""\
-# written by takedown.testing.peers: a loopback-only reference HTTP server
+# written by harness.peers: a loopback-only reference HTTP server
 daemon off;
 master_process on;
 worker_processes {workers};
