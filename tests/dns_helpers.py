@@ -168,7 +168,7 @@ class Server:
         """Start the server on ``hosts`` at ``port``.
 
         ``wait``: "dns" probes with DNS queries until one is answered (the
-        probes become events); "log" waits for the "serving DNS on" line on
+        probes become events); "log" waits for the "takedown: ready " line on
         stderr and a TCP connect (no DNS message, so no event); "none" returns
         at once.
         """
@@ -225,10 +225,10 @@ class Server:
 
     def wait_log(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
-        while "serving DNS on" not in self.stderr():
+        while "takedown: ready " not in self.stderr():
             self._check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no 'serving DNS on' line within {timeout}s:\n{self.stderr()}")
+                raise RuntimeError(f"no ready line within {timeout}s:\n{self.stderr()}")
             time.sleep(0.02)
         host = self.listens[0][0]
         while True:

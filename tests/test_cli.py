@@ -95,7 +95,7 @@ def test_serve_help_lists_options():
 @pytest.mark.parametrize("value,fragment", [
     ("127.0.0.1", "missing :PORT"),
     ("localhost:53", "is not an IP address"),
-    ("127.0.0.1:70000", "between 1 and 65535"),
+    ("127.0.0.1:70000", "between 0 (any free port) and 65535"),
     ("::1:53", "brackets"),
 ])
 def test_serve_rejects_bad_dns(value, fragment):

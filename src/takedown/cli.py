@@ -71,16 +71,28 @@ def serve(
         None, "--http", metavar="HOST:PORT",
         help="Serve the HTTP sinkhole on HOST:PORT instead of http.listen; repeatable.",
     ),
+    ready_file: Optional[str] = typer.Option(
+        None, "--ready-file", metavar="PATH",
+        help="Once serving, write the bound addresses (port 0 resolved) and the pid to PATH as JSON; "
+             "rewritten after every reload.",
+    ),
 ) -> None:
     """Serve the operation's DNS sinkhole, and its HTTP/TLS/TCP sinkhole when configured,
-    until interrupted (Ctrl-C)."""
+    until interrupted (Ctrl-C). SIGHUP, or a change to any file the operation names,
+    reloads everything without dropping a query."""
     listen = tuple(_option("--dns", parse_listen, v) for v in dns) if dns else None
     http_listen = tuple(_option("--http", parse_listen, v) for v in http) if http else None
     if workers is not None:
         workers = _option("--workers", parse_workers, workers)
-    op = load_operation(file)
-    run = _import("takedown.dns.server", "serve", ServeError)
-    run(op, listen=listen, workers=workers, http=http_listen)
+    serve_mod = _import("takedown.serve", None, ServeError)
+    ready = None
+    if ready_file is not None:
+        from pathlib import Path
+
+        ready = Path(ready_file)
+        if not ready.resolve().parent.is_dir():
+            raise ServeError(f"--ready-file {ready_file}: directory {ready.resolve().parent} does not exist")
+    serve_mod.serve(file, serve_mod.Overrides(dns=listen, http=http_listen, workers=workers), ready)
 
 
 @events_app.command("count")
@@ -522,7 +534,7 @@ def _option(name: str, parse: Any, value: Any) -> Any:
         raise OperationError(f"{name}: {e}") from None
 
 
-def _import(module: str, attr: str, error: type[TakedownError]) -> Any:
+def _import(module: str, attr: str | None, error: type[TakedownError]) -> Any:
     """``module.attr``, imported when needed (server and store pull in
     uvloop, pyarrow, duckdb), or ``error`` if that module is missing."""
     import importlib
@@ -533,7 +545,7 @@ def _import(module: str, attr: str, error: type[TakedownError]) -> Any:
         if e.name == module or module.startswith(f"{e.name}."):
             raise error(f"{module} is not available in this installation") from None
         raise
-    return getattr(mod, attr)
+    return getattr(mod, attr) if attr else mod
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from takedown.errors import OperationError
+from takedown.hostport import parse_listen
 from takedown.tomlfile import KeyPath, Locator, dotted, show, syntax_error
 from takedown.lists import (
     display_path,
@@ -250,42 +251,6 @@ def load_operation(path: str | os.PathLike[str]) -> Operation:
         raise OperationError(syntax_error(display, text, str(e))) from None
     absolute = Path(os.path.abspath(path))
     return _Builder(display, absolute, Locator(text)).operation(doc)
-
-
-def parse_listen(text: str) -> str:
-    """Normalized ``HOST:PORT`` (IPv6 as ``[addr]:port``) from ``text``.
-
-    HOST must be an IP address literal: a sinkhole binds to addresses, and
-    resolving a host name at start-up would make the bind depend on DNS.
-    Raises ValueError with a message that quotes ``text``.
-    """
-    def bad(reason: str) -> ValueError:
-        return ValueError(f"{text!r} is not a valid listen address: {reason}")
-
-    if not isinstance(text, str):
-        raise ValueError(f"{show(text)} is not a valid listen address: a string is expected")
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise bad("expected [IPv6]:PORT, e.g. [::1]:5353")
-        port = rest[1:]
-        try:
-            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(host)
-        except ValueError:
-            raise bad(f"{host!r} is not an IPv6 address") from None
-    else:
-        host, sep, port = text.rpartition(":")
-        if not sep:
-            raise bad("missing :PORT (expected HOST:PORT, e.g. 127.0.0.1:5353)")
-        if ":" in host:
-            raise bad("write IPv6 addresses in brackets, e.g. [::1]:5353")
-        try:
-            ip = ipaddress.IPv4Address(host)
-        except ValueError:
-            raise bad(f"HOST {host!r} is not an IP address") from None
-    if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
-        raise bad(f"port {port!r} is not a number between 1 and 65535")
-    return f"[{ip}]:{int(port)}" if ip.version == 6 else f"{ip}:{int(port)}"
 
 
 def parse_workers(value: int) -> int:

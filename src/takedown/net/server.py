@@ -21,15 +21,11 @@ import ipaddress
 import socket
 import ssl
 import time
-from dataclasses import dataclass
 
-from takedown.errors import ServeError
 from takedown.net import proxy as proxy_mod
 from takedown.net import tls as tls_mod
-from takedown.net.certs import self_signed_context
-from takedown.net.fingerprints import RuleSet
+from takedown.net.answers import Answers
 from takedown.net.http import HttpError, RequestParser
-from takedown.net.responses import ResponsePolicy
 from takedown.operation import Listener, Operation
 from takedown.store.checkins import template
 from takedown.store.privacy import transform_for
@@ -98,39 +94,12 @@ class Trust:
         return ok
 
 
-@dataclass(frozen=True)
-class Answers:
-    """What the listeners answer with, loaded once before any worker starts,
-    so that a bad rules file or template is one `Error:` line at start-up."""
-
-    rules: RuleSet
-    responses: dict[str, ResponsePolicy]
-    ssl_context: ssl.SSLContext | None
-
-
-def load_answers(op: Operation) -> Answers:
-    rules = RuleSet.shipped() if op.fingerprints.shipped else RuleSet.empty()
-    if op.fingerprints.rules is not None:
-        rules = RuleSet.load(op.fingerprints.rules).then(rules)
-    n = op.notice
-    responses = {
-        lst.kind: ResponsePolicy(
-            operator=n.operator, contact_url=n.contact_url, cert_url=n.cert_url,
-            template_dir=n.template_dir, template_file=lst.template,
-        )
-        for lst in (op.http, op.tls, op.tcp) if lst is not None
-    }
-    ctx = self_signed_context(op.storage / "tls") if op.tls is not None and op.tls.handshake else None
-    return Answers(rules, responses, ctx)
-
-
 class NetSensor:
     """One worker's HTTP/TLS/TCP listeners, their writers and shared state."""
 
-    def __init__(self, op: Operation, index: int, sensor: str, answers: Answers | None = None):
+    def __init__(self, op: Operation, index: int, sensor: str, answers: Answers):
         self.op = op
         self.index = index
-        answers = answers or load_answers(op)
         self.rules = answers.rules
         self.responses = answers.responses
         self.ssl_context = answers.ssl_context
@@ -174,45 +143,29 @@ class NetSensor:
                 conn.close()
         self._sweeper = self._loop.call_later(1.0, self._sweep)
 
+    async def retire(self, grace: float) -> None:
+        """Stop accepting (a successor accepts on the same sockets), let the
+        requests in progress finish for up to ``grace`` seconds, closing each
+        connection as soon as it is idle, then stop."""
+        for srv in self.servers:
+            srv.close()
+        end = _time() + grace
+        while self.conns and _time() < end:
+            for c in list(self.conns):
+                if c.idle:
+                    c.close()
+            await asyncio.sleep(0.05)
+        await self.stop()
+
     async def stop(self) -> None:
+        for c in list(self.conns):
+            c.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
         for srv in self.servers:
             srv.close()
         for w in self.writers.values():
             await w.aclose()
-
-
-def bind_listeners(op: Operation) -> list[tuple[Listener, str, int, socket.socket]]:
-    """Listening TCP sockets (SO_REUSEPORT) for every [http]/[tls]/[tcp] address."""
-    from takedown.dns.server import split_listen
-
-    out = []
-    try:
-        for lst in (op.http, op.tls, op.tcp):
-            if lst is None:
-                continue
-            for text in lst.listen:
-                host, port = split_listen(text)
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                s = socket.socket(family, socket.SOCK_STREAM)
-                try:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                    if family == socket.AF_INET6:
-                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    s.bind((host, port))
-                    s.listen(4096)
-                    s.setblocking(False)
-                except OSError as e:
-                    s.close()
-                    raise ServeError(f"cannot listen on {lst.kind} {host}:{port}: {e.strerror or e}") from None
-                out.append((lst, host, port, s))
-    except ServeError:
-        for *_, s in out:
-            s.close()
-        raise
-    return out
 
 
 class _Conn(asyncio.Protocol):
@@ -336,6 +289,11 @@ class _Conn(asyncio.Protocol):
                 if not data:
                     return
         self.received(data)
+
+    @property
+    def idle(self) -> bool:
+        """No request half-received: closing now loses nothing."""
+        return not self.buf and not getattr(self, "midway", False)
 
     def refuse_proxy(self) -> None:
         self.sensor.proxy_refused += 1

@@ -19,14 +19,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -64,31 +64,6 @@ def default_start(today: date | None = None, weeks: int = 8) -> date:
     """The Monday ``weeks`` full ISO weeks before the current week."""
     today = today or datetime.now(UTC).date()
     return today - timedelta(days=today.weekday()) - timedelta(weeks=weeks)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on ``host`` right now."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind((host, port))
-                except OSError:
-                    continue
-        return port
-    raise RangeError(f"no port free for both UDP and TCP on {host}")
-
-
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct loopback ports free for both UDP and TCP (the DNS listener needs both)."""
-    ports: list[int] = []
-    while len(ports) < n:
-        p = free_port()
-        if p not in ports:
-            ports.append(p)
-    return ports
 
 
 def _label(rng, n: int) -> str:
@@ -143,7 +118,7 @@ confidence = "high"
 source = "the operation's seized ZeuS names (zeus-domains.txt)"
 sni = [{seized}]
 ''')
-    dns, http, tls, tcp = _free_ports(4)
+    dns = http = tls = tcp = 0  # the kernel picks free ports; the server reports them (--ready-file)
     days_after = (datetime.now(UTC).date() - start).days + 7
     dga = "\n".join(f'[[dga]]\nfamily = "{f}"\ndays_before = 3\ndays_after = {days_after}\n' for f in DGA_FAMILIES)
     op = out / "operation.toml"
@@ -214,23 +189,29 @@ def _takedown_command() -> list[str]:
     return [sys.executable, "-c", "from takedown.cli import main; main()"]
 
 
-def _wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60.0) -> None:
-    """Until the server says it serves (every worker's sockets bound: the
-    sockets bound while the data loaded are closed then, and a packet sent to
-    them would be lost) and its HTTP port answers."""
+def _wait_ready(proc: subprocess.Popen, ready: Path, log: Path, timeout: float = 60.0) -> dict:
+    """The server's ready file: written once every worker serves, with the
+    addresses it bound (the demo asks for port 0 everywhere)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise RangeError(f"the sinkhole exited at start: {tail[0]}")
-        if "takedown: serving " in log.read_text(errors="replace"):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return
-            except OSError:
-                pass
-        time.sleep(0.1)
-    raise RangeError(f"the sinkhole did not start serving on 127.0.0.1:{port} within {timeout:.0f} s (log: {log})")
+        try:
+            return json.loads(ready.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise RangeError(f"the sinkhole did not start serving within {timeout:.0f} s (log: {log})")
+
+
+def _bound(op, ready: dict):
+    """``op`` with the listen addresses the server actually bound."""
+    op = replace(op, dns=replace(op.dns, listen=tuple(ready["dns"])))
+    for kind in ("http", "tls", "tcp"):
+        lst = getattr(op, kind)
+        if lst is not None:
+            op = replace(op, **{kind: replace(lst, listen=tuple(ready[kind]))})
+    return op
 
 
 def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -273,11 +254,13 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
     stage(f"wrote the demo operation {display_path(op_path)}: {len(op.domains)} seized list, zone "
           f"{', '.join(z.origin for z in op.zones)}, DGA {', '.join(g.family for g in op.dga)}")
     log = out / "serve.log"
+    ready_path = out / "serve.ready.json"
     with open(log, "wb") as f:
-        proc = subprocess.Popen(_takedown_command() + ["serve", str(op_path)], stdout=f, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(_takedown_command() + ["serve", str(op_path), "--ready-file", str(ready_path)],
+                                stdout=f, stderr=subprocess.STDOUT,
                                 cwd=out, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        _wait_ready(proc, int(op.http.listen[0].rsplit(":", 1)[1]), log)
+        op = _bound(op, _wait_ready(proc, ready_path, log))
         stage(f"sinkhole up on loopback: dns {op.dns.listen[0]}, http {op.http.listen[0]}, "
               f"tls {op.tls.listen[0]}, tcp {op.tcp.listen[0]} (log {display_path(log)})")
         timings["setup"] = time.monotonic() - t0

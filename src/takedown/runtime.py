@@ -1,0 +1,123 @@
+"""The Runtime: everything an operation file makes a sensor serve, built as a unit.
+
+One :class:`Runtime` holds the loaded :class:`~takedown.operation.Operation`,
+the compiled DNS :class:`~takedown.dns.policy.Policy` (seized names, zones,
+DGA names due today), and the network sinkhole's answers (fingerprint rules,
+response templates, TLS certificate; :mod:`takedown.net.answers`). It is
+immutable: a reload builds a new one from the files and the workers are
+given the new one whole (:mod:`takedown.serve`), so no worker ever serves a
+mix of an old rules file and a new zone.
+
+:func:`watched` lists every file a Runtime was built from; a change to any
+of them, or SIGHUP, rebuilds it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from takedown.dns.policy import Policy
+from takedown.errors import ServeError
+from takedown.net.answers import Answers, answer_files, load_answers
+from takedown.operation import Listener, Operation, load_operation
+from takedown.store.privacy import transform_for
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Listen addresses and worker count given on the command line: they win
+    over the file at start and at every reload."""
+
+    dns: tuple[str, ...] | None = None
+    http: tuple[str, ...] | None = None
+    workers: int | None = None
+
+    def apply(self, op: Operation) -> Operation:
+        if self.dns:
+            op = replace(op, dns=replace(op.dns, listen=tuple(self.dns)))
+        if self.workers:
+            op = replace(op, dns=replace(op.dns, workers=self.workers))
+        if self.http:
+            op = replace(op, http=replace(op.http or Listener("http", ()), listen=tuple(self.http)))
+        return op
+
+
+@dataclass(frozen=True)
+class Runtime:
+    operation: Operation
+    policy: Policy
+    answers: Answers | None  # None when the operation has no [http], [tls] or [tcp]
+    files: tuple[Path, ...]
+    built: float  # time.time() when built
+    seconds: float  # how long the build took
+
+    @property
+    def day(self) -> date:
+        """The UTC day whose DGA names the policy sinks."""
+        return self.policy.day
+
+    def listeners(self) -> list[Listener]:
+        op = self.operation
+        return [x for x in (op.http, op.tls, op.tcp) if x is not None]
+
+
+def build(path: Path, overrides: Overrides = Overrides()) -> Runtime:
+    """Load ``path`` and compile everything it names. Raises TakedownError
+    (``FILE:LINE: ...``) on bad input; nothing is half-built."""
+    t0 = time.monotonic()
+    op = overrides.apply(load_operation(path))
+    policy = Policy(op)
+    answers = load_answers(op) if (op.http or op.tls or op.tcp) else None
+    transform_for(op)  # the privacy key and enrichment tables: made once, before workers fork
+    return Runtime(op, policy, answers, tuple(watched(op)), time.time(), time.monotonic() - t0)
+
+
+def watched(op: Operation) -> list[Path]:
+    """Every file the Runtime of ``op`` is built from."""
+    paths = [op.path]
+    paths += [d.file for d in op.domains]
+    paths += [g.plugin for g in op.dga if g.plugin is not None]
+    for z in op.zones:
+        paths.append(z.file)
+        if z.blocklist is not None:
+            paths.append(z.blocklist)
+    paths += answer_files(op)
+    return paths
+
+
+def snapshot(paths) -> tuple:
+    """What changes when a file is edited, replaced or removed."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            out.append((str(p), None, None, None))
+    return tuple(out)
+
+
+def stale(rt: Runtime) -> str | None:
+    """Why ``rt`` should be rebuilt without any file changing: a new UTC day
+    brings new DGA names. None when it is current."""
+    if rt.operation.dga and rt.policy.day != datetime.now(timezone.utc).date():
+        return "a new UTC day: DGA names roll over"
+    return None
+
+
+def same_listeners(old: Operation, new: Operation) -> None:
+    """A reload cannot move sockets: the addresses are bound once at start.
+    Raises ServeError naming the file when they differ."""
+    def addrs(op: Operation) -> dict[str, tuple[str, ...]]:
+        return {"dns": op.dns.listen, "workers": (str(op.dns.workers),),
+                **{k: (getattr(op, k).listen if getattr(op, k) else ()) for k in ("http", "tls", "tcp")}}
+    a, b = addrs(old), addrs(new)
+    changed = [k for k in a if a[k] != b[k]]
+    if changed:
+        what = ", ".join("workers" if k == "workers" else f"[{k}] listen" for k in changed)
+        raise ServeError(f"{new.path}: {what} changed: restart takedown serve to apply it "
+                         "(a reload keeps the sockets it has)")
