@@ -350,8 +350,8 @@ class Supervisor:
                 self._shutdown(signal.SIGTERM)
                 raise ServeError(f"worker {i} did not start serving")
         if self.stop_signal is None:
-            self.write_ready()
             say(self.ready_line())
+            self.write_ready()
         snap = rt_mod.snapshot(self.rt.files)
         next_watch = time.monotonic() + _WATCH_INTERVAL
         while self.stop_signal is None:
