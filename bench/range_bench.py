@@ -84,11 +84,12 @@ def one_per_connection(out: Path, bots: int, days: int) -> dict:
     op_path = demo_mod.write_operation(out, start, days)
     op = load_operation(op_path)
     log = out / "serve.log"
+    ready = out / "serve.ready.json"
     with open(log, "wb") as f:
-        proc = subprocess.Popen(demo_mod._takedown_command() + ["serve", str(op_path)], stdout=f,
-                                stderr=subprocess.STDOUT, cwd=out)
+        proc = subprocess.Popen(demo_mod._takedown_command() + ["serve", str(op_path), "--ready-file", str(ready)],
+                                stdout=f, stderr=subprocess.STDOUT, cwd=out)
     try:
-        demo_mod._wait_ready(proc, int(op.http.listen[0].rsplit(":", 1)[1]), log)
+        op = demo_mod._bound(op, demo_mod._wait_ready(proc, ready, log))
         pop = build(bots, 1, families={"zeus": 1.0})
         tg = targets(op)
         res = schedule.resolvers_of(pop)
