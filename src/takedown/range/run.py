@@ -21,7 +21,8 @@ from typing import Callable
 
 from takedown.errors import RangeError
 from takedown.lists import read_blocklist, read_domain_list
-from takedown.operation import Operation, parse_listen
+from takedown.hostport import join, split_listen
+from takedown.operation import Operation
 from takedown.range import families, population, schedule
 from takedown.range.sender import Endpoints, Sender, Stats
 from takedown.range.truth import Truth
@@ -49,15 +50,17 @@ class RangeResult:
 
 
 def _loopback_endpoint(lst, what: str) -> tuple[str, int]:
-    host, _, port = parse_listen(lst[0]).rpartition(":")  # already normalized by the loader
-    host = host.strip("[]")
+    host, port = split_listen(lst[0])
     try:
         ok = ipaddress.ip_address(host) in _LOOPBACK
     except ValueError:
         ok = False
     if not ok:
-        raise RangeError(f"{what} listens on {host}:{port}: the range only sends to 127.0.0.0/8")
-    return host, int(port)
+        raise RangeError(f"{what} listens on {join(host, port)}: the range only sends to 127.0.0.0/8")
+    if port == 0:
+        raise RangeError(f"{what} listens on port 0: give the range the address the server bound "
+                         "(its ready line or --ready-file)")
+    return host, port
 
 
 def _trusts(nets, addr: str) -> bool:
