@@ -57,9 +57,6 @@ def _loopback_endpoint(lst, what: str) -> tuple[str, int]:
         ok = False
     if not ok:
         raise RangeError(f"{what} listens on {join(host, port)}: the range only sends to 127.0.0.0/8")
-    if port == 0:
-        raise RangeError(f"{what} listens on port 0: give the range the address the server bound "
-                         "(its ready line or --ready-file)")
     return host, port
 
 
@@ -173,6 +170,11 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
             raise RangeError(f"{op.path}: family {f} looks up DGA names: the operation needs a [[dga]] entry for {f}")
         if b.lookup == "zone" and not tg.zone:
             raise RangeError(f"{op.path}: family {f} looks up names of a taken-over zone: no [[zones]] blocklist names")
+    for kind in ("dns", "http", "tls", "tcp"):
+        ep = getattr(ends, kind)
+        if ep is not None and ep[1] == 0:
+            raise RangeError(f"{op.path}: [{kind}] listens on port 0: give the range the address the server "
+                             "bound (its ready line, or its --ready-file)")
     resolver = schedule.resolvers_of(pop)
     truth = Truth(pop, start, days)
     stats = Stats()
