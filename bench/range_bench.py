@@ -89,7 +89,7 @@ def one_per_connection(out: Path, bots: int, days: int) -> dict:
         proc = subprocess.Popen(demo_mod._takedown_command() + ["serve", str(op_path), "--ready-file", str(ready)],
                                 stdout=f, stderr=subprocess.STDOUT, cwd=out)
     try:
-        op = demo_mod._bound(op, demo_mod._wait_ready(proc, ready, log))
+        op = demo_mod.bound(op, demo_mod._wait_ready(proc, ready, log))
         pop = build(bots, 1, families={"zeus": 1.0})
         tg = targets(op)
         res = schedule.resolvers_of(pop)

@@ -282,3 +282,19 @@ def test_concurrency_within_the_per_source_cap(tmp_path):
     op = load_operation(write_operation(tmp_path, START, 7))
     with pytest.raises(RangeError, match=r"--concurrency must be between 1 and 256 .*got 300"):
         run_range(op, bots=10, start=START, days=1, concurrency=300)
+
+
+def test_port_zero_needs_the_servers_ready_file(tmp_path):
+    op_file = write_operation(tmp_path, START, 7)  # the demo's operation: port 0 everywhere
+    r = subprocess.run([TAKEDOWN, "range", str(op_file), "--truth", str(tmp_path / "t"), "--days", "1",
+                        "--bots", "10"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "[dns] listens on port 0: give the range the address the server bound" in r.stderr
+    (tmp_path / "ready.json").write_text("not json")
+    r = subprocess.run([TAKEDOWN, "range", str(op_file), "--truth", str(tmp_path / "t"), "--days", "1",
+                        "--ready-file", str(tmp_path / "ready.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr == f"Error: {tmp_path / 'ready.json'}: not a ready file written by takedown serve (not JSON)\n"
+    (tmp_path / "ready.json").write_text('{"dns": ["127.0.0.1:53"]}')
+    r = subprocess.run([TAKEDOWN, "range", str(op_file), "--truth", str(tmp_path / "t"), "--days", "1",
+                        "--ready-file", str(tmp_path / "ready.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "does not list the operation's listeners" in r.stderr

@@ -440,17 +440,22 @@ def range_(
                                         help="First emulated day (UTC), YYYY-MM-DD; default: the Monday eight weeks before this week's."),
     seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
     concurrency: int = typer.Option(96, "--concurrency", metavar="N", help="Sessions in flight."),
+    ready_file: Optional[str] = typer.Option(
+        None, "--ready-file", metavar="PATH",
+        help="The running sinkhole's --ready-file: send to the addresses it bound (an operation on port 0)."),
 ) -> None:
     """Send an emulated infected population's DNS and check-ins to the operation's
     running sinkhole (range mode, loopback only); write what is true."""
     from pathlib import Path
 
     from takedown.range.demo import default_start
-    from takedown.range.run import check_args, run_range
+    from takedown.range.run import bound, check_args, read_ready, run_range
 
     first = _date("--start", start) or default_start(weeks=8)
     check_args(bots, days, seed)
     op = load_operation(file)
+    if ready_file is not None:
+        op = bound(op, read_ready(Path(ready_file)))
     bar, on_day = _week_bars(first, days)
     with bar:
         result = run_range(op, bots=bots, start=first, days=days, seed=seed, truth_dir=Path(truth),

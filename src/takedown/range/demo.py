@@ -26,14 +26,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.range import compare
-from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, check_seed, run_range
+from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
 MARKER = ".takedown-demo"
@@ -204,16 +204,6 @@ def _wait_ready(proc: subprocess.Popen, ready: Path, log: Path, timeout: float =
     raise RangeError(f"the sinkhole did not start serving within {timeout:.0f} s (log: {log})")
 
 
-def _bound(op, ready: dict):
-    """``op`` with the listen addresses the server actually bound."""
-    op = replace(op, dns=replace(op.dns, listen=tuple(ready["dns"])))
-    for kind in ("http", "tls", "tcp"):
-        lst = getattr(op, kind)
-        if lst is not None:
-            op = replace(op, **{kind: replace(lst, listen=tuple(ready[kind]))})
-    return op
-
-
 def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> None:
     """SIGINT, as Ctrl-C: the server flushes its events and exits."""
     if proc.poll() is None:
@@ -260,7 +250,7 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
                                 stdout=f, stderr=subprocess.STDOUT,
                                 cwd=out, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        op = _bound(op, _wait_ready(proc, ready_path, log))
+        op = bound(op, _wait_ready(proc, ready_path, log))
         stage(f"sinkhole up on loopback: dns {op.dns.listen[0]}, http {op.http.listen[0]}, "
               f"tls {op.tls.listen[0]}, tcp {op.tcp.listen[0]} (log {display_path(log)})")
         timings["setup"] = time.monotonic() - t0

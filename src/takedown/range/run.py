@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import itertools
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -47,6 +48,34 @@ class RangeResult:
     stats: Stats
     start: date
     days: int
+
+
+def bound(op: Operation, ready: dict) -> Operation:
+    """``op`` with the listen addresses a running ``takedown serve`` reports
+    having bound (its ``--ready-file``, parsed): needed when the operation asks
+    for port 0."""
+    try:
+        op = replace(op, dns=replace(op.dns, listen=tuple(ready["dns"])))
+        for kind in ("http", "tls", "tcp"):
+            lst = getattr(op, kind)
+            if lst is not None:
+                op = replace(op, **{kind: replace(lst, listen=tuple(ready[kind]))})
+    except (KeyError, TypeError):
+        raise RangeError("the ready file does not list the operation's listeners (is it takedown serve's?)") from None
+    return op
+
+
+def read_ready(path: Path) -> dict:
+    """A ``takedown serve --ready-file`` file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise RangeError(f"{path}: cannot read the ready file: {e.strerror}") from None
+    except ValueError:
+        raise RangeError(f"{path}: not a ready file written by takedown serve (not JSON)") from None
+    if not isinstance(data, dict):
+        raise RangeError(f"{path}: not a ready file written by takedown serve")
+    return data
 
 
 def _loopback_endpoint(lst, what: str) -> tuple[str, int]:
