@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.peers import free_port
+
 from takedown.errors import RangeError
 from takedown.net import proxy as proxy_mod
 from takedown.operation import load_operation
@@ -263,7 +265,12 @@ def test_no_sinkhole_is_a_clear_error_not_a_hang(tmp_path):
 
     from takedown.range.run import endpoints
 
-    op = load_operation(write_operation(tmp_path, START, 7))  # written, never served
+    op_file = write_operation(tmp_path, START, 7)  # written, never served
+    text = op_file.read_text()
+    while '127.0.0.1:0"' in text:  # ports nothing listens on
+        text = text.replace('127.0.0.1:0"', f'127.0.0.1:{free_port()}"', 1)
+    op_file.write_text(text)
+    op = load_operation(op_file)
     with pytest.raises(RangeError, match="nothing answers DNS on 127.0.0.1:.*is the sinkhole running"):
         run_range(op, bots=50, start=START, days=1)
     # the check-ins' side: no DNS, nothing on the HTTP port
