@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import signal
@@ -264,6 +265,10 @@ class Supervisor:
     def spawn(self, index: int, wait: bool) -> int | None:
         """Fork a worker for slot ``index`` with the current Runtime; with
         ``wait``, return once it serves (None if it failed to)."""
+        # Objects alive now (the Runtime: millions of names) leave the
+        # collector's generations, so its passes in the worker do not touch,
+        # and so copy, the pages it shares with the parent.
+        gc.freeze()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
