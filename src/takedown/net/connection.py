@@ -135,13 +135,14 @@ class Answer:
     ``tix`` belong to the shell (its record's index in its check-in buffer,
     and the buffer generation it is valid in)."""
 
-    __slots__ = ("out", "checkin", "close", "commands", "gen", "tix")
+    __slots__ = ("out", "checkin", "close", "commands", "until", "gen", "tix")
 
     def __init__(self, out: bytes, checkin: Checkin, close: bool) -> None:
         self.out = out
         self.checkin = checkin
         self.close = close
         self.commands = (self, CLOSE) if close else (self,)
+        self.until = 0.0  # valid before this time (RequestCache.put sets it: the next whole second)
         self.gen = -1
         self.tix = 0
 
@@ -159,7 +160,8 @@ class RequestCache:
     the bots of a family send the same request: parsing, matching and
     rendering it again gives the same response and the same event record.
     An entry (an :class:`Answer`) is valid until the next whole second (the
-    response carries a ``Date`` header).
+    response carries a ``Date`` header): ``Answer.until``; the table is
+    emptied by the first insertion after that.
     """
 
     __slots__ = ("entries", "until")
@@ -174,7 +176,8 @@ class RequestCache:
         self.until = 0.0
 
     def get(self, data: bytes, now: float) -> Answer | None:
-        return self.entries.get(data) if now < self.until else None
+        hit = self.entries.get(data)
+        return hit if hit is not None and now < hit.until else None
 
     def put(self, data: bytes, entry: Answer, now: float) -> None:
         if now >= self.until:
@@ -182,6 +185,7 @@ class RequestCache:
             self.until = float(int(now) + 1)
         elif len(self.entries) >= _CACHE_MAX_ENTRIES:
             self.entries.clear()
+        entry.until = self.until
         self.entries[data] = entry
 
 
@@ -459,11 +463,29 @@ class _HttpSession:
             if h is not self._last_headers:
                 self._last_headers = h
                 self._last_text = "\n".join(f"{k}: {v}" for k, v in h) if h else None
+            # Positional on this path only: 0.4 us against 1.0 us with
+            # keywords (events.py checks the field order against the schema).
             checkin = Checkin(
-                rule=rule_name, family=family, method=req.method, host=self.caches.host(req.host),
-                path=req.path, query=req.query or None, user_agent=req.user_agent, headers=self._last_text,
-                body_len=req.body_len, body_sha256=req.body_sha256, body_head=req.body_head,
-                status=_status(response), response=policy_name, sni=sni, ja3=ja3, ja4=ja4,
+                rule_name,  # rule
+                family,  # family
+                req.method,  # method
+                self.caches.host(req.host),  # host
+                req.path,  # path
+                req.query or None,  # query
+                req.user_agent,  # user_agent
+                self._last_text,  # headers
+                req.body_len,  # body_len
+                req.body_sha256,  # body_sha256
+                req.body_head,  # body_head
+                _status(response),  # status
+                policy_name,  # response
+                sni,  # sni
+                None,  # alpn
+                None,  # tls_version
+                ja3,  # ja3
+                ja4,  # ja4
+                None,  # first_bytes
+                None,  # length
             )
             if response is None:  # silent
                 conn._record(out, "http", now, checkin)
@@ -524,7 +546,7 @@ class HttpConnection(Connection):
         # on a connection past its PROXY header with no request half-read.
         if self.fast:
             hit = self.entries.get(data)
-            if hit is not None and now < self.cache.until and self.served < self.last_fast:
+            if hit is not None and now < hit.until and self.served < self.last_fast:
                 self.served += 1
                 if hit.close:
                     self.done = True
@@ -537,6 +559,19 @@ class HttpConnection(Connection):
         return out
 
     def _received(self, data: bytes, now: float, out: list) -> None:
+        if not self.midway:
+            # The first request of a connection (after its PROXY header, if
+            # any) may be a cached one too: a bot that opens a connection
+            # per check-in.
+            hit = self.entries.get(data)
+            if hit is not None and now < hit.until and self.served < self.last_fast:
+                self.served += 1
+                out.append(hit)
+                if hit.close:
+                    self._close(out)
+                else:
+                    self.deadline = now + self.idle_timeout
+                return
         self.session.feed(data, now, out)
 
     def _timed_out(self, now: float, out: list) -> None:

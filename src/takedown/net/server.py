@@ -216,14 +216,18 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("", 0)
         sensor = self.sensor
-        now = _time()
-        self.conn = conn = sensor.states[self.index].connect((peer[0], peer[1]), self.dst, now)
-        w = sensor.writers.get("http")
-        self.hbuf: CheckinBuffer | None = w.checkins if w is not None else None
-        self.send = transport.write
+        self.conn = conn = sensor.states[self.index].connect((peer[0], peer[1]), self.dst, _time())
         if conn.refused:
             transport.abort()
             return
+        # bound once for the hot path (none of these objects is ever replaced)
+        self.receive = conn.receive
+        self.send = transport.write
+        w = sensor.writers.get("http")
+        if w is not None:
+            self.hbuf = w.checkins
+            self.tappend = w.checkins.times.append
+            self.kappend = w.checkins.keys.append
         sensor.protocols.add(self)
 
     def connection_lost(self, exc):
@@ -236,11 +240,14 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = _time()
-        for c in self.conn.receive(data, now):
-            if c.__class__ is Answer:
+        for c in self.receive(data, now):
+            cls = c.__class__
+            if cls is Answer:
                 # The hot path (a request answered from the request cache or
                 # just put in it): the record's index is kept on the Answer
-                # for the buffer's generation, the connection's key here.
+                # for the buffer's generation, the connection's key here
+                # (a PROXY header, the only thing that changes the source,
+                # comes before any answer).
                 buf = self.hbuf
                 gen = buf.gen
                 if c.gen != gen:
@@ -249,9 +256,13 @@ class _Protocol(asyncio.Protocol):
                 if self.hgen != gen:
                     self.hkey = self.conn_key("http", buf)
                     self.hgen = gen
-                buf.times.append(now + self.conn.shift)
-                buf.keys.append(self.hkey | c.tix)
+                self.tappend(now + self.conn.shift)
+                self.kappend(self.hkey | c.tix)
                 self.send(c.out)
+            elif cls is Record:
+                self.record(c.kind, c.time, c.checkin)
+            elif cls is Send:
+                self.send(c.data)
             else:
                 self.run1(c, now)
 
@@ -269,7 +280,7 @@ class _Protocol(asyncio.Protocol):
             self.record(c.kind, c.time, c.checkin)
         elif cls is Close:
             self.close()
-        elif cls is Answer:
+        elif cls is Answer:  # not returned outside receive(); for completeness
             self.record("http", now + self.conn.shift, c.checkin)
             self.run1(Send(c.out), now)
         else:  # pragma: no cover
