@@ -459,3 +459,88 @@ def test_listener_changes_are_per_state():
     r2 = Run(new.connect(("192.0.2.50", 1), DST, T0))
     r2.receive(GATE)
     assert r2.records[0][3].rule == "none" and r2.closed
+
+
+# -- the asyncio shell, with a fake transport ----------------------------------------------
+
+
+class FakeTransport:
+    def __init__(self, peer=SRC):
+        self.peer = peer
+        self.out: list[bytes] = []
+        self.closing = False
+        self.aborted = False
+
+    def get_extra_info(self, name):
+        return self.peer if name == "peername" else None
+
+    def write(self, data):
+        assert not self.closing
+        self.out.append(data)
+
+    def is_closing(self):
+        return self.closing
+
+    def close(self):
+        self.closing = True
+
+    def abort(self):
+        self.closing = self.aborted = True
+
+
+def test_shell_records_and_reloads(tmp_path, monkeypatch):
+    """NetSensor's protocol objects carry out the commands into the check-in
+    buffer; set_answers gives new connections the new rules and limits and
+    clears the request caches, while open connections keep theirs."""
+    from net_helpers import operation_text
+
+    from takedown.net import server as S
+    from takedown.operation import load_operation
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rules.toml").write_text(
+        '[[rule]]\nname = "gate"\nfamily = "testfam"\nsource = "x"\npath = "/gate.php"\nmethod = "POST"\n')
+    text = operation_text(5353, "shell", '[http]\nlisten = ["127.0.0.1:8080"]\nresponse = "empty"\n'
+                          '[fingerprints]\nrules = "rules.toml"\nshipped = false\n')
+    (tmp_path / "op.toml").write_text(text)
+    op = load_operation(tmp_path / "op.toml")
+    sensor = S.NetSensor(op, 0, "test")
+    sensor.states.append(sensor._state(op.http, sensor.answers, None))  # what start() does per socket
+    buf = sensor.writers["http"].checkins
+
+    def accept(peer=SRC):
+        p = S._Protocol(sensor, 0, ("127.0.0.1", 8080))
+        t = FakeTransport(peer)
+        p.connection_made(t)
+        return p, t
+
+    old, t_old = accept()
+    for _ in range(3):
+        old.data_received(GATE)
+    assert len(t_old.out) == 3 and all(o.startswith(b"HTTP/1.1 200") for o in t_old.out)
+    assert len(buf) == 3 and len(buf.conns) == 1 and len(buf.templates) == 1  # one record, three events
+    assert buf.templates[0].rule == "gate" and buf.conns[0].src_ip == SRC[0]
+    assert sensor.states[0].cache.entries
+
+    (tmp_path / "op.toml").write_text(text.replace('response = "empty"', 'response = "notfound"\nrequests_per_connection = 1')
+                                                   .replace('rules = "rules.toml"\n', ''))
+    op2 = load_operation(tmp_path / "op.toml")
+    first_state = sensor.states[0]
+    sensor.set_answers(op2, S.load_answers(op2))
+    assert sensor.states[0] is not first_state and not first_state.cache.entries
+    assert sensor.states[0].parser_caches is first_state.parser_caches
+
+    new, t_new = accept(("192.0.2.99", 5))
+    new.data_received(GATE)
+    assert t_new.out[0].startswith(b"HTTP/1.1 404") and t_new.closing  # new response, new limit
+    old.data_received(GATE)
+    assert t_old.out[-1].startswith(b"HTTP/1.1 200") and not t_old.closing  # the old connection keeps its own
+    assert [buf.templates[k & 0xFFFFFFFF].rule for k in buf.keys] == ["gate"] * 3 + ["none", "gate"]
+
+    # a flush (new buffer generation) re-registers records and connections
+    buf.take()
+    old.data_received(GATE)
+    assert len(buf) == 1 and len(buf.conns) == 1 and len(buf.templates) == 1
+    old.connection_lost(None)
+    new.connection_lost(None)
+    assert sensor.per_source == {} and not sensor.protocols
