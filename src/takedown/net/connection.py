@@ -84,6 +84,7 @@ _CACHE_MAX_REQUEST = 4096  # bytes: longer requests are always parsed
 _INF = float("inf")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 NOTHING: tuple = ()
+_make_checkin = Checkin._make
 
 
 # -- commands -------------------------------------------------------------------
@@ -463,9 +464,10 @@ class _HttpSession:
             if h is not self._last_headers:
                 self._last_headers = h
                 self._last_text = "\n".join(f"{k}: {v}" for k, v in h) if h else None
-            # Positional on this path only: 0.4 us against 1.0 us with
-            # keywords (events.py checks the field order against the schema).
-            checkin = Checkin(
+            # In field order on this path only (Checkin._make: 0.17 us, against
+            # 1.0 us with keywords; it checks the length, and events.py checks
+            # the field order against the schema).
+            checkin = _make_checkin((
                 rule_name,  # rule
                 family,  # family
                 req.method,  # method
@@ -486,7 +488,7 @@ class _HttpSession:
                 ja4,  # ja4
                 None,  # first_bytes
                 None,  # length
-            )
+            ))
             if response is None:  # silent
                 conn._record(out, "http", now, checkin)
                 conn._close(out)

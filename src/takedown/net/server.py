@@ -211,6 +211,7 @@ class _Protocol(asyncio.Protocol):
         self._keys: dict[str, tuple[int, object, int]] = {}  # kind -> (buffer generation, origin, key)
         self.hgen = -1  # the http buffer's generation self.hkey belongs to
         self.hkey = 0
+        self.shift = 0.0
 
     def connection_made(self, transport):
         self.transport = transport
@@ -256,7 +257,8 @@ class _Protocol(asyncio.Protocol):
                 if self.hgen != gen:
                     self.hkey = self.conn_key("http", buf)
                     self.hgen = gen
-                self.tappend(now + self.conn.shift)
+                    self.shift = self.conn.shift  # set by the PROXY header, before any answer
+                self.tappend(now + self.shift)
                 self.kappend(self.hkey | c.tix)
                 self.send(c.out)
             elif cls is Record:
