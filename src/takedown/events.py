@@ -360,9 +360,11 @@ class Checkin(NamedTuple):
 #: Fields of a connection record and of a check-in record, in tuple order.
 CHECKIN_CONN_FIELDS: tuple[str, ...] = CheckinConn._fields
 CHECKIN_FIELDS: tuple[str, ...] = Checkin._fields
-if ("time", *CHECKIN_CONN_FIELDS) != CHECKIN_ROW[:1] + tuple(f for f in CHECKIN_ROW if f in CHECKIN_CONN_FIELDS) or \
-        tuple(f for f in CHECKIN_ROW if f != "time" and f not in CHECKIN_CONN_FIELDS) != CHECKIN_FIELDS:
+_in_row = [f for f in CHECKIN_ROW if f != "time"]
+if [f for f in _in_row if f in CHECKIN_CONN_FIELDS] != list(CHECKIN_CONN_FIELDS) or \
+        [f for f in _in_row if f not in CHECKIN_CONN_FIELDS] != list(CHECKIN_FIELDS):
     raise AssertionError("Checkin/CheckinConn disagree with CHECKIN_ROW")  # pragma: no cover
+del _in_row
 
 #: Columns the writer fills from its own constants, not from the row.
 CONSTANT_COLUMNS: tuple[str, ...] = ("operation", "sensor", "worker")

@@ -218,12 +218,12 @@ class _Protocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("", 0)
         sensor = self.sensor
         self.conn = conn = sensor.states[self.index].connect((peer[0], peer[1]), self.dst, _time())
-        if conn.refused:
-            transport.abort()
-            return
         # bound once for the hot path (none of these objects is ever replaced)
         self.receive = conn.receive
         self.send = transport.write
+        if conn.refused:
+            transport.abort()
+            return
         w = sensor.writers.get("http")
         if w is not None:
             self.hbuf = w.checkins
