@@ -134,13 +134,15 @@ class NetSensor:
     def set_answers(self, op: Operation, answers: Answers) -> None:
         """Reload: connections accepted from now on use ``op``'s listener
         settings (trust, limits, timeouts, response) and ``answers`` (rules,
-        responses, TLS context); the request caches are cleared, so no
-        cached answer of the old rules is served again, on new connections
-        or old. Connections already open finish with the state they started
-        with (rules, policy, limits; their parser's caches are kept, as they
-        depend on nothing in the operation). Sockets, writers and event
-        storage stay as they were started (a listener removed from the file
-        keeps its old settings until a restart)."""
+        responses, TLS context), each listening socket through a new
+        :class:`ListenerState` with an empty request cache; the old states'
+        request caches are emptied too. Connections already open finish with
+        the state they started with: old rules, policy, limits and trust
+        (their answers may be cached again in the old state's cache, which
+        only they see). The HTTP parser caches and the per-source counts
+        carry over (neither depends on the operation). Sockets, writers and
+        event storage stay as they were started (a listener removed from the
+        file keeps its old settings until a restart)."""
         self.op = op
         self.answers = answers
         for i, old in enumerate(self.states):
