@@ -66,22 +66,6 @@ def load_answers(op: Operation) -> Answers:
     return Answers(rules, responses, ctx)
 
 
-def load_answers(op: Operation) -> Answers:
-    rules = RuleSet.shipped() if op.fingerprints.shipped else RuleSet.empty()
-    if op.fingerprints.rules is not None:
-        rules = RuleSet.load(op.fingerprints.rules).then(rules)
-    n = op.notice
-    responses = {
-        lst.kind: ResponsePolicy(
-            operator=n.operator, contact_url=n.contact_url, cert_url=n.cert_url,
-            template_dir=n.template_dir, template_file=lst.template,
-        )
-        for lst in (op.http, op.tls, op.tcp) if lst is not None
-    }
-    ctx = self_signed_context(op.storage / "tls") if op.tls is not None and op.tls.handshake else None
-    return Answers(rules, responses, ctx)
-
-
 class NetSensor:
     """One worker's HTTP/TLS/TCP listeners, their writers and shared state.
 
