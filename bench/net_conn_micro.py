@@ -8,7 +8,9 @@ on:
 - ``hit``: the same keep-alive request again and again (wrk's GET of
   bench/http_bench.py): the request-cache fast path;
 - ``miss``: a new request line each time (a bot id in the query): parse
-  (known header lines), match, render, record.
+  (known header lines), match, render, record;
+- ``close`` (shell only): a connection per request (``Connection: close``):
+  accept, the request (a repeat of one seen before), connection lost.
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -36,6 +38,7 @@ from net_helpers import operation_text  # noqa: E402
 from takedown.operation import load_operation  # noqa: E402
 
 REQ = b"GET /gate.php HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+CLOSE_REQ = b"GET /gate.php HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
 
 
 class FakeTransport:
@@ -120,8 +123,15 @@ def main() -> None:
         for r in misses:
             f(r, t())
 
+    def close_shell():
+        for _ in range(n // 4):
+            q = shell()
+            q.data_received(CLOSE_REQ)
+            q.connection_lost(None)
+
     for name, fn, count in (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
-                            ("miss shell", miss_shell, len(misses)), ("miss connection", miss_conn, len(misses))):
+                            ("miss shell", miss_shell, len(misses)), ("miss connection", miss_conn, len(misses)),
+                            ("close shell", close_shell, n // 4)):
         fn()  # warm up
         best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat))
         results[name] = best / count * 1e6
