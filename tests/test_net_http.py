@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from takedown.net import http as H
-from takedown.net.http import HttpError, Request, RequestParser
+from takedown.net.http import HttpError, ParserCaches, Request, RequestParser
 
 GET = (b"GET /search?q=abc&x=1 HTTP/1.1\r\nHost: www.example-bot.com\r\n"
        b"User-Agent: Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)\r\nAccept: */*\r\n"
@@ -23,28 +23,37 @@ CHUNKED = (b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
            b"3;name=value\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n")
 
 
+_CACHES = [ParserCaches()]
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Each test starts with empty module caches (they are process-wide)."""
-    for cache in (H._KNOWN, H._LAYOUTS, H._LINES, H._SEEN):
-        cache.clear()
-    yield
-    for cache in (H._KNOWN, H._LAYOUTS, H._LINES, H._SEEN):
-        cache.clear()
+    """Each test starts with its own empty parser caches, shared by the
+    parsers it makes (as a listener shares them between its connections)."""
+    _CACHES[0] = ParserCaches()
+    yield _CACHES[0]
+
+
+def caches() -> ParserCaches:
+    return _CACHES[0]
+
+
+def Parser(**kw) -> RequestParser:
+    return RequestParser(caches=_CACHES[0], **kw)
 
 
 def parse(data: bytes, **kw) -> list[Request]:
-    return RequestParser(**kw).feed(data)
+    return Parser(**kw).feed(data)
 
 
 def error(data: bytes, **kw) -> HttpError:
     with pytest.raises(HttpError) as e:
-        RequestParser(**kw).feed(data)
+        Parser(**kw).feed(data)
     return e.value
 
 
 def bytewise(data: bytes, **kw) -> list[Request]:
-    p = RequestParser(**kw)
+    p = Parser(**kw)
     out = []
     for i in range(len(data)):
         out += p.feed(data[i:i + 1])
@@ -150,7 +159,7 @@ def test_keep_alive(version, connection, keep):
 
 
 def test_nothing_after_connection_close():
-    p = RequestParser()
+    p = Parser()
     out = p.feed(b"GET /1 HTTP/1.1\r\nConnection: close\r\n\r\nGET /2 HTTP/1.1\r\n\r\n")
     assert [r.path for r in out] == ["/1"]
     assert p.closed and not p.pending()
@@ -161,7 +170,7 @@ def test_nothing_after_connection_close():
 
 
 def test_pipelined_requests_in_one_feed():
-    p = RequestParser()
+    p = Parser()
     out = p.feed(GET + POST + GET + CHUNKED + GET)
     assert [r.method for r in out] == ["GET", "POST", "GET", "POST", "GET"]
     assert out[3].body_head == b"abc0123456789abcdef"
@@ -172,13 +181,13 @@ def test_pipelined_requests_in_one_feed():
                                   b"\r\n\r\n" + GET, POST + b"\r\n" + GET])
 def test_bytewise_equals_whole(data):
     whole = parse(data)
-    H._KNOWN.clear()
+    caches().known.clear()
     assert bytewise(data) == whole
     assert bytewise(data) == whole  # again, with known header sections
 
 
 def test_pending_while_incomplete():
-    p = RequestParser()
+    p = Parser()
     assert not p.pending()
     assert p.feed(GET[:20]) == [] and p.pending()
     assert len(p.feed(GET[20:])) == 1 and not p.pending()
@@ -201,7 +210,7 @@ def test_chunked_body_and_trailers_not_headers():
 
 
 def test_expect_100_continue_signalled_once():
-    p = RequestParser()
+    p = Parser()
     head = b"POST /g HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
     assert p.feed(head) == []
     assert p.expects_continue() is True
@@ -209,7 +218,7 @@ def test_expect_100_continue_signalled_once():
     (r,) = p.feed(b"data")
     assert r.body_head == b"data"
     # Body in the same read: nothing to signal.
-    p = RequestParser()
+    p = Parser()
     assert len(p.feed(head + b"data")) == 1 and not p.expects_continue()
 
 
@@ -243,7 +252,7 @@ def test_bad_requests(data, status):
 
 
 def bytewise_error(data: bytes) -> HttpError:
-    p = RequestParser()
+    p = Parser()
     with pytest.raises(HttpError) as e:
         for i in range(len(data)):
             p.feed(data[i:i + 1])
@@ -251,14 +260,14 @@ def bytewise_error(data: bytes) -> HttpError:
 
 
 def test_garbage_refused_before_a_blank_line():
-    p = RequestParser()
+    p = Parser()
     with pytest.raises(HttpError) as e:
         p.feed(b"\x16\x03\x01\x00\xa5\x01\x00")  # no CRLF at all: not waiting for one
     assert e.value.status == 400
 
 
 def test_error_is_sticky():
-    p = RequestParser()
+    p = Parser()
     with pytest.raises(HttpError) as e1:
         p.feed(b"BAD\x00")
     with pytest.raises(HttpError) as e2:
@@ -271,13 +280,13 @@ def test_header_section_limit_431_and_414():
     assert len(parse(big, max_header_bytes=len(big))) == 1
     assert error(big, max_header_bytes=len(big) - 1).status == 431
     # Incomplete and already too long: refused without waiting for the rest.
-    p = RequestParser(max_header_bytes=100)
+    p = Parser(max_header_bytes=100)
     with pytest.raises(HttpError) as e:
         p.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 200)
     assert e.value.status == 431
     assert error(b"GET /" + b"a" * 200, max_header_bytes=100).status == 414
     # Slowly: the limit holds across reads.
-    p = RequestParser(max_header_bytes=100)
+    p = Parser(max_header_bytes=100)
     with pytest.raises(HttpError) as e:
         for _ in range(200):
             p.feed(b"GET / HTTP/1.1\r\nX: " if _ == 0 else b"a")
@@ -316,7 +325,7 @@ def test_trailer_section_limit():
 
 
 def test_connect_is_never_tunnelled():
-    p = RequestParser()
+    p = Parser()
     out = p.feed(b"CONNECT c2.example:443 HTTP/1.1\r\nHost: c2.example:443\r\n\r\n\x16\x03\x01\x00\x05hello")
     (r,) = out
     assert r.method == "CONNECT" and r.keep_alive is False
@@ -325,23 +334,23 @@ def test_connect_is_never_tunnelled():
 
 
 def test_upgrade_is_answered_not_switched():
-    p = RequestParser()
+    p = Parser()
     (r,) = p.feed(b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello")
     assert r.path == "/ws" and r.keep_alive is False and p.closed
     # An Upgrade header without "Connection: upgrade" is just a header.
-    p = RequestParser()
+    p = Parser()
     (r,) = p.feed(b"GET /x HTTP/1.1\r\nUpgrade: h2c\r\n\r\n")
     assert r.keep_alive is True and not p.closed
 
 
 def test_bytes_like_input():
     assert parse(bytearray(GET))[0].path == "/search"
-    assert RequestParser().feed(memoryview(POST))[0].body_len == 200
+    assert Parser().feed(memoryview(POST))[0].body_len == 200
 
 
 def test_constructor_checks_limits():
     with pytest.raises(ValueError):
-        RequestParser(max_header_bytes=0)
+        Parser(max_header_bytes=0)
 
 
 # -- known header sections (the cache) -----------------------------------------------
@@ -349,9 +358,9 @@ def test_constructor_checks_limits():
 
 def test_known_section_gives_the_same_request():
     first = parse(GET)
-    assert GET not in H._KNOWN  # admitted the second time it is seen
+    assert GET not in caches().known  # admitted the second time it is seen
     assert parse(GET) == first
-    assert GET in H._KNOWN
+    assert GET in caches().known
     assert parse(GET) == first
     parse(POST)
     p1 = parse(POST)
@@ -364,7 +373,7 @@ def test_chunked_and_connect_not_cached():
     for _ in range(3):
         parse(CHUNKED)
         parse(b"CONNECT a:443 HTTP/1.1\r\n\r\n")
-    assert not any(k.startswith((b"POST /x", b"CONNECT")) for k in H._KNOWN)
+    assert not any(k.startswith((b"POST /x", b"CONNECT")) for k in caches().known)
 
 
 HEADERS = (b"Host: c2.example\r\nUser-Agent: Bot/2.0\r\nAccept: */*\r\n")
@@ -372,18 +381,10 @@ HEADERS = (b"Host: c2.example\r\nUser-Agent: Bot/2.0\r\nAccept: */*\r\n")
 
 def fresh(data: bytes, **kw):
     """Parsed with every cache empty: the reference for the cached paths."""
-    caches = (H._KNOWN, H._LAYOUTS, H._LINES, H._SEEN)
-    saved = [c.copy() for c in caches]
-    for c in caches:
-        c.clear()
     try:
-        return parse(data, **kw)
+        return RequestParser(caches=ParserCaches(), **kw).feed(data)
     except HttpError as e:
         return (e.status, e.reason)
-    finally:
-        for c, old in zip(caches, saved):
-            c.clear()
-            c.update(old)
 
 
 @pytest.mark.parametrize("line", [
@@ -394,7 +395,7 @@ def fresh(data: bytes, **kw):
 def test_known_header_lines_with_a_new_request_line(line):
     parse(b"GET /?id=0 HTTP/1.1\r\n" + HEADERS + b"\r\n")
     parse(b"GET /?id=1 HTTP/1.1\r\n" + HEADERS + b"\r\n")  # seen twice: the lines are now known
-    assert H._LINES
+    assert caches().lines
     data = line + b"\r\n" + HEADERS + b"\r\n"
     try:
         got = parse(data)
@@ -407,8 +408,8 @@ def test_known_header_lines_with_a_body_and_close():
     body_head = b"POST /g?n=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nConnection: close\r\n\r\n"
     parse(body_head + b"abcd")
     parse(body_head.replace(b"n=1", b"n=0") + b"abcd")
-    assert H._LINES
-    p = RequestParser()
+    assert caches().lines
+    p = Parser()
     (r,) = p.feed(body_head.replace(b"n=1", b"n=2") + b"wxyz" + b"GET / HTTP/1.1\r\n\r\n")
     assert (r.query, r.body_head, r.keep_alive) == ("n=2", b"wxyz", False) and p.closed
     # The shared validator was replaced after "Connection: close": the next request is fine.
@@ -416,11 +417,11 @@ def test_known_header_lines_with_a_body_and_close():
 
 
 def test_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(H, "_KNOWN_MAX", 10)
+    caches().known_max = 10
     for i in range(25):
         parse(b"GET /%d HTTP/1.1\r\n\r\n" % i)
         parse(b"GET /%d HTTP/1.1\r\n\r\n" % i)
-    assert 0 < len(H._KNOWN) <= 10
+    assert 0 < len(caches().known) <= 10
 
 
 # -- property tests ---------------------------------------------------------------------
@@ -429,7 +430,7 @@ def test_cache_is_bounded(monkeypatch):
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_fuzz_arbitrary_bytes(data):
-    p = RequestParser(max_header_bytes=256, max_body_bytes=64)
+    p = Parser(max_header_bytes=256, max_body_bytes=64)
     try:
         out = p.feed(data)
     except HttpError as e:
@@ -512,9 +513,9 @@ def test_matches_httptools_reference(reqs, step):
         if not keep:
             break
     for split in (None, step):
-        H._KNOWN.clear()
+        caches().known.clear()
         for attempt in range(3):  # seen once, admitted, then known: every path
-            p = RequestParser(body_head_bytes=1000)
+            p = Parser(body_head_bytes=1000)
             if split is None:
                 got = p.feed(data)
             else:
@@ -534,7 +535,7 @@ def test_fuzz_mutated_requests(req, at, junk):
     assume(at <= len(data))
     mutated = data[:at] + junk + data[at + len(junk):]
     for _ in range(2):
-        p = RequestParser(max_header_bytes=512)
+        p = Parser(max_header_bytes=512)
         try:
             for i in range(0, len(mutated), 7):
                 out = p.feed(mutated[i:i + 7])

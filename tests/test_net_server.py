@@ -84,6 +84,24 @@ def test_curl_gets_the_notice_page_in_english_and_japanese(server):
     assert r["response"] == "notice" and r["src_ip"] == "127.0.0.1" and r["user_agent"].startswith("curl/")
 
 
+def test_curl_post_with_expect_100_continue_does_not_stall(server, tmp_path):
+    """curl sends ``Expect: 100-continue`` with a large body and waits up to 1 s
+    for ``100 Continue`` before sending it: the sinkhole answers it at once."""
+    body = tmp_path / "big.bin"
+    body.write_bytes(bytes(range(256)) * 64)  # 16 KiB
+    url = f"http://127.0.0.1:{server['ports']['http']}/expect/upload"
+    t0 = time.monotonic()
+    out = subprocess.run(["curl", "-s", "-i", "-H", "Expect: 100-continue", "--data-binary", f"@{body}", url],
+                         capture_output=True, timeout=10)
+    took = time.monotonic() - t0
+    assert out.returncode == 0
+    assert out.stdout.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200")
+    assert took < 0.8, took  # no 1 s wait for a 100 that never comes
+    rows = events(server, "http", "path = '/expect/upload'")
+    assert len(rows) == 1
+    assert rows[0]["method"] == "POST" and rows[0]["body_len"] == 16384 and rows[0]["status"] == 200
+
+
 def test_keep_alive_and_pipelining(server):
     port = server["ports"]["http"]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -309,6 +310,61 @@ CHECKIN_ROW: tuple[str, ...] = (
     "body_len", "body_sha256", "body_head", "status", "response",
     "sni", "alpn", "tls_version", "ja3", "ja4", "first_bytes", "length",
 )
+
+
+class CheckinConn(NamedTuple):
+    """The connection a check-in came on: the part of a check-in row that is
+    the same for every request of one connection (source after a trusted
+    PROXY header; ``peer_ip`` the proxy that sent it)."""
+
+    transport: str
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    peer_ip: str | None = None
+
+
+class Checkin(NamedTuple):
+    """One check-in's own record (the rest of a :data:`CHECKIN_ROW` after its
+    time and :class:`CheckinConn`), as the network sinkhole's connections
+    produce it (:mod:`takedown.net.connection`) and the check-in buffer
+    stores it (:mod:`takedown.store.checkins`). A bot repeating a request
+    repeats this record: the buffer keeps it once and each event refers to it.
+    Fields the kind does not fill stay None; ``response`` says what was done
+    ("empty", "notice", "bad-request", "timeout", "proxy-refused", "close",
+    "handshake", "bad-hello"...)."""
+
+    rule: str = "none"
+    family: str | None = None
+    method: str | None = None
+    host: str | None = None
+    path: str | None = None
+    query: str | None = None
+    user_agent: str | None = None
+    headers: str | None = None  # 'name: value' lines
+    body_len: int | None = None
+    body_sha256: str | None = None
+    body_head: bytes | None = None
+    status: int | None = None
+    response: str | None = None
+    sni: str | None = None
+    alpn: str | None = None
+    tls_version: str | None = None
+    ja3: str | None = None
+    ja4: str | None = None
+    first_bytes: bytes | None = None
+    length: int | None = None
+
+
+#: Fields of a connection record and of a check-in record, in tuple order.
+CHECKIN_CONN_FIELDS: tuple[str, ...] = CheckinConn._fields
+CHECKIN_FIELDS: tuple[str, ...] = Checkin._fields
+_in_row = [f for f in CHECKIN_ROW if f != "time"]
+if [f for f in _in_row if f in CHECKIN_CONN_FIELDS] != list(CHECKIN_CONN_FIELDS) or \
+        [f for f in _in_row if f not in CHECKIN_CONN_FIELDS] != list(CHECKIN_FIELDS):
+    raise AssertionError("Checkin/CheckinConn disagree with CHECKIN_ROW")  # pragma: no cover
+del _in_row
 
 #: Columns the writer fills from its own constants, not from the row.
 CONSTANT_COLUMNS: tuple[str, ...] = ("operation", "sensor", "worker")

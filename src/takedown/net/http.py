@@ -26,13 +26,14 @@ Fast paths: known header sections
 Bots send the same request again and again: same path, same headers in the
 same order, byte for byte. A header section llhttp accepted once is accepted
 again (same bytes, same parser state: the start of a message), so the parsed
-result is kept, keyed by the exact bytes (:data:`_KNOWN`, bounded, cleared
-when full, as the DNS answer cache is). On a hit llhttp is not run at all,
+result is kept, keyed by the exact bytes (``ParserCaches.known``, bounded,
+cleared when full, as the DNS answer cache is; one :class:`ParserCaches` per
+listener, passed to its parsers). On a hit llhttp is not run at all,
 neither on the header section nor on a Content-Length body (llhttp only
 counts body bytes; that count is done here), and the request object itself
 is reused when there is no body (it is frozen).
 
-Second level (:data:`_LINES`): the same header lines under a new request
+Second level (``ParserCaches.lines``): the same header lines under a new request
 line (a bot id or a counter in the URL). The whole section still goes
 through llhttp, in a callback-free parser (C only, about 0.3 us), and only
 the request line is parsed in Python; keep-alive is taken from what llhttp
@@ -87,7 +88,7 @@ from dataclasses import dataclass
 
 import httptools
 
-__all__ = ["HttpError", "Request", "RequestParser"]
+__all__ = ["HttpError", "ParserCaches", "Request", "RequestParser"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,39 +208,6 @@ class _Layout:
 _Known = tuple
 
 
-_LAYOUTS: dict[bytes, _Layout] = {}
-_LAYOUTS_MAX = 4096
-_KNOWN: dict[bytes, _Known] = {}
-_KNOWN_MAX = 8192  # entries
-_KNOWN_KEY_MAX = 2048  # header sections longer than this are not kept
-
-
-_SEEN: set[int] = set()
-_SEEN_MAX = 65536
-
-
-def _admit(key: bytes) -> bool:
-    """True the second time ``key`` is offered to a cache (by hash: a
-    collision only admits a key early). One-off sections, such as a request
-    with a unique Host, then cost a set insertion instead of an entry that
-    would only push useful ones out."""
-    if len(key) > _KNOWN_KEY_MAX or type(key) is not bytes:
-        return False
-    h = hash(key)
-    if h in _SEEN:
-        return True
-    if len(_SEEN) >= _SEEN_MAX:
-        _SEEN.clear()
-    _SEEN.add(h)
-    return False
-
-
-def _remember(key: bytes, known: _Known) -> None:
-    if len(_KNOWN) >= _KNOWN_MAX:
-        _KNOWN.clear()
-    _KNOWN[key] = known
-
-
 class _Lines:
     """Header lines llhttp accepted (a header section minus its request
     line), parsed: the second level of the cache, for requests that differ
@@ -257,43 +225,125 @@ class _Lines:
         self.keep: dict[str, bool] = {}  # version -> keep-alive, as llhttp decided it
 
 
-_LINES: dict[bytes, _Lines] = {}
+class ParserCaches:
+    """What the parsers of one listener learn from the requests they parse,
+    shared by its connections (owned by the listener: see
+    :class:`takedown.net.connection.ListenerState`; a parser made without
+    one gets its own). Every table is bounded and cleared when full, as the
+    DNS answer cache is:
 
+    - ``known``: whole header sections llhttp accepted, by their exact bytes
+      (the first level: a hit runs no llhttp at all);
+    - ``lines``: header lines under any request line (the second level);
+    - ``layouts``: what a sequence of header names says (:class:`_Layout`);
+    - ``seen``: hashes of keys offered once (a key is admitted the second time);
+    - ``hosts``: Host header values without port, lowercased (for events);
+    - a callback-free llhttp parser that validates a section whose lines are
+      known (:meth:`accepts`).
 
-def _remember_lines(lines_key: bytes | None, key: bytes, headers, host, ua, nheaders: int, length: int,
-                    expect: bool, version: str, keep_alive: bool) -> None:
-    """Record the header lines of ``key`` (a section llhttp just accepted)."""
-    if lines_key is None:
-        lines_key = key[key.find(b"\r\n"):]
-    lines = _LINES.get(lines_key)
-    if lines is None:
-        if not _admit(lines_key):
-            return
-        if len(_LINES) >= _KNOWN_MAX:
-            _LINES.clear()
-        lines = _LINES[lines_key] = _Lines(headers, host, ua, nheaders, length, expect)
-    lines.keep[version] = keep_alive
+    Nothing here depends on the operation (rules, responses), only on what
+    llhttp accepts, so a reload keeps them.
+    """
 
+    __slots__ = ("known", "lines", "layouts", "seen", "hosts", "known_max", "layouts_max", "key_max",
+                 "seen_max", "hosts_max", "_validator")
 
-class _Validator:
-    """A callback-free llhttp parser, shared, that checks a whole header
-    section whose header lines are known: only its request line is new, and
-    llhttp does that in C in a fraction of a microsecond. Replaced after any
-    use that leaves it inside a message (a body follows, an error, an
-    upgrade, Connection: close)."""
+    def __init__(self, *, known_max: int = 8192, layouts_max: int = 4096, key_max: int = 2048,
+                 seen_max: int = 65536, hosts_max: int = 50_000) -> None:
+        self.known: dict[bytes, _Known] = {}
+        self.lines: dict[bytes, _Lines] = {}
+        self.layouts: dict[bytes, _Layout] = {}
+        self.seen: set[int] = set()
+        self.hosts: dict[str, str | None] = {}
+        self.known_max = known_max  # entries of known and of lines
+        self.layouts_max = layouts_max
+        self.key_max = key_max  # header sections longer than this are not kept
+        self.seen_max = seen_max
+        self.hosts_max = hosts_max
+        self._validator = httptools.HttpRequestParser(object())
 
-    parser = httptools.HttpRequestParser(object())
+    def clear(self) -> None:
+        self.known.clear()
+        self.lines.clear()
+        self.layouts.clear()
+        self.seen.clear()
+        self.hosts.clear()
 
-    @classmethod
-    def accepts(cls, section: bytes, reusable: bool) -> bool:
+    def admit(self, key: bytes) -> bool:
+        """True the second time ``key`` is offered to a cache (by hash: a
+        collision only admits a key early). One-off sections, such as a request
+        with a unique Host, then cost a set insertion instead of an entry that
+        would only push useful ones out."""
+        if len(key) > self.key_max or type(key) is not bytes:
+            return False
+        h = hash(key)
+        seen = self.seen
+        if h in seen:
+            return True
+        if len(seen) >= self.seen_max:
+            seen.clear()
+        seen.add(h)
+        return False
+
+    def remember(self, key: bytes, known: _Known) -> None:
+        if len(self.known) >= self.known_max:
+            self.known.clear()
+        self.known[key] = known
+
+    def remember_lines(self, lines_key: bytes | None, key: bytes, headers, host, ua, nheaders: int, length: int,
+                       expect: bool, version: str, keep_alive: bool) -> None:
+        """Record the header lines of ``key`` (a section llhttp just accepted)."""
+        if lines_key is None:
+            lines_key = key[key.find(b"\r\n"):]
+        lines = self.lines.get(lines_key)
+        if lines is None:
+            if not self.admit(lines_key):
+                return
+            if len(self.lines) >= self.known_max:
+                self.lines.clear()
+            lines = self.lines[lines_key] = _Lines(headers, host, ua, nheaders, length, expect)
+        lines.keep[version] = keep_alive
+
+    def layout(self, joined: bytes) -> _Layout:
+        lay = self.layouts.get(joined)
+        if lay is None:
+            if len(self.layouts) >= self.layouts_max:
+                self.layouts.clear()
+            lay = self.layouts[joined] = _Layout(joined)
+        return lay
+
+    def accepts(self, section: bytes, reusable: bool) -> bool:
+        """Whether llhttp accepts a whole header section whose header lines
+        are known (only its request line is new), checked in C by a shared
+        callback-free parser. The parser is replaced after any use that leaves
+        it inside a message (a body follows, an error, an upgrade,
+        Connection: close)."""
         try:
-            cls.parser.feed_data(section)
+            self._validator.feed_data(section)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            cls.parser = httptools.HttpRequestParser(object())
+            self._validator = httptools.HttpRequestParser(object())
             return False
         if not reusable:
-            cls.parser = httptools.HttpRequestParser(object())
+            self._validator = httptools.HttpRequestParser(object())
         return True
+
+    def host(self, value: str | None) -> str | None:
+        """Host header without port, lowercased (cached: bots repeat their Host)."""
+        if not value:
+            return None
+        h = self.hosts.get(value)
+        if h is None:
+            if len(self.hosts) > self.hosts_max:
+                self.hosts.clear()
+            h = self.hosts[value] = _host_uncached(value)
+        return h
+
+
+def _host_uncached(value: str) -> str:
+    v = value.strip().lower()
+    if v.startswith("["):
+        return v[1 : v.find("]")] if "]" in v else v
+    return v.rsplit(":", 1)[0] if v.count(":") == 1 else v
 
 
 def _llhttp_error(e: Exception) -> HttpError:
@@ -336,6 +386,7 @@ class RequestParser:
         "max_header_bytes", "max_headers", "max_body_bytes", "body_head_bytes",
         "_cb", "_hp", "_state", "_buf", "_scanned", "_fed", "_error", "_continue",
         "_fields", "_remaining", "_hash", "_head", "_body_len", "_trailer_bytes", "_llhttp_body",
+        "caches", "_known",
     )
 
     def __init__(
@@ -345,6 +396,7 @@ class RequestParser:
         max_headers: int = 100,
         max_body_bytes: int = 1_048_576,
         body_head_bytes: int = 256,
+        caches: ParserCaches | None = None,
     ) -> None:
         if max_header_bytes < 16 or max_headers < 1 or max_body_bytes < 0 or body_head_bytes < 0:
             raise ValueError("limits must not be negative; max_header_bytes at least 16, max_headers at least 1")
@@ -352,6 +404,8 @@ class RequestParser:
         self.max_headers = max_headers
         self.max_body_bytes = max_body_bytes
         self.body_head_bytes = body_head_bytes
+        self.caches = caches if caches is not None else ParserCaches()
+        self._known = self.caches.known  # never replaced (cleared in place)
         self._cb = _Llhttp()
         self._hp = httptools.HttpRequestParser(self._cb)
         self._cb.parser = self._hp
@@ -405,7 +459,7 @@ class RequestParser:
             if end > 0:
                 hend = end + 4
                 n = len(data)
-                known = _KNOWN.get(data if hend == n else data[:hend])
+                known = self._known.get(data if hend == n else data[:hend])
                 if known is not None and hend <= self.max_header_bytes and known[2] <= self.max_headers:
                     req, fields, _nh, length, _expect = known
                     if not length:
@@ -489,7 +543,7 @@ class RequestParser:
         hend = end + 4
         key = data if pos == 0 and hend == n else data[pos:hend]
         if not fed:
-            known = _KNOWN.get(key)
+            known = self._known.get(key)
             if known is not None and known[2] <= self.max_headers:
                 self._llhttp_body = False
                 req, fields, _nh, length, expect = known
@@ -502,7 +556,7 @@ class RequestParser:
                 return n
             line_end = key.find(b"\r\n")
             lines_key = key[line_end:]
-            lines = _LINES.get(lines_key)
+            lines = self.caches.lines.get(lines_key)
             if lines is not None and lines.nheaders <= self.max_headers:
                 pos = self._known_lines(key, line_end, lines, data, hend, n, out)
                 if pos >= 0:
@@ -534,11 +588,9 @@ class RequestParser:
             if nheaders > self.max_headers:
                 raise HttpError(431, f"more than {self.max_headers} header fields")
             joined = b"\0".join(flat[0::2])
-            lay = _LAYOUTS.get(joined)
+            lay = self.caches.layouts.get(joined)
             if lay is None:
-                if len(_LAYOUTS) >= _LAYOUTS_MAX:
-                    _LAYOUTS.clear()
-                lay = _LAYOUTS[joined] = _Layout(joined)
+                lay = self.caches.layout(joined)
             # One decode for all values (NUL cannot occur: llhttp refuses it).
             vs = b"\0".join(flat[1::2]).decode("latin-1")
             flat.clear()
@@ -570,9 +622,10 @@ class RequestParser:
         keep_alive = cb.keep_alive
         if cb.done != done:  # llhttp says: no body
             req = _request(method, target, path, query, version, host, ua, headers, 0, None, b"", keep_alive)
-            if _admit(key):
-                _remember(key, (req, None, nheaders, 0, False))
-            _remember_lines(lines_key, key, headers, host_header, ua, nheaders, 0, False, version, keep_alive)
+            caches = self.caches
+            if caches.admit(key):
+                caches.remember(key, (req, None, nheaders, 0, False))
+            caches.remember_lines(lines_key, key, headers, host_header, ua, nheaders, 0, False, version, keep_alive)
             out.append(req)
             if keep_alive:
                 return hend
@@ -590,11 +643,12 @@ class RequestParser:
             raise HttpError(400, "body framing disagrees with llhttp")
         remember = None
         if length <= self.max_body_bytes:
-            if _admit(key):
+            caches = self.caches
+            if caches.admit(key):
                 req = _request(method, target, path, query, version, host, ua, headers, 0, None, b"", keep_alive)
                 remember = (key, (req, fields, nheaders, length, expect))
             continue_ = lay.expect >= 0 and values[lay.expect].lower() == _CONTINUE
-            _remember_lines(lines_key, key, headers, host_header, ua, nheaders, length, continue_, version,
+            caches.remember_lines(lines_key, key, headers, host_header, ua, nheaders, length, continue_, version,
                             keep_alive)
         return self._body_start(data, hend, n, out, fields, keep_alive, length, expect, remember)
 
@@ -609,7 +663,8 @@ class RequestParser:
         keep_alive = lines.keep.get(version) if version is not None else None  # type: ignore[arg-type]
         if keep_alive is None or lines.length > self.max_body_bytes:
             return -1
-        if not _Validator.accepts(key, keep_alive and not lines.length):
+        caches = self.caches
+        if not caches.accepts(key, keep_alive and not lines.length):
             return -1
         method = parts[0]
         target = parts[1]
@@ -628,10 +683,10 @@ class RequestParser:
         self._llhttp_body = False  # llhttp (ours) never saw this section
         if length:
             fields = (method, target, path, query, version, host, lines.ua, lines.headers)
-            remember = (key, (req, fields, lines.nheaders, length, expect)) if _admit(key) else None
+            remember = (key, (req, fields, lines.nheaders, length, expect)) if caches.admit(key) else None
             return self._body_start(data, hend, n, out, fields, keep_alive, length, expect, remember)
-        if _admit(key):
-            _remember(key, (req, None, lines.nheaders, 0, False))
+        if caches.admit(key):
+            caches.remember(key, (req, None, lines.nheaders, 0, False))
         out.append(req)
         if keep_alive:
             return hend
@@ -669,7 +724,7 @@ class RequestParser:
             if length > self.max_body_bytes:
                 raise HttpError(413, f"Content-Length {length} is over the {self.max_body_bytes}-byte limit")
             if remember is not None and remember[1] is not None:
-                _remember(*remember)
+                self.caches.remember(*remember)
             if hend + length <= n:
                 # The whole body is here: one hash call, no state kept.
                 body = data[hend:hend + length]

@@ -7,10 +7,10 @@ family, response...). A bot on a keep-alive connection sends the same
 request again and again, and the bots of one family send near-identical
 check-ins. So the buffer keeps:
 
-- ``conns``: one tuple per connection that logged in this period
-  (:data:`CONN_FIELDS` order);
-- ``templates``: one tuple per distinct request record (:data:`TEMPLATE_FIELDS`
-  order); the sensor re-uses a template's index for a repeated request;
+- ``conns``: one :class:`takedown.events.CheckinConn` per connection that
+  logged in this period;
+- ``templates``: one :class:`takedown.events.Checkin` per distinct request
+  record; the sensor re-uses a template's index for a repeated request;
 - per event only two numbers: ``times`` (epoch seconds, ``array('d')``) and
   ``keys`` (``array('q')``: connection index << 32 | template index).
 
@@ -37,30 +37,26 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from takedown.events import CHECKIN_ROW, _time_array, schema
+from takedown.events import CHECKIN_CONN_FIELDS, CHECKIN_FIELDS, Checkin, _time_array, schema
 
 log = logging.getLogger(__name__)
 
-#: Fields of a connection record, in tuple order.
-CONN_FIELDS: tuple[str, ...] = ("transport", "src_ip", "src_port", "dst_ip", "dst_port", "peer_ip")
-#: Fields of a request record (template), in tuple order.
-TEMPLATE_FIELDS: tuple[str, ...] = tuple(
-    f for f in CHECKIN_ROW if f not in CONN_FIELDS and f != "time"
-)
+#: Fields of a connection record (:class:`takedown.events.CheckinConn`), in tuple order.
+CONN_FIELDS: tuple[str, ...] = CHECKIN_CONN_FIELDS
+#: Fields of a request record (template: :class:`takedown.events.Checkin`), in tuple order.
+TEMPLATE_FIELDS: tuple[str, ...] = CHECKIN_FIELDS
 _TPL_INDEX = {f: i for i, f in enumerate(TEMPLATE_FIELDS)}
 _SHIFT = 32
 _LOW = (1 << _SHIFT) - 1
 
 
-def template(**fields) -> tuple:
-    """A request record from keyword fields (absent ones NULL); ``response`` is required."""
-    rec = [None] * len(TEMPLATE_FIELDS)
-    rec[_TPL_INDEX["rule"]] = "none"
-    for k, v in fields.items():
-        rec[_TPL_INDEX[k]] = v
-    if rec[_TPL_INDEX["response"]] is None:
+def template(**fields) -> Checkin:
+    """A request record from keyword fields (absent ones NULL, ``rule`` "none");
+    ``response`` is required."""
+    rec = Checkin(**fields)
+    if rec.response is None:
         raise ValueError("a check-in template needs a response")
-    return tuple(rec)
+    return rec
 
 
 class CheckinBuffer:
@@ -86,12 +82,13 @@ class CheckinBuffer:
         return len(self.times)
 
     def add_conn(self, record: tuple) -> int:
-        """Register a connection record; return its key prefix (index << 32)."""
+        """Register a connection record (a :class:`takedown.events.CheckinConn`);
+        return its key prefix (index << 32)."""
         self.conns.append(record)
         return (len(self.conns) - 1) << _SHIFT
 
     def add_template(self, record: tuple) -> int:
-        """Register a request record; return its index."""
+        """Register a request record (a :class:`takedown.events.Checkin`); return its index."""
         self.templates.append(record)
         return len(self.templates) - 1
 
