@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
-    from takedown.analytics.enricher import make_enricher
+    from takedown.enrich.choice import make_enricher
 
     storage = a.dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"takedown-telemetry-{os.getpid()}"
     storage.mkdir(parents=True, exist_ok=True)

@@ -60,14 +60,17 @@ def test_example_loads_from_relative_path(monkeypatch):
 
 
 def test_example_summary():
-    s = summarize(load_operation(EXAMPLE))
+    from takedown.dns.zonefile import count_names
+
+    s = summarize(load_operation(EXAMPLE), count_names)
     assert s["name"] == "example"
     assert s["families"] == {"waledac": 30}
     assert s["domains"][0]["names"] == 30
     [z] = s["zones"]
     assert (z["origin"], z["family"], z["blocked_exact"], z["blocked_wildcard"]) == (
         "3322.org", "nitol", 4, 1)
-    assert z["names"] in (None, 28)  # None until takedown.dns.zonefile exists
+    assert z["names"] == 28
+    assert summarize(load_operation(EXAMPLE))["zones"][0]["names"] is None  # no counter given
     assert s["dns"]["listen"] == ["127.0.0.1:5353"]
     assert s["dns"]["rrl"]["responses_per_second"] == 20
     assert s["notes"] == []

@@ -57,7 +57,7 @@ def write_events(op, days_ips: list[tuple[date, list[str]]]) -> None:
 
 @pytest.fixture(scope="module")
 def enricher():
-    from takedown.analytics.enricher import make_enricher
+    from takedown.enrich.choice import make_enricher
 
     return make_enricher()
 

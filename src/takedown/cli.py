@@ -54,7 +54,9 @@ def _root(
 @app.command()
 def check(file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE")) -> None:
     """Validate an operation and every list and zone file it names; print a summary."""
-    _print_summary(summarize(load_operation(file)))
+    from takedown.dns.zonefile import count_names
+
+    _print_summary(summarize(load_operation(file), count_names))
 
 
 @app.command()
@@ -148,7 +150,7 @@ def report(
 
     first, last = _date("--from", date_from), _date("--to", date_to)
     op = load_operation(file)
-    for_operation = _import("takedown.analytics.enricher", "for_operation", StoreError)
+    for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
     build_report = _import("takedown.analytics.report", "build_report", StoreError)
     result = build_report(op.storage, Path(out), enricher=for_operation(op), date_from=first,
                           date_to=last, operation=op.name)
@@ -181,7 +183,7 @@ def notify(
     parse_smtp = _import("takedown.analytics.notify", "parse_smtp", StoreError)
     relay = parse_smtp(smtp) if smtp is not None else None
     op = load_operation(file)
-    for_operation = _import("takedown.analytics.enricher", "for_operation", StoreError)
+    for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
     run = _import("takedown.analytics.notify", "notify", StoreError)
     result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
                  contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,

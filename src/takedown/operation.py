@@ -768,9 +768,11 @@ def _hostname() -> str:
 # Summary (for `takedown check`)
 
 
-def summarize(op: Operation) -> dict[str, Any]:
+def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = None) -> dict[str, Any]:
     """What the operation sinks and serves, reading every list it names
-    (and counting zone names when takedown.dns.zonefile is available).
+    (and counting each zone's names with ``count_names(file, origin)`` when
+    given: takedown.dns.zonefile.count_names, passed in by the caller so
+    that the model does not import the DNS code).
 
     Raises OperationError (or ZoneError) if a list or zone file is invalid.
     Returns plain data (str, int, float, bool, None, lists, dicts).
@@ -790,7 +792,6 @@ def summarize(op: Operation) -> dict[str, Any]:
     for fam in seized.values():
         families[fam] = families.get(fam, 0) + 1
 
-    count_names = _zone_counter()
     zones = []
     for z in op.zones:
         exact, wild = read_blocklist(z.blocklist, z.origin) if z.blocklist else ((), ())
@@ -858,18 +859,6 @@ def summarize(op: Operation) -> dict[str, Any]:
                  "days_after": g.days_after} for g in op.dga],
         "notes": notes,
     }
-
-
-def _zone_counter() -> Callable[[Path, str], int] | None:
-    """takedown.dns.zonefile.count_names if that module exists (it is built
-    separately); None otherwise. Errors inside the module propagate."""
-    try:
-        from takedown.dns import zonefile  # type: ignore[attr-defined]
-    except ModuleNotFoundError as e:
-        if e.name in ("takedown.dns", "takedown.dns.zonefile"):
-            return None
-        raise
-    return getattr(zonefile, "count_names", None)
 
 
 def _zone_overlaps(seized: dict[str, str], zones: tuple[ZoneSpec, ...]) -> list[str]:

@@ -29,7 +29,7 @@ import dns.name
 # only the standard library (ipaddress, math, re, socket, struct, dataclasses,
 # all loaded by the DNS server anyway) and takedown/net/__init__.py is empty,
 # so it costs the DNS server ~4 ms once at start-up and nothing per query.
-from takedown.net.proxy import ProxyError, decode_clock
+from takedown.clock import ClockError, decode_clock
 
 # RR types and classes used by the server.
 A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, DNAME, OPT, DS = 1, 2, 5, 6, 12, 15, 16, 28, 33, 39, 41, 43
@@ -51,7 +51,7 @@ EDE_PROHIBITED, EDE_NOT_AUTHORITATIVE, EDE_NOT_SUPPORTED = 18, 20, 21
 # takedown's own option, in RFC 6891's Local/Experimental range (65001-65534):
 # range mode's emulated clock, the DNS counterpart of the PROXY v2 TLV 0xE0
 # (DNS has no PROXY header). Data: 8 bytes, big-endian unsigned microseconds
-# since the UNIX epoch (takedown.net.proxy.encode_clock). Honoured only from
+# since the UNIX epoch (takedown.clock.encode_clock). Honoured only from
 # the networks of the operation's [dns] emulated_clock (the responder decides).
 EDNS_TAKEDOWN_CLOCK = 65423
 
@@ -151,7 +151,7 @@ def _parse_clock(opt: bytes) -> float | None:
     """
     try:
         return decode_clock(opt)  # refuses a wrong length, and years past 9999 (no date partition holds them)
-    except ProxyError:
+    except ClockError:
         return None
 
 

@@ -17,11 +17,13 @@ where the spec leaves room are listed in docs/tls-fingerprints.md.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import socket
 import struct
 from dataclasses import dataclass
+
+from takedown.clock import CLOCK_END, ClockError, encode_clock  # noqa: F401 (re-exported)
+from takedown.clock import decode_clock as _decode_clock
 
 PROXY_V1_PREFIX = b"PROXY"
 PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -52,7 +54,6 @@ PP2_TYPE_MIN_CUSTOM, PP2_TYPE_MAX_CUSTOM = 0xE0, 0xEF  # application-specific (s
 TLV_TAKEDOWN_CLOCK = 0xE0
 
 _HDR = struct.Struct("!12sBBH")
-_U64 = struct.Struct("!Q")
 _IPV4_TEXT = re.compile(rb"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}")
 _IPV6_TEXT = re.compile(rb"[0-9A-Fa-f:.]{2,45}")
 _PORT_TEXT = re.compile(rb"0|[1-9][0-9]{0,4}")
@@ -293,29 +294,12 @@ def crc32c(data: bytes) -> int:
 # -- the emulated clock TLV --------------------------------------------------
 
 
-def encode_clock(unix_time: float) -> bytes:
-    """The value of a :data:`TLV_TAKEDOWN_CLOCK` TLV: big-endian microseconds."""
-    if not math.isfinite(unix_time) or unix_time < 0:
-        raise ValueError(f"clock must be a finite, non-negative UNIX time, got {unix_time!r}")
-    us = round(unix_time * 1_000_000)
-    if us >= 1 << 64:
-        raise ValueError(f"clock {unix_time!r} does not fit in 64-bit microseconds")
-    return _U64.pack(us)
-
-
-#: The first instant a clock may not reach: 10000-01-01 UTC (events are
-#: stored under their day, and a date needs four digits).
-CLOCK_END = 253402300800
-
-
 def decode_clock(value: bytes) -> float:
     """UNIX time from a :data:`TLV_TAKEDOWN_CLOCK` value (microsecond resolution)."""
-    if len(value) != 8:
-        raise ProxyError(f"PROXY v2: clock TLV of {len(value)} bytes, expected 8")
-    t = _U64.unpack(value)[0] / 1_000_000
-    if t >= CLOCK_END:
-        raise ProxyError(f"PROXY v2: clock TLV {t:.0f} is past the year 9999")
-    return t
+    try:
+        return _decode_clock(value)
+    except ClockError as e:
+        raise ProxyError(f"PROXY v2: {str(e).replace('clock', 'clock TLV', 1)}") from None
 
 
 _CLOCKED4 = struct.Struct("!IIHHBHQ")

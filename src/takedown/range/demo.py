@@ -221,7 +221,7 @@ def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> None:
 def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, start: date | None = None,
              on_stage=None, on_day=None) -> DemoResult:
     """The whole demo; ``on_stage(text)`` as each stage begins, ``on_day(day, stats)`` per emulated day."""
-    from takedown.analytics.enricher import for_operation
+    from takedown.enrich.choice import for_operation
     from takedown.analytics.report import build_report
     from takedown.operation import load_operation
 

@@ -137,7 +137,7 @@ class Pseudonymiser:
 
 @lru_cache(maxsize=8)
 def _cached(mode: str, key_path: Path, country: Path | None, asn: Path | None) -> Pseudonymiser:
-    from takedown.analytics.enricher import make_enricher
+    from takedown.enrich.choice import make_enricher
 
     key = load_key(key_path)
     enricher = make_enricher(country, asn)

@@ -1,4 +1,4 @@
-"""The enricher an operation uses: its own mmdb files when ``[enrich]`` names
+"""Which enricher an operation uses: its own mmdb files when ``[enrich]`` names
 them, the data shipped with the package for whatever they lack."""
 
 from __future__ import annotations
