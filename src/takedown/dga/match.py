@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from takedown.dga.base import DgaError, Family
+from takedown.dga.registry import _ORIGIN, get
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,6 @@ def family_runs(family: Family, first: date, last: date) -> list:
 
 
 def _runs_by_name(name: str, first: date, last: date) -> list:
-    from takedown.dga.registry import get
-
     return family_runs(get(name), first, last)
 
 
@@ -158,7 +157,6 @@ def build_index(families: Iterable[Family], first: date, last: date, workers: in
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from takedown.dga.registry import _ORIGIN
 
     if last < first:
         raise DgaError(f"--to {last} is before --from {first}")

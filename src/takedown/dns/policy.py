@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from takedown import lists
+from takedown.dga.sinking import held_on
 from takedown.dns import wire
 from takedown.dns.wire import A, AAAA, ANY, NS, REFUSED, SOA
 from takedown.dns.zone import Result, Zone
@@ -163,7 +164,6 @@ class Policy:
                 self.rules[w] = _Seized(w, ds.family)
         self.dga_count = 0
         if op.dga:
-            from takedown.dga.sinking import held_on
 
             # a DGA name is sunk like a seized domain (the name and below),
             # with its family and DGA date in the rule; seized lists win

@@ -30,8 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from takedown.analytics.report import build_report
+from takedown.dga import registry
+from takedown.enrich.choice import for_operation
 from takedown.errors import RangeError
 from takedown.lists import display_path
+from takedown.operation import load_operation
 from takedown.range import compare
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
@@ -74,7 +78,6 @@ def write_operation(out: Path, start: date, days: int) -> Path:
     """The demo operation and its files under ``out``; returns the operation file."""
     import numpy as np
 
-    from takedown.dga import registry
 
     rng = np.random.default_rng(2011)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,9 +224,6 @@ def stop_server(proc: subprocess.Popen, timeout: float = 60.0) -> None:
 def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, start: date | None = None,
              on_stage=None, on_day=None) -> DemoResult:
     """The whole demo; ``on_stage(text)`` as each stage begins, ``on_day(day, stats)`` per emulated day."""
-    from takedown.enrich.choice import for_operation
-    from takedown.analytics.report import build_report
-    from takedown.operation import load_operation
 
     def stage(text: str) -> None:
         if on_stage is not None:

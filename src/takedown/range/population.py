@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from takedown.enrich import Enricher
 from takedown.errors import RangeError
 
 #: Rustock, week 1 at the sinkhole, millions of hits (Microsoft, 2011).
@@ -160,7 +161,6 @@ def addresses(bots: int, rng: np.random.Generator, mix: dict[str, float] = RUSTO
 def build(bots: int, seed: int, *, families: dict[str, float] | None = None, days: int = 56,
           mix: dict[str, float] = RUSTOCK_WEEK1, enricher=None) -> Population:
     """``bots`` bots, seeded. ``families``: family -> weight (default one "rustock" family)."""
-    from takedown.enrich import Enricher
 
     rng = np.random.default_rng(seed)
     enricher = enricher or Enricher.default()

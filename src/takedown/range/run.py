@@ -20,9 +20,12 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
+from takedown.dga import registry
+from takedown.dns.wire import name_to_text
+from takedown.dns.zonefile import read_zone
 from takedown.errors import RangeError
-from takedown.lists import read_blocklist, read_domain_list
 from takedown.hostport import join, split_listen
+from takedown.lists import read_blocklist, read_domain_list
 from takedown.operation import Operation
 from takedown.range import families, population, schedule
 from takedown.range.sender import Endpoints, Sender, Stats
@@ -121,9 +124,6 @@ def endpoints(op: Operation) -> Endpoints:
 
 def targets(op: Operation) -> schedule.Targets:
     """The names bots look up: seized lists, zone blocklists, the zones' other names, DGA days."""
-    from takedown.dga import registry
-    from takedown.dns.wire import name_to_text
-    from takedown.dns.zonefile import read_zone
 
     seized = [n for d in op.domains for n in read_domain_list(d.file)]
     blocked: list[str] = []

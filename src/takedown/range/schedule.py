@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from takedown.errors import RangeError
 from takedown.range import families
 from takedown.range.population import Population
 
@@ -130,7 +131,6 @@ def _names(lookup: str | None, targets: Targets, family: str, when: date) -> lis
     if lookup == "dga":
         gen = targets.dga.get(family)
         if gen is None:
-            from takedown.errors import RangeError
 
             raise RangeError(f"family {family} looks up DGA names, but the operation has no [[dga]] entry for it")
         return gen(when)

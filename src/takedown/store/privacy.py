@@ -36,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from takedown.enrich.choice import make_enricher
 from takedown.errors import StoreError
 
 KEY_BYTES = 32
@@ -137,7 +138,6 @@ class Pseudonymiser:
 
 @lru_cache(maxsize=8)
 def _cached(mode: str, key_path: Path, country: Path | None, asn: Path | None) -> Pseudonymiser:
-    from takedown.enrich.choice import make_enricher
 
     key = load_key(key_path)
     enricher = make_enricher(country, asn)
