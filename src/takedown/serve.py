@@ -291,11 +291,14 @@ class Supervisor:
         os.close(w)
         self.children[pid] = _Child(pid, index, self.generation)
         try:
-            if not wait:
+            if not wait or self._wait_ready(r, pid):
                 return pid
-            return pid if self._wait_ready(r, pid) else None
         finally:
             os.close(r)
+        self.children[pid].generation = -1  # never restarted: it failed to start
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        return None
 
     def _wait_ready(self, r: int, pid: int) -> bool:
         import select
@@ -394,11 +397,13 @@ class Supervisor:
         for index in range(len(self.slots)):
             if self.stop_signal is not None:
                 return
-            if self.spawn(index, wait=True) is None:
-                # keep serving: the old worker of this slot (if any) stays until the next reload
-                say(f"reload ({why}): the new worker {index} did not start; the previous one keeps serving")
-                continue
             prev = old.get(index)
+            if self.spawn(index, wait=True) is None:
+                # keep serving: the slot's old worker stays, adopted by the new generation
+                say(f"reload ({why}): the new worker {index} did not start; the previous one keeps serving")
+                if prev is not None:
+                    prev.generation = self.generation
+                continue
             if prev is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(prev.pid, signal.SIGQUIT)
