@@ -4,11 +4,19 @@ Commands parse arguments, call one library function and print its result.
 This is the only place where a :class:`~takedown.errors.TakedownError`
 becomes ``Error: <message>`` on stderr and exit status 1 (see :func:`main`);
 library modules never import this one.
+
+Each command imports the library modules it needs inside its function (or
+through :func:`_import`): ``takedown --help`` and a quick command then start
+without loading numba, DuckDB, matplotlib or uvloop.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -89,8 +97,6 @@ def serve(
     serve_mod = _import("takedown.serve", None, ServeError)
     ready = None
     if ready_file is not None:
-        from pathlib import Path
-
         ready = Path(ready_file)
         if not ready.resolve().parent.is_dir():
             raise ServeError(f"--ready-file {ready_file}: directory {ready.resolve().parent} does not exist")
@@ -130,8 +136,6 @@ def events_prune(
 def _date(name: str, value: Optional[str]):
     if value is None:
         return None
-    from datetime import date
-
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -146,8 +150,6 @@ def report(
     date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last day (UTC), YYYY-MM-DD."),
 ) -> None:
     """Write the operation's numbers: summary.json, CSV tables, charts and index.html."""
-    from pathlib import Path
-
     first, last = _date("--from", date_from), _date("--to", date_to)
     op = load_operation(file)
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
@@ -176,9 +178,6 @@ def notify(
                                help="The From address of the mails."),
 ) -> None:
     """Write per-network-owner reports in Shadowserver's formats; mail them with --smtp."""
-    from datetime import datetime, timedelta, timezone
-    from pathlib import Path
-
     when = _date("--date", day) or (datetime.now(timezone.utc).date() - timedelta(days=1))
     parse_smtp = _import("takedown.analytics.notify", "parse_smtp", StoreError)
     relay = parse_smtp(smtp) if smtp is not None else None
@@ -257,9 +256,6 @@ def dga_match(
                                           help="Last day indexed (UTC); default: 7 days ahead."),
 ) -> None:
     """Say which family, period and parameters generate each NAME (exit 1 if one matches nothing)."""
-    import time
-    from datetime import datetime, timedelta, timezone
-
     from takedown.dga.registry import families
     from takedown.dga.match import build_index
 
@@ -349,8 +345,6 @@ def sim_run(
     seed: Optional[int] = typer.Option(None, "--seed", metavar="S", help="Random seed (overrides the file)."),
 ) -> None:
     """Run a scenario: the botnet and the plan, round by round, with a progress bar."""
-    from pathlib import Path
-
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from takedown.p2p.engine import Simulation
@@ -407,8 +401,6 @@ def sim_run(
 
 def _week_bars(start, days: int):
     """A rich Progress with one bar per ISO week of the range, and the ``on_day`` that advances them."""
-    from datetime import timedelta
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
@@ -448,8 +440,6 @@ def range_(
 ) -> None:
     """Send an emulated infected population's DNS and check-ins to the operation's
     running sinkhole (range mode, loopback only); write what is true."""
-    from pathlib import Path
-
     from takedown.range.demo import default_start
     from takedown.range.run import bound, check_args, read_ready, run_range
 
@@ -484,8 +474,6 @@ def demo(
     seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
 ) -> None:
     """An emulated takedown end to end on loopback: sinkhole, range, report, truth check."""
-    from pathlib import Path
-
     from takedown.range.demo import check_args, default_start, run_demo
 
     check_args(weeks, seed)
@@ -544,8 +532,6 @@ def _option(name: str, parse: Any, value: Any) -> Any:
 def _import(module: str, attr: str | None, error: type[TakedownError]) -> Any:
     """``module.attr``, imported when needed (server and store pull in
     uvloop, pyarrow, duckdb), or ``error`` if that module is missing."""
-    import importlib
-
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import dns.rcode
+import dns.rdatatype
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -392,14 +394,10 @@ def _text_table(size: int, to_text: Callable[[int], str], known: Iterable[int]) 
 
 
 def _qtype_table() -> pa.Array:
-    import dns.rdatatype
-
     return _text_table(65536, dns.rdatatype.to_text, (int(t) for t in dns.rdatatype.RdataType))
 
 
 def _rcode_table() -> pa.Array:
-    import dns.rcode
-
     return _text_table(4096, dns.rcode.to_text, (int(r) for r in dns.rcode.Rcode))
 
 

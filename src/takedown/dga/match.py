@@ -9,7 +9,9 @@ families and days. Names are kept lowercased without a final dot.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -154,9 +156,6 @@ def build_index(families: Iterable[Family], first: date, last: date, workers: in
     family at a time each; the parent merges as results arrive. Families
     registered only in this process (plugins) are generated here.
     """
-    import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
 
     if last < first:
         raise DgaError(f"--to {last} is before --from {first}")

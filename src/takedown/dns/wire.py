@@ -18,6 +18,7 @@ RFC 7871 (client subnet), RFC 2181 s9 (TC only when required data is missing).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import struct
 from dataclasses import dataclass
@@ -136,8 +137,6 @@ def _parse_ecs(opt: bytes) -> str | None:
         raw = addr + b"\0" * (4 - len(addr))
         return ".".join(str(b) for b in raw) + f"/{source}"
     if family == 2 and source <= 128 and len(addr) == (source + 7) // 8:
-        import ipaddress
-
         raw = addr + b"\0" * (16 - len(addr))
         return f"{ipaddress.IPv6Address(raw)}/{source}"
     return None

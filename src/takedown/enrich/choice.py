@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def make_enricher(country_mmdb: Path | None = None, asn_mmdb: Path | None = None):
-    """A takedown.enrich.Enricher (imported here: loading its tables takes a moment)."""
+    """A takedown.enrich.Enricher."""
+    # lazy: store.privacy (imported by every sensor) needs it only for keyed privacy modes
     from takedown.enrich import Enricher
 
     shipped = Enricher.default()

@@ -18,6 +18,7 @@ from takedown.errors import ServeError
 
 def ensure_self_signed(directory: Path, common_name: str = "sinkhole") -> tuple[Path, Path]:
     """(certificate, key) PEM files in ``directory``, generated if missing."""
+    # lazy: cryptography is loaded only on the run that has to make the certificate
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from takedown.p2p import kernels as k
@@ -181,8 +182,6 @@ class Simulation:
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Result:
-        import numba
-
         # Results never depend on the thread count; for small populations one thread
         # avoids starting threads for every kernel of every round (100x on a busy machine).
         threads = numba.get_num_threads()

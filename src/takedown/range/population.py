@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import geoip2fast
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from takedown.enrich import Enricher
 from takedown.errors import RangeError
@@ -74,8 +76,6 @@ class Population:
 
 def ip_strings(ips: np.ndarray) -> pa.Array:
     """Dotted quads of uint32 addresses."""
-    import pyarrow.compute as pc
-
     octets = np.asarray(ips, np.uint32).astype(">u4").view(np.uint8).reshape(-1, 4)
     parts = [pa.array(octets[:, i]).cast(pa.string()) for i in range(4)]
     return pc.binary_join_element_wise(*parts, ".")
@@ -83,8 +83,6 @@ def ip_strings(ips: np.ndarray) -> pa.Array:
 
 def country_ranges() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IPv4 (first, last, country) of every range in geoip2fast's GeoLite2 country data."""
-    import geoip2fast
-
     path = Path(geoip2fast.__file__).with_name("geoip2fast.dat.gz")
     with gzip.open(path, "rb") as f:
         _version, _info, _total, db = pickle.load(f)

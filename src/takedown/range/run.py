@@ -11,7 +11,6 @@ addresses would be refused: that is checked before anything is sent.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import itertools
 import json
@@ -19,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Callable
+
+import uvloop
 
 from takedown.dga import registry
 from takedown.dns.wire import name_to_text
@@ -220,11 +221,6 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
         finally:
             sender.close()
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(main())
+    uvloop.run(main())
     counts = truth.write(truth_dir) if truth_dir is not None else truth.counts()
     return RangeResult(truth, counts, stats, start, days)

@@ -25,6 +25,8 @@ import ssl
 import struct
 from dataclasses import dataclass, field
 
+import dns.edns
+import dns.message
 import numpy as np
 
 from takedown.errors import RangeError
@@ -137,9 +139,6 @@ class _Dns:
     def template(self, name: str) -> bytes:
         t = self.templates.get(name)
         if t is None:
-            import dns.edns
-            import dns.message
-
             opt = dns.edns.GenericOption(EDNS_CLOCK, b"\0" * 8)
             # the OPT record comes last and the clock is its only option, so the
             # clock is the query's last 8 bytes: a query is then ID + middle + clock

@@ -138,7 +138,6 @@ class Pseudonymiser:
 
 @lru_cache(maxsize=8)
 def _cached(mode: str, key_path: Path, country: Path | None, asn: Path | None) -> Pseudonymiser:
-
     key = load_key(key_path)
     enricher = make_enricher(country, asn)
     return Pseudonymiser(mode, key, enricher.lookup)
