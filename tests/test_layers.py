@@ -23,7 +23,8 @@ LINT = Path(sys.executable).with_name("lint-imports")
 def lint(src: Path) -> subprocess.CompletedProcess:
     """lint-imports with the project's contracts over the package in ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "200"}
-    return subprocess.run([str(LINT), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+    # run in ROOT, where lint-imports finds pyproject.toml itself
+    return subprocess.run([str(LINT), "--no-cache"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
