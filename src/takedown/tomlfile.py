@@ -301,9 +301,10 @@ class Context:
     """What kinds may need besides the value: the directory relative paths
     are resolved against, the locator (for "line N" in messages)."""
 
-    def __init__(self, base: Path | None = None, locator: Locator | None = None):
+    def __init__(self, base: Path | None = None, locator: Locator | None = None, display: str = ""):
         self.base = base or Path.cwd()
         self.loc = locator or Locator("")
+        self.display = display
 
     def line_of(self, where: KeyPath) -> int:
         return self.loc.line_of(where)
@@ -315,7 +316,7 @@ def load_document(model: type, doc: dict[str, Any], display: str, text: str,
     """``model`` built from the parsed ``doc`` (the root table), or ``error``
     reading ``FILE:LINE: message``."""
     loc = Locator(text)
-    ctx = Context(base, loc)
+    ctx = Context(base, loc, display)
     try:
         return Table(model, fixed=fixed, check=check).parse(doc, (), ctx)
     except Invalid as e:
@@ -339,6 +340,7 @@ class Key:
     check: Callable[[Any, KeyPath], Any] | None = None
     section: str | None = None  # the sub-table holding it ("operation" for operation.name)
     doc_default: str | None = None  # what docs say the default is, when not a literal
+    tags: tuple[str, ...] = ()  # free for the loader's own checks (e.g. the protocols of a rule key)
     name: str = ""  # filled in by keys()
 
     @property
@@ -347,14 +349,15 @@ class Key:
 
 
 def key(kind: Kind, default: Any = REQUIRED, *, doc: str, check: Callable[[Any, KeyPath], Any] | None = None,
-        section: str | None = None, doc_default: str | None = None, model_default: bool = True) -> Any:
+        section: str | None = None, doc_default: str | None = None, tags: tuple[str, ...] = (),
+        model_default: bool = True) -> Any:
     """A dataclass field that is also a TOML key. ``default`` is the value
     when the key is absent (REQUIRED: it must be given); it is also the
     field's default unless ``model_default`` is false (a field that must stay
     positional). ``check(value, where)`` validates (or transforms) the parsed
     value further; ``section`` puts the key in a sub-table of the model's
     table, e.g. the [operation] keys of Operation."""
-    meta = {"toml": Key(kind, default, doc, check, section, doc_default)}
+    meta = {"toml": Key(kind, default, doc, check, section, doc_default, tuple(tags))}
     if default is REQUIRED or not model_default:
         return dataclasses.field(metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
