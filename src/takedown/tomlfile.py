@@ -567,11 +567,13 @@ class Table(Kind):
 
     def __init__(self, model: type, *, fixed: dict[str, Any] | None = None,
                  gate: Callable[[dict, KeyPath], None] | None = None,
-                 check: Callable[[Any, dict, KeyPath, Context], Any] | None = None):
+                 check: Callable[[Any, dict, KeyPath, Context], Any] | None = None,
+                 ignore: tuple[str, ...] = ()):
         self.model, self.fixed, self.gate, self.check = model, fixed or {}, gate, check
+        self.ignore = ignore  # keys allowed but read by someone else (the tag of a Tagged)
 
     def allowed(self) -> dict[str, Kind | None]:
-        out: dict[str, Kind | None] = {}
+        out: dict[str, Kind | None] = dict.fromkeys(self.ignore)
         for k in keys(self.model):
             if k.section is None:
                 out[k.name] = k.kind
@@ -640,6 +642,30 @@ class Tables(Kind):
             raise Invalid(where, f"{dotted(where)} must be an array of tables: write each entry under "
                                  f"its own [[{dotted(where)}]]")
         return tuple(self.table.parse(t, where + (i,), ctx) for i, t in enumerate(v))
+
+
+class Tagged(Kind):
+    """An array of tables ``[[x]]`` whose ``tag`` key (a string) names the
+    model of each: ``kind = "poison"`` in a [[strategy]]; a tuple."""
+
+    what = "array of tables"
+
+    def __init__(self, tag: str, models: dict[str, type], **kw: Any):
+        self.tag, self.models = tag, models
+        self.tables = {name: Table(m, ignore=(tag,), **kw) for name, m in models.items()}
+
+    def parse(self, v, where, ctx):
+        if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
+            raise Invalid(where, f"{dotted(where)} must be an array of tables: write each entry under "
+                                 f"its own [[{dotted(where)}]]")
+        out = []
+        for i, t in enumerate(v):
+            w = where + (i,)
+            if self.tag not in t:
+                raise Invalid(w, f"missing required key {dotted(w + (self.tag,))}")
+            name = Choice(tuple(self.models)).parse(t[self.tag], w + (self.tag,), ctx)
+            out.append(self.tables[name].parse(t, w, ctx))
+        return tuple(out)
 
 
 # -- documentation ------------------------------------------------------------
