@@ -41,6 +41,7 @@ from takedown.tomlfile import (
     Context,
     Custom,
     Invalid,
+    KeyPath,
     Str,
     Tables,
     dotted,
@@ -63,8 +64,6 @@ _RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _HASH_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _JA4_RE = re.compile(r"[A-Za-z0-9_*-]{1,80}", re.ASCII)
-
-KeyPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Rule:
