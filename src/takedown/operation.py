@@ -2,7 +2,10 @@
 
 ``load_operation`` parses the file with :mod:`tomllib`, then checks every
 key: type, range, address and name syntax, unknown keys (a typo must never
-be silently ignored) and the files it names. Every error is an
+be silently ignored) and the files it names. Each key is declared once, on
+the model dataclasses below (``key(kind, default, doc=...)``, the schema of
+:mod:`takedown.tomlfile`); cross-field checks are the ``_check_*`` functions
+run after their table's typed pass. Every error is an
 :class:`~takedown.errors.OperationError` whose message reads
 ``FILE:LINE: what is wrong``, FILE being the path as the user gave it.
 tomllib does not report positions of values, so :class:`takedown.tomlfile.Locator`
@@ -197,10 +200,6 @@ RATE = Int(0, 1000)
 # Cross-field checks (after the typed pass of their table)
 
 
-def _check_rrl(r: Rrl, data: dict, where: KeyPath, ctx: Context) -> Rrl:
-    return r
-
-
 def _check_sinkhole(s: Sinkhole, data: dict, where: KeyPath, ctx: Context) -> Sinkhole:
     if not s.ipv4 and not s.ipv6:
         raise Invalid(where, "sinkhole needs at least one address in ipv4 or ipv6")
@@ -301,7 +300,7 @@ class DnsConfig:
     workers: int = key(Int(1, MAX_WORKERS), 1, doc="worker processes sharing the sockets")
     max_udp_payload: int = key(Int(512, 4096), 1232, doc="EDNS UDP payload size advertised and used as a cap")
     tcp_idle_timeout: float = key(Float(0, 3600), 10.0, doc="seconds before an idle TCP connection is closed")
-    rrl: Rrl = key(Table(Rrl, check=_check_rrl), Rrl(), doc="response rate limiting")
+    rrl: Rrl = key(Table(Rrl), Rrl(), doc="response rate limiting")
     #: range mode only: networks whose queries may stamp their events with the
     #: emulated clock of EDNS option 65423 (takedown.dns.wire.EDNS_TAKEDOWN_CLOCK);
     #: empty = off

@@ -5,6 +5,11 @@ fingerprint rules, simulation scenarios) needs to report ``FILE:LINE: reason``.
 the text (already accepted by tomllib) to find the line of each key, table
 header and array element; :func:`syntax_error` turns tomllib's own message
 into the same ``FILE:LINE`` form.
+
+The second half is the declarative schema all three loaders use: each key
+declared once on its model dataclass with :func:`key` (kind, default, one-line
+doc), tables walked by :class:`Table` / :class:`Tables` / :class:`Tagged`,
+problems raised as :class:`Invalid` and reported by :func:`load_document`.
 """
 
 from __future__ import annotations
