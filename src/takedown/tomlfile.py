@@ -56,6 +56,20 @@ def dotted(path: KeyPath) -> str:
     return out
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a user wants to read it in a message: relative to the
+    current directory when it lies below it, else as it is."""
+    text = os.fspath(path)
+    if os.path.isabs(text):
+        try:
+            rel = os.path.relpath(text)
+        except ValueError:  # another drive on Windows
+            return text
+        if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
+            return rel
+    return text
+
+
 def show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -491,8 +505,6 @@ class File(Kind):
                      "dir-or-absent": "directory (path)", None: "path"}[must]
 
     def parse(self, v, where, ctx):
-        from takedown.lists import display_path
-
         s = Str().parse(v, where, ctx)
         if not s:
             raise Invalid(where, f"{dotted(where)} must not be empty")
