@@ -323,8 +323,8 @@ GOOD = '[[rule]]\nname = "r"\nfamily = "f"\nsource = "s"\npath = "/x"\n'
 
 @pytest.mark.parametrize("text,line,what", [
     ("[[rule]]\nname = \"r\"\nfamily = \"f\"\nsource = \"s\"\npath = \n", 5, "Invalid value"),
-    (GOOD + "pahts = 1\n", 6, "unknown key rule[0].pahts (did you mean path?)"),
-    (GOOD + "[[rule]]\nfamily = \"f\"\nsource = \"s\"\npath = \"/\"\n", 6, "missing required key name"),
+    (GOOD + "pahts = 1\n", 6, "unknown key rule[0].pahts (did you mean rule[0].path?)"),
+    (GOOD + "[[rule]]\nfamily = \"f\"\nsource = \"s\"\npath = \"/\"\n", 6, "missing required key rule[1].name"),
     (GOOD + "[[rule]]\nname = \"r\"\nfamily = \"g\"\nsource = \"s\"\npath = \"/y\"\n", 7, "used twice"),
     ("\n\n[[rule]]\nname = \"r\"\nfamily = \"f\"\nsource = \"s\"\n"
      "path = { regex = \"([a-z\" }\n", 7, "invalid regular expression"),
@@ -344,7 +344,7 @@ GOOD = '[[rule]]\nname = "r"\nfamily = "f"\nsource = "s"\npath = "/x"\n'
     (GOOD.replace('path = "/x"', 'header = { regex = "x" }'), 5, "needs a name"),
     (GOOD.replace('path = "/x"', 'user_agent = { absent = false }'), 5, "must be true"),
     (GOOD.replace('path = "/x"', 'body_len = { min = 5, max = 2 }'), 5, "max is smaller than min"),
-    (GOOD.replace('path = "/x"', 'path = { regexp = "x" }'), 5, "did you mean regex"),
+    (GOOD.replace('path = "/x"', 'path = { regexp = "x" }'), 5, "unknown key rule[0].path.regexp (did you mean rule[0].path.regex?)"),
     ('rule = "x"\n', 1, "array of tables"),
 ])
 def test_bad_rules_files(tmp_path, text, line, what):

@@ -214,7 +214,15 @@ BAD = [
     ("workers-zero", {24: "workers = 0"}, "", 24, "dns.workers"),
     ("rrl-slip", {27: "slip = 11"}, "", 27, "dns.rrl.slip must be an integer between 0 and 10, not 11"),
     ("rrl-enabled", {27: 'enabled = "yes"'}, "", 27, "dns.rrl.enabled must be true or false"),
-    ("rrl-rate", {27: "responses_per_second = 0"}, "", 27, "dns.rrl.responses_per_second"),
+    ("rrl-rate", {27: "responses_per_second = 1001"}, "", 27,
+     "dns.rrl.responses_per_second must be an integer between 0 and 1000, not 1001"),
+    ("rrl-nxdomains", {27: "nxdomains_per_second = -1"}, "", 27, "dns.rrl.nxdomains_per_second"),
+    ("rrl-exempt", {27: 'exempt = ["192.0.2.0/24", "10.0.0.x"]'}, "", 27,
+     "dns.rrl.exempt[1] must be a network like 127.0.0.0/8"),
+    ("handshake-not-tls", {}, '\n[http]\nlisten = "127.0.0.1:0"\nhandshake = true\n', 35,
+     "http.handshake: only [tls] has this key"),
+    ("template-needs-file", {}, '\n[http]\nlisten = "127.0.0.1:0"\nresponse = "template"\n', 35,
+     'http.response = "template" needs http.template'),
     ("rrl-prefix", {27: "ipv6_prefix = 129"}, "", 27, "dns.rrl.ipv6_prefix"),
     ("rrl-dotted", {24: "rrl.window = 0", 26: "", 27: ""}, "", 24, "dns.rrl.window must be"),
     ("payload", {24: "max_udp_payload = 511"}, "", 24, "between 512 and 4096"),
@@ -409,3 +417,45 @@ z = 'q'
     assert loc.line_of(("a", "b", "z")) == 21
     assert loc.line_of(("a", "missing")) == 2  # falls back to the table header
     assert loc.line_of(("nowhere",)) == 1
+
+
+def test_rrl_bind_keys(opdir):
+    f = opdir / "op.toml"
+    f.write_text(_variant({27: (
+        "responses_per_second = 0\nnxdomains_per_second = 5\nreferrals_per_second = 1000\n"
+        "all_per_second = 100\nipv4_prefix = 0\nipv6_prefix = 128\n"
+        'exempt = ["192.0.2.7/24", "2001:DB8::/32", "198.51.100.1"]'
+    )}))
+    r = load_operation(f).dns.rrl
+    assert r == Rrl(responses_per_second=0, nxdomains_per_second=5, referrals_per_second=1000,
+                    all_per_second=100, slip=2, ipv4_prefix=0, ipv6_prefix=128,
+                    exempt=("192.0.2.0/24", "2001:db8::/32", "198.51.100.1/32"))
+    assert r.nodata_per_second is None and r.errors_per_second is None and r.window == 15
+    rrl = summarize(load_operation(f))["dns"]["rrl"]
+    assert rrl["nxdomains_per_second"] == 5 and rrl["exempt"] == ["192.0.2.0/24", "2001:db8::/32",
+                                                                 "198.51.100.1/32"]
+
+
+def test_listen_port_zero(opdir):
+    f = opdir / "op.toml"
+    f.write_text(_variant({23: 'listen = ["127.0.0.1:0", "[::1]:0"]'},
+                          '\n[http]\nlisten = "127.0.0.1:0"\n[tcp]\nlisten = "0.0.0.0:0"\ncapture_bytes = 8\n'))
+    op = load_operation(f)
+    assert op.dns.listen == ("127.0.0.1:0", "[::1]:0")
+    assert op.http.listen == ("127.0.0.1:0",) and op.http.kind == "http"
+    assert op.tcp.capture_bytes == 8 and op.tls is None
+
+
+def test_every_model_field_is_a_key_once():
+    """The schema is the model: each key has a kind, a doc, and (if optional)
+    its default; the walk covers every table."""
+    from takedown.tomlfile import keys, tables
+
+    paths = {".".join(p) for p in tables(load_operation.__globals__["Operation"])}
+    assert {"operation", "sinkhole", "domains", "zones", "dns", "dns.rrl", "events", "enrich", "dga",
+            "http", "tls", "tcp", "notice", "fingerprints"} <= paths
+    assert [k.name for k in keys(Rrl)] == [
+        "enabled", "responses_per_second", "referrals_per_second", "nodata_per_second",
+        "nxdomains_per_second", "errors_per_second", "all_per_second", "slip", "window",
+        "ipv4_prefix", "ipv6_prefix", "exempt"]
+    assert all(k.doc for k in keys(Rrl))

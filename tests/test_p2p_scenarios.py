@@ -123,7 +123,7 @@ def test_cli_families_and_scenarios():
 @pytest.mark.parametrize("text, where", [
     ('[scenario]\nfamily = "waledac"\nbots = 100\n\n[[strategy]]\nkind = "poisson"\n', ":6: strategy[0].kind must be"),
     ('[scenario]\nfamily = "nope"\nbots = 100\n', ":2: unknown P2P family 'nope'"),
-    ('[scenario]\nfamily = "waledac"\nbots = 5\n', ":3: scenario.bots must be between"),
+    ('[scenario]\nfamily = "waledac"\nbots = 5\n', ":3: scenario.bots must be an integer between 10 and 20000000, not 5"),
     ('[scenario]\nfamily = "waledac"\nbots = 100\nspeed = 3\n', ":4: unknown key scenario.speed"),
     ('[scenario]\nfamily = "waledac"\nbots = 100\n[family]\nreply = "ten"\n', ":5: family.reply must be int"),
     ('[scenario]\nfamily = "waledac"\nbots = 100\n[family]\nreachable = 2.0\n', ":4: family waledac: reachable"),

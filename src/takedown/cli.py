@@ -579,8 +579,16 @@ def _print_summary(s: dict[str, Any]) -> None:
     row("udp payload", f"{d['max_udp_payload']} bytes")
     row("tcp idle", f"{d['tcp_idle_timeout']:g} s")
     if r["enabled"]:
-        row("rrl", f"{r['responses_per_second']} responses/s per /{r['ipv4_prefix']} (IPv4) "
+        rate = f"{r['responses_per_second']} responses/s" if r["responses_per_second"] else "no response limit"
+        row("rrl", f"{rate} per /{r['ipv4_prefix']} (IPv4) "
                    f"and /{r['ipv6_prefix']} (IPv6), window {r['window']} s, slip {r['slip']}")
+        more = [f"{k.removesuffix('_per_second')} {r[k]}/s" for k in
+                ("referrals_per_second", "nodata_per_second", "nxdomains_per_second", "errors_per_second",
+                 "all_per_second") if r.get(k) is not None and (r[k] or k != "all_per_second")]
+        if r.get("exempt"):
+            more.append("exempt " + ", ".join(r["exempt"]))
+        if more:
+            row("", ", ".join(more))
     else:
         row("rrl", "off")
     print(f"\nevents\n  {'sensor':<14}{s['events']['sensor']}\n"

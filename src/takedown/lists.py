@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from takedown.errors import OperationError
+from takedown.tomlfile import display_path  # noqa: F401 (re-exported: messages name files this way)
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -49,20 +50,6 @@ def normalize_name(text: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH or _NAME_RE.fullmatch(name) is None:
         return None
     return name.lower()
-
-
-def display_path(path: str | os.PathLike[str]) -> str:
-    """``path`` as a user wants to read it in a message: relative to the
-    current directory when it lies below it, else as it is."""
-    text = os.fspath(path)
-    if os.path.isabs(text):
-        try:
-            rel = os.path.relpath(text)
-        except ValueError:  # another drive on Windows
-            return text
-        if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
-            return rel
-    return text
 
 
 def read_domain_list(path: str | os.PathLike[str]) -> list[str]:

@@ -2,7 +2,10 @@
 
 ``load_operation`` parses the file with :mod:`tomllib`, then checks every
 key: type, range, address and name syntax, unknown keys (a typo must never
-be silently ignored) and the files it names. Every error is an
+be silently ignored) and the files it names. Each key is declared once, on
+the model dataclasses below (``key(kind, default, doc=...)``, the schema of
+:mod:`takedown.tomlfile`); cross-field checks are the ``_check_*`` functions
+run after their table's typed pass. Every error is an
 :class:`~takedown.errors.OperationError` whose message reads
 ``FILE:LINE: what is wrong``, FILE being the path as the user gave it.
 tomllib does not report positions of values, so :class:`takedown.tomlfile.Locator`
@@ -13,22 +16,36 @@ The format is documented in docs/operation-file.md.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import math
 import os
-import re
 import socket
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from takedown.errors import OperationError
 from takedown.hostport import parse_listen
-from takedown.tomlfile import KeyPath, Locator, dotted, show, syntax_error
+from takedown.tomlfile import (
+    Bool,
+    Choice,
+    Context,
+    Custom,
+    Each,
+    File,
+    Float,
+    Int,
+    Invalid,
+    KeyPath,
+    Str,
+    Table,
+    Tables,
+    dotted,
+    key,
+    load_document,
+    parse_toml,
+    show,
+)
 from takedown.lists import (
-    display_path,
     is_valid_name,
     normalize_name,
     read_blocklist,
@@ -61,82 +78,271 @@ MAX_WORKERS = 256
 
 
 # --------------------------------------------------------------------------
-# The model (imported by the DNS server: keep names and fields stable)
+# Value kinds (takedown.tomlfile has the generic ones)
+
+_IDENT_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_SENSOR_RE = r"[A-Za-z0-9_.:-]{1,253}"
+
+#: Family, operation and rule names.
+IDENTIFIER = Str(_IDENT_RE, "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+SENSOR = Str(_SENSOR_RE, "1-253 letters, digits, '.', ':', '_' or '-'")
+URL = Str(r"(https?://|mailto:)\S+", "an http(s):// or mailto: URL")
+
+
+def _address(version: int | None) -> Callable[[str, KeyPath], str]:
+    kind = {4: "IPv4 address", 6: "IPv6 address", None: "IP address"}[version]
+
+    def parse(s: str, w: KeyPath) -> str:
+        try:
+            ip = ipaddress.ip_address(s)
+        except ValueError:
+            raise Invalid(w, f"{dotted(w)} must be an {kind}, not {show(s)}") from None
+        if version is not None and ip.version != version:
+            raise Invalid(w, f"{dotted(w)} must be an {kind}, not {show(s)} (an IPv{ip.version} address)")
+        return str(ip)
+    return parse
+
+
+def addresses(version: int | None) -> Each:
+    what = {4: "IPv4 address", 6: "IPv6 address", None: "IP address"}[version]
+    return Each(_address(version), f"{what} or array of them", twice="{key}: address {value} is listed twice")
+
+
+def _network(s: str, w: KeyPath) -> str:
+    try:
+        return str(ipaddress.ip_network(s, strict=False))
+    except ValueError:
+        raise Invalid(w, f"{dotted(w)} must be a network like 127.0.0.0/8 or ::1/128, not {show(s)}") from None
+
+
+#: CIDR networks (a single address is a /32 or /128), normalized: "192.0.2.0/24".
+NETWORKS = Each(_network, "network or array of networks (CIDR)")
+#: HOST:PORT listen addresses (takedown.hostport), at least one.
+LISTEN = Each(lambda s, w: parse_listen(s), "HOST:PORT or array of them",
+              twice="{key}: {value} is listed twice", at_least="needs at least one HOST:PORT")
+
+
+def _dns_name(v: Any, where: KeyPath, ctx: Context) -> str:
+    s = Str().parse(v, where, ctx)
+    name = normalize_name(s)
+    if name is None:
+        raise Invalid(where, f"{dotted(where)} must be a DNS name (labels of 1-63 letters, digits, '-' or '_', "
+                             f"at most 253 characters), not {show(s)}")
+    return name
+
+
+def _zone_origin(v: Any, where: KeyPath, ctx: Context) -> str:
+    name = _dns_name(v, where, ctx)
+    if "." not in name:
+        raise Invalid(where, f"{dotted(where)} must be below a top-level domain, not {show(v)}")
+    return name
+
+
+def _rname(v: Any, where: KeyPath, ctx: Context) -> str:
+    s = Str().parse(v, where, ctx)
+    written = s[:-1] if s.endswith(".") else s
+    if "@" in s:
+        local, _, domain = s.partition("@")
+        raise Invalid(where, f"{dotted(where)} must be written as a DNS name (SOA RNAME "
+                             f"form: {local}.{domain} for {s}), not {show(s)}")
+    if not is_valid_name(written) or "." not in written:
+        raise Invalid(where, f"{dotted(where)} must be a DNS name in SOA RNAME form, "
+                             f"e.g. hostmaster.sinkhole.example, not {show(s)}")
+    return written
+
+
+def _nameservers(v: Any, where: KeyPath, ctx: Context) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(v, dict):
+        raise Invalid(where, f'{dotted(where)} must be a table of "ns name" = "address" or ["addresses"], '
+                             f"not {show(v)}")
+    if not v:
+        raise Invalid(where, f"{dotted(where)} needs at least one nameserver")
+    out: dict[str, tuple[str, ...]] = {}
+    for key_, addrs in v.items():
+        w = where + (key_,)
+        if isinstance(addrs, dict):
+            # `ns1.sinkhole.example = "..."` unquoted is a dotted key: nested tables.
+            full, inner = key_, addrs
+            while isinstance(inner, dict) and len(inner) == 1:
+                sub, inner = next(iter(inner.items()))
+                full += "." + sub
+            raise Invalid(w, f'{dotted(where)}: quote nameserver names that contain dots: "{full}" = ...')
+        name = normalize_name(key_)
+        if name is None or "." not in name:
+            raise Invalid(w, f"{dotted(where)}: {key_!r} is not a valid nameserver name")
+        if name in out:
+            raise Invalid(w, f"{dotted(where)}: nameserver {name} is listed twice")
+        parsed = addresses(None).parse(addrs, w, ctx)
+        if not parsed:
+            raise Invalid(w, f"{dotted(w)} needs at least one address")
+        out[name] = parsed
+    return tuple(out.items())
+
+
+def _params(v: Any, where: KeyPath, ctx: Context) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(v, dict):
+        raise Invalid(where, f"{dotted(where)} must be a table of parameters, e.g. {{ seed = 42 }}")
+    for k, x in v.items():
+        if isinstance(x, bool) or not isinstance(x, (int, str)):
+            raise Invalid((*where, k), f"{dotted((*where, k))} must be an integer or a string")
+    return tuple(sorted(v.items()))
+
+
+DNS_NAME = Custom(_zone_origin, "DNS name")
+RNAME = Custom(_rname, "DNS name (SOA RNAME form)")
+NAMESERVERS = Custom(_nameservers, "table: name = address or array of addresses")
+PARAMS = Custom(_params, "table of integers and strings")
+#: A rate limit in responses per second, as BIND 9 bounds it.
+RATE = Int(0, 1000)
+
+
+# --------------------------------------------------------------------------
+# Cross-field checks (after the typed pass of their table)
+
+
+def _check_sinkhole(s: Sinkhole, data: dict, where: KeyPath, ctx: Context) -> Sinkhole:
+    if not s.ipv4 and not s.ipv6:
+        raise Invalid(where, "sinkhole needs at least one address in ipv4 or ipv6")
+    return s
+
+
+def _check_dga(g: DgaSpec, data: dict, where: KeyPath, ctx: Context) -> DgaSpec:
+    """Resolve the family (aliases, an operator's plugin) and its parameters."""
+    from takedown.dga import DgaError, get, load_plugin
+
+    try:
+        if g.plugin is not None:
+            load_plugin(g.plugin)
+        fam = get(g.family)
+        params = fam.resolve(dict(g.params))
+    except DgaError as e:
+        at = (*where, "params") if g.params and "parameter" in str(e) else (*where, "family")
+        raise Invalid(at, f"{dotted(where)}: {e}") from None
+    return replace(g, family=fam.name, params=tuple(sorted(params.items())))
+
+
+def _check_events(e: Events, data: dict, where: KeyPath, ctx: Context) -> Events:
+    return e if e.sensor else replace(e, sensor=_hostname())
+
+
+def _check_listener(lst: Listener, data: dict, where: KeyPath, ctx: Context) -> Listener:
+    kind = lst.kind
+    if lst.response == "template" and lst.template is None:
+        raise Invalid(where + ("response",), f'{kind}.response = "template" needs {kind}.template, '
+                                             f"the operator's template file")
+    for name, only in (("handshake", "tls"), ("capture_bytes", "tcp")):
+        if name in data and kind != only:
+            raise Invalid(where + (name,), f"{kind}.{name}: only [{only}] has this key")
+    return lst
+
+
+def _check_operation(op: Operation, data: dict, where: KeyPath, ctx: Context) -> Operation:
+    """Refuse entries that make the policy ambiguous: the same list file
+    twice, the same zone twice. Nested zones and seized names inside zones
+    are well defined (the most specific rule wins) and are only noted, by
+    summarize()."""
+    files: dict[Path, int] = {}
+    for i, d in enumerate(op.domains):
+        if d.file in files:
+            j = files[d.file]
+            raise Invalid(("domains", i, "file"), f"domains[{i}].file is the same file as domains[{j}].file "
+                                                  f"(line {ctx.line_of(('domains', j, 'file'))})")
+        files[d.file] = i
+    origins: dict[str, int] = {}
+    for i, z in enumerate(op.zones):
+        if z.origin in origins:
+            j = origins[z.origin]
+            raise Invalid(("zones", i, "origin"), f"zone {z.origin} is declared twice (also zones[{j}], "
+                                                  f"line {ctx.line_of(('zones', j, 'origin'))})")
+        origins[z.origin] = i
+    return op
+
+
+def _hostname() -> str:
+    return socket.gethostname() or "localhost"
+
+
+# --------------------------------------------------------------------------
+# The model (imported by the DNS server: keep names and fields stable).
+# Each TOML key is declared once, here: kind, default, one-line doc
+# (docs/operation-file.md documents every one; tests/test_operation_docs.py
+# checks that the two agree).
 
 
 @dataclass(frozen=True)
 class Rrl:
     """Response rate limiting, on by default: a sinkhole answering every
     query at full rate is a DNS amplifier. Semantics follow BIND 9's
-    ``rate-limit`` (BIND 9 ARM, "Response Rate Limiting")."""
+    ``rate-limit`` (BIND 9 ARM, "Response Rate Limiting"); the ranges are BIND's."""
 
-    enabled: bool = True
-    responses_per_second: int = 20  # per source prefix
-    slip: int = 2  # every Nth limited response goes out truncated (TC=1); 0 = never
-    ipv4_prefix: int = 24
-    ipv6_prefix: int = 56
-    window: int = 15  # seconds of burst credit
+    enabled: bool = key(Bool(), True, doc="rate limiting on")
+    responses_per_second: int = key(RATE, 20, doc="responses-per-second: identical answers per second "
+                                                  "to one source prefix; 0 = no limit")
+    referrals_per_second: int | None = key(RATE, None, doc="referrals-per-second; none = responses_per_second",
+                                           doc_default="`responses_per_second`")
+    nodata_per_second: int | None = key(RATE, None, doc="nodata-per-second; none = responses_per_second",
+                                        doc_default="`responses_per_second`")
+    nxdomains_per_second: int | None = key(RATE, None, doc="nxdomains-per-second; none = responses_per_second",
+                                           doc_default="`responses_per_second`")
+    errors_per_second: int | None = key(RATE, None, doc="errors-per-second; none = responses_per_second",
+                                        doc_default="`responses_per_second`")
+    all_per_second: int = key(RATE, 0, doc="all-per-second: every response to one prefix; 0 = off")
+    slip: int = key(Int(0, 10), 2, doc="slip: every Nth limited response goes out truncated (TC=1); 0 = never")
+    window: int = key(Int(1, 3600), 15, doc="window: seconds of burst credit")
+    ipv4_prefix: int = key(Int(0, 32), 24, doc="ipv4-prefix-length: IPv4 sources grouped by this prefix")
+    ipv6_prefix: int = key(Int(0, 128), 56, doc="ipv6-prefix-length: IPv6 sources grouped by this prefix")
+    exempt: tuple[str, ...] = key(NETWORKS, (), doc="exempt-clients: networks never limited")
 
 
 @dataclass(frozen=True)
 class DnsConfig:
-    listen: tuple[str, ...] = ("127.0.0.1:5353",)  # "HOST:PORT", IPv6 as "[::1]:5353"
-    workers: int = 1
-    max_udp_payload: int = 1232  # EDNS buffer size advertised / cap (512..4096)
-    tcp_idle_timeout: float = 10.0
-    rrl: Rrl = Rrl()
+    listen: tuple[str, ...] = key(LISTEN, ("127.0.0.1:5353",), doc="HOST:PORT addresses served, UDP and TCP")
+    workers: int = key(Int(1, MAX_WORKERS), 1, doc="worker processes sharing the sockets")
+    max_udp_payload: int = key(Int(512, 4096), 1232, doc="EDNS UDP payload size advertised and used as a cap")
+    tcp_idle_timeout: float = key(Float(0, 3600), 10.0, doc="seconds before an idle TCP connection is closed")
+    rrl: Rrl = key(Table(Rrl), Rrl(), doc="response rate limiting")
     #: range mode only: networks whose queries may stamp their events with the
     #: emulated clock of EDNS option 65423 (takedown.dns.wire.EDNS_TAKEDOWN_CLOCK);
     #: empty = off
-    emulated_clock: tuple[str, ...] = ()
+    emulated_clock: tuple[str, ...] = key(NETWORKS, (), doc="range mode: networks that may set the events' time",
+                                          doc_default="none (off)")
 
 
 @dataclass(frozen=True)
 class Sinkhole:
-    ipv4: tuple[str, ...]
-    ipv6: tuple[str, ...]
-    ttl: int
-    soa_email: str  # RNAME form as written, e.g. "hostmaster.sinkhole.example"
-    # (ns name lowercased without trailing dot, its IPv4/IPv6 addresses)
-    nameservers: tuple[tuple[str, tuple[str, ...]], ...]
+    ipv4: tuple[str, ...] = key(addresses(4), (), doc="addresses of A answers", model_default=False)
+    ipv6: tuple[str, ...] = key(addresses(6), (), doc="addresses of AAAA answers", model_default=False)
+    ttl: int = key(Int(0, MAX_TTL), doc="TTL of every sinkhole record")
+    #: RNAME form as written, e.g. "hostmaster.sinkhole.example"
+    soa_email: str = key(RNAME, doc="the SOA's responsible mailbox, as a DNS name")
+    #: (ns name lowercased without trailing dot, its IPv4/IPv6 addresses)
+    nameservers: tuple[tuple[str, tuple[str, ...]], ...] = key(NAMESERVERS, doc="the sinkhole's nameservers")
 
 
 @dataclass(frozen=True)
 class DomainSet:
-    family: str
-    file: Path  # absolute
+    family: str = key(IDENTIFIER, doc="malware family of the names")
+    file: Path = key(File(), doc="the domain-list file")  # absolute
 
 
 @dataclass(frozen=True)
 class DgaSpec:
     """``[[dga]]``: a DGA family whose names the DNS server sinks as they come due."""
 
-    family: str  # the registered name (aliases resolved)
-    params: tuple[tuple[str, Any], ...] = ()
-    days_before: int = 3  # sink a name this many days before its period starts
-    days_after: int = 7  # and keep it this many days after its period ends
-    plugin: Path | None = None  # an operator's own family (a Python file defining FAMILY)
+    family: str = key(Str(), doc="a family or alias (takedown dga list)")  # registered name, aliases resolved
+    params: tuple[tuple[str, Any], ...] = key(PARAMS, (), doc="its parameters", doc_default="the family's defaults")
+    days_before: int = key(Int(0, 366), 3, doc="sink a name this many days before its period starts")
+    days_after: int = key(Int(0, 366), 7, doc="and keep it this many days after its period ends")
+    #: an operator's own family (a Python file defining FAMILY)
+    plugin: Path | None = key(File(), None, doc="an operator's own family, a Python file defining FAMILY")
 
 
 @dataclass(frozen=True)
 class ZoneSpec:
-    origin: str  # lowercased, no trailing dot
-    file: Path  # absolute
-    blocklist: Path | None  # absolute or None
-    family: str
-
-
-@dataclass(frozen=True)
-class Events:
-    flush_interval: float = 1.0  # seconds
-    sensor: str = ""  # load_operation fills in the hostname when not given
-    #: How source addresses are stored (docs/privacy.md): "clear"; "truncate"
-    #: (/24, /48, plus a keyed hash and the country/AS looked up at write
-    #: time); "hash" (no address, only the keyed hash, country and AS).
-    privacy: str = "clear"
-    #: The secret key of the keyed hash (a file of at least 32 bytes);
-    #: default: {storage}/privacy.key, created on first use.
-    privacy_key: Path | None = None
+    origin: str = key(DNS_NAME, doc="the zone's origin")  # lowercased, no trailing dot
+    file: Path = key(File(), doc="the original zone, RFC 1035 master file")  # absolute
+    blocklist: Path | None = key(File(), None, doc="the names to sink", model_default=False)
+    family: str = key(IDENTIFIER, doc="family recorded for sunk names")
 
 
 #: Ways of storing source addresses.
@@ -144,12 +350,27 @@ PRIVACY_MODES = ("clear", "truncate", "hash")
 
 
 @dataclass(frozen=True)
+class Events:
+    flush_interval: float = key(Float(0, 3600), 1.0, doc="seconds between writes of each worker's events")
+    #: load_operation fills in the hostname when not given
+    sensor: str = key(SENSOR, "", doc="name of this sensor in events", doc_default="the host name")
+    #: How source addresses are stored (docs/privacy.md): "clear"; "truncate"
+    #: (/24, /48, plus a keyed hash and the country/AS looked up at write
+    #: time); "hash" (no address, only the keyed hash, country and AS).
+    privacy: str = key(Choice(PRIVACY_MODES), "clear", doc="how source addresses are stored")
+    #: The secret key of the keyed hash (a file of at least 32 bytes);
+    #: default: {storage}/privacy.key, created on first use.
+    privacy_key: Path | None = key(File(None), None, doc="the key of the keyed hash",
+                                   doc_default="`{storage}/privacy.key`")
+
+
+@dataclass(frozen=True)
 class Enrich:
     """``[enrich]``: the operator's MaxMind GeoLite2/GeoIP2 (or compatible)
     databases; without them the data shipped with the package is used."""
 
-    country_mmdb: Path | None = None
-    asn_mmdb: Path | None = None
+    country_mmdb: Path | None = key(File(), None, doc="a Country (or City) database")
+    asn_mmdb: Path | None = key(File(), None, doc="an ASN database")
 
 
 #: How the HTTP sinkhole answers a check-in (docs/notice.md).
@@ -165,57 +386,65 @@ class Listener:
     timeouts, concurrent connections per source address.
     """
 
-    kind: str  # "http", "tls" or "tcp"
-    listen: tuple[str, ...]
-    response: str = "notice"  # for HTTP, and HTTP inside TLS after a handshake
-    trusted_proxies: tuple[str, ...] = ()  # networks allowed to send PROXY protocol headers
+    kind: str  # "http", "tls" or "tcp" (the table's name, not a key)
+    listen: tuple[str, ...] = key(LISTEN, doc="HOST:PORT addresses")
+    response: str = key(Choice(RESPONSE_POLICIES), "notice", doc="what an HTTP check-in gets")
+    trusted_proxies: tuple[str, ...] = key(NETWORKS, (), doc="peers allowed to send PROXY protocol headers",
+                                           doc_default="none")
     #: range mode only: stamp a connection's events with the emulated time a trusted
     #: PROXY v2 header carries (TLV 0xE0, takedown.net.proxy.TLV_TAKEDOWN_CLOCK)
-    emulated_clock: bool = False
-    template: Path | None = None  # the operator template for response = "template"
-    handshake: bool = False  # tls: finish the handshake (self-signed) and read the HTTP inside
-    capture_bytes: int = 256  # tcp: first bytes kept per connection
-    max_header_bytes: int = 8192
-    max_body_bytes: int = 1_048_576
-    requests_per_connection: int = 1000
-    idle_timeout: float = 30.0
-    request_timeout: float = 10.0
-    max_connections_per_source: int = 256
+    emulated_clock: bool = key(Bool(), False, doc="range mode: trusted peers set the events' time")
+    template: Path | None = key(File(), None, doc="the operator's template, for response = \"template\"")
+    handshake: bool = key(Bool(), False, doc="[tls] only: finish the handshake and read the HTTP inside")
+    capture_bytes: int = key(Int(0, 65536), 256, doc="[tcp] only: first bytes kept per connection")
+    max_header_bytes: int = key(Int(256, 1 << 20), 8192, doc="cap on request line and headers")
+    max_body_bytes: int = key(Int(0, 1 << 30), 1_048_576, doc="cap on a request body")
+    requests_per_connection: int = key(Int(1, 1 << 30), 1000, doc="keep-alive requests per connection")
+    idle_timeout: float = key(Float(0, 86400), 30.0, doc="seconds before an idle connection is closed")
+    request_timeout: float = key(Float(0, 3600), 10.0, doc="seconds a request may take to arrive")
+    max_connections_per_source: int = key(Int(1, 1 << 20), 256, doc="concurrent connections from one address")
 
 
 @dataclass(frozen=True)
 class Notice:
     """Who the notice page for infected users names, and where its templates are."""
 
-    operator: str = "the operator of this sinkhole"
-    contact_url: str | None = None
-    cert_url: str | None = None
-    template_dir: Path | None = None  # operator copies of notice.<lang>.html.j2
+    operator: str = key(Str(), "the operator of this sinkhole", doc="who the notice page says runs the sinkhole")
+    contact_url: str | None = key(URL, None, doc="where infected users get help")
+    cert_url: str | None = key(URL, None, doc="the national CERT to point to")
+    #: operator copies of notice.<lang>.html.j2
+    template_dir: Path | None = key(File("dir"), None, doc="the operator's notice templates")
 
 
 @dataclass(frozen=True)
 class Fingerprints:
-    rules: Path | None = None  # the operator's rules file, matched before the shipped ones
-    shipped: bool = True  # also match takedown's shipped rules
+    #: the operator's rules file, matched before the shipped ones
+    rules: Path | None = key(File(), None, doc="the operator's fingerprint rules")
+    shipped: bool = key(Bool(), True, doc="also match takedown's shipped rules")
+
+
+def _listener(kind: str) -> Table:
+    return Table(Listener, fixed={"kind": kind}, check=_check_listener)
 
 
 @dataclass(frozen=True)
 class Operation:
-    path: Path  # the operation file, absolute
-    name: str
-    storage: Path  # absolute
-    sinkhole: Sinkhole
-    domains: tuple[DomainSet, ...]
-    zones: tuple[ZoneSpec, ...]
-    dns: DnsConfig
-    events: Events
-    http: Listener | None = None
-    tls: Listener | None = None
-    tcp: Listener | None = None
-    notice: Notice = Notice()
-    fingerprints: Fingerprints = Fingerprints()
-    enrich: Enrich = Enrich()
-    dga: tuple[DgaSpec, ...] = ()
+    path: Path  # the operation file, absolute (not a key)
+    name: str = key(IDENTIFIER, section="operation", doc="name of the operation, recorded in every event")
+    storage: Path = key(File("dir-or-absent"), section="operation", doc="directory of the event dataset")
+    sinkhole: Sinkhole = key(Table(Sinkhole, check=_check_sinkhole), doc="how seized names are answered")
+    domains: tuple[DomainSet, ...] = key(Tables(DomainSet), (), doc="seized domain lists", model_default=False)
+    zones: tuple[ZoneSpec, ...] = key(Tables(ZoneSpec), (), doc="zones taken over whole", model_default=False)
+    dns: DnsConfig = key(Table(DnsConfig), DnsConfig(), doc="the DNS sensor", model_default=False)
+    events: Events = key(Table(Events, check=_check_events), Events(), doc="the event store",
+                         model_default=False)
+    http: Listener | None = key(_listener("http"), None, doc="HTTP sinkhole")
+    tls: Listener | None = key(_listener("tls"), None, doc="TLS sinkhole")
+    tcp: Listener | None = key(_listener("tcp"), None, doc="raw TCP sinkhole")
+    notice: Notice = key(Table(Notice), Notice(), doc="the notice page")
+    fingerprints: Fingerprints = key(Table(Fingerprints), Fingerprints(), doc="fingerprint rules")
+    enrich: Enrich = key(Table(Enrich), Enrich(), doc="country and AS databases")
+    dga: tuple[DgaSpec, ...] = key(Tables(DgaSpec, check=_check_dga), (), doc="DGA families sunk as names come due")
 
 
 # --------------------------------------------------------------------------
@@ -245,12 +474,10 @@ def load_operation(path: str | os.PathLike[str]) -> Operation:
     """
     display = os.fspath(path)
     text = read_text(path)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise OperationError(syntax_error(display, text, str(e))) from None
+    doc = parse_toml(display, text, OperationError)
     absolute = Path(os.path.abspath(path))
-    return _Builder(display, absolute, Locator(text)).operation(doc)
+    return load_document(Operation, doc, display, text, OperationError, base=absolute.parent,
+                         fixed={"path": absolute}, check=_check_operation)
 
 
 def parse_workers(value: int) -> int:
@@ -258,511 +485,6 @@ def parse_workers(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
         raise ValueError(f"must be an integer between 1 and {MAX_WORKERS}, not {show(value)}")
     return value
-
-
-# --------------------------------------------------------------------------
-# Validation
-
-_REQUIRED = object()
-_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
-_SENSOR_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
-
-
-
-class _Builder:
-    """Walks the parsed document, turning it into an Operation or raising
-    OperationError at the line of the first bad key."""
-
-    def __init__(self, display: str, path: Path, locator: Locator):
-        self.display = display
-        self.path = path
-        self.base = path.parent
-        self.loc = locator
-
-    def error(self, where: KeyPath, message: str) -> OperationError:
-        return OperationError(f"{self.display}:{self.loc.line_of(where)}: {message}")
-
-    # -- sections ----------------------------------------------------------
-
-    def operation(self, doc: dict[str, Any]) -> Operation:
-        top = _Table(self, (), doc, _KEYS[()])
-        op = top.table("operation")
-        name = op.get("name", self.identifier)
-        storage = op.get("storage", self.storage)
-        sinkhole = self.sinkhole(top.table("sinkhole"))
-        domains = tuple(self.domain_set(t) for t in top.array_of_tables("domains"))
-        zones = tuple(self.zone(t) for t in top.array_of_tables("zones"))
-        self.check_overlaps(domains, zones)
-        dns = self.dns(top.table("dns", required=False))
-        events = self.events(top.table("events", required=False))
-        listeners = {k: self.listener(k, top.table(k, required=False)) for k in ("http", "tls", "tcp")}
-        return Operation(
-            path=self.path, name=name, storage=storage, sinkhole=sinkhole,
-            domains=domains, zones=zones, dns=dns, events=events,
-            notice=self.notice(top.table("notice", required=False)),
-            fingerprints=self.fingerprints(top.table("fingerprints", required=False)),
-            enrich=self.enrich(top.table("enrich", required=False)),
-            dga=tuple(self.dga(t) for t in top.array_of_tables("dga")),
-            **listeners,
-        )
-
-    def listener(self, kind: str, t: _Table | None) -> Listener | None:
-        if t is None:
-            return None
-        d = Listener(kind, ())
-        response = t.get("response", self.choice(RESPONSE_POLICIES), default=d.response)
-        template = t.get("template", self.existing_file, default=None)
-        if response == "template" and template is None:
-            raise self.error((kind, "response"), f"{kind}.response = \"template\" needs {kind}.template, "
-                                                  f"the operator's template file")
-        return Listener(
-            kind=kind,
-            listen=t.get("listen", self.listen),
-            response=response,
-            trusted_proxies=t.get("trusted_proxies", self.networks, default=()),
-            emulated_clock=t.get("emulated_clock", self.boolean, default=d.emulated_clock),
-            template=template,
-            handshake=t.get("handshake", self.boolean, default=d.handshake),
-            capture_bytes=t.get("capture_bytes", self.integer(0, 65536), default=d.capture_bytes),
-            max_header_bytes=t.get("max_header_bytes", self.integer(256, 1 << 20), default=d.max_header_bytes),
-            max_body_bytes=t.get("max_body_bytes", self.integer(0, 1 << 30), default=d.max_body_bytes),
-            requests_per_connection=t.get("requests_per_connection", self.integer(1, 1 << 30),
-                                          default=d.requests_per_connection),
-            idle_timeout=t.get("idle_timeout", self.number(0, 86400), default=d.idle_timeout),
-            request_timeout=t.get("request_timeout", self.number(0, 3600), default=d.request_timeout),
-            max_connections_per_source=t.get("max_connections_per_source", self.integer(1, 1 << 20),
-                                             default=d.max_connections_per_source),
-        )
-
-    def notice(self, t: _Table | None) -> Notice:
-        d = Notice()
-        if t is None:
-            return d
-        template_dir = t.get("template_dir", self.resolve, default=None)
-        if template_dir is not None and not template_dir.is_dir():
-            raise self.error(("notice", "template_dir"),
-                             f"notice.template_dir: {display_path(template_dir)} is not a directory")
-        return Notice(
-            operator=t.get("operator", self.string, default=d.operator),
-            contact_url=t.get("contact_url", self.url, default=None),
-            cert_url=t.get("cert_url", self.url, default=None),
-            template_dir=template_dir,
-        )
-
-    def fingerprints(self, t: _Table | None) -> Fingerprints:
-        d = Fingerprints()
-        if t is None:
-            return d
-        return Fingerprints(
-            rules=t.get("rules", self.existing_file, default=None),
-            shipped=t.get("shipped", self.boolean, default=d.shipped),
-        )
-
-    def choice(self, options: tuple[str, ...]) -> Callable[[Any, KeyPath], str]:
-        def parse(v: Any, where: KeyPath) -> str:
-            s = self.string(v, where)
-            if s not in options:
-                raise self.error(where, f"{dotted(where)} must be one of {', '.join(options)}, not {show(s)}")
-            return s
-        return parse
-
-    def url(self, v: Any, where: KeyPath) -> str:
-        s = self.string(v, where)
-        if not re.fullmatch(r"(https?://|mailto:)\S+", s):
-            raise self.error(where, f"{dotted(where)} must be an http(s):// or mailto: URL, not {show(s)}")
-        return s
-
-    def networks(self, v: Any, where: KeyPath) -> tuple[str, ...]:
-        out = []
-        for s, w in self.strings(v, where):
-            try:
-                out.append(str(ipaddress.ip_network(s, strict=False)))
-            except ValueError:
-                raise self.error(w, f"{dotted(w)} must be a network like 127.0.0.0/8 or ::1/128, "
-                                    f"not {show(s)}") from None
-        return tuple(out)
-
-    def sinkhole(self, t: _Table) -> Sinkhole:
-        ipv4 = t.get("ipv4", self.addresses(4), default=())
-        ipv6 = t.get("ipv6", self.addresses(6), default=())
-        ttl = t.get("ttl", self.integer(0, MAX_TTL))
-        soa_email = t.get("soa_email", self.rname)
-        nameservers = t.get("nameservers", self.nameservers)
-        if not ipv4 and not ipv6:
-            raise self.error(t.path, "sinkhole needs at least one address in ipv4 or ipv6")
-        return Sinkhole(ipv4=ipv4, ipv6=ipv6, ttl=ttl, soa_email=soa_email, nameservers=nameservers)
-
-    def domain_set(self, t: _Table) -> DomainSet:
-        return DomainSet(family=t.get("family", self.identifier),
-                         file=t.get("file", self.existing_file))
-
-    def zone(self, t: _Table) -> ZoneSpec:
-        return ZoneSpec(
-            origin=t.get("origin", self.zone_origin),
-            file=t.get("file", self.existing_file),
-            blocklist=t.get("blocklist", self.existing_file, default=None),
-            family=t.get("family", self.identifier),
-        )
-
-    def dns(self, t: _Table | None) -> DnsConfig:
-        d = DnsConfig()
-        if t is None:
-            return d
-        return DnsConfig(
-            listen=t.get("listen", self.listen, default=d.listen),
-            workers=t.get("workers", self.integer(1, MAX_WORKERS), default=d.workers),
-            max_udp_payload=t.get("max_udp_payload", self.integer(512, 4096),
-                                  default=d.max_udp_payload),
-            tcp_idle_timeout=t.get("tcp_idle_timeout", self.number(0, 3600),
-                                   default=d.tcp_idle_timeout),
-            rrl=self.rrl(t.table("rrl", required=False)),
-            emulated_clock=t.get("emulated_clock", self.networks, default=d.emulated_clock),
-        )
-
-    def rrl(self, t: _Table | None) -> Rrl:
-        d = Rrl()
-        if t is None:
-            return d
-        # Ranges as BIND 9 accepts them in rate-limit { ... } (BIND 9 ARM,
-        # "Response Rate Limiting"), except responses_per_second, which may go
-        # far above BIND's 1000 so that a benchmark keeps the bookkeeping on
-        # without limiting its client; 0 responses/s is spelled enabled = false.
-        return Rrl(
-            enabled=t.get("enabled", self.boolean, default=d.enabled),
-            responses_per_second=t.get("responses_per_second", self.integer(1, 1_000_000_000),
-                                       default=d.responses_per_second),
-            slip=t.get("slip", self.integer(0, 10), default=d.slip),
-            ipv4_prefix=t.get("ipv4_prefix", self.integer(1, 32), default=d.ipv4_prefix),
-            ipv6_prefix=t.get("ipv6_prefix", self.integer(1, 128), default=d.ipv6_prefix),
-            window=t.get("window", self.integer(1, 3600), default=d.window),
-        )
-
-    def events(self, t: _Table | None) -> Events:
-        d = Events()
-        if t is None:
-            return Events(flush_interval=d.flush_interval, sensor=_hostname())
-        flush = t.get("flush_interval", self.number(0, 3600), default=d.flush_interval)
-        sensor = t.get("sensor", self.sensor, default=None)
-        return Events(
-            flush_interval=flush, sensor=sensor if sensor is not None else _hostname(),
-            privacy=t.get("privacy", self.choice(PRIVACY_MODES), default=d.privacy),
-            privacy_key=t.get("privacy_key", self.resolve, default=None),
-        )
-
-    def dga(self, t: _Table) -> DgaSpec:
-        from takedown.dga import DgaError, get, load_plugin
-
-        plugin = t.get("plugin", self.existing_file, default=None)
-        name = t.get("family", self.string)
-        raw = t.get("params", self.param_table, default={})
-        try:
-            if plugin is not None:
-                load_plugin(plugin)
-            fam = get(name)
-            params = fam.resolve(raw)
-        except DgaError as e:
-            where = (*t.path, "params") if raw and "parameter" in str(e) else (*t.path, "family")
-            raise self.error(where, f"{dotted(t.path)}: {e}") from None
-        return DgaSpec(
-            family=fam.name, params=tuple(sorted(params.items())),
-            days_before=t.get("days_before", self.integer(0, 366), default=3),
-            days_after=t.get("days_after", self.integer(0, 366), default=7),
-            plugin=plugin,
-        )
-
-    def param_table(self, v: Any, where: KeyPath) -> dict:
-        if not isinstance(v, dict):
-            raise self.error(where, f"{dotted(where)} must be a table of parameters, e.g. {{ seed = 42 }}")
-        for k, x in v.items():
-            if isinstance(x, bool) or not isinstance(x, (int, str)):
-                raise self.error((*where, k), f"{dotted((*where, k))} must be an integer or a string")
-        return dict(v)
-
-    def enrich(self, t: _Table | None) -> Enrich:
-        if t is None:
-            return Enrich()
-        return Enrich(
-            country_mmdb=t.get("country_mmdb", self.existing_file, default=None),
-            asn_mmdb=t.get("asn_mmdb", self.existing_file, default=None),
-        )
-
-    def check_overlaps(self, domains: tuple[DomainSet, ...], zones: tuple[ZoneSpec, ...]) -> None:
-        """Refuse entries that make the policy ambiguous: the same list file
-        twice, the same zone twice. Nested zones and seized names inside
-        zones are well defined (the most specific rule wins) and are only
-        noted, by summarize()."""
-        files: dict[Path, int] = {}
-        for i, d in enumerate(domains):
-            if d.file in files:
-                j = files[d.file]
-                raise self.error(("domains", i, "file"),
-                                 f"domains[{i}].file is the same file as domains[{j}].file "
-                                 f"(line {self.loc.line_of(('domains', j, 'file'))})")
-            files[d.file] = i
-        origins: dict[str, int] = {}
-        for i, z in enumerate(zones):
-            if z.origin in origins:
-                j = origins[z.origin]
-                raise self.error(("zones", i, "origin"),
-                                 f"zone {z.origin} is declared twice (also zones[{j}], "
-                                 f"line {self.loc.line_of(('zones', j, 'origin'))})")
-            origins[z.origin] = i
-
-    # -- value parsers: (value, where) -> result, or raise --------------------
-
-    def integer(self, lo: int, hi: int) -> Callable[[Any, KeyPath], int]:
-        def parse(v: Any, where: KeyPath) -> int:
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise self.error(where, f"{dotted(where)} must be an integer between "
-                                        f"{lo} and {hi}, not {show(v)}")
-            return v
-        return parse
-
-    def number(self, lo: float, hi: float) -> Callable[[Any, KeyPath], float]:
-        """A number of seconds in (lo, hi]."""
-        def parse(v: Any, where: KeyPath) -> float:
-            if (isinstance(v, bool) or not isinstance(v, (int, float))
-                    or not math.isfinite(v) or not lo < v <= hi):
-                raise self.error(where, f"{dotted(where)} must be a number greater than "
-                                        f"{lo:g} and at most {hi:g}, not {show(v)}")
-            return float(v)
-        return parse
-
-    def boolean(self, v: Any, where: KeyPath) -> bool:
-        if not isinstance(v, bool):
-            raise self.error(where, f"{dotted(where)} must be true or false, not {show(v)}")
-        return v
-
-    def string(self, v: Any, where: KeyPath) -> str:
-        if not isinstance(v, str):
-            raise self.error(where, f"{dotted(where)} must be a string, not {show(v)}")
-        return v
-
-    def identifier(self, v: Any, where: KeyPath) -> str:
-        s = self.string(v, where)
-        if not _IDENT_RE.fullmatch(s):
-            raise self.error(where, f"{dotted(where)} must be 1-64 letters, digits, '.', '_' "
-                                    f"or '-', starting with a letter or digit, not {show(s)}")
-        return s
-
-    def sensor(self, v: Any, where: KeyPath) -> str:
-        s = self.string(v, where)
-        if not _SENSOR_RE.fullmatch(s):
-            raise self.error(where, f"{dotted(where)} must be 1-253 letters, digits, "
-                                    f"'.', ':', '_' or '-', not {show(s)}")
-        return s
-
-    def strings(self, v: Any, where: KeyPath) -> list[tuple[str, KeyPath]]:
-        """A string or an array of strings, each with its own location."""
-        if isinstance(v, str):
-            return [(v, where)]
-        if isinstance(v, list):
-            out = []
-            for i, item in enumerate(v):
-                out.append((self.string(item, where + (i,)), where + (i,)))
-            return out
-        raise self.error(where, f"{dotted(where)} must be a string or an array of strings, "
-                                f"not {show(v)}")
-
-    def addresses(self, version: int | None) -> Callable[[Any, KeyPath], tuple[str, ...]]:
-        kind = {4: "IPv4 address", 6: "IPv6 address", None: "IP address"}[version]
-
-        def parse(v: Any, where: KeyPath) -> tuple[str, ...]:
-            out: dict[str, KeyPath] = {}
-            for s, w in self.strings(v, where):
-                try:
-                    ip = ipaddress.ip_address(s)
-                except ValueError:
-                    raise self.error(w, f"{dotted(w)} must be an {kind}, not {show(s)}") from None
-                if version is not None and ip.version != version:
-                    raise self.error(w, f"{dotted(w)} must be an {kind}, not {show(s)} "
-                                        f"(an IPv{ip.version} address)")
-                if str(ip) in out:
-                    raise self.error(w, f"{dotted(w)}: address {ip} is listed twice")
-                out[str(ip)] = w
-            return tuple(out)
-        return parse
-
-    def dns_name(self, v: Any, where: KeyPath) -> str:
-        s = self.string(v, where)
-        name = normalize_name(s)
-        if name is None:
-            raise self.error(where, f"{dotted(where)} must be a DNS name (labels of 1-63 "
-                                    f"letters, digits, '-' or '_', at most 253 characters), "
-                                    f"not {show(s)}")
-        return name
-
-    def zone_origin(self, v: Any, where: KeyPath) -> str:
-        name = self.dns_name(v, where)
-        if "." not in name:
-            raise self.error(where, f"{dotted(where)} must be below a top-level domain, "
-                                    f"not {show(v)}")
-        return name
-
-    def rname(self, v: Any, where: KeyPath) -> str:
-        s = self.string(v, where)
-        written = s[:-1] if s.endswith(".") else s
-        if "@" in s:
-            local, _, domain = s.partition("@")
-            raise self.error(where, f"{dotted(where)} must be written as a DNS name (SOA RNAME "
-                                    f"form: {local}.{domain} for {s}), not {show(s)}")
-        if not is_valid_name(written) or "." not in written:
-            raise self.error(where, f"{dotted(where)} must be a DNS name in SOA RNAME form, "
-                                    f"e.g. hostmaster.sinkhole.example, not {show(s)}")
-        return written
-
-    def nameservers(self, v: Any, where: KeyPath) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        if not isinstance(v, dict):
-            raise self.error(where, f"{dotted(where)} must be a table of "
-                                    f'"ns name" = "address" or ["addresses"], not {show(v)}')
-        if not v:
-            raise self.error(where, f"{dotted(where)} needs at least one nameserver")
-        out: dict[str, tuple[str, ...]] = {}
-        for key, addrs in v.items():
-            w = where + (key,)
-            if isinstance(addrs, dict):
-                # `ns1.sinkhole.example = "..."` unquoted is a dotted key: nested tables.
-                full, inner = key, addrs
-                while isinstance(inner, dict) and len(inner) == 1:
-                    sub, inner = next(iter(inner.items()))
-                    full += "." + sub
-                raise self.error(w, f"{dotted(where)}: quote nameserver names that contain "
-                                    f'dots: "{full}" = ...')
-            name = normalize_name(key)
-            if name is None or "." not in name:
-                raise self.error(w, f"{dotted(where)}: {key!r} is not a valid nameserver name")
-            if name in out:
-                raise self.error(w, f"{dotted(where)}: nameserver {name} is listed twice")
-            parsed = self.addresses(None)(addrs, w)
-            if not parsed:
-                raise self.error(w, f"{dotted(w)} needs at least one address")
-            out[name] = parsed
-        return tuple(out.items())
-
-    def listen(self, v: Any, where: KeyPath) -> tuple[str, ...]:
-        out: dict[str, None] = {}
-        items = self.strings(v, where)
-        if not items:
-            raise self.error(where, f"{dotted(where)} needs at least one HOST:PORT")
-        for s, w in items:
-            try:
-                addr = parse_listen(s)
-            except ValueError as e:
-                raise self.error(w, f"{dotted(w)}: {e}") from None
-            if addr in out:
-                raise self.error(w, f"{dotted(w)}: {addr} is listed twice")
-            out[addr] = None
-        return tuple(out)
-
-    def resolve(self, v: Any, where: KeyPath) -> Path:
-        s = self.string(v, where)
-        if not s:
-            raise self.error(where, f"{dotted(where)} must not be empty")
-        return Path(os.path.abspath(self.base / Path(s).expanduser()))
-
-    def existing_file(self, v: Any, where: KeyPath) -> Path:
-        p = self.resolve(v, where)
-        if not p.exists():
-            raise self.error(where, f"{dotted(where)}: file {show(v)} does not exist "
-                                    f"(looked for {display_path(p)})")
-        if not p.is_file():
-            raise self.error(where, f"{dotted(where)}: {display_path(p)} is not a regular file")
-        return p
-
-    def storage(self, v: Any, where: KeyPath) -> Path:
-        p = self.resolve(v, where)
-        if p.exists() and not p.is_dir():
-            raise self.error(where, f"{dotted(where)}: {display_path(p)} exists and is not "
-                                    f"a directory")
-        return p
-
-
-# The keys each table may hold; anything else is refused (a typo must not be
-# silently ignored). Keyed by the table's path with array indices dropped.
-_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("operation", "sinkhole", "domains", "zones", "dns", "events", "http", "tls", "tcp",
-         "notice", "fingerprints", "enrich", "dga"),
-    ("operation",): ("name", "storage"),
-    ("sinkhole",): ("ipv4", "ipv6", "ttl", "soa_email", "nameservers"),
-    ("domains",): ("family", "file"),
-    ("zones",): ("origin", "file", "blocklist", "family"),
-    ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl", "emulated_clock"),
-    ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
-                     "ipv6_prefix", "window"),
-    ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
-    ("enrich",): ("country_mmdb", "asn_mmdb"),
-    ("dga",): ("family", "params", "days_before", "days_after", "plugin"),
-    **{(k,): ("listen", "response", "trusted_proxies", "emulated_clock", "template", "handshake",
-              "capture_bytes", "max_header_bytes", "max_body_bytes", "requests_per_connection", "idle_timeout",
-              "request_timeout", "max_connections_per_source") for k in ("http", "tls", "tcp")},
-    ("notice",): ("operator", "contact_url", "cert_url", "template_dir"),
-    ("fingerprints",): ("rules", "shipped"),
-}
-
-
-class _Table:
-    """A TOML table being validated. Unknown keys are refused on creation
-    (with a did-you-mean), before any value is looked at, so a misspelt
-    key is reported as such and not as the required key it was meant to be."""
-
-    def __init__(self, b: _Builder, path: KeyPath, data: dict[str, Any], keys: tuple[str, ...]):
-        self.b = b
-        self.path = path
-        self.data = data
-        for key, value in data.items():
-            if key in keys:
-                continue
-            where = path + (key,)
-            hint = difflib.get_close_matches(key, keys, n=1)
-            if isinstance(value, dict):
-                what = f"table [{dotted(where)}]"
-            elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                what = f"table [[{dotted(where)}]]"
-            else:
-                what = f"key {dotted(where)}"
-            msg = f"unknown {what}"
-            if hint:
-                msg += f" (did you mean {dotted(path + (hint[0],))}?)"
-            else:
-                msg += f" (expected one of: {', '.join(keys)})"
-            raise b.error(where, msg)
-
-    def get(self, key: str, parse: Callable[[Any, KeyPath], Any], default: Any = _REQUIRED) -> Any:
-        if key not in self.data:
-            if default is _REQUIRED:
-                raise self.b.error(self.path, f"missing required key {dotted(self.path + (key,))}")
-            return default
-        return parse(self.data[key], self.path + (key,))
-
-    def table(self, key: str, required: bool = True) -> _Table | None:
-        where = self.path + (key,)
-        if key not in self.data:
-            if required:
-                raise self.b.error(self.path, f"missing required table [{dotted(where)}]")
-            return None
-        v = self.data[key]
-        if not isinstance(v, dict):
-            raise self.b.error(where, f"{dotted(where)} must be a table ([{dotted(where)}]), "
-                                      f"not {show(v)}")
-        return _Table(self.b, where, v, _KEYS[_schema_key(where)])
-
-    def array_of_tables(self, key: str) -> list[_Table]:
-        where = self.path + (key,)
-        v = self.data.get(key, [])
-        if not isinstance(v, list) or not all(isinstance(t, dict) for t in v):
-            raise self.b.error(where, f"{dotted(where)} must be an array of tables: "
-                                      f"write each entry under its own [[{dotted(where)}]]")
-        keys = _KEYS[_schema_key(where)]
-        return [_Table(self.b, where + (i,), t, keys) for i, t in enumerate(v)]
-
-
-def _schema_key(path: KeyPath) -> tuple[str, ...]:
-    return tuple(p for p in path if isinstance(p, str))
-
-
-def _hostname() -> str:
-    return socket.gethostname() or "localhost"
-
 
 # --------------------------------------------------------------------------
 # Summary (for `takedown check`)
@@ -844,14 +566,8 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
             "max_udp_payload": op.dns.max_udp_payload,
             "tcp_idle_timeout": op.dns.tcp_idle_timeout,
             "emulated_clock": list(op.dns.emulated_clock),
-            "rrl": {
-                "enabled": op.dns.rrl.enabled,
-                "responses_per_second": op.dns.rrl.responses_per_second,
-                "slip": op.dns.rrl.slip,
-                "ipv4_prefix": op.dns.rrl.ipv4_prefix,
-                "ipv6_prefix": op.dns.rrl.ipv6_prefix,
-                "window": op.dns.rrl.window,
-            },
+            "rrl": {f.name: (list(v) if isinstance(v, tuple) else v)
+                    for f in fields(Rrl) for v in [getattr(op.dns.rrl, f.name)]},
         },
         "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor,
                    "privacy": op.events.privacy},

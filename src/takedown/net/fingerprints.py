@@ -23,11 +23,9 @@ operation file's TOML locator (:class:`takedown.tomlfile.Locator`).
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -37,8 +35,24 @@ from takedown.net.responses import POLICIES
 
 # The operation file's TOML line locator and message helpers, reused rather
 # than rewritten (same FILE:LINE conventions for every file an operator writes).
-from takedown.operation import read_text
-from takedown.tomlfile import Locator, dotted, show, syntax_error
+from takedown.operation import IDENTIFIER, read_text
+from takedown.tomlfile import (
+    Choice,
+    Context,
+    Custom,
+    Invalid,
+    KeyPath,
+    Str,
+    Tables,
+    dotted,
+    key,
+    keys,
+    load_document,
+    parse_toml,
+    show,
+    strings,
+    unknown_keys,
+)
 
 __all__ = ["CONFIDENCES", "PROTOCOLS", "Rule", "RuleSet", "SHIPPED_RULES"]
 
@@ -47,25 +61,9 @@ PROTOCOLS = ("http", "tls", "tcp")
 CONFIDENCES = ("high", "medium", "low")
 _RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 
-_IDENT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _HASH_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _JA4_RE = re.compile(r"[A-Za-z0-9_*-]{1,80}", re.ASCII)
-
-KeyPath = tuple[str | int, ...]
-
-_COMMON = ("name", "family", "source", "confidence", "description", "response", "protocol", "port")
-_KEYS = {
-    "http": _COMMON + ("method", "host", "path", "query", "user_agent", "header", "body", "body_len", "ja3", "ja4"),
-    "tls": _COMMON + ("sni", "ja3", "ja4"),
-    "tcp": _COMMON + ("payload",),
-}
-_MATCHERS = {
-    "http": ("method", "host", "path", "query", "user_agent", "header", "body", "body_len", "ja3", "ja4", "port"),
-    "tls": ("sni", "ja3", "ja4", "port"),
-    "tcp": ("payload", "port"),
-}
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -252,11 +250,8 @@ class RuleSet:
     @classmethod
     def loads(cls, text: str, display: str = "<rules>") -> RuleSet:
         """The same as :meth:`load`, from text (``display`` names it in errors)."""
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise RulesError(syntax_error(display, text, str(e))) from None
-        return cls(_Compiler(display, Locator(text)).document(doc))
+        doc = parse_toml(display, text, RulesError)
+        return cls(list(load_document(_RulesFile, doc, display, text, RulesError, check=_check_names).rule))
 
     @classmethod
     def shipped(cls, *, min_confidence: str = "low") -> RuleSet:
@@ -358,308 +353,289 @@ class RuleSet:
 
 
 # --------------------------------------------------------------------------
-# Loading and validation
+# Loading and validation: every key of a [[rule]] is declared once, on
+# _RuleKeys; a matcher key's tags are the protocols it applies to.
 
 
-class _Compiler:
-    def __init__(self, display: str, locator: Locator):
-        self.display = display
-        self.loc = locator
+def _table(v: Any, where: KeyPath, keys: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise Invalid(where, f"{dotted(where)} must be {what}, not {show(v)}")
+    unknown_keys(v, where, keys)
+    if not v:
+        raise Invalid(where, f"{dotted(where)} is empty: give one of {', '.join(keys)}")
+    return v
 
-    def error(self, where: KeyPath, message: str) -> RulesError:
-        return RulesError(f"{self.display}:{self.loc.line_of(where)}: {message}")
 
-    def document(self, doc: dict[str, Any]) -> list[tuple[Rule, _Compiled]]:
-        for key, value in doc.items():
-            if key != "rule":
-                hint = " (did you mean [[rule]]?)" if difflib.get_close_matches(key, ["rule"], n=1) else ""
-                raise self.error((key,), f"unknown key {dotted((key,))}{hint}: a rules file holds "
-                                         f"[[rule]] tables only")
-        rules = doc.get("rule", [])
-        if not isinstance(rules, list) or not all(isinstance(t, dict) for t in rules):
-            raise self.error(("rule",), "rule must be an array of tables: write each rule under its own [[rule]]")
-        out = []
-        names: dict[str, int] = {}
-        for i, table in enumerate(rules):
-            rule, comp = self.rule(i, table)
-            if rule.name in names:
-                j = names[rule.name]
-                raise self.error(("rule", i, "name"), f"rule name {rule.name!r} is used twice "
-                                                      f"(also rule[{j}], line {self.loc.line_of(('rule', j))})")
-            names[rule.name] = i
-            out.append((rule, comp))
-        return out
+def _regex(pattern: Any, where: KeyPath, flags: int = 0) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise Invalid(where, f"{dotted(where)} must be a non-empty regular expression string, not {show(pattern)}")
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise Invalid(where, f"{dotted(where)}: invalid regular expression: {e}") from None
 
-    # -- one rule ------------------------------------------------------------
 
-    def rule(self, i: int, t: dict[str, Any]) -> tuple[Rule, _Compiled]:
-        where: KeyPath = ("rule", i)
-        protocol = t.get("protocol", "http")
-        if protocol not in PROTOCOLS:
-            raise self.error(where + ("protocol",), f"rule[{i}].protocol must be one of "
-                                                    f"{', '.join(PROTOCOLS)}, not {show(protocol)}")
-        allowed = _KEYS[protocol]
-        for key in t:
-            if key not in allowed:
-                other = [p for p in PROTOCOLS if key in _KEYS[p]]
-                if other:
-                    msg = (f"rule[{i}].{key} is not a matcher of {protocol} rules "
-                           f"(it is one of {' and '.join(other)} rules; set protocol = \"{other[0]}\")")
-                else:
-                    hint = difflib.get_close_matches(key, allowed, n=1)
-                    msg = f"unknown key rule[{i}].{key}" + (f" (did you mean {hint[0]}?)" if hint
-                                                             else f" (expected one of: {', '.join(allowed)})")
-                raise self.error(where + (key,), msg)
-        name = self.required(t, where, "name", self.identifier)
-        family = self.required(t, where, "family", self.identifier)
-        source = self.required(t, where, "source", self.text)
-        confidence = t.get("confidence")
-        if confidence is not None and confidence not in CONFIDENCES:
-            raise self.error(where + ("confidence",), f"rule[{i}].confidence must be one of "
-                                                      f"{', '.join(CONFIDENCES)}, not {show(confidence)}")
-        description = self.text(t["description"], where + ("description",)) if "description" in t else None
-        response = t.get("response")
-        if response is not None and response not in POLICIES:
-            raise self.error(where + ("response",), f"rule[{i}].response must be one of "
-                                                    f"{', '.join(POLICIES)}, not {show(response)}")
-        used = tuple(k for k in _MATCHERS[protocol] if k in t)
-        if not used:
-            raise self.error(where, f"rule[{i}] ({name}) has no matcher: give at least one of "
-                                    f"{', '.join(_MATCHERS[protocol])}")
-        rule = Rule(name=name, family=family, source=source, response=response, protocol=protocol,
-                    confidence=confidence, description=description,
-                    location=f"{self.display}:{self.loc.line_of(where)}", matchers=used)
-        c = _Compiled(rule)
-        for key in used:
-            getattr(self, "m_" + key)(c, t[key], where + (key,))
-        return rule, c
+def _bytes_regex(pattern: Any, where: KeyPath) -> re.Pattern[bytes]:
+    if not isinstance(pattern, str) or not pattern:
+        raise Invalid(where, f"{dotted(where)} must be a non-empty regular expression string, not {show(pattern)}")
+    try:
+        raw = pattern.encode("latin-1")
+    except UnicodeEncodeError:
+        raise Invalid(where, f"{dotted(where)}: a bytes regular expression may only hold "
+                             f"characters up to \\xff (write others as \\xNN escapes)") from None
+    try:
+        return re.compile(raw, re.DOTALL)
+    except re.error as e:
+        raise Invalid(where, f"{dotted(where)}: invalid regular expression: {e}") from None
 
-    def required(self, t: dict, where: KeyPath, key: str, parse: Callable[[Any, KeyPath], Any]) -> Any:
-        if key not in t:
-            raise self.error(where, f"{dotted(where)} is missing required key {key}")
-        return parse(t[key], where + (key,))
 
-    def identifier(self, v: Any, where: KeyPath) -> str:
-        if not isinstance(v, str) or not _IDENT_RE.fullmatch(v):
-            raise self.error(where, f"{dotted(where)} must be 1-64 letters, digits, '.', '_' or '-', "
-                                    f"starting with a letter or digit, not {show(v)}")
-        return v
+def _hexbytes(v: Any, where: KeyPath) -> bytes:
+    text = v.replace(" ", "").replace(":", "") if isinstance(v, str) else None
+    try:
+        if not text:
+            raise ValueError
+        return bytes.fromhex(text)
+    except ValueError:
+        raise Invalid(where, f"{dotted(where)} must be hexadecimal bytes such as \"00 00 00 01\", "
+                             f"not {show(v)}") from None
 
-    def text(self, v: Any, where: KeyPath) -> str:
-        if not isinstance(v, str) or not v.strip():
-            raise self.error(where, f"{dotted(where)} must be a non-empty string, not {show(v)}")
-        return v
 
-    def strings(self, v: Any, where: KeyPath) -> list[tuple[str, KeyPath]]:
-        if isinstance(v, str):
-            return [(v, where)]
-        if isinstance(v, list) and v:
-            out = []
-            for k, item in enumerate(v):
-                if not isinstance(item, str):
-                    raise self.error(where + (k,), f"{dotted(where + (k,))} must be a string, not {show(item)}")
-                out.append((item, where + (k,)))
-            return out
-        raise self.error(where, f"{dotted(where)} must be a string or a non-empty array of strings, "
-                                f"not {show(v)}")
+def _texts(v: Any, where: KeyPath) -> list[str]:
+    return [s for s, _ in strings(v, where, nonempty=True)]
 
-    def regex(self, pattern: Any, where: KeyPath, flags: int = 0) -> re.Pattern[str]:
-        if not isinstance(pattern, str) or not pattern:
-            raise self.error(where, f"{dotted(where)} must be a non-empty regular expression string, "
-                                    f"not {show(pattern)}")
-        try:
-            return re.compile(pattern, flags)
-        except re.error as e:
-            raise self.error(where, f"{dotted(where)}: invalid regular expression: {e}") from None
 
-    def bytes_regex(self, pattern: Any, where: KeyPath) -> re.Pattern[bytes]:
-        if not isinstance(pattern, str) or not pattern:
-            raise self.error(where, f"{dotted(where)} must be a non-empty regular expression string, "
-                                    f"not {show(pattern)}")
-        try:
-            raw = pattern.encode("latin-1")
-        except UnicodeEncodeError:
-            raise self.error(where, f"{dotted(where)}: a bytes regular expression may only hold "
-                                    f"characters up to \\xff (write others as \\xNN escapes)") from None
-        try:
-            return re.compile(raw, re.DOTALL)
-        except re.error as e:
-            raise self.error(where, f"{dotted(where)}: invalid regular expression: {e}") from None
+def _text_matcher(v: Any, where: KeyPath, *, default: str, fold: bool = False) -> _Text:
+    """A string, array of strings (``default`` kind: exact or contains), or a
+    table of exact / prefix / contains / regex / absent."""
+    if isinstance(v, (str, list)):
+        return _Text(**{default: _texts(v, where)}, fold=fold)
+    t = _table(v, where, ("exact", "prefix", "contains", "regex", "absent"),
+               "a string, an array of strings, or a table such as { regex = \"...\" }")
+    kw: dict[str, Any] = {"fold": fold}
+    for k in ("exact", "prefix", "contains"):
+        if k in t:
+            kw[k] = _texts(t[k], where + (k,))
+    if "regex" in t:
+        kw["regex"] = _regex(t["regex"], where + ("regex",), re.IGNORECASE if fold else 0)
+    if "absent" in t:
+        if t["absent"] is not True or len(t) > 1:
+            raise Invalid(where + ("absent",), f"{dotted(where + ('absent',))} must be true, alone in its table")
+        kw["absent"] = True
+    return _Text(**kw)
 
-    def hexbytes(self, v: Any, where: KeyPath) -> bytes:
-        text = v.replace(" ", "").replace(":", "") if isinstance(v, str) else None
-        try:
-            if not text:
-                raise ValueError
-            return bytes.fromhex(text)
-        except ValueError:
-            raise self.error(where, f"{dotted(where)} must be hexadecimal bytes such as "
-                                    f"\"00 00 00 01\", not {show(v)}") from None
 
-    def table(self, v: Any, where: KeyPath, keys: tuple[str, ...], what: str) -> dict[str, Any]:
-        if not isinstance(v, dict):
-            raise self.error(where, f"{dotted(where)} must be {what}, not {show(v)}")
-        for k in v:
-            if k not in keys:
-                hint = difflib.get_close_matches(k, keys, n=1)
-                raise self.error(where + (k,), f"unknown key {dotted(where + (k,))}"
-                                               + (f" (did you mean {hint[0]}?)" if hint
-                                                  else f" (expected one of: {', '.join(keys)})"))
-        if not v:
-            raise self.error(where, f"{dotted(where)} is empty: give one of {', '.join(keys)}")
-        return v
+def _bytes_matcher(v: Any, where: KeyPath) -> _Bytes:
+    t = _table(v, where, ("prefix_hex", "contains_hex", "regex"),
+               "a table such as { prefix_hex = \"00 00 00 01\" } or { regex = '...' }")
+    kw: dict[str, Any] = {}
+    for k, attr in (("prefix_hex", "prefix"), ("contains_hex", "contains")):
+        if k in t:
+            kw[attr] = [_hexbytes(s, w) for s, w in strings(t[k], where + (k,), nonempty=True)]
+    if "regex" in t:
+        kw["regex"] = _bytes_regex(t["regex"], where + ("regex",))
+    return _Bytes(**kw)
 
-    def text_matcher(self, v: Any, where: KeyPath, *, default: str, fold: bool = False,
-                     flags: int = 0) -> _Text:
-        """A string, array of strings (``default`` kind: exact or contains), or a
-        table of exact / prefix / contains / regex / absent."""
-        if isinstance(v, (str, list)):
-            values = [s for s, _ in self.strings(v, where)]
-            return _Text(**{default: values}, fold=fold)
-        t = self.table(v, where, ("exact", "prefix", "contains", "regex", "absent"),
-                       "a string, an array of strings, or a table such as { regex = \"...\" }")
-        kw: dict[str, Any] = {"fold": fold}
-        for k in ("exact", "prefix", "contains"):
-            if k in t:
-                kw[k] = [s for s, _ in self.strings(t[k], where + (k,))]
-        if "regex" in t:
-            kw["regex"] = self.regex(t["regex"], where + ("regex",), flags | (re.IGNORECASE if fold else 0))
-        if "absent" in t:
-            if t["absent"] is not True or len(t) > 1:
-                raise self.error(where + ("absent",), f"{dotted(where + ('absent',))} must be true, "
-                                                      f"alone in its table")
-            kw["absent"] = True
-        return _Text(**kw)
 
-    def bytes_matcher(self, v: Any, where: KeyPath) -> _Bytes:
-        t = self.table(v, where, ("prefix_hex", "contains_hex", "regex"),
-                       "a table such as { prefix_hex = \"00 00 00 01\" } or { regex = '...' }")
-        kw: dict[str, Any] = {}
-        if "prefix_hex" in t:
-            kw["prefix"] = [self.hexbytes(s, w) for s, w in self.strings(t["prefix_hex"], where + ("prefix_hex",))]
-        if "contains_hex" in t:
-            kw["contains"] = [self.hexbytes(s, w) for s, w in self.strings(t["contains_hex"], where + ("contains_hex",))]
-        if "regex" in t:
-            kw["regex"] = self.bytes_regex(t["regex"], where + ("regex",))
-        return _Bytes(**kw)
+# -- matcher kinds: each parses to the _Compiled attributes it sets -----------------
 
-    # -- matchers (m_<key>) ------------------------------------------------------
 
-    def m_method(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        out = set()
-        for s, w in self.strings(v, where):
-            if not _TOKEN_RE.fullmatch(s):
-                raise self.error(w, f"{dotted(w)} must be an HTTP method such as \"POST\", not {show(s)}")
-            out.add(s.upper())
-        c.methods = frozenset(out)
+def _matcher(what: str) -> Callable[[Callable[[Any, KeyPath], dict[str, Any]]], Custom]:
+    def wrap(fn: Callable[[Any, KeyPath], dict[str, Any]]) -> Custom:
+        return Custom(lambda v, where, ctx: fn(v, where), what)
+    return wrap
 
-    def _hosts(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        if isinstance(v, dict):
-            c.host = self.text_matcher(v, where, default="exact", fold=True)
-            return
-        exact, globs = set(), []
-        for s, w in self.strings(v, where):
-            h = s.strip().lower().rstrip(".")
-            if not h:
-                raise self.error(w, f"{dotted(w)} must not be empty")
-            if any(ch in h for ch in "*?["):
-                globs.append(fnmatch.translate(h))
-            else:
-                exact.add(h)
-        if globs and exact:
-            # Mixed: one regex for all (exact names escaped), no index.
-            pattern = "|".join(globs + [re.escape(h) + r"\Z" for h in sorted(exact)])
-            c.host = _Text(regex=re.compile(pattern))
-        elif globs:
-            c.host = _Text(regex=re.compile("|".join(globs)))
+
+@_matcher("HTTP method or array of them")
+def _method(v: Any, where: KeyPath) -> dict[str, Any]:
+    out = set()
+    for s, w in strings(v, where, nonempty=True):
+        if not _TOKEN_RE.fullmatch(s):
+            raise Invalid(w, f"{dotted(w)} must be an HTTP method such as \"POST\", not {show(s)}")
+        out.add(s.upper())
+    return {"methods": frozenset(out)}
+
+
+@_matcher("host name, glob or array of them, or a text table")
+def _hosts(v: Any, where: KeyPath) -> dict[str, Any]:
+    if isinstance(v, dict):
+        return {"host": _text_matcher(v, where, default="exact", fold=True)}
+    exact, globs = set(), []
+    for s, w in strings(v, where, nonempty=True):
+        h = s.strip().lower().rstrip(".")
+        if not h:
+            raise Invalid(w, f"{dotted(w)} must not be empty")
+        if any(ch in h for ch in "*?["):
+            globs.append(fnmatch.translate(h))
         else:
-            c.hosts = frozenset(exact)
+            exact.add(h)
+    if globs and exact:
+        # Mixed: one regex for all (exact names escaped), no index.
+        pattern = "|".join(globs + [re.escape(h) + r"\Z" for h in sorted(exact)])
+        return {"host": _Text(regex=re.compile(pattern))}
+    if globs:
+        return {"host": _Text(regex=re.compile("|".join(globs)))}
+    return {"hosts": frozenset(exact)}
 
-    m_host = _hosts
-    m_sni = _hosts
 
-    def m_path(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        c.path = self.text_matcher(v, where, default="exact")
+def _text_kind(attr: str, default: str) -> Custom:
+    return Custom(lambda v, where, ctx: {attr: _text_matcher(v, where, default=default)},
+                  f"string, array of strings ({default}), or a text table")
 
-    def m_query(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        c.query = self.text_matcher(v, where, default="exact")
 
-    def m_user_agent(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        c.ua = self.text_matcher(v, where, default="contains")
+@_matcher("table { name = ..., exact/prefix/contains/regex/absent } or array of them")
+def _header(v: Any, where: KeyPath) -> dict[str, Any]:
+    items = v if isinstance(v, list) else [v]
+    out = []
+    for k, item in enumerate(items):
+        w = where + (k,) if isinstance(v, list) else where
+        t = _table(item, w, ("name", "exact", "prefix", "contains", "regex", "absent"),
+                   "a table such as { name = \"content-type\", regex = \"...\" }")
+        if "name" not in t:
+            raise Invalid(w, f"{dotted(w)} needs a name (the header field name)")
+        name = t["name"]
+        if not isinstance(name, str) or not _TOKEN_RE.fullmatch(name):
+            raise Invalid(w + ("name",), f"{dotted(w + ('name',))} must be a header field name, not {show(name)}")
+        rest = {key_: val for key_, val in t.items() if key_ != "name"}
+        if not rest:
+            raise Invalid(w, f"{dotted(w)} needs one of exact, prefix, contains, regex, absent")
+        out.append((name.lower(), _text_matcher(rest, w, default="contains")))
+    return {"headers": tuple(out)}
 
-    def m_header(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        items = v if isinstance(v, list) else [v]
-        out = []
-        for k, item in enumerate(items):
-            w = where + (k,) if isinstance(v, list) else where
-            t = self.table(item, w, ("name", "exact", "prefix", "contains", "regex", "absent"),
-                           "a table such as { name = \"content-type\", regex = \"...\" }")
-            if "name" not in t:
-                raise self.error(w, f"{dotted(w)} needs a name (the header field name)")
-            name = t["name"]
-            if not isinstance(name, str) or not _TOKEN_RE.fullmatch(name):
-                raise self.error(w + ("name",), f"{dotted(w + ('name',))} must be a header field name, "
-                                                f"not {show(name)}")
-            rest = {key: val for key, val in t.items() if key != "name"}
-            if not rest:
-                raise self.error(w, f"{dotted(w)} needs one of exact, prefix, contains, regex, absent")
-            out.append((name.lower(), self.text_matcher(rest, w, default="contains")))
-        c.headers = tuple(out)
 
-    def m_body(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        c.body = self.bytes_matcher(v, where)
+def _bytes_kind(attr: str) -> Custom:
+    return Custom(lambda v, where, ctx: {attr: _bytes_matcher(v, where)},
+                  "table of prefix_hex / contains_hex / regex")
 
-    def m_payload(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        c.payload = self.bytes_matcher(v, where)
 
-    def m_body_len(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        def count(x: Any, w: KeyPath) -> int:
-            if isinstance(x, bool) or not isinstance(x, int) or x < 0:
-                raise self.error(w, f"{dotted(w)} must be a non-negative integer, not {show(x)}")
-            return x
-        if isinstance(v, dict):
-            t = self.table(v, where, ("min", "max"), "an integer or a table { min = N, max = N }")
-            c.body_min = count(t["min"], where + ("min",)) if "min" in t else 0
-            c.body_max = count(t["max"], where + ("max",)) if "max" in t else None
-            if c.body_max is not None and c.body_max < c.body_min:
-                raise self.error(where, f"{dotted(where)}: max is smaller than min")
+@_matcher("integer or table { min = N, max = N }")
+def _body_len(v: Any, where: KeyPath) -> dict[str, Any]:
+    def count(x: Any, w: KeyPath) -> int:
+        if isinstance(x, bool) or not isinstance(x, int) or x < 0:
+            raise Invalid(w, f"{dotted(w)} must be a non-negative integer, not {show(x)}")
+        return x
+    if isinstance(v, dict):
+        t = _table(v, where, ("min", "max"), "an integer or a table { min = N, max = N }")
+        lo = count(t["min"], where + ("min",)) if "min" in t else 0
+        hi = count(t["max"], where + ("max",)) if "max" in t else None
+        if hi is not None and hi < lo:
+            raise Invalid(where, f"{dotted(where)}: max is smaller than min")
+        return {"body_min": lo, "body_max": hi}
+    n = count(v, where)
+    return {"body_min": n, "body_max": n}
+
+
+@_matcher("JA3 hash or array of them")
+def _ja3(v: Any, where: KeyPath) -> dict[str, Any]:
+    out = set()
+    for s, w in strings(v, where, nonempty=True):
+        if not _HASH_RE.fullmatch(s.lower()):
+            raise Invalid(w, f"{dotted(w)} must be a JA3 hash (32 hexadecimal digits), not {show(s)}")
+        out.add(s.lower())
+    return {"ja3": frozenset(out)}
+
+
+@_matcher("JA4 fingerprint or prefix*, or array of them")
+def _ja4(v: Any, where: KeyPath) -> dict[str, Any]:
+    exact, prefix = set(), []
+    for s, w in strings(v, where, nonempty=True):
+        if not _JA4_RE.fullmatch(s) or "*" in s[:-1]:
+            raise Invalid(w, f"{dotted(w)} must be a JA4 fingerprint, or a prefix ending in '*', not {show(s)}")
+        if s.endswith("*"):
+            prefix.append(s[:-1])
         else:
-            c.body_min = c.body_max = count(v, where)
-            if c.body_min == 0:
-                c.body_max = 0
+            exact.add(s)
+    return {"ja4_exact": frozenset(exact), "ja4_prefix": tuple(prefix)}
 
-    def m_ja3(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        out = set()
-        for s, w in self.strings(v, where):
-            if not _HASH_RE.fullmatch(s.lower()):
-                raise self.error(w, f"{dotted(w)} must be a JA3 hash (32 hexadecimal digits), not {show(s)}")
-            out.add(s.lower())
-        c.ja3 = frozenset(out)
 
-    def m_ja4(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        exact, prefix = set(), []
-        for s, w in self.strings(v, where):
-            if not _JA4_RE.fullmatch(s) or "*" in s[:-1]:
-                raise self.error(w, f"{dotted(w)} must be a JA4 fingerprint, or a prefix ending in '*', "
-                                    f"not {show(s)}")
-            if s.endswith("*"):
-                prefix.append(s[:-1])
-            else:
-                exact.add(s)
-        c.ja4_exact = frozenset(exact)
-        c.ja4_prefix = tuple(prefix)
+@_matcher("port number or array of them")
+def _port(v: Any, where: KeyPath) -> dict[str, Any]:
+    items = v if isinstance(v, list) else [v]
+    out = set()
+    for k, p in enumerate(items):
+        w = where + (k,) if isinstance(v, list) else where
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
+            raise Invalid(w, f"{dotted(w)} must be a port number between 1 and 65535, not {show(p)}")
+        out.add(p)
+    if not out:
+        raise Invalid(where, f"{dotted(where)} must not be an empty array")
+    return {"ports": frozenset(out)}
 
-    def m_port(self, c: _Compiled, v: Any, where: KeyPath) -> None:
-        items = v if isinstance(v, list) else [v]
-        out = set()
-        for k, p in enumerate(items):
-            w = where + (k,) if isinstance(v, list) else where
-            if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535:
-                raise self.error(w, f"{dotted(w)} must be a port number between 1 and 65535, not {show(p)}")
-            out.add(p)
-        if not out:
-            raise self.error(where, f"{dotted(where)} must not be an empty array")
-        c.ports = frozenset(out)
+
+_ALL = ("http", "tls", "tcp")
+
+
+@dataclass(frozen=True)
+class _RuleKeys:
+    """The keys of one [[rule]] (docs/fingerprints.md). Matchers are the keys
+    tagged with protocols; each parses to the _Compiled attributes it sets."""
+
+    name: str = key(IDENTIFIER, doc="the rule's unique name")
+    family: str = key(IDENTIFIER, doc="the malware family it identifies")
+    source: str = key(Str(nonempty=True), doc="the report, paper or code it comes from")
+    confidence: str | None = key(Choice(CONFIDENCES), None, doc="high, medium or low")
+    description: str | None = key(Str(nonempty=True), None, doc="what the rule matches")
+    response: str | None = key(Choice(POLICIES), None, doc="a response policy overriding the listener's")
+    protocol: str = key(Choice(PROTOCOLS), "http", doc="what the rule matches: http, tls or tcp")
+    method: dict | None = key(_method, None, doc="request methods", tags=("http",))
+    host: dict | None = key(_hosts, None, doc="Host header", tags=("http",))
+    sni: dict | None = key(_hosts, None, doc="server name of the ClientHello", tags=("tls",))
+    path: dict | None = key(_text_kind("path", "exact"), None, doc="request path", tags=("http",))
+    query: dict | None = key(_text_kind("query", "exact"), None, doc="query string", tags=("http",))
+    user_agent: dict | None = key(_text_kind("ua", "contains"), None, doc="User-Agent", tags=("http",))
+    header: dict | None = key(_header, None, doc="header fields", tags=("http",))
+    body: dict | None = key(_bytes_kind("body"), None, doc="the body's first bytes", tags=("http",))
+    body_len: dict | None = key(_body_len, None, doc="body length", tags=("http",))
+    ja3: dict | None = key(_ja3, None, doc="JA3 of the ClientHello", tags=("http", "tls"))
+    ja4: dict | None = key(_ja4, None, doc="JA4 of the ClientHello", tags=("http", "tls"))
+    payload: dict | None = key(_bytes_kind("payload"), None, doc="a raw connection's first bytes", tags=("tcp",))
+    port: dict | None = key(_port, None, doc="the listener's port", tags=_ALL)
+
+
+_MATCHERS = {p: tuple(k.name for k in keys(_RuleKeys) if p in k.tags) for p in PROTOCOLS}
+_KEYS = {p: tuple(k.name for k in keys(_RuleKeys) if not k.tags or p in k.tags) for p in PROTOCOLS}
+
+
+def _gate(t: dict[str, Any], where: KeyPath) -> None:
+    """Before any value: the protocol, and only its matchers."""
+    protocol = Choice(PROTOCOLS).parse(t.get("protocol", "http"), where + ("protocol",), None)
+    for k in t:
+        if k not in _KEYS[protocol]:
+            other = [p for p in PROTOCOLS if k in _KEYS[p]]
+            raise Invalid(where + (k,), f"{dotted(where + (k,))} is not a matcher of {protocol} rules "
+                                        f"(it is one of {' and '.join(other)} rules; set protocol = \"{other[0]}\")")
+
+
+def _build(r: _RuleKeys, t: dict[str, Any], where: KeyPath, ctx: Context) -> tuple[Rule, _Compiled]:
+    used = tuple(k for k in _MATCHERS[r.protocol] if getattr(r, k) is not None)
+    if not used:
+        raise Invalid(where, f"{dotted(where)} ({r.name}) has no matcher: give at least one of "
+                             f"{', '.join(_MATCHERS[r.protocol])}")
+    rule = Rule(name=r.name, family=r.family, source=r.source, response=r.response, protocol=r.protocol,
+                confidence=r.confidence, description=r.description,
+                location=f"{ctx.display}:{ctx.line_of(where)}", matchers=used)
+    c = _Compiled(rule)
+    for k in used:
+        for attr, value in getattr(r, k).items():
+            setattr(c, attr, value)
+    return rule, c
+
+
+@dataclass(frozen=True)
+class _RulesFile:
+    rule: tuple[tuple[Rule, _Compiled], ...] = key(Tables(_RuleKeys, gate=_gate, check=_build), (),
+                                                   doc="the rules, tried in file order")
+
+
+def _check_names(f: _RulesFile, data: dict, where: KeyPath, ctx: Context) -> _RulesFile:
+    names: dict[str, int] = {}
+    for i, (rule, _) in enumerate(f.rule):
+        if rule.name in names:
+            j = names[rule.name]
+            raise Invalid(("rule", i, "name"), f"rule name {rule.name!r} is used twice "
+                                               f"(also rule[{j}], line {ctx.line_of(('rule', j))})")
+        names[rule.name] = i
+    return f
+
 
 
 def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

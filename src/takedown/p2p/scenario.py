@@ -18,14 +18,14 @@ A scenario is TOML::
     at_hour = 48
     ...
 
-Every error reads ``FILE:LINE: reason``.
+Every key is declared once, with its kind and default (``_ScenarioKeys``, the
+strategy classes); every error reads ``FILE:LINE: reason``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,23 @@ from typing import Any
 from takedown.operation import read_text
 from takedown.p2p.model import FamilyModel, SimError
 from takedown.p2p.registry import get
-from takedown.p2p.strategies import KINDS, Strategy
-from takedown.tomlfile import KeyPath, Locator, dotted, show, syntax_error
+from takedown.p2p.strategies import KINDS, Strategy, check_strategy
+from takedown.tomlfile import (
+    Context,
+    Custom,
+    Float,
+    Int,
+    Invalid,
+    KeyPath,
+    Str,
+    Table,
+    Tagged,
+    dotted,
+    key,
+    load_document,
+    parse_toml,
+    show,
+)
 
 MAX_BOTS = 20_000_000
 
@@ -64,36 +79,6 @@ class Scenario:
         return dataclasses.replace(self, **kw)
 
 
-class _Reader:
-    def __init__(self, display: str, text: str):
-        self.display = display
-        self.loc = Locator(text)
-
-    def error(self, path: KeyPath, message: str) -> SimError:
-        return SimError(f"{self.display}:{self.loc.line_of(path)}: {message}")
-
-    def number(self, table: dict, path: KeyPath, key: str, *, default: Any = None, kind: type = float,
-               lo: float | None = None, hi: float | None = None) -> Any:
-        if key not in table:
-            if default is None:
-                raise self.error(path, f"{dotted(path) or 'the file'} is missing required key {key}")
-            return default
-        v = table[key]
-        where = path + (key,)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not isinstance(v, int)):
-            raise self.error(where, f"{dotted(where)} must be {'an integer' if kind is int else 'a number'}, "
-                                    f"not {show(v)}")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise self.error(where, f"{dotted(where)} must be between {lo} and {hi}, not {show(v)}")
-        return kind(v)
-
-    def unknown(self, table: dict, path: KeyPath, allowed: set[str]) -> None:
-        for k in table:
-            if k not in allowed:
-                raise self.error(path + (k,), f"unknown key {dotted(path + (k,))} "
-                                              f"(expected one of: {', '.join(sorted(allowed))})")
-
-
 SHIPPED = Path(__file__).resolve().parent / "scenarios"
 
 
@@ -119,55 +104,69 @@ def resolve_scenario(text: str) -> Scenario:
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     display = os.fspath(path)
     text = read_text(path, SimError)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SimError(syntax_error(display, text, str(e))) from None
-    scn = parse_scenario(doc, _Reader(display, text))
+    doc = parse_toml(display, text, SimError)
+    scn = load_document(_File, doc, display, text, SimError, check=_build)
     return scn.replace(name=Path(display).stem)
 
 
-def parse_scenario(doc: dict, r: _Reader) -> Scenario:
-    r.unknown(doc, (), {"scenario", "family", "strategy"})
-    s = doc.get("scenario")
-    if not isinstance(s, dict):
-        raise r.error((), "the file needs a [scenario] table with at least family and bots")
-    r.unknown(s, ("scenario",), {"family", "bots", "days", "seed", "round_minutes", "metrics_minutes", "title"})
-    if "family" not in s:
-        raise r.error(("scenario",), "scenario is missing required key family")
+def _known_family(name: str, where: KeyPath) -> str:
     try:
-        model = get(s["family"])
+        get(name)
     except SimError as e:
-        raise r.error(("scenario", "family"), str(e)) from None
-    over = doc.get("family", {})
-    if not isinstance(over, dict):
-        raise r.error(("family",), "family must be a table of model values to override")
-    model = _override(model, over, r)
-    bots = r.number(s, ("scenario",), "bots", kind=int, lo=10, hi=MAX_BOTS)
-    days = r.number(s, ("scenario",), "days", default=14, lo=1 / 24, hi=365)
-    seed = r.number(s, ("scenario",), "seed", default=1, kind=int, lo=0, hi=2**32 - 1)
-    step = r.number(s, ("scenario",), "round_minutes", default=model.round_minutes, lo=1 / 60, hi=1440)
-    metrics = r.number(s, ("scenario",), "metrics_minutes", default=max(60.0, step), lo=step, hi=1440 * 7)
-    title = s.get("title", "")
-    if not isinstance(title, str):
-        raise r.error(("scenario", "title"), f"scenario.title must be a string, not {show(title)}")
-    raw = doc.get("strategy", [])
-    if not isinstance(raw, list):
-        raise r.error(("strategy",), "strategy must be an array of tables: [[strategy]]")
-    strategies = []
-    for n, t in enumerate(raw):
-        path: KeyPath = ("strategy", n)
-        if not isinstance(t, dict):
-            raise r.error(path, "each [[strategy]] must be a table")
-        kind = t.get("kind")
-        if kind not in KINDS:
-            raise r.error(path + ("kind",), f"{dotted(path + ('kind',))} must be one of "
-                                            f"{', '.join(KINDS)}, not {show(kind)}")
-        strategies.append(KINDS[kind].parse(t, path, r, days * 24))
-    return Scenario(model, bots, days, seed, step, metrics, tuple(strategies), title)
+        raise Invalid(where, str(e)) from None
+    return name
 
 
-def _override(model: FamilyModel, over: dict, r: _Reader) -> FamilyModel:
+def _overrides(v: Any, where: KeyPath, ctx: Context) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise Invalid(where, "family must be a table of model values to override")
+    return v
+
+
+@dataclass(frozen=True)
+class _ScenarioKeys:
+    family: str = key(Str(), check=_known_family, doc="a family of `takedown sim families`")
+    bots: int = key(Int(10, MAX_BOTS), doc="starting population")
+    days: float = key(Float(1 / 24, 365, closed=True), 14.0, doc="simulated days")
+    seed: int = key(Int(0, 2**32 - 1), 1, doc="same seed, same result")
+    round_minutes: float | None = key(Float(1 / 60, 1440, closed=True), None, doc="minutes per round",
+                                      doc_default="the family's step")
+    metrics_minutes: float | None = key(Float(1 / 60, 1440 * 7, closed=True), None,
+                                        doc="how often the metrics are taken (at least a round)",
+                                        doc_default="60, or a round if longer")
+    title: str = key(Str(), "", doc="what the scenario shows")
+
+
+@dataclass(frozen=True)
+class _File:
+    scenario: _ScenarioKeys = key(Table(_ScenarioKeys), doc="the family, population, duration and seed")
+    family: dict[str, Any] | None = key(Custom(_overrides, "table of model values"), None,
+                                        doc="model values to override (\"what if\")")
+    strategy: tuple[Strategy, ...] = key(Tagged("kind", KINDS, check=check_strategy), (),
+                                         doc="the takedown plan: any number, any mix, each from its hour")
+
+
+def _build(f: _File, data: dict, where: KeyPath, ctx: Context) -> Scenario:
+    """Cross-field checks, with the family's model: overrides, the round,
+    strategies within the scenario's length."""
+    s = f.scenario
+    model = _override(get(s.family), f.family or {})
+    step = s.round_minutes if s.round_minutes is not None else model.round_minutes
+    metrics = s.metrics_minutes if s.metrics_minutes is not None else max(60.0, step)
+    if metrics < step:
+        w = ("scenario", "metrics_minutes")
+        raise Invalid(w, f"{dotted(w)} must be a number between {step:g} (the round) and {1440 * 7}, "
+                         f"not {show(metrics)}")
+    hours = s.days * 24
+    for n, st in enumerate(f.strategy):
+        if st.at_hour > hours:
+            w = ("strategy", n, "at_hour")
+            raise Invalid(w, f"{dotted(w)} must be a number between 0 and {hours:g} (the scenario's length), "
+                             f"not {show(st.at_hour)}")
+    return Scenario(model, s.bots, s.days, s.seed, step, metrics, f.strategy, s.title)
+
+
+def _override(model: FamilyModel, over: dict) -> FamilyModel:
     types = {"int": int, "float": float, "str": str, "bool": bool}
     declared = {f.name: types.get(str(f.type)) for f in dataclasses.fields(model)}
     kinds = {name: declared[name] or type(value) for name, value, _ in model.parameters()}
@@ -175,16 +174,16 @@ def _override(model: FamilyModel, over: dict, r: _Reader) -> FamilyModel:
     for k, v in over.items():
         where: KeyPath = ("family", k)
         if k not in kinds:
-            raise r.error(where, f"unknown key {dotted(where)} (model values: {', '.join(kinds)})")
+            raise Invalid(where, f"unknown key {dotted(where)} (model values: {', '.join(kinds)})")
         want = kinds[k]
         if want is float and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
         if not isinstance(v, want) or (want is int and isinstance(v, bool)):
-            raise r.error(where, f"{dotted(where)} must be {want.__name__}, not {show(v)}")
+            raise Invalid(where, f"{dotted(where)} must be {want.__name__}, not {show(v)}")
         changes[k] = v
     if not changes:
         return model
     try:
         return dataclasses.replace(model, **changes)
     except SimError as e:
-        raise r.error(("family",), str(e)) from None
+        raise Invalid(("family",), str(e)) from None
