@@ -208,7 +208,7 @@ def _check_sinkhole(s: Sinkhole, data: dict, where: KeyPath, ctx: Context) -> Si
 
 def _check_dga(g: DgaSpec, data: dict, where: KeyPath, ctx: Context) -> DgaSpec:
     """Resolve the family (aliases, an operator's plugin) and its parameters."""
-    from takedown.dga import DgaError, get, load_plugin
+    from takedown.dga import DgaError, get, load_plugin  # lazy: the DGA registry only when an operation has [[dga]]
 
     try:
         if g.plugin is not None:

@@ -46,12 +46,16 @@ import ctypes
 import gc
 import json
 import os
+import resource
+import select
 import signal
 import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import uvloop
 
 from takedown import runtime as rt_mod
 from takedown.dns.responder import Responder
@@ -228,8 +232,6 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(rt: Runtime, slot: Slot, index: int, ready_fd: int) -> None:
-    import uvloop
-
     uvloop.run(Worker(rt, slot, index).run(ready_fd))
 
 
@@ -301,8 +303,6 @@ class Supervisor:
         return None
 
     def _wait_ready(self, r: int, pid: int) -> bool:
-        import select
-
         end = time.monotonic() + _READY_TIMEOUT
         while time.monotonic() < end:
             ready, _, _ = select.select([r], [], [], 0.2)
@@ -440,8 +440,6 @@ def summary(rt: Runtime) -> str:
 def _raise_nofile() -> None:
     """Lift the soft open-files limit to the hard one: a sinkhole holds many
     connections at once (tens of thousands of idle bots), each a descriptor."""
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         with contextlib.suppress(ValueError, OSError):
