@@ -8,9 +8,18 @@ zone like 3322.org fit in memory beside the server (bench/RESULTS.md).
 
 Lookup follows RFC 1034 4.3.2 as NSD implements it: zone cuts give referrals
 (NS in authority, glue in additional, AA clear), CNAMEs are followed inside
-the zone, wildcards are synthesised at the closest encloser (RFC 4592), empty
-non-terminals give NODATA rather than NXDOMAIN, negative answers carry the SOA
-with TTL min(SOA TTL, MINIMUM) (RFC 2308 s5).
+the zone however long the chain (until a loop), wildcards are synthesised at
+the closest encloser (RFC 4592; a ``*`` that is an empty non-terminal gives
+NODATA, s4.9), empty non-terminals give NODATA rather than NXDOMAIN, negative
+answers carry the SOA with TTL min(SOA TTL, MINIMUM) (RFC 2308 s5).
+
+DNAMEs (RFC 6672 s3.1) as NSD applies them: a name below a DNAME owner gets
+the DNAME, a CNAME synthesised from it with the DNAME's TTL, then the answer
+for the new name when it is in the zone; a new name over 255 octets is
+YXDOMAIN (EDE 0 "DNAME expansion became too large", NSD's text). A DNAME
+occludes the names below its owner, and is itself occluded below a zone cut;
+the owner answers from its own records. A DNAME owned by a sunk name is never
+shown, and a chain into a sunk name ends at the sinkhole.
 """
 
 from __future__ import annotations
@@ -283,6 +292,10 @@ class Zone:
             exact = blob is not None or qn in self.ents
             ce = qn
             if not exact:
+                if not (self.has_dnames or self.has_wildcards):
+                    res.rcode = NXDOMAIN
+                    res.authority = [[(self.origin, self.soa_neg)]]
+                    return None
                 ce = parent(qn)
                 while ce != self.origin and not self.exists(ce):
                     ce = parent(ce)
