@@ -117,3 +117,168 @@ def test_duplicate_records_collapse(tmp_path):
     recs = split_records(z.nodes[wire.text_to_wire("ns.example.net")])
     assert len(recs) == 2
     assert {int.from_bytes(r[4:8], "big") for r in recs} == {60}
+
+
+# --------------------------------------------------------------------------- DNAME, long chains, "*" ENT (issue 13.7)
+
+SHAPES = r"""
+$TTL 3600
+$ORIGIN example.net.
+@ SOA ns1 hostmaster 1 7200 3600 1209600 600
+@ NS ns1
+ns1 A 192.0.2.1
+web A 192.0.2.80
+host.tgt A 192.0.2.60
+cn.tgt CNAME host.tgt
+dn 300 DNAME tgt.example.net.
+dn A 192.0.2.63
+dn2 DNAME dn.example.net.
+dnx DNAME outside.example.
+dnloop1 DNAME dnloop2.example.net.
+dnloop2 DNAME dnloop1.example.net.
+dnself DNAME in.dnself.example.net.
+dnlong DNAME aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccc.ddddddddddddddddddddddddddddddddddddddddddddddd.example.net.
+tocn CNAME host.dn
+sub NS ns.sub
+ns.sub A 192.0.2.53
+dn.sub DNAME tgt.example.net.
+dncut DNAME sub.example.net.
+went TXT "parent"
+a.*.went A 192.0.2.70
+towent CNAME foo.went
+pcwk DNAME tgt.example.net.
+dnevil DNAME evil.example.net.
+evil A 192.0.2.66
+"""
+
+
+def _shapes(tmp_path, chains=()):
+    p = tmp_path / "shapes.zone"
+    text = SHAPES
+    for tag, n, end in chains:
+        text += "".join(f"{tag}-{i} CNAME {tag}-{i + 1}\n" for i in range(1, n)) + f"{tag}-{n} CNAME {end}\n"
+    p.write_text(text)
+    return Zone.load(p, "example.net")
+
+
+def _rr(res_section):
+    """[(owner text, type, ttl, rdata name or bytes)] of a section."""
+    out = []
+    for rrset in res_section:
+        for owner, rec in rrset:
+            t = wire.rec_type(rec)
+            rd = rec[10:]
+            if t in (wire.CNAME, wire.DNAME, wire.NS):
+                rd = wire.name_to_text(wire.read_name(rec, 10)[0])
+            out.append((wire.name_to_text(owner), t, int.from_bytes(rec[4:8], "big"), rd))
+    return out
+
+
+def _q(z, name, qtype=wire.A):
+    return z.lookup(wire.text_to_wire(name), qtype)
+
+
+def test_dname_synthesises_a_cname_with_its_ttl_and_follows_it(tmp_path):
+    z = _shapes(tmp_path)
+    r = _q(z, "host.dn.example.net")
+    assert r.rcode == wire.NOERROR and r.aa
+    assert [(o, t, ttl) for o, t, ttl, _ in _rr(r.answer)] == [
+        ("dn.example.net", wire.DNAME, 300),
+        ("host.dn.example.net", wire.CNAME, 300),  # the DNAME's TTL, as NSD
+        ("host.tgt.example.net", wire.A, 3600),
+    ]
+    assert _rr(r.answer)[1][3] == "host.tgt.example.net"
+    assert r.extra_authority  # a positive answer: the zone's NS, as NSD
+    # the owner itself answers from its own data; QTYPE DNAME there gives the DNAME
+    assert _rr(_q(z, "dn.example.net").answer) == [("dn.example.net", wire.A, 3600, bytes([192, 0, 2, 63]))]
+    assert [t for _, t, _, _ in _rr(_q(z, "dn.example.net", wire.DNAME).answer)] == [wire.DNAME]
+    # QTYPE CNAME below the DNAME: the DNAME and the synthesised CNAME only
+    r = _q(z, "cn.dn.example.net", wire.CNAME)
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME, wire.CNAME] and not r.extra_authority
+
+
+def test_dname_negative_answers_out_of_zone_and_chains(tmp_path):
+    z = _shapes(tmp_path)
+    r = _q(z, "nx.dn.example.net")  # target absent: NXDOMAIN after the chain, SOA in authority
+    assert r.rcode == wire.NXDOMAIN and len(r.answer) == 2 and wire.rec_type(r.authority[0][0][1]) == wire.SOA
+    r = _q(z, "foo.dnx.example.net")  # out of the zone: DNAME and CNAME, nothing more
+    assert r.rcode == wire.NOERROR and [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME, wire.CNAME]
+    assert not r.authority and not r.extra_authority
+    r = _q(z, "host.dn2.example.net")  # DNAME -> DNAME
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME, wire.CNAME, wire.DNAME, wire.CNAME, wire.A]
+    r = _q(z, "tocn.example.net")  # CNAME -> DNAME
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.CNAME, wire.DNAME, wire.CNAME, wire.A]
+    r = _q(z, "host.dncut.example.net")  # DNAME into a delegation: referral, AA set
+    assert r.aa and [t for _, t, _, _ in _rr(r.authority)] == [wire.NS]
+    r = _q(z, "x.dn.sub.example.net")  # a DNAME below a cut is occluded: a referral
+    assert not r.aa and not r.answer and [t for _, t, _, _ in _rr(r.authority)] == [wire.NS]
+
+
+def test_dname_overflow_is_yxdomain_with_nsd_ede(tmp_path):
+    z = _shapes(tmp_path)
+    assert _q(z, "x" * 43 + ".dnlong.example.net").rcode == wire.NXDOMAIN  # 255 octets: fits
+    r = _q(z, "x" * 44 + ".dnlong.example.net")  # 256 octets
+    assert r.rcode == wire.YXDOMAIN and [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME]
+    assert r.ede == (0, b"DNAME expansion became too large")
+    opt = wire.opt_record(1232, False, 0, r.ede)
+    assert opt.endswith(b"\x00\x0f\x00\x22\x00\x00DNAME expansion became too large")
+
+
+def test_dname_loops_end_as_nsd_ends_them(tmp_path):
+    z = _shapes(tmp_path)
+    r = _q(z, "x.dnloop1.example.net")
+    assert r.rcode == wire.NOERROR and [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME, wire.CNAME] * 2
+    assert not r.authority
+    r = _q(z, "x.dnself.example.net")  # into its own subtree: once, then stop
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.DNAME, wire.CNAME] and not r.authority
+
+
+@pytest.mark.parametrize("hops", [8, 9, 10, 12, 20, 200])
+def test_long_cname_chains_are_followed_to_the_end(tmp_path, hops):
+    z = _shapes(tmp_path, [("c", hops, "web"), ("n", hops, "nothere"), ("d", hops, "host.dn")])
+    r = _q(z, "c-1.example.net")
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.CNAME] * hops + [wire.A]
+    r = _q(z, "n-1.example.net", wire.A)
+    assert r.rcode == wire.NXDOMAIN and len(r.answer) == hops
+    assert wire.rec_type(r.authority[0][0][1]) == wire.SOA  # the SOA at the end of the chain
+    r = _q(z, "c-1.example.net", wire.TXT)  # NODATA at the end: SOA too
+    assert r.rcode == wire.NOERROR and len(r.answer) == hops and wire.rec_type(r.authority[0][0][1]) == wire.SOA
+    r = _q(z, "d-1.example.net")
+    assert [t for _, t, _, _ in _rr(r.answer)] == [wire.CNAME] * hops + [wire.DNAME, wire.CNAME, wire.A]
+
+
+def test_wildcard_that_is_an_empty_non_terminal_gives_nodata(tmp_path):
+    z = _shapes(tmp_path)
+    for name in ("foo.went.example.net", "x.y.went.example.net", "*.went.example.net"):
+        r = _q(z, name)
+        assert r.rcode == wire.NOERROR and not r.answer, name
+        assert wire.rec_type(r.authority[0][0][1]) == wire.SOA
+    assert _q(z, "b.*.went.example.net").rcode == wire.NXDOMAIN
+    assert _q(z, "a.*.went.example.net").answer
+    r = _q(z, "towent.example.net")  # CNAME into it: the CNAME, then NODATA
+    assert r.rcode == wire.NOERROR and len(r.answer) == 1 and r.authority
+
+
+def test_sunk_names_never_show_their_dname(tmp_path):
+    """A blocklisted DNAME owner hides its DNAME from the names below it; a
+    DNAME into a sunk name ends at the sinkhole, as a CNAME does."""
+    from takedown.dns.policy import Policy
+    from takedown.operation import load_operation
+
+    z = tmp_path / "shapes.zone"
+    z.write_text(SHAPES)
+    (tmp_path / "block.txt").write_text("pcwk.example.net\n*.evil.example.net\n")
+    op = tmp_path / "operation.toml"
+    op.write_text(
+        '[operation]\nname = "t"\nstorage = "data"\n\n[sinkhole]\nipv4 = ["192.0.2.53"]\nttl = 300\n'
+        'soa_email = "hostmaster.sinkhole.example"\nnameservers = { "ns1.sinkhole.example" = "192.0.2.1" }\n\n'
+        '[[zones]]\norigin = "example.net"\nfile = "shapes.zone"\nblocklist = "block.txt"\nfamily = "nitol"\n'
+    )
+    policy = Policy(load_operation(op))
+    d = policy.decide(wire.text_to_wire("host.pcwk.example.net"), wire.A)
+    assert d.rule == "zone:example.net:pass"
+    assert d.result.rcode == wire.NXDOMAIN and not d.result.answer  # no DNAME of the sunk owner
+    d = policy.decide(wire.text_to_wire("x.dnevil.example.net"), wire.A)
+    got = _rr(d.result.answer)
+    assert [t for _, t, _, _ in got] == [wire.DNAME, wire.CNAME, wire.A]
+    assert got[2] == ("x.evil.example.net", wire.A, 300, bytes([192, 0, 2, 53]))  # the sinkhole

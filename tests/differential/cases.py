@@ -44,6 +44,9 @@ import dns.zone
 HERE = Path(__file__).resolve().parent
 ZONE_FILE = HERE / "3322.org.zone"
 BLOCKLIST_FILE = HERE / "3322-blocklist.txt"
+# The second zone, served whole (no blocklist) beside 3322.org: DNAMEs, long
+# CNAME chains, an empty-non-terminal wildcard (issue 13.7).
+SHAPES_FILE = HERE / "shapes.example.zone"
 ORIGIN = dns.name.from_text("3322.org.")
 
 # The sinkhole of the operation file written by conftest.py.
@@ -453,10 +456,101 @@ def all_cases() -> tuple[Case, ...]:
         for t in ("A", "SOA", "NS"):
             add(Case(f"out-{t}-{n}", n, t, note=note, group="out-of-zone"))
 
+    # 14. the second zone: DNAMEs, long CNAME chains, loops, a "*" empty non-terminal
+    cases += shapes_cases()
+
     ids = [c.id for c in cases]
     dup = {i for i in ids if ids.count(i) > 1}
     assert not dup, f"duplicate case ids: {sorted(dup)[:5]}"
     return tuple(cases)
+
+
+def _sh(rel: str) -> str:
+    return f"{rel}.shapes.example." if rel else "shapes.example."
+
+
+_LONG_LABEL = "y" * 61  # with dnlong's 214-octet target: a 276-octet name (YXDOMAIN)
+
+# name (relative to shapes.example) -> (qtypes over UDP with EDNS0, note)
+SHAPES: dict[str, tuple[tuple[str, ...], str]] = {
+    # DNAME (RFC 6672 s3.1): the DNAME, a synthesised CNAME with its TTL, the target's answer
+    "dn": (("A", "TXT", "DNAME", "CNAME", "AAAA", "MX", "NS"), "the DNAME owner: answered from its own data"),
+    "host.dn": (("A", "AAAA", "TXT", "CNAME", "DNAME", "MX", "NS", "SOA"), "below a DNAME: DNAME, CNAME, target's data"),
+    "txt.dn": (("TXT", "A", "ANY"), "below a DNAME, target with one RRset"),
+    "mx.dn": (("MX", "A"), "below a DNAME: target MX with additional addresses"),
+    "cn.dn": (("A", "CNAME", "ANY"), "below a DNAME, the target a CNAME"),
+    "host.a.b.dn": (("A", "TXT"), "below a DNAME, three labels"),
+    "b.dn": (("A",), "below a DNAME, the target an empty non-terminal: NODATA"),
+    "nx.dn": (("A", "CNAME"), "below a DNAME, the target absent: NXDOMAIN after the chain"),
+    "x.y.z.dn": (("A",), "below a DNAME, three labels, target absent"),
+    "foo.w.dn": (("A", "TXT", "MX"), "below a DNAME, the target synthesised from a wildcard"),
+    "host.dn2": (("A", "TXT", "CNAME"), "DNAME -> DNAME"),
+    "host.dn3": (("A", "AAAA"), "DNAME -> DNAME -> DNAME (TTLs 120, 3600, 300)"),
+    "cn.dn3": (("A",), "three DNAMEs, then a CNAME"),
+    "foo.dnx": (("A", "TXT", "CNAME", "ANY"), "DNAME out of the zone: DNAME and CNAME only"),
+    "host.dncut": (("A", "NS", "DS"), "DNAME into a delegation: a referral, AA set"),
+    "ns1.dncut": (("A",), "DNAME onto glue: a referral"),
+    "a.dnnx": (("A",), "DNAME to a subtree that does not exist: NXDOMAIN"),
+    "foo.dnw": (("A", "TXT", "MX"), "DNAME onto a wildcard's parent"),
+    "deep.er.dnd": (("DNAME", "A"), "a DNAME three labels deep: its owner"),
+    "x.deep.er.dnd": (("A",), "below a DNAME three labels deep"),
+    "er.dnd": (("A",), "an empty non-terminal above a DNAME"),
+    "x.dnlong": (("A",), "a long DNAME target: 216 octets, fits"),
+    ("x" * 40) + ".dnlong": (("A",), "synthesised name of 255 octets: fits"),
+    ("x" * 41) + ".dnlong": (("A", "CNAME"), "synthesised name of 256 octets: YXDOMAIN"),
+    _LONG_LABEL + ".dnlong": (("A", "TXT"), "synthesised name of 276 octets: YXDOMAIN, EDE 0"),
+    "tocn": (("A", "AAAA", "CNAME", "TXT"), "CNAME into a DNAME"),
+    "tocn2": (("A",), "CNAME into three DNAMEs and a CNAME"),
+    "tocnx": (("A",), "CNAME into a DNAME out of the zone"),
+    "x.wcd": (("A", "CNAME"), "a wildcard CNAME into a DNAME"),
+    # loops
+    "x.dnloop1": (("A", "CNAME"), "DNAME <-> DNAME loop"),
+    "x.dnself": (("A",), "a DNAME into its own subtree"),
+    "x.in.dnself": (("A",), "a DNAME into its own subtree, two labels"),
+    "cdl": (("A", "TXT"), "CNAME -> DNAME -> CNAME loop"),
+    "self": (("A",), "a CNAME to itself"),
+    "loop-1": (("A", "TXT"), "a loop of 12 CNAMEs"),
+    "loop-7": (("A",), "a loop of 12 CNAMEs, entered in the middle"),
+    # a DNAME below a zone cut is occluded
+    "x.dn.sub": (("A", "DNAME"), "below a DNAME below a cut: a referral"),
+    "dn.sub": (("DNAME", "A"), "a DNAME below a cut: a referral"),
+    # RFC 4592 s4.9: "*" an empty non-terminal
+    "went": (("TXT", "A"), "the parent of an empty-non-terminal wildcard"),
+    "foo.went": (("A", "TXT", "MX", "CNAME"), "covered by the ENT wildcard *.went: NODATA"),
+    "x.y.went": (("A",), "two labels below, covered by *.went: NODATA"),
+    "*.went": (("A",), "the ENT wildcard queried literally: NODATA"),
+    "a.*.went": (("A", "TXT"), "the name below the ENT wildcard"),
+    "b.*.went": (("A",), "beside a.*.went: NXDOMAIN"),
+    "towent": (("A", "TXT"), "CNAME into the ENT wildcard: CNAME, NODATA"),
+}
+for _tag in ("c8", "c9", "c10", "c12", "c20", "c10nodata", "c12nx", "c10out", "c12dn", "c10ref"):
+    SHAPES[f"{_tag}-1"] = (("A", "AAAA", "TXT", "CNAME", "MX"), f"CNAME chain {_tag}")
+SHAPES["c20-12"] = (("A",), "the last 9 hops of the 20-hop chain")
+
+
+def shapes_cases() -> list[Case]:
+    out: list[Case] = []
+    add = out.append
+    for rel, (qtypes, note) in SHAPES.items():
+        n = _sh(rel)
+        for t in qtypes:
+            add(Case(f"shapes-e0-{t}-{n}", n, t, note=note, group="shapes"))
+    # without EDNS (512 bytes: long chains truncate), over TCP, DO, small buffers
+    for rel in ("host.dn", "host.dn3", "foo.dnx", "tocn", "c10-1", "c12-1", "c20-1", "c12nx-1", "c12dn-1",
+                "loop-1", "foo.went", _LONG_LABEL + ".dnlong"):
+        n = _sh(rel)
+        for t in ("A", "TXT"):
+            add(Case(f"shapes-noedns-{t}-{n}", n, t, edns=None, group="shapes"))
+        add(Case(f"shapes-tcp-A-{n}", n, "A", transport="tcp", group="shapes"))
+        add(Case(f"shapes-tcp-noedns-A-{n}", n, "A", transport="tcp", edns=None, group="shapes"))
+        add(Case(f"shapes-do-A-{n}", n, "A", do=True, group="shapes"))
+    for rel in ("c20-1", "c12dn-1", "host.dn3"):
+        n = _sh(rel)
+        add(Case(f"shapes-e0b512-AAAA-{n}", n, "AAAA", payload=512, group="shapes"))
+    add(Case("shapes-case-A-HOST.Dn.SHAPES.example.", "HOST.Dn.SHAPES.example.", "A", group="shapes",
+             note="0x20 below a DNAME: the synthesised CNAME's owner is the question's name"))
+    add(Case("shapes-case-A-C10-1.shapes.EXAMPLE.", "C10-1.shapes.EXAMPLE.", "A", group="shapes"))
+    return out
 
 
 def by_expect(expect: str) -> list[Case]:

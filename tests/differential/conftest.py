@@ -47,6 +47,11 @@ file = "{zone}"
 blocklist = "{blocklist}"
 family = "nitol"
 
+[[zones]]
+origin = "shapes.example"
+file = "{shapes}"
+family = "shapes"
+
 [dns]
 listen = ["{host}:{port}"]
 
@@ -61,6 +66,7 @@ def write_operation(directory: Path, host: str, port: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(C.ZONE_FILE, directory / C.ZONE_FILE.name)
     shutil.copy(C.BLOCKLIST_FILE, directory / C.BLOCKLIST_FILE.name)
+    shutil.copy(C.SHAPES_FILE, directory / C.SHAPES_FILE.name)
     op = directory / "operation.toml"
     op.write_text(
         OPERATION_TOML.format(
@@ -68,6 +74,7 @@ def write_operation(directory: Path, host: str, port: int) -> Path:
             ipv6=C.SINK_IPV6,
             ttl=C.SINK_TTL,
             zone=C.ZONE_FILE.name,
+            shapes=C.SHAPES_FILE.name,
             blocklist=C.BLOCKLIST_FILE.name,
             host=host,
             port=port,
@@ -90,7 +97,7 @@ def takedown_command() -> str:
 def nsd(tmp_path_factory: pytest.TempPathFactory) -> Peer:
     if not available("nsd"):
         pytest.skip("NSD is not installed (Debian package nsd; see scripts/bootstrap)")
-    peer = start_nsd({"3322.org": C.ZONE_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("nsd"))
+    peer = start_nsd({"3322.org": C.ZONE_FILE, "shapes.example": C.SHAPES_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("nsd"))
     yield peer
     peer.stop()
 
@@ -99,7 +106,7 @@ def nsd(tmp_path_factory: pytest.TempPathFactory) -> Peer:
 def bind(tmp_path_factory: pytest.TempPathFactory) -> Peer:
     if not available("bind"):
         pytest.skip("BIND 9 is not installed (Debian package bind9; see scripts/bootstrap)")
-    peer = start_bind({"3322.org": C.ZONE_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("bind"))
+    peer = start_bind({"3322.org": C.ZONE_FILE, "shapes.example": C.SHAPES_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("bind"))
     yield peer
     peer.stop()
 

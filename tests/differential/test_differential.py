@@ -268,6 +268,15 @@ def _nsd(case_id: str, nsd) -> View:
         ("out-A-example.com.", "REFUSED", {"QR"}, (1, 0, 0, 1)),
         ("edns1-SOA-3322.org.", "BADVERS", {"QR"}, (1, 0, 0, 1)),
         ("opcode-2", "NOTIMP", {"QR"}, (0, 0, 0, 0)),
+        # the second zone (shapes.example): DNAMEs, long chains, the "*" ENT
+        ("shapes-e0-A-host.dn3.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 7, 2, 4)),  # 3 DNAMEs, 3 CNAMEs, A
+        ("shapes-e0-A-" + C._LONG_LABEL + ".dnlong.shapes.example.", "YXDOMAIN", {"QR", "AA"}, (1, 1, 0, 1)),
+        ("shapes-e0-A-host.dncut.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 2, 1, 2)),  # DNAME, referral
+        ("shapes-e0-A-x.dnloop1.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 4, 0, 1)),
+        ("shapes-e0-A-c20-1.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 21, 2, 4)),
+        ("shapes-e0-A-c12nx-1.shapes.example.", "NXDOMAIN", {"QR", "AA"}, (1, 12, 1, 1)),
+        ("shapes-e0-A-foo.went.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 0, 1, 1)),  # "*" ENT: NODATA
+        ("shapes-e0-A-x.dn.sub.shapes.example.", "NOERROR", {"QR"}, (1, 0, 1, 2)),  # DNAME below a cut: referral
     ],
 )
 def test_fixture_exercises_the_case(nsd, case_id, rcode, flags, counts) -> None:

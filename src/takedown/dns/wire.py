@@ -38,7 +38,7 @@ HINFO, DNSKEY = 13, 48
 IXFR, AXFR, MAILB, MAILA, ANY = 251, 252, 253, 254, 255
 CLASS_IN, CLASS_CH = 1, 3
 
-NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN = 0, 1, 2, 3, 4, 5, 6
 BADVERS = 16
 
 OPCODE_QUERY = 0
@@ -248,11 +248,17 @@ def text_to_wire(text: str) -> bytes:
     return dns.name.from_text(text).canonicalize().to_wire()
 
 
-def opt_record(udp_size: int, do: bool, ext_rcode: int = 0, ede: int | None = None) -> bytes:
+def opt_record(udp_size: int, do: bool, ext_rcode: int = 0, ede: int | tuple[int, bytes] | None = None) -> bytes:
     """Our OPT pseudo-RR: root owner, buffer size, version 0, DO echoed (RFC 3225),
-    and an extended DNS error code (RFC 8914) without text when given."""
+    and an extended DNS error (RFC 8914) when given: a code, or (code, text)."""
     ttl = (ext_rcode << 24) | (0x8000 if do else 0)
-    rdata = b"" if ede is None else struct.pack("!HHH", EDNS_EDE, 2, ede)
+    if ede is None:
+        rdata = b""
+    elif type(ede) is tuple:
+        code, text = ede
+        rdata = struct.pack("!HHH", EDNS_EDE, 2 + len(text), code) + text
+    else:
+        rdata = struct.pack("!HHH", EDNS_EDE, 2, ede)
     return b"\x00" + _RRFIX.pack(OPT, udp_size, ttl, len(rdata)) + rdata
 
 

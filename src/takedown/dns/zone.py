@@ -8,9 +8,18 @@ zone like 3322.org fit in memory beside the server (bench/RESULTS.md).
 
 Lookup follows RFC 1034 4.3.2 as NSD implements it: zone cuts give referrals
 (NS in authority, glue in additional, AA clear), CNAMEs are followed inside
-the zone, wildcards are synthesised at the closest encloser (RFC 4592), empty
-non-terminals give NODATA rather than NXDOMAIN, negative answers carry the SOA
-with TTL min(SOA TTL, MINIMUM) (RFC 2308 s5).
+the zone however long the chain (until a loop), wildcards are synthesised at
+the closest encloser (RFC 4592; a ``*`` that is an empty non-terminal gives
+NODATA, s4.9), empty non-terminals give NODATA rather than NXDOMAIN, negative
+answers carry the SOA with TTL min(SOA TTL, MINIMUM) (RFC 2308 s5).
+
+DNAMEs (RFC 6672 s3.1) as NSD applies them: a name below a DNAME owner gets
+the DNAME, a CNAME synthesised from it with the DNAME's TTL, then the answer
+for the new name when it is in the zone; a new name over 255 octets is
+YXDOMAIN (EDE 0 "DNAME expansion became too large", NSD's text). A DNAME
+occludes the names below its owner, and is itself occluded below a zone cut;
+the owner answers from its own records. A DNAME owned by a sunk name is never
+shown, and a chain into a sunk name ends at the sinkhole.
 """
 
 from __future__ import annotations
@@ -20,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from takedown.dns import wire
-from takedown.dns.wire import A, AAAA, ANY, CNAME, DNSKEY, DS, MX, NOERROR, NS, NXDOMAIN, SOA, SRV
+from takedown.dns.wire import A, AAAA, ANY, CNAME, DNAME, DNSKEY, DS, MX, NOERROR, NS, NXDOMAIN, SOA, SRV, YXDOMAIN
 from takedown.dns.zonefile import read_zone
 from takedown.errors import ZoneError
 
 _RRFIX = struct.Struct("!HHIH")
-_MAX_CNAME_CHAIN = 8
+# Steps of a CNAME/DNAME chain: more RRsets than a 64 KB message holds (NSD
+# stops only at loops and at its 10,240 RRsets a packet).
+_MAX_CHAIN = 5000
 
 
 def parent(name: bytes) -> bytes:
@@ -74,7 +85,7 @@ class Result:
     authority: list = field(default_factory=list)
     extra_authority: list = field(default_factory=list)
     additional: list = field(default_factory=list)
-    ede: int | None = None  # RFC 8914 extended error, sent when the query has EDNS
+    ede: int | tuple[int, bytes] | None = None  # RFC 8914 extended error (code or (code, text)), sent when the query has EDNS
     bare: bool = False  # header only: no question, no records (NSD's NOTIMP/FORMERR)
 
 
@@ -88,6 +99,8 @@ class Zone:
         self.ents: set[bytes] = set()
         self.cuts: set[bytes] = set()
         self.has_wildcards = False
+        self.dnames: set[bytes] = set()  # owners of DNAME records
+        self.has_dnames = False
         self.soa_neg: bytes = b""
         # Set by the policy: (name) -> Result factory when the name is sunk
         # (blocklisted, or seized), so that neither a CNAME chain nor
@@ -111,7 +124,10 @@ class Zone:
                 multi.add(owner)
             if rtype == NS and owner != z.origin:
                 z.cuts.add(owner)
-            elif owner[:2] == b"\x01*":
+            elif rtype == DNAME:
+                z.dnames.add(owner)
+                z.has_dnames = True
+            if owner[:2] == b"\x01*":
                 z.has_wildcards = True
         for owner in multi:
             nodes[owner] = _normalise(nodes[owner])
@@ -136,6 +152,8 @@ class Zone:
             while p != origin and p not in nodes and p not in ents and len(p) > len(origin):
                 ents.add(p)
                 p = parent(p)
+        if any(e[:2] == b"\x01*" for e in ents):
+            self.has_wildcards = True  # a wildcard that is an empty non-terminal
 
     # -- lookup ---------------------------------------------------------------
 
@@ -222,7 +240,7 @@ class Zone:
         """
         res = Result(NOERROR, True)
         targets: list = []
-        final = self._answer(qn, qtype, res, set(), targets)
+        final = self._answer(qn, qtype, res, targets)
         if res.aa and final is not None and qtype not in (NS, DS, DNSKEY, ANY) and not any_class:
             # NSD adds the zone's NS RRset, and its addresses, to positive answers.
             if self._apex_ns is None:
@@ -242,54 +260,147 @@ class Zone:
             res.authority = []
         return res
 
-    def _answer(self, qn: bytes, qtype: int, res: Result, chain: set, targets: list) -> int | None:
-        """Fill ``res``; return the type answered positively at the end, else None."""
-        if chain and self.sunk is not None:
-            sunk = self.sunk(qn)
-            if sunk is not None:  # a CNAME into a sunk name ends at the sinkhole
-                sub = sunk.answer_for(qn, qtype)
-                res.answer.extend(sub.answer)
-                res.authority = sub.authority
-                res.additional = sub.additional
+    def _answer(self, qn: bytes, qtype: int, res: Result, targets: list) -> int | None:
+        """Fill ``res``; return the type answered positively at the end, else None.
+
+        One step per name, as NSD's answer_lookup_zone: a CNAME or a DNAME
+        moves on to its target in this zone. A chain ends only at data, a
+        negative answer (with the SOA), a referral, a target outside the zone,
+        a loop (an RRset the answer already holds, as NSD), or after
+        ``_MAX_CHAIN`` steps, more than a 64 KB message can hold.
+        """
+        added: set = set()  # (owner, type) of CNAME/DNAME RRsets in the answer
+        synthesised: set = set()  # (owner, target) of CNAMEs made from DNAMEs
+        hops = 0
+        while True:
+            if hops and self.sunk is not None:
+                sunk = self.sunk(qn)
+                if sunk is not None:  # a CNAME/DNAME into a sunk name ends at the sinkhole
+                    sub = sunk.answer_for(qn, qtype)
+                    res.answer.extend(sub.answer)
+                    res.authority = sub.authority
+                    res.additional = sub.additional
+                    return None
+            cut = self.find_cut(qn)
+            if cut is not None and not (cut == qn and qtype == DS) and self._dname_above(cut) is None:
+                ref = self.referral(cut)
+                if not hops:
+                    res.aa = False
+                res.authority, res.additional = ref.authority, ref.additional
                 return None
-        cut = self.find_cut(qn)
-        if cut is not None and not (cut == qn and qtype == DS):
-            ref = self.referral(cut)
-            if not chain:
-                res.aa = False
-            res.authority, res.additional = ref.authority, ref.additional
-            return None
-        blob = self.nodes.get(qn)
-        if blob is None:
-            if qn in self.ents:
+            blob = self.nodes.get(qn)
+            exact = blob is not None or qn in self.ents
+            ce = qn
+            if not exact:
+                if not (self.has_dnames or self.has_wildcards):
+                    res.rcode = NXDOMAIN
+                    res.authority = [[(self.origin, self.soa_neg)]]
+                    return None
+                ce = parent(qn)
+                while ce != self.origin and not self.exists(ce):
+                    ce = parent(ce)
+            if self.has_dnames:
+                above = self._dname_above(ce)
+                if above is not None:  # a DNAME occludes everything below its owner
+                    ce, exact = above, False
+            if exact:
+                if blob is None:  # empty non-terminal
+                    res.authority = [[(self.origin, self.soa_neg)]]
+                    return None
+            else:
+                dname = self._dname_at(ce) if self.has_dnames else None
+                if dname is not None:
+                    # RFC 6672 s3.1: the DNAME, a CNAME synthesised from it
+                    # (with the DNAME's TTL, as NSD), then the new name.
+                    owner, rec = dname[0]
+                    dest = wire.read_name(rec, 10)[0].lower()
+                    if (ce, DNAME) in added:
+                        if _below_or_at(dest, ce):  # it would grow forever: stop, as NSD
+                            return None
+                    else:
+                        added.add((ce, DNAME))
+                        res.answer.append(dname)
+                    newname = qn[: len(qn) - len(ce)] + dest
+                    if len(newname) > 255:
+                        res.rcode = YXDOMAIN
+                        res.ede = (0, b"DNAME expansion became too large")
+                        return None
+                    hops += 1
+                    if (qn, newname) in synthesised or hops > _MAX_CHAIN:
+                        return None
+                    synthesised.add((qn, newname))
+                    ttl = struct.unpack_from("!I", rec, 4)[0]
+                    res.answer.append([(qn, _RRFIX.pack(CNAME, 1, ttl, len(newname)) + newname)])
+                    if qtype == CNAME or not self.in_zone(newname):
+                        return None
+                    qn = newname
+                    continue
+                blob = self._wildcard_at(ce)
+                if blob is None:
+                    res.rcode = NXDOMAIN
+                    res.authority = [[(self.origin, self.soa_neg)]]
+                    return None
+            sets = self._rrsets(qn, blob) if blob else {}
+            if CNAME in sets and qtype != CNAME and qtype != ANY:
+                if (qn, CNAME) in added:  # a loop: the answer holds this CNAME already
+                    return None
+                added.add((qn, CNAME))
+                res.answer.append(sets[CNAME])
+                hops += 1
+                target = rdata_name(sets[CNAME][0][1])
+                if target is None or hops > _MAX_CHAIN or not self.in_zone(target):
+                    return None
+                qn = target
+                continue
+            if qtype == ANY and sets:
+                # Minimal ANY (RFC 8482): one RRset of the name, not all of them.
+                rtype = next(iter(sets))
+            else:
+                rtype = qtype
+            match = sets.get(rtype)
+            if not match:
                 res.authority = [[(self.origin, self.soa_neg)]]
                 return None
-            blob = self._wildcard(qn)
-            if blob is None:
-                res.rcode = NXDOMAIN
-                res.authority = [[(self.origin, self.soa_neg)]]
-                return None
-        sets = self._rrsets(qn, blob)
-        if CNAME in sets and qtype != CNAME and qtype != ANY:
-            res.answer.append(sets[CNAME])
-            chain.add(qn)
-            target = rdata_name(sets[CNAME][0][1])
-            if target is None or target in chain or len(chain) > _MAX_CNAME_CHAIN or not self.in_zone(target):
-                return None
-            return self._answer(target, qtype, res, chain, targets)
-        if qtype == ANY:
-            # Minimal ANY (RFC 8482): one RRset of the name, not all of them.
-            rtype = next(iter(sets))
-        else:
-            rtype = qtype
-        match = sets.get(rtype)
-        if not match:
-            res.authority = [[(self.origin, self.soa_neg)]]
+            res.answer.append(match)
+            if rtype in (NS, MX, SRV):
+                self._targets(targets, [r for _, r in match], glue=rtype == NS)
+            return rtype
+
+    def _dname_at(self, owner: bytes) -> list | None:
+        """The DNAME RRset at ``owner``, unless the name is sunk: a sunk name's
+        original records are never shown, its DNAME included."""
+        blob = self.nodes.get(owner)
+        if blob is None or owner not in self.dnames:
             return None
-        res.answer.append(match)
-        if rtype in (NS, MX, SRV):
-            self._targets(targets, [r for _, r in match], glue=rtype == NS)
-        return rtype
+        if self.sunk is not None and self.sunk(owner) is not None:
+            return None
+        return self._rrsets(owner, blob)[DNAME]
+
+    def _dname_above(self, name: bytes) -> bytes | None:
+        """The nearest owner of a DNAME strictly above ``name`` and below the
+        apex, as NSD's find_dname_above (a DNAME at the apex occludes nothing
+        this way: it is applied as the closest encloser's)."""
+        if not self.has_dnames:
+            return None
+        origin = self.origin
+        n = parent(name) if name != origin else origin
+        while n != origin and len(n) > len(origin):
+            if n in self.dnames and self._dname_at(n) is not None:
+                return n
+            n = parent(n)
+        return None
+
+    def _wildcard_at(self, ce: bytes) -> bytes | None:
+        """The wildcard RRsets at ``*.ce``: its blob, b"" when ``*.ce`` is an
+        empty non-terminal (RFC 4592 s4.9: NODATA for the names it covers),
+        None when there is no wildcard."""
+        if not self.has_wildcards:
+            return None
+        star = b"\x01*" + ce
+        blob = self.nodes.get(star)
+        if blob is None and star in self.ents:
+            return b""
+        return blob
 
     def _wildcard(self, qn: bytes) -> bytes | None:
         if not self.has_wildcards:
@@ -298,6 +409,13 @@ class Zone:
         while ce != self.origin and not self.exists(ce):
             ce = parent(ce)
         return self.nodes.get(b"\x01*" + ce)
+
+
+def _below_or_at(name: bytes, ancestor: bytes) -> bool:
+    """Whether wire name ``name`` is ``ancestor`` or below it (label-aligned)."""
+    while len(name) > len(ancestor):
+        name = name[name[0] + 1 :]
+    return name == ancestor
 
 
 def _normalise(blob: bytes) -> bytes:
