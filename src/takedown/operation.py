@@ -68,14 +68,22 @@ MAX_WORKERS = 256
 class Rrl:
     """Response rate limiting, on by default: a sinkhole answering every
     query at full rate is a DNS amplifier. Semantics follow BIND 9's
-    ``rate-limit`` (BIND 9 ARM, "Response Rate Limiting")."""
+    ``rate-limit`` (BIND 9 ARM, "Response Rate Limiting"): an account per
+    source prefix and response (positive answers per name and type, NODATA
+    per name, NXDOMAIN per zone, referrals per delegation, errors per prefix)."""
 
     enabled: bool = True
-    responses_per_second: int = 20  # per source prefix
+    responses_per_second: int = 20  # positive answers; 0 = no limit
+    referrals_per_second: int | None = None  # None = responses_per_second; 0 = no limit
+    nodata_per_second: int | None = None  # idem
+    nxdomains_per_second: int | None = None  # idem
+    errors_per_second: int | None = None  # idem (REFUSED, FORMERR, NOTIMP, SERVFAIL)
+    all_per_second: int = 0  # every response to a prefix together; 0 = off
     slip: int = 2  # every Nth limited response goes out truncated (TC=1); 0 = never
+    window: int = 15  # seconds of debt (and of remembered state)
     ipv4_prefix: int = 24
     ipv6_prefix: int = 56
-    window: int = 15  # seconds of burst credit
+    exempt: tuple[str, ...] = ()  # networks never limited, normalized ("192.0.2.0/24")
 
 
 @dataclass(frozen=True)
@@ -424,17 +432,26 @@ class _Builder:
         if t is None:
             return d
         # Ranges as BIND 9 accepts them in rate-limit { ... } (BIND 9 ARM,
-        # "Response Rate Limiting"), except responses_per_second, which may go
-        # far above BIND's 1000 so that a benchmark keeps the bookkeeping on
-        # without limiting its client; 0 responses/s is spelled enabled = false.
+        # "Response Rate Limiting"): rates 0..1000 (0 = no limit), slip 0..10,
+        # window 1..3600, prefixes 0..32 and 0..128.
+        rate = self.integer(0, 1000)
+
+        def opt_rate(key: str) -> int | None:
+            return t.get(key, rate, default=None)
+
         return Rrl(
             enabled=t.get("enabled", self.boolean, default=d.enabled),
-            responses_per_second=t.get("responses_per_second", self.integer(1, 1_000_000_000),
-                                       default=d.responses_per_second),
+            responses_per_second=t.get("responses_per_second", rate, default=d.responses_per_second),
+            referrals_per_second=opt_rate("referrals_per_second"),
+            nodata_per_second=opt_rate("nodata_per_second"),
+            nxdomains_per_second=opt_rate("nxdomains_per_second"),
+            errors_per_second=opt_rate("errors_per_second"),
+            all_per_second=t.get("all_per_second", rate, default=d.all_per_second),
             slip=t.get("slip", self.integer(0, 10), default=d.slip),
-            ipv4_prefix=t.get("ipv4_prefix", self.integer(1, 32), default=d.ipv4_prefix),
-            ipv6_prefix=t.get("ipv6_prefix", self.integer(1, 128), default=d.ipv6_prefix),
             window=t.get("window", self.integer(1, 3600), default=d.window),
+            ipv4_prefix=t.get("ipv4_prefix", self.integer(0, 32), default=d.ipv4_prefix),
+            ipv6_prefix=t.get("ipv6_prefix", self.integer(0, 128), default=d.ipv6_prefix),
+            exempt=t.get("exempt", self.networks, default=d.exempt),
         )
 
     def events(self, t: _Table | None) -> Events:
@@ -687,8 +704,9 @@ _KEYS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("domains",): ("family", "file"),
     ("zones",): ("origin", "file", "blocklist", "family"),
     ("dns",): ("listen", "workers", "max_udp_payload", "tcp_idle_timeout", "rrl", "emulated_clock"),
-    ("dns", "rrl"): ("enabled", "responses_per_second", "slip", "ipv4_prefix",
-                     "ipv6_prefix", "window"),
+    ("dns", "rrl"): ("enabled", "responses_per_second", "referrals_per_second", "nodata_per_second",
+                     "nxdomains_per_second", "errors_per_second", "all_per_second", "slip", "window",
+                     "ipv4_prefix", "ipv6_prefix", "exempt"),
     ("events",): ("flush_interval", "sensor", "privacy", "privacy_key"),
     ("enrich",): ("country_mmdb", "asn_mmdb"),
     ("dga",): ("family", "params", "days_before", "days_after", "plugin"),
@@ -846,10 +864,16 @@ def summarize(op: Operation) -> dict[str, Any]:
             "rrl": {
                 "enabled": op.dns.rrl.enabled,
                 "responses_per_second": op.dns.rrl.responses_per_second,
+                "referrals_per_second": op.dns.rrl.referrals_per_second,
+                "nodata_per_second": op.dns.rrl.nodata_per_second,
+                "nxdomains_per_second": op.dns.rrl.nxdomains_per_second,
+                "errors_per_second": op.dns.rrl.errors_per_second,
+                "all_per_second": op.dns.rrl.all_per_second,
                 "slip": op.dns.rrl.slip,
+                "window": op.dns.rrl.window,
                 "ipv4_prefix": op.dns.rrl.ipv4_prefix,
                 "ipv6_prefix": op.dns.rrl.ipv6_prefix,
-                "window": op.dns.rrl.window,
+                "exempt": list(op.dns.rrl.exempt),
             },
         },
         "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor,
