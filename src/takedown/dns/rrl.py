@@ -53,7 +53,7 @@ ERROR_KEY = "!"  # the key of every error response (errors are limited per prefi
 MAX_TABLE = 65_536  # accounts per worker
 _PREFIX_CACHE = 65_536  # remembered address -> prefix mappings
 
-_EXEMPT = ""  # the prefix of an exempt address
+_EXEMPT = "exempt"  # the prefix of an exempt address (no network's text)
 
 
 class RateLimiter:
@@ -91,13 +91,20 @@ class RateLimiter:
         self.v6 = ipv6_prefix
         self.exempt = tuple(ipaddress.ip_network(n, strict=False) for n in exempt)
         self.max_table = max(16, max_table)
-        #: (prefix, key) -> [credit, last time, slip count]
-        self.table: dict[tuple[str, str], list] = {}
-        self.prefixes: dict[str, str] = {}  # address -> prefix ("" = exempt)
-        #: decisions per class (and "all"): [allowed, slipped, dropped]
-        self.counts = [[0, 0, 0] for _ in range(6)]
+        #: prefix -> {key -> [credit, last time, slip count]}
+        self.table: dict[str, dict[str, list]] = {}
+        self.size = 0  # accounts in the table
+        #: address -> its prefix's accounts (the per-query path: two lookups
+        #: on strings whose hashes are cached, no tuple)
+        self.by_ip: dict[str, dict[str, list]] = {}
+        self._exempt_accounts: dict[str, list] = {}  # always empty
+        #: decisions per class (and "all"): allowed, [slipped, dropped]
+        self.allowed = [0] * 6
+        self.limited = [[0, 0] for _ in range(6)]
         self.exempted = 0
         self.evicted = 0
+        if self.all_rate:
+            self.check = self._check  # no fast path: every response debits two accounts
 
     @classmethod
     def from_config(cls, rrl, **kw) -> RateLimiter | None:
@@ -123,7 +130,7 @@ class RateLimiter:
     # -- bookkeeping ----------------------------------------------------------
 
     def prefix(self, ip: str) -> str:
-        """The account prefix of ``ip`` as text ("192.0.2.0/24"), or "" if exempt."""
+        """The account prefix of ``ip`` as text ("192.0.2.0/24"), or "exempt"."""
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:
@@ -137,47 +144,68 @@ class RateLimiter:
                 return str(ipaddress.IPv6Network(f"{addr}/{self.v6}", strict=False))
         return str(ipaddress.IPv4Network(f"{addr}/{self.v4}", strict=False))
 
-    def _prefix_of(self, ip: str) -> str:
-        if len(self.prefixes) >= _PREFIX_CACHE:
-            self.prefixes.clear()
-        p = self.prefixes[ip] = self.prefix(ip)
-        return p
+    def _accounts_of(self, ip: str, now: float) -> dict[str, list]:
+        """The accounts of ``ip``'s prefix, remembered per address."""
+        if len(self.by_ip) >= _PREFIX_CACHE:
+            self.by_ip.clear()
+        if len(self.table) >= self.max_table:  # prefixes (some without accounts yet)
+            self._sweep(now)
+        prefix = self.prefix(ip)
+        if prefix is _EXEMPT:
+            accts = self._exempt_accounts
+        else:
+            accts = self.table.get(prefix)
+            if accts is None:
+                accts = self.table[prefix] = {}
+        self.by_ip[ip] = accts
+        return accts
 
     def _sweep(self, now: float) -> None:
         """Make room: forget idle accounts, then the least recently used."""
         t = self.table
-        n = len(t)
+        n = self.size
         horizon = now - self.window
-        idle = [k for k, a in t.items() if a[1] < horizon]
-        for k in idle:
-            del t[k]
-        if len(t) > self.max_table * 3 // 4:
-            by_age = sorted(t.items(), key=lambda kv: kv[1][1])
-            for k, _a in by_age[: len(t) - self.max_table // 2]:
-                del t[k]
-        self.evicted += n - len(t)
+        for accts in t.values():
+            for k in [k for k, a in accts.items() if a[1] < horizon]:
+                del accts[k]
+        size = sum(len(a) for a in t.values())
+        if size > self.max_table * 3 // 4:
+            by_age = sorted((a[1], p, k) for p, accts in t.items() for k, a in accts.items())
+            for _last, p, k in by_age[: size - self.max_table // 2]:
+                del t[p][k]
+        for p in [p for p, accts in t.items() if not accts]:
+            del t[p]
+        self.by_ip.clear()  # it may hold the dicts of prefixes just dropped
+        self.size = sum(len(a) for a in t.values())
+        self.evicted += n - self.size
+
+    def account(self, prefix: str, key: str) -> list | None:
+        """The account ``[credit, last time, slip count]`` of ``key`` for
+        ``prefix`` ("192.0.2.0/24"), if there is one."""
+        return self.table.get(prefix, {}).get(key)
 
     def counters(self) -> dict:
         """Decisions so far, as a plain dict: per class (and ``all``, the
         all-per-second drops), allowed/slipped/dropped; ``exempt``; ``accounts``."""
         out = {}
         for i, name in enumerate(CLASS_NAMES + ("all",)):
-            a, s, d = self.counts[i]
-            out[name] = {"allowed": a, "slipped": s, "dropped": d}
+            s, d = self.limited[i]
+            out[name] = {"allowed": self.allowed[i], "slipped": s, "dropped": d}
         out["exempt"] = self.exempted
-        out["accounts"] = len(self.table)
+        out["accounts"] = self.size
         out["evicted"] = self.evicted
         return out
 
     # -- the decision ---------------------------------------------------------
 
-    def _debit(self, k: tuple, rate: float, slip: int, now: float) -> int:
-        t = self.table
-        a = t.get(k)
+    def _debit(self, ip: str, accts: dict, key: str, rate: float, slip: int, now: float) -> int:
+        a = accts.get(key)
         if a is None:
-            if len(t) >= self.max_table:
+            if self.size >= self.max_table:
                 self._sweep(now)
-            a = t[k] = [rate, now, 0]
+                accts = self._accounts_of(ip, now)  # the sweep may have dropped the old dict
+            a = accts[key] = [rate, now, 0]
+            self.size += 1
         else:
             age = now - a[1]
             if age > 0.0:
@@ -207,17 +235,49 @@ class RateLimiter:
     def check(self, ip: str, cls: int, key: str, now: float) -> int:
         """ALLOW, SLIP or DROP one UDP response of class ``cls`` with account
         key ``key`` (see the module docstring) to ``ip`` at time ``now``."""
-        prefix = self.prefixes.get(ip)
-        if prefix is None:
-            prefix = self._prefix_of(ip)
-        if not prefix:
+        accts = self.by_ip.get(ip)
+        if accts is None:
+            accts = self._accounts_of(ip, now)
+        # the common case inline: a known account with credit
+        a = accts.get(key)
+        if a is not None:
+            age = now - a[1]
+            if age > 0.0:
+                rate = self.rates[cls]
+                if age > self.window:
+                    a[0] = rate
+                    a[2] = 0
+                else:
+                    c = a[0] + rate * age
+                    if c >= rate:
+                        c = rate
+                        a[2] = 0
+                    a[0] = c
+                a[1] = now
+            c = a[0]
+            if c >= 1.0:
+                a[0] = c - 1.0
+                self.allowed[cls] += 1
+                return ALLOW
+        return self._check(ip, cls, key, now)
+
+    def _check(self, ip: str, cls: int, key: str, now: float) -> int:
+        accts = self.by_ip.get(ip)
+        if accts is None:
+            accts = self._accounts_of(ip, now)
+        if accts is self._exempt_accounts:
             self.exempted += 1
             return ALLOW
         rate = self.rates[cls]
-        verdict = self._debit((prefix, key), rate, self.slips[cls], now) if rate else ALLOW
-        if self.all_rate and self._debit((prefix, _ALL_KEY), self.all_rate, 0, now) != ALLOW:
-            # BIND: the all-per-second verdict wins when it limits (never slipped)
-            self.counts[_ALL][DROP] += 1
-            return DROP
-        self.counts[cls][verdict] += 1
+        verdict = self._debit(ip, accts, key, rate, self.slips[cls], now) if rate else ALLOW
+        if self.all_rate:
+            accts = self.by_ip.get(ip) or self._accounts_of(ip, now)  # (after a sweep)
+            if self._debit(ip, accts, _ALL_KEY, self.all_rate, 0, now) != ALLOW:
+                # BIND: the all-per-second verdict wins when it limits (never slipped)
+                self.limited[_ALL][DROP - 1] += 1
+                return DROP
+        if verdict == ALLOW:
+            self.allowed[cls] += 1
+        else:
+            self.limited[cls][verdict - 1] += 1
         return verdict
