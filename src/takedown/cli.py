@@ -593,6 +593,16 @@ def _print_summary(s: dict[str, Any]) -> None:
     if r["enabled"]:
         row("rrl", f"{r['responses_per_second']} responses/s per /{r['ipv4_prefix']} (IPv4) "
                    f"and /{r['ipv6_prefix']} (IPv6), window {r['window']} s, slip {r['slip']}")
+        # class rates set apart from responses_per_second (0: that class unlimited)
+        extra = [f"{r[k]} {label}/s" if r[k] else f"{label} unlimited" for k, label in (
+            ("referrals_per_second", "referrals"), ("nodata_per_second", "NODATA"),
+            ("nxdomains_per_second", "NXDOMAIN"), ("errors_per_second", "errors")) if r.get(k) is not None]
+        if r.get("all_per_second"):
+            extra.append(f"{r['all_per_second']} all/s")
+        if extra:
+            row("", ", ".join(extra))
+        if r.get("exempt"):
+            row("", "exempt: " + ", ".join(r["exempt"]))
     else:
         row("rrl", "off")
     print(f"\nevents\n  {'sensor':<14}{s['events']['sensor']}\n"
