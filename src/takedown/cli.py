@@ -591,7 +591,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     row("udp payload", f"{d['max_udp_payload']} bytes")
     row("tcp idle", f"{d['tcp_idle_timeout']:g} s")
     if r["enabled"]:
-        row("rrl", f"{r['responses_per_second']} responses/s per /{r['ipv4_prefix']} (IPv4) "
+        rps = r["responses_per_second"]
+        row("rrl", f"{f'{rps} responses/s' if rps else 'answers unlimited'} per /{r['ipv4_prefix']} (IPv4) "
                    f"and /{r['ipv6_prefix']} (IPv6), window {r['window']} s, slip {r['slip']}")
         # class rates set apart from responses_per_second (0: that class unlimited)
         extra = [f"{r[k]} {label}/s" if r[k] else f"{label} unlimited" for k, label in (
