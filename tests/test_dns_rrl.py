@@ -295,15 +295,20 @@ def with_ids(names: list[str], qtype: int = 1) -> list[bytes]:
     return [wq(nm, qtype, qid=i) for i, nm in enumerate(names)]
 
 
-RATES = {"responses_per_second": 20, "nxdomains_per_second": 10, "errors_per_second": 5, "slip": 2, "window": 15}
-BIND_RATES = {"responses-per-second": 20, "nxdomains-per-second": 10, "errors-per-second": 5, "slip": 2,
-              "window": 15}
+RATES = {"responses_per_second": 20, "nxdomains_per_second": 10, "errors_per_second": 5, "nodata_per_second": 15,
+         "referrals_per_second": 12, "slip": 2, "window": 15}
+BIND_RATES = {"responses-per-second": 20, "nxdomains-per-second": 10, "errors-per-second": 5,
+              "nodata-per-second": 15, "referrals-per-second": 12, "slip": 2, "window": 15}
 
 rnd = random.Random(13)
 DISTINCT = with_ids([f"n{i}.{ORIGIN}" for i in range(NAMES)])
 SAME = with_ids([f"www.{ORIGIN}"] * 2000)
 RANDOM_NX = with_ids([f"{rnd.getrandbits(48):012x}.{ORIGIN}" for _ in range(2000)])
 REFUSED_Q = with_ids([f"x{i}.not-ours.example" for i in range(1000)])
+RANDOM_WILD = with_ids([f"{rnd.getrandbits(48):012x}.wild.{ORIGIN}" for _ in range(2000)])
+_NODATA_TYPES = (16, 28, 15, 33, 13, 29, 35, 44, 52, 257)  # TXT AAAA MX SRV HINFO LOC NAPTR SSHFP TLSA CAA
+NODATA_TYPES = [wq(f"www.{ORIGIN}", _NODATA_TYPES[i % len(_NODATA_TYPES)], qid=i) for i in range(1000)]
+REFERRALS = with_ids([f"{rnd.getrandbits(48):012x}.sub.{ORIGIN}" for _ in range(1000)])
 
 # pattern -> (source address (its own /24), queries, queries a second)
 PATTERNS = {
@@ -311,6 +316,9 @@ PATTERNS = {
     "same": ("127.0.2.1", SAME, 2000),
     "random-nx": ("127.0.3.1", RANDOM_NX, 2000),
     "errors": ("127.0.4.1", REFUSED_Q, 1000),
+    "random-wildcard": ("127.0.5.1", RANDOM_WILD, 2000),
+    "nodata-types": ("127.0.6.1", NODATA_TYPES, 1000),
+    "referrals": ("127.0.7.1", REFERRALS, 1000),
 }
 
 
@@ -375,6 +383,24 @@ def test_serve_errors_limited_on_their_own_and_never_slipped(ours):
     assert r["full"] >= 4
     _check_limited(r, len(REFUSED_Q), RATES["errors_per_second"], slips=False)
     assert all(m[3] & 0xF == 5 for m in r["replies"].values())  # REFUSED
+
+
+def test_serve_random_names_under_a_wildcard_share_its_account(ours):
+    r = ours["random-wildcard"]
+    assert r["full"] >= 15
+    _check_limited(r, len(RANDOM_WILD), RATES["responses_per_second"])
+
+
+def test_serve_nodata_of_any_type_share_the_name_account(ours):
+    r = ours["nodata-types"]
+    assert r["full"] >= 10
+    _check_limited(r, len(NODATA_TYPES), RATES["nodata_per_second"])
+
+
+def test_serve_referrals_limited_per_delegation(ours):
+    r = ours["referrals"]
+    assert r["full"] >= 8
+    _check_limited(r, len(REFERRALS), RATES["referrals_per_second"])
 
 
 def test_serve_exempt_and_tcp_never_limited(ours):
