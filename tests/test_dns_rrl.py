@@ -308,7 +308,7 @@ REFUSED_Q = with_ids([f"x{i}.not-ours.example" for i in range(1000)])
 RANDOM_WILD = with_ids([f"{rnd.getrandbits(48):012x}.wild.{ORIGIN}" for _ in range(2000)])
 _NODATA_TYPES = (16, 28, 15, 33, 13, 29, 35, 44, 52, 257)  # TXT AAAA MX SRV HINFO LOC NAPTR SSHFP TLSA CAA
 NODATA_TYPES = [wq(f"www.{ORIGIN}", _NODATA_TYPES[i % len(_NODATA_TYPES)], qid=i) for i in range(1000)]
-REFERRALS = with_ids([f"{rnd.getrandbits(48):012x}.sub.{ORIGIN}" for _ in range(1000)])
+REFERRAL_QS = with_ids([f"{rnd.getrandbits(48):012x}.sub.{ORIGIN}" for _ in range(1000)])
 
 # pattern -> (source address (its own /24), queries, queries a second)
 PATTERNS = {
@@ -318,7 +318,7 @@ PATTERNS = {
     "errors": ("127.0.4.1", REFUSED_Q, 1000),
     "random-wildcard": ("127.0.5.1", RANDOM_WILD, 2000),
     "nodata-types": ("127.0.6.1", NODATA_TYPES, 1000),
-    "referrals": ("127.0.7.1", REFERRALS, 1000),
+    "referrals": ("127.0.7.1", REFERRAL_QS, 1000),
 }
 
 
@@ -400,7 +400,7 @@ def test_serve_nodata_of_any_type_share_the_name_account(ours):
 def test_serve_referrals_limited_per_delegation(ours):
     r = ours["referrals"]
     assert r["full"] >= 8
-    _check_limited(r, len(REFERRALS), RATES["referrals_per_second"])
+    _check_limited(r, len(REFERRAL_QS), RATES["referrals_per_second"])
 
 
 def test_serve_exempt_and_tcp_never_limited(ours):

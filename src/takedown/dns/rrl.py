@@ -103,8 +103,8 @@ class RateLimiter:
         self.limited = [[0, 0] for _ in range(6)]
         self.exempted = 0
         self.evicted = 0
-        if self.all_rate:
-            self.check = self._check  # no fast path: every response debits two accounts
+        if not self.all_rate:  # (with it, every response debits two accounts: no fast path)
+            self.check = self._fast_check()
 
     @classmethod
     def from_config(cls, rrl, **kw) -> RateLimiter | None:
@@ -234,32 +234,52 @@ class RateLimiter:
 
     def check(self, ip: str, cls: int, key: str, now: float) -> int:
         """ALLOW, SLIP or DROP one UDP response of class ``cls`` with account
-        key ``key`` (see the module docstring) to ``ip`` at time ``now``."""
-        accts = self.by_ip.get(ip)
-        if accts is None:
-            accts = self._accounts_of(ip, now)
-        # the common case inline: a known account with credit
-        a = accts.get(key)
-        if a is not None:
-            age = now - a[1]
-            if age > 0.0:
-                rate = self.rates[cls]
-                if age > self.window:
-                    a[0] = rate
-                    a[2] = 0
-                else:
-                    c = a[0] + rate * age
-                    if c >= rate:
-                        c = rate
-                        a[2] = 0
-                    a[0] = c
-                a[1] = now
-            c = a[0]
-            if c >= 1.0:
-                a[0] = c - 1.0
-                self.allowed[cls] += 1
-                return ALLOW
+        key ``key`` (see the module docstring) to ``ip`` at time ``now``.
+
+        Without ``all_per_second`` an instance answers through
+        :meth:`_fast_check`'s closure instead, with the same result."""
         return self._check(ip, cls, key, now)
+
+    def _fast_check(self):
+        """``check`` as a closure over the limiter's containers (which are
+        only ever cleared, never replaced), the common case inline: a known
+        account with credit. About 70 ns less a call than a method reading
+        them from ``self``."""
+        by_ip = self.by_ip
+        accounts_of = self._accounts_of
+        rates = self.rates
+        window = self.window
+        allowed = self.allowed
+        slow = self._check
+
+        def check(ip: str, cls: int, key: str, now: float) -> int:
+            accts = by_ip.get(ip)
+            if accts is None:
+                accts = accounts_of(ip, now)
+            a = accts.get(key)
+            if a is not None:
+                age = now - a[1]
+                if age > 0.0:
+                    rate = rates[cls]
+                    if age > window:
+                        a[0] = rate
+                        a[2] = 0
+                    else:
+                        c = a[0] + rate * age
+                        if c >= rate:
+                            c = rate
+                            a[2] = 0
+                        a[0] = c
+                    a[1] = now
+                c = a[0]
+                if c >= 1.0:
+                    a[0] = c - 1.0
+                    allowed[cls] += 1
+                    return ALLOW
+            return slow(ip, cls, key, now)
+
+        check.__doc__ = RateLimiter.check.__doc__
+        return check
 
     def _check(self, ip: str, cls: int, key: str, now: float) -> int:
         accts = self.by_ip.get(ip)
