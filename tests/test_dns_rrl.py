@@ -17,10 +17,8 @@ import socket
 import struct
 import threading
 import time
-from pathlib import Path
 
 import dns.flags
-import dns.message
 import pytest
 
 from dns_helpers import Server, make_operation, tcp, query
