@@ -22,6 +22,7 @@ option never takes the fast path, so the clock costs plain queries nothing.
 from __future__ import annotations
 
 import ipaddress
+import sys
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
@@ -267,6 +268,7 @@ class Responder:
         qend = q.question_end if not res.bare else 12
         qn = q.qname.lower()
         rc, rk = self._rrl_key(qn, q.qtype, res)
+        rk = sys.intern(rk)  # one object per key: entries sharing an account match it by identity
         e = _Entry(full, qend, wire.name_to_text(qn), q.qtype, res.rcode, rule, family, res.bare, rc, rk)
         # Transfers differ by transport, and BADVERS answers are rare: keep them out.
         if q.edns_error is None and q.qtype not in (AXFR, IXFR) and not res.bare:
