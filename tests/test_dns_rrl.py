@@ -355,7 +355,7 @@ def _check_limited(r: dict, n: int, rate: int, slips: bool = True):
 
 def test_serve_distinct_names_all_answered_in_full(ours):
     r = ours["distinct"]
-    assert r["elapsed"] < 4.0  # ~5,000 queries a second
+    assert r["elapsed"] < 6.0  # ~5,000 queries a second (2 s), with slack for a loaded machine
     assert (r["full"], r["slip"], r["none"]) == (NAMES, 0, 0), {k: v for k, v in r.items() if k != "replies"}
     assert all(m[7] == 1 for m in r["replies"].values())  # one A each
 
