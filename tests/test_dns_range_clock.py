@@ -93,7 +93,7 @@ def make_responder(policy, networks=("127.0.0.0/8", "::1"), rrl=None):
 
 
 def ask(r, data: bytes, src: str = "127.0.0.1", transport: str = "udp"):
-    out = r.respond(data, src, 5353, transport, "127.0.0.1", 53)
+    out = r.respond(data, src, 5353, transport, "127.0.0.1", 53, time.time())
     return dns.message.from_wire(out) if out is not None else None
 
 
@@ -160,7 +160,7 @@ def test_rrl_keeps_the_wall_clock(policy):
     """Emulated times far apart must not refill a source's credit: 3 answers a
     second, then rate limited, however much emulated time passes; the limited
     events still carry the emulated time."""
-    rrl = RateLimiter(responses_per_second=3, slip=2, window=1, ipv4_prefix=24, ipv6_prefix=56)
+    rrl = RateLimiter(3, slip=2, window=1)
     r = make_responder(policy, rrl=rrl)
     day = 86400.0
     for i in range(8):

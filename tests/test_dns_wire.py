@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 
 import dns.edns
 import dns.flags
@@ -38,7 +39,7 @@ def ask(responder, name, rdtype="A", *, use_edns=False, payload=1232, tcp=False,
     q = dns.message.make_query(name, rdtype, use_edns=use_edns, payload=payload, **kw)
     q.id = qid
     data = q.to_wire()
-    out = responder.respond(data, "127.0.0.1", 5353, "tcp" if tcp else "udp", "127.0.0.1", 53)
+    out = responder.respond(data, "127.0.0.1", 5353, "tcp" if tcp else "udp", "127.0.0.1", 53, time.time())
     return data, (dns.message.from_wire(out) if out is not None else None)
 
 
@@ -89,7 +90,7 @@ def test_trailing_bytes_are_ignored_as_nsd_does():
 
 def test_render_compresses_and_keeps_case(responder):
     data, r = ask(responder, "WwW.3322.Org", "A")
-    raw = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53)
+    raw = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53, time.time())
     assert raw[12 : 12 + len(b"\x03WwW")] == b"\x03WwW"
     assert b"\xc0\x0c" in raw  # answer owner points at the question
     assert r.question[0].name.to_text() == "WwW.3322.Org."
@@ -130,7 +131,7 @@ def test_refused_outside(responder):
 def test_notimp_for_other_opcodes(responder):
     q = dns.message.make_query("www.3322.org", "A")
     q.set_opcode(dns.opcode.STATUS)
-    out = responder.respond(q.to_wire(), "127.0.0.1", 1, "udp", "127.0.0.1", 53)
+    out = responder.respond(q.to_wire(), "127.0.0.1", 1, "udp", "127.0.0.1", 53, time.time())
     r = dns.message.from_wire(out)
     assert r.rcode() == dns.rcode.NOTIMP
     assert r.opcode() == dns.opcode.STATUS
@@ -146,7 +147,7 @@ def test_edns_badvers_and_do(responder):
 def test_truncation_over_udp_not_tcp(responder):
     # the apex NS + MX + glue of the example fit; a 512-byte limit with a forced big answer does not:
     data, _ = ask(responder, "3322.org", "TXT")
-    big = responder.respond(data, "127.0.0.1", 1, "tcp", "127.0.0.1", 53)
+    big = responder.respond(data, "127.0.0.1", 1, "tcp", "127.0.0.1", 53, time.time())
     assert big is not None
     q = wire.parse_query(data)
     dec = responder.policy.decide(q.key, q.qtype)
@@ -170,7 +171,7 @@ def test_minimal_any(responder):
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_never_raise(responder, data):
-    out = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53)
+    out = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53, time.time())
     if out is not None:
         r = dns.message.from_wire(out, question_only=True)
         assert r.flags & dns.flags.QR
@@ -181,7 +182,7 @@ def test_arbitrary_bytes_never_raise(responder, data):
 def test_mutated_queries_never_raise(responder, tail, qtype, flags):
     head = struct.pack("!HHHHHH", 7, flags & 0x7FFF, 1, 0, 0, tail[0] % 3 if tail else 0)
     data = head + b"\x03www\x043322\x03org\x00" + struct.pack("!HH", qtype, 1) + tail
-    out = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53)
+    out = responder.respond(data, "127.0.0.1", 1, "udp", "127.0.0.1", 53, time.time())
     if out is not None:
         assert out[:2] == b"\x00\x07" and out[2] & 0x80
         if not (flags >> 11) & 0xF:  # dnspython reads other opcodes (UPDATE) by other rules

@@ -46,6 +46,8 @@ def test_example_loads_as_written():
     assert op.dns == DnsConfig(listen=("127.0.0.1:5353",))
     assert op.dns.rrl == Rrl(enabled=True, responses_per_second=20, slip=2,
                              ipv4_prefix=24, ipv6_prefix=56, window=15)
+    assert op.dns.rrl.nxdomains_per_second is None and op.dns.rrl.all_per_second == 0
+    assert op.dns.rrl.exempt == ()
     assert op.events.flush_interval == 1.0
     assert op.events.sensor  # the hostname
     for p in (op.path, op.storage, op.domains[0].file, z.file, z.blocklist):
@@ -148,6 +150,20 @@ def opdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_rrl_keys_as_bind_names_them(opdir):
+    """Every [dns.rrl] key parses; unset class rates stay None (= responses_per_second)."""
+    f = opdir / "op.toml"
+    f.write_text(_variant({27: "\n".join([
+        "responses_per_second = 0", "referrals_per_second = 7", "nodata_per_second = 0",
+        "nxdomains_per_second = 1000", "all_per_second = 50", "window = 1", "slip = 1",
+        "ipv4_prefix = 32", "ipv6_prefix = 0", 'exempt = ["192.0.2.7/24", "2001:db8::1"]',
+    ])}))
+    r = load_operation(f).dns.rrl
+    assert r == Rrl(enabled=True, responses_per_second=0, referrals_per_second=7, nodata_per_second=0,
+                    nxdomains_per_second=1000, errors_per_second=None, all_per_second=50, slip=1,
+                    window=1, ipv4_prefix=32, ipv6_prefix=0, exempt=("192.0.2.0/24", "2001:db8::1/128"))
+
+
 def test_base_is_valid(opdir):
     f = opdir / "op.toml"
     f.write_text(BASE)
@@ -216,9 +232,16 @@ BAD = [
     ("rrl-enabled", {27: 'enabled = "yes"'}, "", 27, "dns.rrl.enabled must be true or false"),
     ("rrl-rate", {27: "responses_per_second = 1001"}, "", 27,
      "dns.rrl.responses_per_second must be an integer between 0 and 1000, not 1001"),
-    ("rrl-nxdomains", {27: "nxdomains_per_second = -1"}, "", 27, "dns.rrl.nxdomains_per_second"),
-    ("rrl-exempt", {27: 'exempt = ["192.0.2.0/24", "10.0.0.x"]'}, "", 27,
-     "dns.rrl.exempt[1] must be a network like 127.0.0.0/8"),
+    ("rrl-nxdomains", {27: "nxdomains_per_second = -1"}, "", 27,
+     "dns.rrl.nxdomains_per_second must be an integer between 0 and 1000, not -1"),
+    ("rrl-referrals", {27: 'referrals_per_second = "5"'}, "", 27, "dns.rrl.referrals_per_second must be an integer"),
+    ("rrl-nodata", {27: "nodata_per_second = 2.5"}, "", 27, "dns.rrl.nodata_per_second must be an integer"),
+    ("rrl-errors", {27: "errors_per_second = true"}, "", 27, "dns.rrl.errors_per_second must be an integer"),
+    ("rrl-all", {27: "all_per_second = 5000"}, "", 27, "dns.rrl.all_per_second must be an integer between 0 and 1000"),
+    ("rrl-window", {27: "window = 3601"}, "", 27, "dns.rrl.window must be an integer between 1 and 3600, not 3601"),
+    ("rrl-v4prefix", {27: "ipv4_prefix = 33"}, "", 27, "dns.rrl.ipv4_prefix must be an integer between 0 and 32"),
+    ("rrl-exempt", {27: 'exempt = ["192.0.2.0/24", "10.0.0.0/33"]'}, "", 27, "dns.rrl.exempt[1] must be a network"),
+    ("rrl-exempt-type", {27: "exempt = 5"}, "", 27, "dns.rrl.exempt"),
     ("handshake-not-tls", {}, '\n[http]\nlisten = "127.0.0.1:0"\nhandshake = true\n', 35,
      "http.handshake: only [tls] has this key"),
     ("template-needs-file", {}, '\n[http]\nlisten = "127.0.0.1:0"\nresponse = "template"\n', 35,

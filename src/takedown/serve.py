@@ -179,7 +179,7 @@ class Worker:
             flush_interval=op.events.flush_interval, transform=transform_for(op),
         )
         r = op.dns.rrl
-        rrl = RateLimiter(r.responses_per_second, r.slip, r.window, r.ipv4_prefix, r.ipv6_prefix) if r.enabled else None
+        rrl = RateLimiter.from_config(r)
         responder = Responder(rt.policy, self.writer.rows.append, max_udp_payload=op.dns.max_udp_payload, rrl=rrl,
                               emulated_clock=op.dns.emulated_clock)
         self.dns = DnsShell(responder, tcp_idle=op.dns.tcp_idle_timeout,

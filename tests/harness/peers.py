@@ -503,10 +503,28 @@ def start_nsd(
 # --------------------------------------------------------------------------- BIND
 
 
+def _rate_limit_block(rate_limit: dict) -> list[str]:
+    """BIND's ``rate-limit { ... };`` options block from ``{option: value}``
+    (BIND's option names; a list value is an address match list)."""
+    out = ["    rate-limit {"]
+    for k, v in rate_limit.items():
+        if isinstance(v, (list, tuple)):
+            v = "{ " + "".join(f"{x}; " for x in v) + "}"
+        elif isinstance(v, bool):
+            v = "yes" if v else "no"
+        out.append(f"        {k} {v};")
+    out.append("    };")
+    return out
+
+
 def named_conf(
-    zones: dict[str, Path], *, host: str, port: int, workdir: Path, threads: int = 1, query_log: bool = False
+    zones: dict[str, Path], *, host: str, port: int, workdir: Path, threads: int = 1, query_log: bool = False,
+    rate_limit: dict | None = None,
 ) -> str:
-    """The named.conf :func:`start_bind` writes (zones already resolved)."""
+    """The named.conf :func:`start_bind` writes (zones already resolved).
+    ``rate_limit``: BIND's response rate limiting, ``{option: value}`` with
+    BIND's names (``responses-per-second``, ``slip``, ``exempt-clients``: a
+    list...); None = off (BIND's default)."""
     v6 = _family(host) == socket.AF_INET6
     w = workdir
     listen4 = f"listen-on port {port} {{ {host}; }};" if not v6 else "listen-on { none; };"
@@ -549,6 +567,7 @@ def named_conf(
         "    version none;",
         "    hostname none;",
         "    server-id none;",
+        *(_rate_limit_block(rate_limit) if rate_limit else []),
         "};",
         "controls { };",  # no rndc channel (it would bind 127.0.0.1:953)
         *logging,
@@ -567,18 +586,21 @@ def start_bind(
     threads: int = 1,
     query_log: bool = False,
     timeout: float = 30.0,
+    rate_limit: dict | None = None,
 ) -> Peer:
     """Start BIND 9 (``named -f``, foreground, logging{} honoured) serving
     ``zones`` on ``host`` port ``port`` with ``threads`` worker threads; return
     when it answers. ``query_log`` writes every query to
-    ``workdir/queries.log``. The configuration and zones are checked with
+    ``workdir/queries.log``. ``rate_limit``: a ``rate-limit { ... };`` block
+    (see :func:`named_conf`). The configuration and zones are checked with
     ``named-checkconf``/``named-checkzone`` first."""
     named = _program("named")
     workdir, zones = _prepare(zones, host, port, workdir)
     for origin, path in zones.items():
         _run_check([_program("named-checkzone"), "-q", "-i", "local", origin, str(path)], f"named-checkzone {origin}")
     conf = workdir / "named.conf"
-    conf.write_text(named_conf(zones, host=host, port=port, workdir=workdir, threads=threads, query_log=query_log))
+    conf.write_text(named_conf(zones, host=host, port=port, workdir=workdir, threads=threads, query_log=query_log,
+                               rate_limit=rate_limit))
     _run_check([_program("named-checkconf"), str(conf)], "named-checkconf")
     fam = "-6" if _family(host) == socket.AF_INET6 else "-4"
     argv = [named, "-f", fam, "-n", str(threads), "-c", str(conf)]

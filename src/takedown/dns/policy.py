@@ -226,3 +226,34 @@ class Policy:
         if apex is not None:
             return Decision(self.sinkhole.answer(qn, apex, qtype), rule.rule_block, rule.family)
         return Decision(rule.zone.lookup(qn, qtype, any_class), rule.rule_pass, None)
+
+    def limit_name(self, qn: bytes) -> bytes:
+        """The name a positive or NODATA answer for ``qn`` is rate limited
+        under (takedown.dns.rrl): ``qn`` itself, except for answers made
+        for a whole subtree, which share one account as BIND's wildcard
+        answers do (lib/dns/rrl.c ignores a wildcard's first label): the
+        seized or blocklisted name that sinks ``qn``, or the closest
+        encloser of the zone wildcard that answers it."""
+        rules = self.rules
+        i = 0
+        while True:
+            rule = rules.get(qn[i:] if i else qn)
+            if rule is not None:
+                break
+            ln = qn[i]
+            if ln == 0:
+                return qn
+            i += ln + 1
+        if type(rule) is _Seized:
+            return rule.apex
+        apex = rule.blocked(qn)
+        if apex is not None:
+            return apex
+        zone = rule.zone
+        if zone.has_wildcards and not zone.exists(qn):
+            ce = qn[qn[0] + 1 :]
+            while ce != zone.origin and not zone.exists(ce):
+                ce = ce[ce[0] + 1 :]
+            if b"\x01*" + ce in zone.nodes:
+                return ce
+        return qn

@@ -22,13 +22,13 @@ option never takes the fast path, so the clock costs plain queries nothing.
 from __future__ import annotations
 
 import ipaddress
-import time
+import sys
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
 from takedown.dns.zone import Result
-from takedown.dns.rrl import ALLOW, SLIP, RateLimiter
-from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, NOTIMP, REFUSED, WireError
+from takedown.dns.rrl import ALLOW, ERROR_KEY, ERRORS, NODATA, NXDOMAINS, REFERRALS, RESPONSES, SLIP, RateLimiter
+from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, NOERROR, NOTIMP, NS, NXDOMAIN, REFUSED, WireError
 
 _CACHE_MAX = 250_000
 _CLOCK_SOURCES_MAX = 65_536  # remembered clock-trust decisions, per source address
@@ -50,9 +50,12 @@ def _peek_question(data: bytes) -> tuple[str | None, int | None]:
 
 
 class _Entry:
-    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare")
+    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare", "rc", "rk")
 
-    def __init__(self, full: bytes, qend: int, qname: str, qtype: int, rcode: int, rule: str, family, bare=False):
+    def __init__(self, full: bytes, qend: int, qname: str, qtype: int, rcode: int, rule: str, family, bare=False,
+                 rc: int = ERRORS, rk: str = ERROR_KEY):
+        self.rc = rc  # RRL response class (takedown.dns.rrl.RESPONSES, ...)
+        self.rk = rk  # RRL account key within the source prefix
         self.bare = bare
         self.head = full[2:12]
         self.tail = full[qend:]
@@ -105,9 +108,11 @@ class Responder:
         self.policy = policy
         self.cache = {}
 
-    def respond(self, data: bytes, src_ip: str, src_port: int, transport: str, dst_ip: str, dst_port: int):
-        """Response bytes for one query, or None to stay silent."""
-        now = time.time()
+    def respond(self, data: bytes, src_ip: str, src_port: int, transport: str, dst_ip: str, dst_port: int,
+                now: float):
+        """Response bytes for one query, or None to stay silent. ``now`` is
+        the wall-clock time of its arrival (Unix seconds): the events' time
+        and the rate limiter's."""
         udp = transport == "udp"
         n = len(data)
         # Fast path: one question, no answer/authority, no EDNS options.
@@ -148,7 +153,7 @@ class Responder:
                     if e is not None and (not udp or e.size <= limit):
                         out = "answer"
                         if udp and self.rrl is not None:
-                            verdict = self.rrl.check(src_ip, now)
+                            verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
                             if verdict != ALLOW:
                                 return self._limited(verdict, data, e, now, src_ip, src_port, dst_ip, dst_port)
                         self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, None, out))
@@ -177,7 +182,7 @@ class Responder:
         if len(data) >= 12 and not data[2] & 0x80 and data[2] & 0x78:
             # Another opcode: refused before anything else is read, as NSD does
             # (UPDATE and NOTIFY carry records a QUERY may not).
-            if udp and self.rrl is not None and self.rrl.check(src_ip, now) != ALLOW:
+            if udp and self.rrl is not None and self.rrl.check(src_ip, ERRORS, ERROR_KEY, now) != ALLOW:
                 self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, NOTIMP, "none", None, None, "rrl-drop"))
                 return None
             rcode = REFUSED if (data[2] >> 3) & 0xF == 4 else NOTIMP
@@ -190,7 +195,7 @@ class Responder:
             if err.rcode is None or (err.no_question and not udp):
                 self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "dropped"))
                 return None
-            if udp and self.rrl is not None and self.rrl.check(src_ip, now) != ALLOW:
+            if udp and self.rrl is not None and self.rrl.check(src_ip, ERRORS, ERROR_KEY, now) != ALLOW:
                 self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "rrl-drop"))
                 return None
             self.log((now, transport, src_ip, src_port, dst_ip, dst_port, None, None, FORMERR, "none", None, None, "formerr"))
@@ -212,7 +217,7 @@ class Responder:
             e = self._miss(q, data, key, udp)
         ecs = edns.ecs if edns is not None else None
         if udp and self.rrl is not None:
-            verdict = self.rrl.check(src_ip, now)
+            verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
             if verdict != ALLOW:
                 self.log((at, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, "rrl-slip" if verdict == SLIP else "rrl-drop"))
                 return self._slip(q, data, e) if verdict == SLIP else None
@@ -261,10 +266,35 @@ class Responder:
         res, rule, family = self._decide(q, udp)
         full = self._render_result(q, data, res, 65535)
         qend = q.question_end if not res.bare else 12
-        e = _Entry(full, qend, wire.name_to_text(q.qname.lower()), q.qtype, res.rcode, rule, family, res.bare)
+        qn = q.qname.lower()
+        rc, rk = self._rrl_key(qn, q.qtype, res)
+        rk = sys.intern(rk)  # one object per key: entries sharing an account match it by identity
+        e = _Entry(full, qend, wire.name_to_text(qn), q.qtype, res.rcode, rule, family, res.bare, rc, rk)
         # Transfers differ by transport, and BADVERS answers are rare: keep them out.
         if q.edns_error is None and q.qtype not in (AXFR, IXFR) and not res.bare:
             if len(self.cache) >= _CACHE_MAX:
                 self.cache.clear()
             self.cache[key] = e
         return e
+
+    def _rrl_key(self, qn: bytes, qtype: int, res: Result) -> tuple[int, str]:
+        """The RRL class and account key of an answer, as BIND keys them
+        (lib/dns/rrl.c make_key, and the names ns/query.c passes it):
+        positive answers by name and type, NODATA by name, NXDOMAIN by the
+        zone (the SOA owner in the authority section), referrals by the
+        delegation point, errors by nothing. Answers synthesised for many
+        names (wildcards, the sinkhole below a seized domain) count under
+        their common parent, as BIND counts wildcards."""
+        rcode = res.rcode
+        if rcode == NXDOMAIN:
+            owner = res.authority[0][0][0] if res.authority else qn
+            return NXDOMAINS, "X" + wire.name_to_text(owner)
+        if rcode != NOERROR:
+            return ERRORS, ERROR_KEY
+        if res.answer:
+            return RESPONSES, f"R{wire.name_to_text(self.policy.limit_name(qn))}/{qtype}"
+        if not res.aa and res.authority:
+            owner, rec = res.authority[0][0]
+            if wire.rec_type(rec) == NS:
+                return REFERRALS, "F" + wire.name_to_text(owner)
+        return NODATA, "D" + wire.name_to_text(self.policy.limit_name(qn))

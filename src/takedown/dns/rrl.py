@@ -1,12 +1,41 @@
-"""Response rate limiting per source prefix, so the sinkhole is no amplifier.
+"""Response rate limiting keyed like BIND 9's, so the sinkhole is no amplifier.
 
-After BIND's RRL (Vixie and Schryver, "DNS Response Rate Limiting", 2012):
-each source prefix (/24 for IPv4 and /56 for IPv6 by default) earns
-``responses_per_second`` credits a second; a prefix in debt gets no answer,
-except every ``slip``-th one, sent empty with TC=1 so a real resolver behind
-a spoofed flood can still retry over TCP. Debt is bounded at ``window``
-seconds' worth, so a prefix recovers within ``window`` seconds of going quiet.
-TCP is never limited: a completed handshake proves the source.
+After BIND's RRL (Vixie and Schryver, "DNS Response Rate Limiting", 2012;
+BIND 9 ARM, ``rate-limit``; lib/dns/rrl.c): an account is kept per client
+prefix (/24 for IPv4 and /56 for IPv6 by default) *and* per response:
+
+========== ============================== =========================
+class      account key (besides prefix)   rate
+========== ============================== =========================
+RESPONSES  query name and type             ``responses_per_second``
+REFERRALS  delegation point                ``referrals_per_second``
+NODATA     query name (any type)           ``nodata_per_second``
+NXDOMAINS  zone (its SOA owner)            ``nxdomains_per_second``
+ERRORS     none                            ``errors_per_second``
+========== ============================== =========================
+
+so one resolver asking many different names is never limited, while a
+repeated question, or a random-subdomain flood (all its NXDOMAINs share the
+zone's account), is. The caller computes class and key once per cached
+answer; :meth:`RateLimiter.check` is then one dict lookup and arithmetic.
+
+An account earns its rate in credits a second, at most ``rate`` of them; a
+response costs one. An account in debt gets no answer, except that every
+``slip``-th limited response is sent empty with TC=1 (the first one of a
+run slips, as in BIND), so that a real resolver behind a spoofed flood can
+retry over TCP. Errors are never slipped, only dropped (BIND: "some error
+responses cannot be slipped"). Debt is floored at ``window`` seconds' worth,
+and an account idle for more than ``window`` seconds starts afresh with full
+credit. ``all_per_second`` adds one more account per prefix for every
+response; when it is in debt the response is dropped (never slipped),
+whatever its own account says. A rate of 0 means no limit for that class.
+Exempt networks are never limited. TCP is never limited (the server does not
+ask): a completed handshake proves the source.
+
+The table of accounts is bounded: when it is full, accounts idle for more
+than ``window`` seconds are dropped (they would start afresh anyway), then,
+if that is not enough, the least recently used ones, so a flood of distinct
+keys cannot grow memory without bound.
 """
 
 from __future__ import annotations
@@ -15,53 +44,260 @@ import ipaddress
 
 ALLOW, SLIP, DROP = 0, 1, 2
 
-_MAX_TABLE = 200_000
+RESPONSES, REFERRALS, NODATA, NXDOMAINS, ERRORS = 0, 1, 2, 3, 4
+CLASS_NAMES = ("responses", "referrals", "nodata", "nxdomains", "errors")
+_ALL = 5  # the all-per-second accounts (counters only)
+_ALL_KEY = "*"
+ERROR_KEY = "!"  # the key of every error response (errors are limited per prefix only)
+
+MAX_TABLE = 65_536  # accounts per worker
+_PREFIX_CACHE = 65_536  # remembered address -> prefix mappings
+
+_EXEMPT = "exempt"  # the prefix of an exempt address (no network's text)
 
 
 class RateLimiter:
-    def __init__(self, responses_per_second: int, slip: int, window: int, ipv4_prefix: int, ipv6_prefix: int):
-        self.rate = float(responses_per_second)
-        self.slip = slip
-        self.floor = -self.rate * window
+    """Per-worker RRL state. Not thread-safe (one per event loop)."""
+
+    def __init__(
+        self,
+        responses_per_second: int = 20,
+        *,
+        referrals_per_second: int | None = None,
+        nodata_per_second: int | None = None,
+        nxdomains_per_second: int | None = None,
+        errors_per_second: int | None = None,
+        all_per_second: int = 0,
+        slip: int = 2,
+        window: int = 15,
+        ipv4_prefix: int = 24,
+        ipv6_prefix: int = 56,
+        exempt=(),
+        max_table: int = MAX_TABLE,
+    ):
+        r = responses_per_second
+
+        def rate(v):
+            return float(r if v is None else v)
+
+        #: rate per class (credits a second); 0 = no limit
+        self.rates = (rate(r), rate(referrals_per_second), rate(nodata_per_second),
+                      rate(nxdomains_per_second), rate(errors_per_second))
+        self.all_rate = float(all_per_second)
+        #: slip per class: errors are never slipped
+        self.slips = (slip, slip, slip, slip, 0)
+        self.window = float(window)
         self.v4 = ipv4_prefix
         self.v6 = ipv6_prefix
-        self.table: dict[str, list] = {}  # prefix -> [credit, last time, limited count]
-        self.by_ip: dict[str, list] = {}  # address -> its prefix's account
+        self.exempt = tuple(ipaddress.ip_network(n, strict=False) for n in exempt)
+        self.max_table = max(16, max_table)
+        #: prefix -> {key -> [credit, last time, slip count]}
+        self.table: dict[str, dict[str, list]] = {}
+        self.size = 0  # accounts in the table
+        #: address -> its prefix's accounts (the per-query path: two lookups
+        #: on strings whose hashes are cached, no tuple)
+        self.by_ip: dict[str, dict[str, list]] = {}
+        self._exempt_accounts: dict[str, list] = {}  # always empty
+        #: decisions per class (and "all"): allowed, [slipped, dropped]
+        self.allowed = [0] * 6
+        self.limited = [[0, 0] for _ in range(6)]
+        self.exempted = 0
+        self.evicted = 0
+        if not self.all_rate:  # (with it, every response debits two accounts: no fast path)
+            self.check = self._fast_check()
+
+    @classmethod
+    def from_config(cls, rrl, **kw) -> RateLimiter | None:
+        """The limiter of an operation's ``[dns.rrl]`` (a
+        :class:`takedown.operation.Rrl`), or None when it is disabled."""
+        if not rrl.enabled:
+            return None
+        return cls(
+            rrl.responses_per_second,
+            referrals_per_second=rrl.referrals_per_second,
+            nodata_per_second=rrl.nodata_per_second,
+            nxdomains_per_second=rrl.nxdomains_per_second,
+            errors_per_second=rrl.errors_per_second,
+            all_per_second=rrl.all_per_second,
+            slip=rrl.slip,
+            window=rrl.window,
+            ipv4_prefix=rrl.ipv4_prefix,
+            ipv6_prefix=rrl.ipv6_prefix,
+            exempt=rrl.exempt,
+            **kw,
+        )
+
+    # -- bookkeeping ----------------------------------------------------------
 
     def prefix(self, ip: str) -> str:
-        if ":" in ip:
-            return str(ipaddress.IPv6Network(f"{ip}/{self.v6}", strict=False).network_address)
-        if self.v4 == 24:
-            return ip.rpartition(".")[0]
-        return str(ipaddress.IPv4Network(f"{ip}/{self.v4}", strict=False).network_address)
+        """The account prefix of ``ip`` as text ("192.0.2.0/24"), or "exempt"."""
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return ip  # not an address (a test's or a Unix socket's peer): itself
+        if self.exempt and any(addr in n for n in self.exempt):
+            return _EXEMPT
+        if addr.version == 6:
+            if addr.ipv4_mapped is not None:
+                addr = addr.ipv4_mapped
+            else:
+                return str(ipaddress.IPv6Network(f"{addr}/{self.v6}", strict=False))
+        return str(ipaddress.IPv4Network(f"{addr}/{self.v4}", strict=False))
 
-    def _state(self, ip: str, now: float) -> list:
-        """The shared account of ``ip``'s prefix, remembered per address so
-        that the per-query path is one dict lookup."""
-        if len(self.by_ip) > _MAX_TABLE:
+    def _accounts_of(self, ip: str, now: float) -> dict[str, list]:
+        """The accounts of ``ip``'s prefix, remembered per address."""
+        if len(self.by_ip) >= _PREFIX_CACHE:
             self.by_ip.clear()
-            self.table.clear()
-        key = self.prefix(ip)
-        st = self.table.get(key)
-        if st is None:
-            st = self.table[key] = [self.rate, now, 0]
-        self.by_ip[ip] = st
-        return st
+        if len(self.table) >= self.max_table:  # prefixes (some without accounts yet)
+            self._sweep(now)
+        prefix = self.prefix(ip)
+        if prefix is _EXEMPT:
+            accts = self._exempt_accounts
+        else:
+            accts = self.table.get(prefix)
+            if accts is None:
+                accts = self.table[prefix] = {}
+        self.by_ip[ip] = accts
+        return accts
 
-    def check(self, ip: str, now: float) -> int:
-        """ALLOW, SLIP or DROP one response to ``ip`` at time ``now``."""
-        st = self.by_ip.get(ip) or self._state(ip, now)
-        rate = self.rate
-        credit = st[0] + (now - st[1]) * rate
-        if credit > rate:
-            credit = rate
-        st[1] = now
-        if credit >= 1.0:
-            st[0] = credit - 1.0
+    def _sweep(self, now: float) -> None:
+        """Make room: forget idle accounts, then the least recently used."""
+        t = self.table
+        n = self.size
+        horizon = now - self.window
+        for accts in t.values():
+            for k in [k for k, a in accts.items() if a[1] < horizon]:
+                del accts[k]
+        size = sum(len(a) for a in t.values())
+        if size > self.max_table * 3 // 4:
+            by_age = sorted((a[1], p, k) for p, accts in t.items() for k, a in accts.items())
+            for _last, p, k in by_age[: size - self.max_table // 2]:
+                del t[p][k]
+        for p in [p for p, accts in t.items() if not accts]:
+            del t[p]
+        self.by_ip.clear()  # it may hold the dicts of prefixes just dropped
+        self.size = sum(len(a) for a in t.values())
+        self.evicted += n - self.size
+
+    def account(self, prefix: str, key: str) -> list | None:
+        """The account ``[credit, last time, slip count]`` of ``key`` for
+        ``prefix`` ("192.0.2.0/24"), if there is one."""
+        return self.table.get(prefix, {}).get(key)
+
+    def counters(self) -> dict:
+        """Decisions so far, as a plain dict: per class (and ``all``, the
+        all-per-second drops), allowed/slipped/dropped; ``exempt``; ``accounts``."""
+        out = {}
+        for i, name in enumerate(CLASS_NAMES + ("all",)):
+            s, d = self.limited[i]
+            out[name] = {"allowed": self.allowed[i], "slipped": s, "dropped": d}
+        out["exempt"] = self.exempted
+        out["accounts"] = self.size
+        out["evicted"] = self.evicted
+        return out
+
+    # -- the decision ---------------------------------------------------------
+
+    def _debit(self, ip: str, accts: dict, key: str, rate: float, slip: int, now: float) -> int:
+        a = accts.get(key)
+        if a is None:
+            if self.size >= self.max_table:
+                self._sweep(now)
+                accts = self._accounts_of(ip, now)  # the sweep may have dropped the old dict
+            a = accts[key] = [rate, now, 0]
+            self.size += 1
+        else:
+            age = now - a[1]
+            if age > 0.0:
+                a[1] = now
+                if age > self.window:
+                    a[0] = rate
+                    a[2] = 0
+                else:
+                    c = a[0] + rate * age
+                    if c >= rate:
+                        c = rate
+                        a[2] = 0
+                    a[0] = c
+        c = a[0] - 1.0
+        if c >= 0.0:
+            a[0] = c
             return ALLOW
-        credit -= 1.0
-        st[0] = credit if credit > self.floor else self.floor
-        st[2] += 1
-        if self.slip and st[2] % self.slip == 0:
-            return SLIP
+        floor = -self.window * rate
+        a[0] = c if c > floor else floor
+        if slip:
+            n = a[2]
+            a[2] = 0 if n + 1 >= slip else n + 1
+            if n == 0:
+                return SLIP
         return DROP
+
+    def check(self, ip: str, cls: int, key: str, now: float) -> int:
+        """ALLOW, SLIP or DROP one UDP response of class ``cls`` with account
+        key ``key`` (see the module docstring) to ``ip`` at time ``now``.
+
+        Without ``all_per_second`` an instance answers through
+        :meth:`_fast_check`'s closure instead, with the same result."""
+        return self._check(ip, cls, key, now)
+
+    def _fast_check(self):
+        """``check`` as a closure over the limiter's containers (which are
+        only ever cleared, never replaced), the common case inline: a known
+        account with credit. About 70 ns less a call than a method reading
+        them from ``self``."""
+        by_ip = self.by_ip
+        accounts_of = self._accounts_of
+        rates = self.rates
+        window = self.window
+        allowed = self.allowed
+        slow = self._check
+
+        def check(ip: str, cls: int, key: str, now: float) -> int:
+            accts = by_ip.get(ip)
+            if accts is None:
+                accts = accounts_of(ip, now)
+            a = accts.get(key)
+            if a is not None:
+                age = now - a[1]
+                if age > 0.0:
+                    rate = rates[cls]
+                    if age > window:
+                        a[0] = rate
+                        a[2] = 0
+                    else:
+                        c = a[0] + rate * age
+                        if c >= rate:
+                            c = rate
+                            a[2] = 0
+                        a[0] = c
+                    a[1] = now
+                c = a[0]
+                if c >= 1.0:
+                    a[0] = c - 1.0
+                    allowed[cls] += 1
+                    return ALLOW
+            return slow(ip, cls, key, now)
+
+        check.__doc__ = RateLimiter.check.__doc__
+        return check
+
+    def _check(self, ip: str, cls: int, key: str, now: float) -> int:
+        accts = self.by_ip.get(ip)
+        if accts is None:
+            accts = self._accounts_of(ip, now)
+        if accts is self._exempt_accounts:
+            self.exempted += 1
+            return ALLOW
+        rate = self.rates[cls]
+        verdict = self._debit(ip, accts, key, rate, self.slips[cls], now) if rate else ALLOW
+        if self.all_rate:
+            accts = self.by_ip.get(ip) or self._accounts_of(ip, now)  # (after a sweep)
+            if self._debit(ip, accts, _ALL_KEY, self.all_rate, 0, now) != ALLOW:
+                # BIND: the all-per-second verdict wins when it limits (never slipped)
+                self.limited[_ALL][DROP - 1] += 1
+                return DROP
+        if verdict == ALLOW:
+            self.allowed[cls] += 1
+        else:
+            self.limited[cls][verdict - 1] += 1
+        return verdict

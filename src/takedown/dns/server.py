@@ -71,7 +71,7 @@ class _TcpDns(asyncio.Protocol):
             msg = bytes(buf[2 : 2 + n])
             del buf[: 2 + n]
             try:
-                out = sh.responder.respond(msg, self.peer[0], self.peer[1], "tcp", self.dst[0], self.dst[1])
+                out = sh.responder.respond(msg, self.peer[0], self.peer[1], "tcp", self.dst[0], self.dst[1], time.time())
             except Exception as e:  # a bug must cost one answer, never the server
                 sh.internal_error(e)
                 out = None
@@ -127,6 +127,7 @@ class DnsShell:
         recv = sock.recvfrom
         send = sock.sendto
         respond = self.responder.respond
+        clock = time.time
         n = 0
         for n in range(_BATCH):
             try:
@@ -136,7 +137,9 @@ class DnsShell:
             except OSError:
                 continue
             try:
-                out = respond(data, addr[0], addr[1], "udp", dst_ip, dst_port)
+                # the clock once per datagram: a wake-up's batch may take
+                # long enough (256 of them) for one reading to skew events and RRL
+                out = respond(data, addr[0], addr[1], "udp", dst_ip, dst_port, clock())
             except Exception as e:
                 self.internal_error(e)
                 continue
