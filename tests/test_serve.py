@@ -22,7 +22,7 @@ import dns.query
 import psutil
 import pytest
 
-from net_helpers import TAKEDOWN, events
+from net_helpers import TAKEDOWN, events, operation_text
 
 ZONE = """$ORIGIN 3322.org.
 $TTL 300
@@ -49,31 +49,20 @@ def write_op(d: Path, *, workers: int = 2, rrl: bool = False) -> Path:
     (d / "block.txt").write_text("bad.3322.org\n")
     (d / "rules.toml").write_text(RULES.format(name="gate-v1", family="famone"))
     op = d / "operation.toml"
-    op.write_text(f"""
-[operation]
-name = "servetest"
-storage = "data"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
+    op.write_text(operation_text(0, "servetest", f"""workers = {workers}
+[dns.rrl]
+enabled = {str(rrl).lower()}
 [[zones]]
 origin = "3322.org"
 file = "3322.org.zone"
 blocklist = "block.txt"
 family = "nitol"
-[dns]
-listen = ["127.0.0.1:0"]
-workers = {workers}
-[dns.rrl]
-enabled = {str(rrl).lower()}
 [http]
 listen = ["127.0.0.1:0"]
 response = "notice"
 [fingerprints]
 rules = "rules.toml"
-""")
+"""))
     return op
 
 

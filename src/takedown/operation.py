@@ -40,6 +40,7 @@ from takedown.tomlfile import (
     Table,
     Tables,
     dotted,
+    first_repeat,
     key,
     load_document,
     parse_toml,
@@ -241,20 +242,16 @@ def _check_operation(op: Operation, data: dict, where: KeyPath, ctx: Context) ->
     twice, the same zone twice. Nested zones and seized names inside zones
     are well defined (the most specific rule wins) and are only noted, by
     summarize()."""
-    files: dict[Path, int] = {}
-    for i, d in enumerate(op.domains):
-        if d.file in files:
-            j = files[d.file]
-            raise Invalid(("domains", i, "file"), f"domains[{i}].file is the same file as domains[{j}].file "
-                                                  f"(line {ctx.line_of(('domains', j, 'file'))})")
-        files[d.file] = i
-    origins: dict[str, int] = {}
-    for i, z in enumerate(op.zones):
-        if z.origin in origins:
-            j = origins[z.origin]
-            raise Invalid(("zones", i, "origin"), f"zone {z.origin} is declared twice (also zones[{j}], "
-                                                  f"line {ctx.line_of(('zones', j, 'origin'))})")
-        origins[z.origin] = i
+    twice = first_repeat(d.file for d in op.domains)
+    if twice:
+        i, j = twice
+        raise Invalid(("domains", i, "file"), f"domains[{i}].file is the same file as domains[{j}].file "
+                                              f"(line {ctx.line_of(('domains', j, 'file'))})")
+    twice = first_repeat(z.origin for z in op.zones)
+    if twice:
+        i, j = twice
+        raise Invalid(("zones", i, "origin"), f"zone {op.zones[i].origin} is declared twice (also zones[{j}], "
+                                              f"line {ctx.line_of(('zones', j, 'origin'))})")
     return op
 
 

@@ -70,6 +70,17 @@ def display_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
+def first_repeat(values) -> tuple[int, int] | None:
+    """``(i, j)``: the first value (at ``i``) equal to an earlier one (at
+    ``j``); None when all differ. For "declared twice" errors."""
+    seen: dict = {}
+    for i, v in enumerate(values):
+        if v in seen:
+            return i, seen[v]
+        seen[v] = i
+    return None
+
+
 def show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"

@@ -208,18 +208,25 @@ class Policy:
 
         return sunk
 
-    def decide(self, qn: bytes, qtype: int, any_class: bool = False) -> Decision:
-        """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN, or ANY)."""
+    def _rule(self, qn: bytes):
+        """The rule of the most specific name of ``qn`` (its own, then each
+        suffix) that has one, or None: not ours to answer."""
         rules = self.rules
         i = 0
         while True:
             rule = rules.get(qn[i:] if i else qn)
             if rule is not None:
-                break
+                return rule
             ln = qn[i]
             if ln == 0:
-                return _REFUSED
+                return None
             i += ln + 1
+
+    def decide(self, qn: bytes, qtype: int, any_class: bool = False) -> Decision:
+        """The answer for lowercased wire name ``qn`` and ``qtype`` (class IN, or ANY)."""
+        rule = self._rule(qn)
+        if rule is None:
+            return _REFUSED
         if type(rule) is _Seized:
             return Decision(self.sinkhole.answer(qn, rule.apex, qtype), rule.rule, rule.family)
         apex = rule.blocked(qn)
@@ -234,16 +241,9 @@ class Policy:
         answers do (lib/dns/rrl.c ignores a wildcard's first label): the
         seized or blocklisted name that sinks ``qn``, or the closest
         encloser of the zone wildcard that answers it."""
-        rules = self.rules
-        i = 0
-        while True:
-            rule = rules.get(qn[i:] if i else qn)
-            if rule is not None:
-                break
-            ln = qn[i]
-            if ln == 0:
-                return qn
-            i += ln + 1
+        rule = self._rule(qn)
+        if rule is None:
+            return qn
         if type(rule) is _Seized:
             return rule.apex
         apex = rule.blocked(qn)

@@ -45,6 +45,7 @@ from takedown.tomlfile import (
     Str,
     Tables,
     dotted,
+    first_repeat,
     key,
     keys,
     load_document,
@@ -627,13 +628,11 @@ class _RulesFile:
 
 
 def _check_names(f: _RulesFile, data: dict, where: KeyPath, ctx: Context) -> _RulesFile:
-    names: dict[str, int] = {}
-    for i, (rule, _) in enumerate(f.rule):
-        if rule.name in names:
-            j = names[rule.name]
-            raise Invalid(("rule", i, "name"), f"rule name {rule.name!r} is used twice "
-                                               f"(also rule[{j}], line {ctx.line_of(('rule', j))})")
-        names[rule.name] = i
+    twice = first_repeat(rule.name for rule, _ in f.rule)
+    if twice:
+        i, j = twice
+        raise Invalid(("rule", i, "name"), f"rule name {f.rule[i][0].name!r} is used twice "
+                                           f"(also rule[{j}], line {ctx.line_of(('rule', j))})")
     return f
 
 
