@@ -35,6 +35,7 @@ class _TcpDns(asyncio.Protocol):
         self.transport = None
         self.peer = ("", 0)
         self.timer = None
+        self.answered = 0
 
     def connection_made(self, transport):
         sh = self.shell
@@ -58,7 +59,9 @@ class _TcpDns(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return not self.buf
+        """Between messages, after at least one: closing now loses nothing
+        (a connection that has sent nothing yet is waiting to be served)."""
+        return self.answered > 0 and not self.buf
 
     def data_received(self, data):
         self.buf += data
@@ -79,6 +82,7 @@ class _TcpDns(asyncio.Protocol):
                 self.transport.close()
                 return
             self.transport.write(len(out).to_bytes(2, "big") + out)
+            self.answered += 1
         if len(buf) > _TCP_MAX_BUFFER:
             self.transport.close()
             return

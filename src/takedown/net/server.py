@@ -25,7 +25,7 @@ import socket
 import time
 
 from takedown.net.answers import Answers
-from takedown.net.connection import Answer, Close, Connection, Counters, ListenerState, Record, Send
+from takedown.net.connection import Answer, Close, Connection, Counters, ListenerState, Record, Send, TcpConnection
 from takedown.net.http import ParserCaches
 from takedown.operation import Listener, Operation
 from takedown.store.checkins import CheckinBuffer
@@ -103,8 +103,7 @@ class NetSensor:
         end = _time() + grace
         while self.protocols and _time() < end:
             for p in list(self.protocols):
-                c = p.conn
-                if c is None or not (c.buf or getattr(c, "midway", False)):
+                if _between_requests(p.conn):
                     p.close()
             await asyncio.sleep(0.05)
         await self.stop()
@@ -118,6 +117,20 @@ class NetSensor:
             srv.close()
         for w in self.writers.values():
             await w.aclose()
+
+
+def _between_requests(c: Connection | None) -> bool:
+    """Closing ``c`` now loses nothing: it has been served and nothing of a
+    next request has come. (A connection that has sent nothing yet is
+    waiting for its first answer, not idle; a raw TCP one is, once it has
+    sent something: its event is written when it closes.)"""
+    if c is None:
+        return True
+    if c.buf or getattr(c, "midway", False):
+        return False
+    if isinstance(c, TcpConnection):
+        return c.length > 0
+    return c.served > 0
 
 
 class _Protocol(asyncio.Protocol):
