@@ -479,8 +479,14 @@ def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int |
     return t
 
 
+# BIND with the same rate limiting as ours (RRL_ON), for a like-for-like run
+# (--bind-rrl same): both servers keep an account per name and type.
+BIND_RRL = {"responses-per-second": 1000, "referrals-per-second": 1000, "nodata-per-second": 1000,
+            "nxdomains-per-second": 0, "errors-per-second": 0}
+
+
 def start_peer(name: str, zone_dir: Path, workdir: Path, *, pin_cpu: int | None = SERVER_CPU,
-               timeout: float = 120.0) -> Target:
+               timeout: float = 120.0, rate_limit: dict | None = None) -> Target:
     from harness import peers
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -488,8 +494,9 @@ def start_peer(name: str, zone_dir: Path, workdir: Path, *, pin_cpu: int | None 
     zones = {"3322.org": zone_dir / zonegen.ZONE_FILE}
     start = {"bind": peers.start_bind, "nsd": peers.start_nsd}[name]
     t0 = time.perf_counter()
+    extra = {"rate_limit": rate_limit} if name == "bind" and rate_limit else {}
     peer = start(zones, host="127.0.0.1", port=port, workdir=workdir, threads=1,
-                 query_log=(name == "bind"), timeout=timeout)
+                 query_log=(name == "bind"), timeout=timeout, **extra)
     t = Target(name, peer, port, workdir, start_seconds=time.perf_counter() - t0)
     if pin_cpu is not None:
         pin(peer.pids(), pin_cpu)
@@ -705,6 +712,7 @@ def bench(
     names: int = 100_000,
     blocklist: int = 5_000,
     rrl: str = "on",
+    bind_rrl: str = "off",
     keep: bool = False,
     settle: float = 2.0,
     continue_queries: bool = False,
@@ -733,7 +741,8 @@ def bench(
                 if name == "ours":
                     targets[name] = start_ours(zone_dir, tmp / name, rrl=rrl, timeout=300)
                 else:
-                    targets[name] = start_peer(name, zone_dir, tmp / name, timeout=300)
+                    targets[name] = start_peer(name, zone_dir, tmp / name, timeout=300,
+                                               rate_limit=BIND_RRL if bind_rrl == "same" else None)
                 t = targets[name]
                 log(f"  started {name} on 127.0.0.1:{t.port} in {t.start_seconds:.1f} s, "
                     f"pids {t.pids()}, affinity {sorted(affinity_of(t.pids()))}")
@@ -793,7 +802,7 @@ def bench(
             "servers": servers, "seconds": seconds, "reps": reps, "warmup": warmup,
             "settle": settle, "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU,
             "continue_queries": continue_queries, "warmup_pass": warmup_pass,
-            "settings": [s.__dict__ for s in settings], "rrl": rrl,
+            "settings": [s.__dict__ for s in settings], "rrl": rrl, "bind_rrl": bind_rrl,
             "zone": {"dir": str(zone_dir), **manifest["counts"]},
             "query_mix": manifest["query_mix"],
         },
@@ -864,6 +873,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds of warm-up per server (default: one pass over the query file)")
     ap.add_argument("--rate", type=int, default=20_000, help="offered qps of the paced setting")
     ap.add_argument("--only", choices=("saturated", "paced"), help="run one setting only")
+    ap.add_argument("--bind-rrl", choices=("same", "off"), default="off",
+                    help="BIND with the same rate-limit as ours (same) or none (off, the default: the bar's run)")
     ap.add_argument("--rrl", choices=("on", "off"), default="on",
                     help="our server's RRL (on: bookkeeping on every query, limit never reached)")
     ap.add_argument("--names", type=int, default=100_000, help="zone size (names)")
@@ -883,7 +894,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = [s for s in default_settings(a.rate) if a.only in (None, s.name)]
     result = bench(servers=servers, seconds=a.seconds, reps=a.reps, warmup=a.warmup or 0.0,
                    warmup_pass=a.warmup is None,
-                   settings=settings, names=a.names, blocklist=a.blocklist, rrl=a.rrl, keep=a.keep,
+                   settings=settings, names=a.names, blocklist=a.blocklist, rrl=a.rrl, bind_rrl=a.bind_rrl, keep=a.keep,
                    continue_queries=a.continue_queries)
     result["quick"] = a.quick
     print()
