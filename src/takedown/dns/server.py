@@ -179,10 +179,12 @@ class DnsShell:
 
     async def close(self, grace: float = 0.0) -> None:
         self.pause()
+        await asyncio.sleep(0.05)  # connections accepted just before the pause reach connection_made now
         end = time.monotonic() + grace
         while self.tcp_conns and time.monotonic() < end:
             await asyncio.sleep(0.05)
         for c in list(self.tcp_conns):
             c.close()
+        await asyncio.sleep(0)
         for us, _h, _p in self.udp:
             us.close()

@@ -100,6 +100,10 @@ class NetSensor:
         connection as soon as it is between requests, then stop."""
         for srv in self.servers:
             srv.close()
+        # connections the loop accepted just before the close reach
+        # connection_made only now: wait for them, or their check-ins would
+        # come after the writers' last flush
+        await asyncio.sleep(0.05)
         end = _time() + grace
         while self.protocols and _time() < end:
             for p in list(self.protocols):
@@ -109,8 +113,12 @@ class NetSensor:
         await self.stop()
 
     async def stop(self) -> None:
+        for srv in self.servers:
+            srv.close()
+        await asyncio.sleep(0.05)  # (as in retire: connections accepted before the close)
         for p in list(self.protocols):
             p.close()
+        await asyncio.sleep(0)  # their connection_lost callbacks (raw TCP events) run before the flush
         if self._sweeper is not None:
             self._sweeper.cancel()
         for srv in self.servers:
