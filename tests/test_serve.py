@@ -173,12 +173,18 @@ def test_a_bad_ready_file_directory_is_one_line(tmp_path):
                         str(tmp_path / "no" / "such" / "ready.json")], capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert p.stderr.startswith("Error: --ready-file ") and p.stderr.count("\n") == 1
+    (tmp_path / "a-directory").mkdir()  # the directory exists, the file cannot be written
+    p = subprocess.run([TAKEDOWN, "serve", str(tmp_path / "operation.toml"), "--ready-file",
+                        str(tmp_path / "a-directory")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith("Error: --ready-file ") and "cannot write it" in p.stderr
+    assert p.stderr.count("\n") == 1
 
 
 # ---------------------------------------------------------------------- reloads
 
 
-def test_rules_and_templates_reload_too(server):
+def test_an_edited_rules_file_reloads(server):
     s = server(workers=2)
     assert get(s.http_port)[0] == 200
     (s.dir / "rules.toml").write_text(RULES.format(name="gate-v2", family="famtwo"))

@@ -95,11 +95,7 @@ def serve(
     if workers is not None:
         workers = _option("--workers", parse_workers, workers)
     serve_mod = _import("takedown.serve", None, ServeError)
-    ready = None
-    if ready_file is not None:
-        ready = Path(ready_file)
-        if not ready.resolve().parent.is_dir():
-            raise ServeError(f"--ready-file {ready_file}: directory {ready.resolve().parent} does not exist")
+    ready = Path(ready_file) if ready_file is not None else None  # checked writable by serve()
     serve_mod.serve(file, serve_mod.Overrides(dns=listen, http=http_listen, workers=workers), ready)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from takedown.dns.policy import Policy
@@ -54,11 +54,6 @@ class Runtime:
     files: tuple[Path, ...]
     built: float  # time.time() when built
     seconds: float  # how long the build took
-
-    @property
-    def day(self) -> date:
-        """The UTC day whose DGA names the policy sinks."""
-        return self.policy.day
 
     def listeners(self) -> list[Listener]:
         op = self.operation

@@ -121,8 +121,6 @@ class Slot:
         for *_, s in self.net:
             s.close()
 
-    def fds(self) -> list[int]:
-        return [s.fileno() for *_, us, ts in self.dns for s in (us, ts)] + [s.fileno() for *_, s in self.net]
 
 
 def _bind_dns(host: str, port: int) -> tuple[str, int, socket.socket, socket.socket]:
@@ -346,9 +344,10 @@ class Supervisor:
             return
         data = {"pid": os.getpid(), "workers": len(self.slots), "generation": self.generation,
                 "loaded": self.rt.built, **self.bound()}
-        tmp = self.ready_file.with_name(f".{self.ready_file.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, self.ready_file)
+        try:
+            _write_atomic(self.ready_file, json.dumps(data, indent=1) + "\n")
+        except OSError as e:  # checked writable at start: it went away since; serving goes on
+            say(f"cannot write the ready file {self.ready_file}: {e.strerror or e}")
 
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -429,6 +428,12 @@ class Supervisor:
             s.close()
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def summary(rt: Runtime) -> str:
     policy = rt.policy
     zones = ", ".join(z.zone.origin_text for z in policy.zones) or "none"
@@ -455,6 +460,13 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
         dns, net = _addresses(op)
     except ValueError as e:
         raise ServeError(str(e)) from None
+    if ready_file is not None:
+        ready_file = Path(ready_file).resolve()
+        try:  # a ready file that cannot be written is an error now, not after the workers start
+            _write_atomic(ready_file, "")
+            ready_file.unlink()
+        except OSError as e:
+            raise ServeError(f"--ready-file {ready_file}: cannot write it: {e.strerror or e}") from None
     _raise_nofile()
     # Bind first: a busy port fails in a moment, not after a long zone load.
     first = bind_slot(dns, net)
@@ -468,10 +480,6 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
         net_bound = [(k, h, p) for k, h, p, _s in first.net]
         for _ in range(1, rt.operation.dns.workers):
             slots.append(bind_slot(dns_bound, net_bound))
-        if ready_file is not None:
-            ready_file = Path(ready_file).resolve()
-            with contextlib.suppress(FileNotFoundError):
-                ready_file.unlink()
     except BaseException:
         for s in slots:
             s.close()

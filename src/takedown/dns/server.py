@@ -173,10 +173,6 @@ class DnsShell:
                 if self._drain(us, host, port) == 0:
                     break
 
-    @property
-    def busy(self) -> int:
-        return len(self.tcp_conns)
-
     async def close(self, grace: float = 0.0) -> None:
         self.pause()
         await asyncio.sleep(0.05)  # connections accepted just before the pause reach connection_made now
