@@ -32,6 +32,12 @@ from takedown.dns.responder import Responder  # noqa: E402
 from takedown.dns.rrl import RateLimiter  # noqa: E402
 from takedown.operation import load_operation  # noqa: E402
 
+try:  # the columnar event buffer (2026-12-04); older trees took list.append
+    from takedown.store.dnsbuffer import DnsBuffer  # noqa: E402
+except ImportError:
+    def DnsBuffer():  # noqa: N802
+        return [].append
+
 
 def zone_text(n: int) -> str:
     lines = ["$ORIGIN rrl.test.", "$TTL 300", "@ IN SOA ns1 hostmaster 1 3600 600 86400 300", "@ IN NS ns1",
@@ -66,7 +72,7 @@ def main() -> None:
     distinct = [wq(f"n{i}.rrl.test", i) for i in range(a.names)]
 
     def run(queries, rrl) -> float:
-        r = Responder(policy, [].append, rrl=rrl)
+        r = Responder(policy, DnsBuffer(), rrl=rrl)
         respond = r.respond
         best = float("inf")
         for _ in range(a.repeat + 1):  # the first pass fills the caches

@@ -66,6 +66,18 @@ SINK_NS = {"ns1.sinkhole.example.": "192.0.2.1", "ns2.sinkhole.example.": "192.0
 # --------------------------------------------------------------------------- operation files
 
 
+def logged_responder(policy, **kw):
+    """A Responder over a fresh columnar event buffer (``r.buffer``; its
+    events as DNS_ROW tuples: ``r.buffer.rows()``)."""
+    from takedown.dns.responder import Responder
+    from takedown.store.dnsbuffer import DnsBuffer
+
+    buf = DnsBuffer()
+    r = Responder(policy, buf, **kw)
+    r.buffer = buf
+    return r
+
+
 def make_operation(
     directory: Path,
     *,

@@ -17,14 +17,13 @@ import pytest
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
-from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
 from takedown.errors import OperationError
 from takedown.net.proxy import encode_clock
 from takedown.operation import load_operation, summarize
 from takedown.store import reader
 
-from dns_helpers import Server, make_operation, query, tcp, udp
+from dns_helpers import Server, logged_responder, make_operation, query, tcp, udp
 
 EXAMPLE = "examples/operation.toml"
 SEIZED = "christmas-ecard-online.example"  # waledac, examples/waledac-domains.txt
@@ -86,10 +85,7 @@ def policy():
 
 
 def make_responder(policy, networks=("127.0.0.0/8", "::1"), rrl=None):
-    rows: list = []
-    r = Responder(policy, rows.append, rrl=rrl, emulated_clock=networks)
-    r.rows = rows
-    return r
+    return logged_responder(policy, rrl=rrl, emulated_clock=networks)
 
 
 def ask(r, data: bytes, src: str = "127.0.0.1", transport: str = "udp"):
@@ -102,7 +98,7 @@ def test_trusted_source_sets_the_event_time(policy):
     for src, transport in (("127.0.0.1", "udp"), ("127.9.9.9", "tcp"), ("::1", "udp")):
         resp = ask(r, clock_query(), src, transport)
         assert resp.rcode() == 0 and resp.answer  # answered as usual (sunk)
-        row = r.rows[-1]
+        row = r.buffer.rows()[-1]
         assert row[0] == EMULATED, src
         assert (row[1], row[2], row[6], row[9], row[12]) == (transport, src, SEIZED, "domain:waledac", "answer")
     # the answer is the one a query without the option gets (the option is not echoed)
@@ -116,14 +112,14 @@ def test_untrusted_source_clock_is_ignored(policy):
     for src in ("192.0.2.7", "2001:db8::7", "::ffff:127.0.0.1", ""):
         before = time.time()
         assert ask(r, clock_query(), src).rcode() == 0
-        assert before <= r.rows[-1][0] <= time.time(), src
+        assert before <= r.buffer.rows()[-1][0] <= time.time(), src
 
 
 def test_clock_ignored_when_off(policy):
     r = make_responder(policy, networks=())
     before = time.time()
     ask(r, clock_query())
-    assert before <= r.rows[-1][0] <= time.time()
+    assert before <= r.buffer.rows()[-1][0] <= time.time()
 
 
 def test_no_option_real_time(policy):
@@ -132,7 +128,7 @@ def test_no_option_real_time(policy):
     for q in (dns.message.make_query(SEIZED, "A"), dns.message.make_query(SEIZED, "A", use_edns=0)):
         for _ in range(2):  # the second is served from the answer cache (fast path)
             ask(r, q.to_wire())
-            assert before <= r.rows[-1][0] <= time.time()
+            assert before <= r.buffer.rows()[-1][0] <= time.time()
     assert not r._clock_trust  # no membership test without a clock option
 
 
@@ -141,7 +137,7 @@ def test_malformed_clock_real_time(policy):
     before = time.time()
     opt = dns.edns.GenericOption(wire.EDNS_TAKEDOWN_CLOCK, b"\x01\x02\x03")
     assert ask(r, dns.message.make_query(SEIZED, "A", use_edns=0, options=[opt]).to_wire()).rcode() == 0
-    assert before <= r.rows[-1][0] <= time.time()
+    assert before <= r.buffer.rows()[-1][0] <= time.time()
 
 
 def test_trust_decision_cached_per_source(policy):
@@ -153,7 +149,7 @@ def test_trust_decision_cached_per_source(policy):
     r.trust_clock(())  # a reload that turns range mode off
     before = time.time()
     ask(r, clock_query(), "127.0.0.1")
-    assert before <= r.rows[-1][0]
+    assert before <= r.buffer.rows()[-1][0]
 
 
 def test_rrl_keeps_the_wall_clock(policy):
@@ -165,10 +161,10 @@ def test_rrl_keeps_the_wall_clock(policy):
     day = 86400.0
     for i in range(8):
         ask(r, clock_query(unix_time=EMULATED + i * 7 * day), "127.0.0.1")
-    outcomes = [row[12] for row in r.rows]
+    outcomes = [row[12] for row in r.buffer.rows()]
     assert outcomes[:3] == ["answer"] * 3
     assert set(outcomes[3:]) <= {"rrl-slip", "rrl-drop"} and len(outcomes) == 8
-    assert [row[0] for row in r.rows] == [EMULATED + i * 7 * day for i in range(8)]
+    assert [row[0] for row in r.buffer.rows()] == [EMULATED + i * 7 * day for i in range(8)]
 
 
 # ---------------------------------------------------------------- operation file

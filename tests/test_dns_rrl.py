@@ -21,11 +21,10 @@ import time
 import dns.flags
 import pytest
 
-from dns_helpers import Server, make_operation, tcp, query
+from dns_helpers import Server, logged_responder, make_operation, tcp, query
 from harness.peers import available, free_port, start_bind
 from takedown.dns import wire
 from takedown.dns.policy import Policy
-from takedown.dns.responder import Responder
 from takedown.dns.rrl import (
     ALLOW, DROP, ERROR_KEY, ERRORS, NODATA, NXDOMAINS, REFERRALS, RESPONSES, SLIP, RateLimiter,
 )
@@ -193,7 +192,7 @@ def policy(tmp_path_factory):
 
 
 def _keys(policy, name, qtype=1):
-    r = Responder(policy, [].append)
+    r = logged_responder(policy)
     r.respond(wq(name, qtype), "192.0.2.1", 1, "udp", "127.0.0.1", 53, 0.0)
     [e] = r.cache.values()
     return e.rc, e.rk
@@ -219,11 +218,11 @@ def test_response_classes_and_keys(policy):
 
 
 def test_respond_takes_now_for_events_and_rrl(policy):
-    rows = []
-    r = Responder(policy, rows.append, rrl=RateLimiter(2, slip=2))
+    r = logged_responder(policy, rrl=RateLimiter(2, slip=2))
     out = [r.respond(wq("www.rrl.test", qid=i), "192.0.2.1", 1, "udp", "127.0.0.1", 53, 1000.0) for i in range(5)]
     assert [o is not None and not o[2] & 0x02 for o in out] == [True, True, False, False, False]
     assert out[2] is not None and out[2][2] & 0x02 and out[3] is None  # slip, then drop
+    rows = r.buffer.rows()
     assert [row[0] for row in rows] == [1000.0] * 5
     assert [row[12] for row in rows] == ["answer", "answer", "rrl-slip", "rrl-drop", "rrl-slip"]
     # other names still answered: NXDOMAIN has its own account

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
-from takedown.dns.responder import Responder
+from dns_helpers import logged_responder
 from takedown.operation import load_operation
 
 EXAMPLE = "examples/operation.toml"
@@ -29,10 +29,7 @@ def policy():
 
 @pytest.fixture()
 def responder(policy):
-    rows: list = []
-    r = Responder(policy, rows.append)
-    r.rows = rows
-    return r
+    return logged_responder(policy)
 
 
 def ask(responder, name, rdtype="A", *, use_edns=False, payload=1232, tcp=False, qid=4242, **kw):
@@ -118,7 +115,7 @@ def test_seized_name_and_below(responder, policy):
     assert r.rcode() == dns.rcode.NOERROR and not r.answer
     assert r.authority[0].rdtype == dns.rdatatype.SOA
     assert r.authority[0].name.to_text(omit_final_dot=True) == name
-    row = responder.rows[-1]
+    row = responder.buffer.rows()[-1]
     assert row[6] == "x." + name and row[9] == "domain:waledac" and row[10] == "waledac"
 
 

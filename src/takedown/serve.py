@@ -178,7 +178,7 @@ class Worker:
         )
         r = op.dns.rrl
         rrl = RateLimiter.from_config(r)
-        responder = Responder(rt.policy, self.writer.rows.append, max_udp_payload=op.dns.max_udp_payload, rrl=rrl,
+        responder = Responder(rt.policy, self.writer.dns, max_udp_payload=op.dns.max_udp_payload, rrl=rrl,
                               emulated_clock=op.dns.emulated_clock)
         self.dns = DnsShell(responder, tcp_idle=op.dns.tcp_idle_timeout,
                             say=lambda m: say(f"worker {index}: {m}"))

@@ -50,7 +50,7 @@ def _peek_question(data: bytes) -> tuple[str | None, int | None]:
 
 
 class _Entry:
-    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare", "rc", "rk")
+    __slots__ = ("head", "tail", "qname", "qtype", "rcode", "rule", "family", "size", "bare", "rc", "rk", "gen", "tk")
 
     def __init__(self, full: bytes, qend: int, qname: str, qtype: int, rcode: int, rule: str, family, bare=False,
                  rc: int = ERRORS, rk: str = ERROR_KEY):
@@ -65,17 +65,31 @@ class _Entry:
         self.rcode = rcode
         self.rule = rule
         self.family = family
+        self.gen = None  # the event buffer's generation ``tk`` belongs to
+        self.tk = 0  # this answer's template in the event buffer (key part)
 
 
 class Responder:
-    """Answers queries from a compiled :class:`Policy`; appends one event per query."""
+    """Answers queries from a compiled :class:`Policy`; logs one event per query.
+
+    ``events`` is the columnar buffer of the event writer
+    (:class:`takedown.store.dnsbuffer.DnsBuffer`: ``gen``, ``template()``,
+    ``listener()``, ``add_row()`` and the ``times``/``srcs``/``keys``
+    arrays, which it empties in place)."""
 
     def __init__(
-        self, policy: Policy, log, *, max_udp_payload: int = 1232, rrl: RateLimiter | None = None,
+        self, policy: Policy, events, *, max_udp_payload: int = 1232, rrl: RateLimiter | None = None,
         emulated_clock=(),
     ):
         self.policy = policy
-        self.log = log  # list.append of the event writer (takedown.events DNS row layout)
+        self.events = events
+        self.log = events.add_row  # one takedown.events.DNS_ROW tuple: the paths off the fast one
+        self._tappend = events.times.append
+        self._sappend = events.srcs.append
+        self._kappend = events.keys.append
+        # the listener of the last query (its key part), for its generation
+        self._lip = self._lport = self._ltr = self._lgen = None
+        self._lk = 0
         self.max_udp = max_udp_payload
         self.rrl = rrl
         self.cache: dict[bytes, _Entry] = {}
@@ -151,14 +165,26 @@ class Responder:
                     key = data[2 : qend - 4].lower() + data[qend - 4 : qend] + tag
                     e = self.cache.get(key)
                     if e is not None and (not udp or e.size <= limit):
-                        out = "answer"
                         if udp and self.rrl is not None:
                             verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
                             if verdict != ALLOW:
                                 return self._limited(verdict, data, e, now, src_ip, src_port, dst_ip, dst_port)
-                        self.log((now, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, None, out))
+                        ev = self.events
+                        if e.gen is not ev.gen:
+                            e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))
+                            e.gen = ev.gen
+                        if dst_ip is not self._lip or dst_port != self._lport or transport is not self._ltr or self._lgen is not ev.gen:
+                            self._listener(transport, dst_ip, dst_port)
+                        self._tappend(now)
+                        self._sappend(src_ip)
+                        self._kappend(e.tk | self._lk | src_port)
                         return data[:2] + e.head + data[12:qend] + e.tail
         return self._slow(data, now, udp, transport, src_ip, src_port, dst_ip, dst_port)
+
+    def _listener(self, transport: str, dst_ip: str, dst_port: int) -> None:
+        ev = self.events
+        self._lk = ev.listener(transport, dst_ip, dst_port)
+        self._lip, self._lport, self._ltr, self._lgen = dst_ip, dst_port, transport, ev.gen
 
     def _limited(self, verdict, data, e, now, src_ip, src_port, dst_ip, dst_port):
         self.log((now, "udp", src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, None, "rrl-slip" if verdict == SLIP else "rrl-drop"))

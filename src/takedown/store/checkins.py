@@ -124,8 +124,8 @@ class CheckinBuffer:
         times, keys, conns, templates = batch
         cix = keys >> _SHIFT
         tix = keys & _LOW
-        conn_arr, bad_c = self._records(conns, self._conn_struct)
-        tpl_arr, bad_t = self._records(templates, self._tpl_struct)
+        conn_arr, bad_c = records_to_struct(conns, self._conn_struct)
+        tpl_arr, bad_t = records_to_struct(templates, self._tpl_struct)
         if bad_c.size or bad_t.size:
             ok = ~(np.isin(cix, bad_c) | np.isin(tix, bad_t))
             dropped = int((~ok).sum())
@@ -156,23 +156,23 @@ class CheckinBuffer:
             fields.append(pa.field(name, col.type, f.nullable, f.metadata))
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=self._schema.metadata))
 
-    @staticmethod
-    def _records(records: list[tuple], struct: pa.StructType) -> tuple[pa.StructArray, np.ndarray]:
-        """Convert records; malformed ones become NULL, their indices returned."""
+
+def records_to_struct(records: list[tuple], struct: pa.StructType) -> tuple[pa.StructArray, np.ndarray]:
+    """Convert records; malformed ones become NULL, their indices returned."""
+    try:
+        return pa.array(records, struct), np.empty(0, dtype=np.int64)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        pass
+    good, bad = [], []
+    for i, rec in enumerate(records):
         try:
-            return pa.array(records, struct), np.empty(0, dtype=np.int64)
+            pa.array([rec], struct)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            pass
-        good, bad = [], []
-        for i, rec in enumerate(records):
-            try:
-                pa.array([rec], struct)
-            except (pa.ArrowException, TypeError, ValueError, OverflowError):
-                bad.append(i)
-                good.append(None)
-            else:
-                good.append(rec)
-        return pa.array(good, struct), np.array(bad, dtype=np.int64)
+            bad.append(i)
+            good.append(None)
+        else:
+            good.append(rec)
+    return pa.array(good, struct), np.array(bad, dtype=np.int64)
 
 
 def _spread(values: pa.Array, indices: pa.Array) -> pa.Array:

@@ -1,7 +1,10 @@
 """Crash-safe Parquet segments: the writer every sensor worker owns.
 
-A sensor appends one plain tuple per event to ``writer.rows`` (see
-:mod:`takedown.events` for the tuple layout of each kind). At least every
+A producer appends one plain tuple per event to ``writer.rows`` (see
+:mod:`takedown.events` for the tuple layout of each kind); the servers' hot
+paths log into the columnar buffers instead, ``writer.dns``
+(:mod:`takedown.store.dnsbuffer`) and ``writer.checkins``
+(:mod:`takedown.store.checkins`), which hold no container per event. At least every
 ``flush_interval`` seconds the writer takes the buffered rows and writes them
 as one Parquet file per UTC date::
 
@@ -59,6 +62,7 @@ import pyarrow.parquet as pq
 from takedown.errors import StoreError
 from takedown.events import CHECKIN_KINDS, ROW_LAYOUTS, dictionary_columns, rows_to_table, schema, statistics_columns
 from takedown.store.checkins import CheckinBuffer
+from takedown.store.dnsbuffer import DnsBuffer
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +164,10 @@ class SegmentWriter:
 
         #: The buffer the sensor appends to. Its identity never changes.
         self.rows: list[tuple] = []
-        #: Check-in kinds also take events in columnar form (the sensors' path).
+        #: Check-in kinds and DNS also take events in columnar form (the sensors' path).
         self.checkins: CheckinBuffer | None = CheckinBuffer(kind) if kind in CHECKIN_KINDS else None
+        self.dns: DnsBuffer | None = DnsBuffer() if kind == "dns" else None
+        self._columnar = self.checkins if self.checkins is not None else self.dns
 
         # counters (written on the background thread, read anywhere)
         self.rows_written = 0  #: rows in renamed (complete) files
@@ -202,9 +208,9 @@ class SegmentWriter:
         if self._closed:
             raise StoreError(f"segment writer for {self._dir} is closed")
 
-    def _take_checkins(self) -> None:
-        """Convert the columnar check-ins (vectorised: one step) into a part."""
-        buf = self.checkins
+    def _take_columnar(self) -> None:
+        """Convert the columnar events (vectorised: one step) into a part."""
+        buf = self._columnar
         if buf is None:
             return
         before = buf.rows_rejected
@@ -216,7 +222,7 @@ class SegmentWriter:
         self.rows_rejected += buf.rows_rejected - before
 
     def _pending(self) -> bool:
-        return bool(self.rows or self._retry or (self.checkins is not None and len(self.checkins)))
+        return bool(self.rows or self._retry or (self._columnar is not None and len(self._columnar)))
 
     def _take(self) -> list[tuple]:
         rows = self.rows
@@ -284,7 +290,7 @@ class SegmentWriter:
         parts = self._parts
         self._batch, self._done, self._parts = [], 0, []
         if len(parts) > 1 and any(t.schema != parts[0].schema for t in parts):
-            # check-ins come with dictionary-encoded strings: one plain schema to concatenate
+            # columnar parts may come with dictionary-encoded strings: one plain schema to concatenate
             target = schema(self.kind)
             parts = [t.cast(target) for t in parts]
         table = None if not parts else parts[0] if len(parts) == 1 else pa.concat_tables(parts)
@@ -295,7 +301,7 @@ class SegmentWriter:
         self._cancel_step()
         self._batch = self._batch[self._done :] + self._take()
         self._done = 0
-        self._take_checkins()
+        self._take_columnar()
         while self._done < len(self._batch):
             self._convert_chunk()
         return self._submit(raise_errors)
@@ -347,7 +353,7 @@ class SegmentWriter:
             # a conversion still running (a huge batch) simply delays the next one
             if self._step_handle is None and self._pending():
                 self._batch, self._done, self._parts = self._take(), 0, []
-                self._take_checkins()
+                self._take_columnar()
                 self._step()
         except Exception:  # never let a flush kill the periodic timer
             log.exception("event flush failed for %s", self._dir)
