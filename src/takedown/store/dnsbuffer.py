@@ -224,9 +224,12 @@ class DnsBuffer:
             elif name in const:
                 col = pa.repeat(pa.scalar(const[name], f.type), n)
             elif name in LISTENER_FIELDS:
-                col = lst.field(name).take(li)
+                col = lst.field(name)
+                # most batches come to one listener: a constant, not a take
+                col = pa.repeat(col[0], n) if len(listeners) == 1 else col.take(li)
             elif name in tcols:
-                col = tcols[name].take(ti).combine_chunks()
+                col = tcols[name]
+                col = pa.nulls(n, col.type) if col.null_count == len(col) else col.take(ti).combine_chunks()
             else:  # a column DNS events do not fill
                 col = pa.nulls(n, f.type)
             arrays.append(col.cast(f.type) if col.type != f.type else col)
