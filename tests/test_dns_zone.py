@@ -121,12 +121,11 @@ def test_duplicate_records_collapse(tmp_path):
 
 # --------------------------------------------------------------------------- DNAME, long chains, "*" ENT (issue 13.7)
 
-SHAPES = r"""
-$TTL 3600
-$ORIGIN example.net.
-@ SOA ns1 hostmaster 1 7200 3600 1209600 600
-@ NS ns1
-ns1 A 192.0.2.1
+def _apex(origin: str) -> str:
+    return f"$TTL 3600\n$ORIGIN {origin}\n@ SOA ns1 hostmaster 1 7200 3600 1209600 600\n@ NS ns1\nns1 A 192.0.2.1\n"
+
+
+SHAPES = _apex("example.net.") + r"""
 web A 192.0.2.80
 host.tgt A 192.0.2.60
 cn.tgt CNAME host.tgt
@@ -282,3 +281,107 @@ def test_sunk_names_never_show_their_dname(tmp_path):
     got = _rr(d.result.answer)
     assert [t for _, t, _, _ in got] == [wire.DNAME, wire.CNAME, wire.A]
     assert got[2] == ("x.evil.example.net", wire.A, 300, bytes([192, 0, 2, 53]))  # the sinkhole
+
+
+# --------------------------------------------------------------------------- the same shapes, harder (chains.example)
+# Ported from the abandoned zone2 branch: behaviours the zone above does not
+# reach (the differential test's third zone holds the same records).
+
+CHAINS = _apex("example.org.") + r"""
+leaf A 192.0.2.80
+y.ent A 192.0.2.81
+tgt A 192.0.2.90
+host.tgt A 192.0.2.91
+d-in 1800 DNAME tgt
+d-in TXT "owner"
+d-out DNAME outside.example.
+d-to-d 600 DNAME d-in
+dgrow DNAME x.dgrow
+*.wl CNAME x.wl
+self CNAME self
+"""
+
+
+def _chains(tmp_path):
+    text = CHAINS
+    for n in (8, 9, 10, 12, 20):
+        for end, target in (("d", "leaf"), ("x", "missing"), ("o", "far.outside.example."), ("n", "y.ent")):
+            text += "".join(f"h{n}{end}-{i} CNAME h{n}{end}-{i + 1}\n" for i in range(1, n))
+            text += f"h{n}{end}-{n} CNAME {target}\n"
+    p = tmp_path / "chains.zone"
+    p.write_text(text)
+    return Zone.load(p, "example.org")
+
+
+def _types(res_section):
+    return [t for _, t, _, _ in _rr(res_section)]
+
+
+def _soa_only(res):
+    return _types(res.authority) == [wire.SOA]
+
+
+def test_dname_owner_without_the_type_is_nodata(tmp_path):
+    z = _chains(tmp_path)
+    assert _types(_q(z, "d-in.example.org", wire.TXT).answer) == [wire.TXT]
+    r = _q(z, "d-in.example.org", wire.A)  # the owner is not below its own DNAME
+    assert r.rcode == wire.NOERROR and not r.answer and _soa_only(r)
+
+
+def test_dname_substitutes_every_label_below_the_owner(tmp_path):
+    z = _chains(tmp_path)
+    r = _q(z, "a.b.d-out.example.org")
+    assert r.rcode == wire.NOERROR and not r.authority and not r.extra_authority
+    assert _rr(r.answer)[-1][:2] == ("a.b.d-out.example.org", wire.CNAME)
+    assert _rr(r.answer)[-1][3] == "a.b.outside.example"
+    # a DNAME into its own subtree: each synthesised target one label longer
+    r = _q(z, "a.dgrow.example.org")
+    assert [rd for _, t, _, rd in _rr(r.answer) if t == wire.CNAME] == ["a.x.dgrow.example.org"]
+
+
+def test_qtype_cname_stops_at_the_first_synthesised_cname(tmp_path):
+    z = _chains(tmp_path)
+    r = _q(z, "x.d-to-d.example.org", wire.CNAME)
+    assert _types(r.answer) == [wire.DNAME, wire.CNAME] and not r.authority
+    r = _q(z, "host.d-to-d.example.org", wire.A)  # every other type follows both DNAMEs
+    assert [(t, ttl) for _, t, ttl, _ in _rr(r.answer)] == [
+        (wire.DNAME, 600), (wire.CNAME, 600), (wire.DNAME, 1800), (wire.CNAME, 1800), (wire.A, 3600)]
+
+
+@pytest.mark.parametrize("hops", [8, 9, 10, 12, 20])
+def test_long_chains_out_of_the_zone_and_below_an_ent(tmp_path, hops):
+    z = _chains(tmp_path)
+    r = _q(z, f"h{hops}o-1.example.org")  # out of the zone: the chain, no authority
+    assert r.rcode == wire.NOERROR and _types(r.answer) == [wire.CNAME] * hops
+    assert not r.authority and not r.extra_authority
+    r = _q(z, f"h{hops}n-1.example.org")  # data below an empty non-terminal
+    assert _types(r.answer) == [wire.CNAME] * hops + [wire.A] and r.extra_authority
+    r = _q(z, f"h{hops}x-1.example.org", wire.MX)  # NXDOMAIN whatever the type
+    assert r.rcode == wire.NXDOMAIN and len(r.answer) == hops and _soa_only(r)
+
+
+def test_cname_loops_give_each_record_once(tmp_path):
+    """A CNAME to itself, and a wildcard CNAME whose target is a name it
+    covers: the CNAME once, NOERROR, no authority. NSD 4.6 repeats the
+    second one (x.wl CNAME x.wl twice); RFC 2181 s5 has servers suppress
+    identical records (docs/testing.md, the documented NSD deviations)."""
+    z = _chains(tmp_path)
+    for name in ("self.example.org", "x.wl.example.org"):
+        r = _q(z, name)
+        assert r.rcode == wire.NOERROR and _rr(r.answer) == [(name, wire.CNAME, 3600, name)], name
+        assert not r.authority and not r.extra_authority
+    r = _q(z, "foo.wl.example.org")  # entered from another covered name: both CNAMEs, each once
+    assert [(o, rd) for o, _, _, rd in _rr(r.answer)] == [
+        ("foo.wl.example.org", "x.wl.example.org"), ("x.wl.example.org", "x.wl.example.org")]
+
+
+def test_data_below_a_dname_is_occluded(tmp_path):
+    """NSD refuses such a zone, so only here: loaded anyway, the DNAME wins
+    and the data below its owner is never shown (RFC 6672 s2.4)."""
+    p = tmp_path / "z.zone"
+    p.write_text("$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
+                 "d DNAME t\nhidden.d A 192.0.2.9\nhidden.t A 192.0.2.10\n")
+    z = Zone.load(p, "example.net")
+    r = _q(z, "hidden.d.example.net")
+    assert _types(r.answer) == [wire.DNAME, wire.CNAME, wire.A]
+    assert _rr(r.answer)[-1] == ("hidden.t.example.net", wire.A, 300, bytes([192, 0, 2, 10]))

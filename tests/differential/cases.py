@@ -47,7 +47,14 @@ BLOCKLIST_FILE = HERE / "3322-blocklist.txt"
 # The second zone, served whole (no blocklist) beside 3322.org: DNAMEs, long
 # CNAME chains, an empty-non-terminal wildcard (issue 13.7).
 SHAPES_FILE = HERE / "shapes.example.zone"
+# The third zone, served whole too: a harder set of the same shapes (DNAMEs
+# to every kind of target, CNAME chains of 8-20 hops ending five ways, loops
+# through CNAMEs and DNAMEs, the "*" ENT reached through DNAMEs and CNAMEs).
+CHAINS_FILE = HERE / "chains.example.zone"
 ORIGIN = dns.name.from_text("3322.org.")
+CHAINS_ORIGIN = dns.name.from_text("chains.example.")
+# Every zone both servers serve (origin -> file), for NSD, BIND and takedown.
+ZONES = {"3322.org": ZONE_FILE, "shapes.example": SHAPES_FILE, "chains.example": CHAINS_FILE}
 
 # The sinkhole of the operation file written by conftest.py.
 SINK_IPV4 = "192.0.2.53"
@@ -98,6 +105,7 @@ class Case:
     raw: bytes | None = None  # a hand-built packet (ID bytes are set from the case)
     expect: str = "same"  # same | sink | any | dropped
     exceptions: tuple[str, ...] = ()
+    deviation: str = ""  # a key of NSD_DEVIATIONS: the one difference expected
     note: str = ""
     group: str = ""
 
@@ -143,6 +151,24 @@ class Case:
 # Which comparison parts (compare.ALL_PARTS) each exception turns off.
 EXCEPTION_PARTS: dict[str, frozenset[str]] = {}
 
+# NSD 4.6 behaviours an RFC contradicts, where takedown follows the RFC: name
+# -> why. A case naming one (``Case.deviation``) expects exactly that
+# difference and agreement on everything else (test_differential.check_same);
+# if NSD stops doing it, or takedown starts, the case fails. Keep in step with
+# docs/testing.md ("Documented NSD deviations").
+NSD_DEVIATIONS: dict[str, str] = {
+    "repeated-cname": (
+        "A wildcard CNAME whose target is a name the wildcard covers (*.wl CNAME x.wl), "
+        "queried at that target: NSD 4.6 puts the identical record x.wl CNAME x.wl in the "
+        "answer twice (the question's expansion, then the target's, two objects to its loop "
+        "check). RFC 2181 s5: identical records are meaningless and servers should suppress "
+        "them; RFC 1034 s4.3.2 copies a CNAME once per step of the chain. takedown sends it "
+        "once. Expected: NSD's answer holds exactly one record twice, a CNAME owned by the "
+        "question name; takedown's holds none twice; NSD's ANCOUNT is takedown's plus one; "
+        "every other part agrees."
+    ),
+}
+
 
 # --------------------------------------------------------------------------- the zone and blocklist
 
@@ -180,15 +206,16 @@ def sink_rule(qname: str) -> dns.name.Name | None:
     return None
 
 
-def zone_names() -> list[str]:
-    """Every owner name of the zone, then every empty non-terminal."""
-    z = zone()
+def zone_names(z: dns.zone.Zone | None = None, origin: dns.name.Name = ORIGIN) -> list[str]:
+    """Every owner name of a zone (3322.org by default), then every empty
+    non-terminal."""
+    z = zone() if z is None else z
     owners = sorted(z.nodes.keys())
     names = {n for n in owners}
     ents = set()
     for n in owners:
         p = n.parent()
-        while p != ORIGIN and p.is_subdomain(ORIGIN) and p not in names:
+        while p != origin and p.is_subdomain(origin) and p not in names:
             ents.add(p)
             p = p.parent()
     return [n.to_text() for n in owners] + [n.to_text() for n in sorted(ents)]
@@ -458,6 +485,8 @@ def all_cases() -> tuple[Case, ...]:
 
     # 14. the second zone: DNAMEs, long CNAME chains, loops, a "*" empty non-terminal
     cases += shapes_cases()
+    # 15. the third zone: the same shapes, harder (chains.example)
+    cases += chains_cases()
 
     ids = [c.id for c in cases]
     dup = {i for i in ids if ids.count(i) > 1}
@@ -550,6 +579,100 @@ def shapes_cases() -> list[Case]:
     add(Case("shapes-case-A-HOST.Dn.SHAPES.example.", "HOST.Dn.SHAPES.example.", "A", group="shapes",
              note="0x20 below a DNAME: the synthesised CNAME's owner is the question's name"))
     add(Case("shapes-case-A-C10-1.shapes.EXAMPLE.", "C10-1.shapes.EXAMPLE.", "A", group="shapes"))
+    return out
+
+
+@cache
+def chains_zone() -> dns.zone.Zone:
+    return dns.zone.from_file(str(CHAINS_FILE), origin=CHAINS_ORIGIN, relativize=False)
+
+
+def _ch(*labels: str) -> str:
+    return ".".join(labels + ("chains.example.",))
+
+
+_L40 = "x" * 40
+# dlong's target is 212 octets: one more 40-octet label below dlong gives a
+# 254-octet name (fits), two give 295 octets (YXDOMAIN).
+CHAINS_EXTRA = {
+    _ch("host", "d-in"): "below a DNAME, the target has data",
+    _ch("mx", "d-in"): "below a DNAME, the target has an MX (additional data)",
+    _ch("cn", "d-in"): "below a DNAME, the target is a CNAME",
+    _ch("ext", "d-in"): "below a DNAME, the target is a CNAME out of the zone",
+    _ch("e", "d-in"): "below a DNAME, the target is an empty non-terminal: NODATA",
+    _ch("y", "e", "d-in"): "two labels below a DNAME",
+    _ch("nx", "d-in"): "below a DNAME, the target does not exist: NXDOMAIN",
+    _ch("a", "b", "c", "d-in"): "three labels below a DNAME, NXDOMAIN at the target",
+    _ch("host", "d-out"): "below a DNAME to an out-of-zone target",
+    _ch("a", "b", "d-out"): "two labels below a DNAME to an out-of-zone target",
+    _ch("host", "d-to-d"): "DNAME -> DNAME -> data",
+    _ch("nx", "d-to-d"): "DNAME -> DNAME -> NXDOMAIN",
+    _ch("host", "d-sub"): "DNAME into a delegation: a referral, AA set",
+    _ch("ns", "d-sub"): "DNAME onto glue: a referral",
+    _ch("foo", "d-wild"): "DNAME onto a wildcard",
+    _ch("a", "b", "d-wild"): "DNAME onto a wildcard, two labels",
+    _ch("foo", "d-ew"): "DNAME onto a wildcard empty non-terminal: NODATA",
+    _ch("x", "dl1"): "a DNAME loop",
+    _ch("x", "dl2"): "a DNAME loop, entered at the other DNAME",
+    _ch("x", "dgrow"): "a DNAME into its own subtree",
+    _ch("a", "mixd"): "a loop through a DNAME and CNAMEs, entered below the DNAME",
+    _ch("x", "mixt"): "beside the loop's CNAME: NXDOMAIN",
+    _ch(_L40, "dlong"): "a DNAME expansion of 254 octets: followed",
+    _ch(_L40, _L40, "dlong"): "a DNAME expansion over 255 octets: YXDOMAIN",
+    _ch("foo", "dw"): "covered by a wildcard whose only RRset is a DNAME",
+    _ch("a", "foo", "dw"): "below a name covered by the DNAME wildcard",
+    _ch("x", "dn", "sub"): "below a DNAME below a zone cut: a referral",
+    _ch("x", "dcut"): "below a DNAME at a zone cut: a referral",
+    _ch("foo", "w"): "synthesised from *.w",
+    _ch("foo", "ew"): "covered by the wildcard empty non-terminal *.ew: NODATA",
+    _ch("a", "foo", "ew"): "two labels below ew, covered by *.ew: NODATA",
+    _ch("b", "*", "ew"): "below the wildcard empty non-terminal: NXDOMAIN",
+    _ch("x", "a", "*", "ew"): "below a name below the wildcard: NXDOMAIN",
+    _ch("foo", "cw"): "a wildcard CNAME",
+    _ch("foo", "wl"): "a wildcard CNAME onto a name it covers (a loop)",
+    _ch("x", "wl"): "the wildcard CNAME's own target",
+    _ch("nx"): "NXDOMAIN",
+    _ch("x", "ent"): "NXDOMAIN below an empty non-terminal",
+}
+CHAINS_QTYPES = ("A", "AAAA", "TXT", "MX", "NS", "SOA", "CNAME", "DNAME")
+
+
+def chains_names() -> list[str]:
+    """The third zone's names: its owners (each chain h<N><end>-* by its
+    first hop, plus h20d-11 in the middle of a 20-hop one), its empty
+    non-terminals, then CHAINS_EXTRA."""
+    out = []
+    for n in zone_names(chains_zone(), CHAINS_ORIGIN):
+        first = n.split(".", 1)[0]
+        if first[0] == "h" and first[1].isdigit() and not first.endswith("-1") and first != "h20d-11":
+            continue
+        out.append(n)
+    return out + [n for n in CHAINS_EXTRA if n not in out]
+
+
+def chains_cases() -> list[Case]:
+    out: list[Case] = []
+    add = out.append
+    names = chains_names()
+    # every name x every qtype, with EDNS0 and without EDNS (512 bytes)
+    for n in names:
+        note = CHAINS_EXTRA.get(n, "")
+        for t in CHAINS_QTYPES:
+            dev = "repeated-cname" if n == _ch("x", "wl") and t != "CNAME" else ""
+            add(Case(f"chains-e0-{t}-{n}", n, t, group="chains", note=note, deviation=dev))
+            add(Case(f"chains-noedns-{t}-{n}", n, t, edns=None, group="chains", note=note, deviation=dev))
+    # the chain heads and DNAME/ENT names over TCP, with DO, in a 512-byte EDNS buffer
+    heads = [n for n in names if n[0] == "h" and n[1].isdigit()]
+    heads += [_ch("host", "d-in"), _ch("c-to-dd"), _ch("x", "dl1"), _ch(_L40, _L40, "dlong"), _ch("foo", "ew")]
+    for n in heads:
+        for t in ("A", "TXT"):
+            add(Case(f"chains-tcp-{t}-{n}", n, t, transport="tcp", group="chains"))
+            add(Case(f"chains-do-{t}-{n}", n, t, do=True, group="chains"))
+            add(Case(f"chains-e0b512-{t}-{n}", n, t, payload=512, group="chains"))
+    for n in ("D-In.Chains.Example.", "HOST.D-IN.CHAINS.EXAMPLE.", "Host.D-To-D.chains.example.",
+              "H20D-1.CHAINS.EXAMPLE.", "Foo.Ew.Chains.Example."):
+        add(Case(f"chains-case-A-{n}", n, "A", group="chains",
+                 note="0x20 through DNAMEs and chains: the question echoed, the chain's owners as NSD's"))
     return out
 
 

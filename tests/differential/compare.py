@@ -212,6 +212,18 @@ def view(wire: bytes) -> View:
     )
 
 
+def repeated_answer_records(wire: bytes) -> dict[tuple[str, str, str], int]:
+    """Records the answer section holds more than once, as (owner, type,
+    rdata) -> how many times (the set comparison cannot see them)."""
+    msg = dns.message.from_wire(wire, ignore_trailing=True, one_rr_per_rrset=True)
+    seen: dict[tuple[str, str, str], int] = {}
+    for rrset in msg.answer:
+        for rd in rrset:
+            k = (rrset.name.canonicalize().to_text(), dns.rdatatype.to_text(rrset.rdtype), _canonical_text(rd))
+            seen[k] = seen.get(k, 0) + 1
+    return {k: n for k, n in seen.items() if n > 1}
+
+
 def parse_or_none(wire: bytes | None) -> View | None | str:
     """A View; None for no response; an error string if it does not parse."""
     if wire is None:

@@ -1,5 +1,6 @@
-"""Fixtures of the differential test: NSD serving the fixture zone, and
-takedown's sinkhole serving the same zone as a taken-over zone.
+"""Fixtures of the differential test: NSD (and BIND) serving the fixture
+zones (cases.ZONES), and takedown's sinkhole serving the same zones as
+taken-over zones.
 
 Both are started once per test session on free loopback ports and stopped at
 the end. takedown's server is started only when ``takedown.dns.server``
@@ -52,6 +53,11 @@ origin = "shapes.example"
 file = "{shapes}"
 family = "shapes"
 
+[[zones]]
+origin = "chains.example"
+file = "{chains}"
+family = "chains"
+
 [dns]
 listen = ["{host}:{port}"]
 
@@ -62,11 +68,11 @@ enabled = false
 
 def write_operation(directory: Path, host: str, port: int) -> Path:
     """The operation file takedown serves in the test, beside copies of the
-    zone and blocklist fixtures (paths in it are relative to it)."""
+    zones and blocklist fixtures (paths in it are relative to it)."""
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy(C.ZONE_FILE, directory / C.ZONE_FILE.name)
     shutil.copy(C.BLOCKLIST_FILE, directory / C.BLOCKLIST_FILE.name)
-    shutil.copy(C.SHAPES_FILE, directory / C.SHAPES_FILE.name)
+    for path in C.ZONES.values():
+        shutil.copy(path, directory / path.name)
     op = directory / "operation.toml"
     op.write_text(
         OPERATION_TOML.format(
@@ -75,6 +81,7 @@ def write_operation(directory: Path, host: str, port: int) -> Path:
             ttl=C.SINK_TTL,
             zone=C.ZONE_FILE.name,
             shapes=C.SHAPES_FILE.name,
+            chains=C.CHAINS_FILE.name,
             blocklist=C.BLOCKLIST_FILE.name,
             host=host,
             port=port,
@@ -97,7 +104,7 @@ def takedown_command() -> str:
 def nsd(tmp_path_factory: pytest.TempPathFactory) -> Peer:
     if not available("nsd"):
         pytest.skip("NSD is not installed (Debian package nsd; see scripts/bootstrap)")
-    peer = start_nsd({"3322.org": C.ZONE_FILE, "shapes.example": C.SHAPES_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("nsd"))
+    peer = start_nsd(C.ZONES, port=free_port(), workdir=tmp_path_factory.mktemp("nsd"))
     yield peer
     peer.stop()
 
@@ -106,7 +113,7 @@ def nsd(tmp_path_factory: pytest.TempPathFactory) -> Peer:
 def bind(tmp_path_factory: pytest.TempPathFactory) -> Peer:
     if not available("bind"):
         pytest.skip("BIND 9 is not installed (Debian package bind9; see scripts/bootstrap)")
-    peer = start_bind({"3322.org": C.ZONE_FILE, "shapes.example": C.SHAPES_FILE}, port=free_port(), workdir=tmp_path_factory.mktemp("bind"))
+    peer = start_bind(C.ZONES, port=free_port(), workdir=tmp_path_factory.mktemp("bind"))
     yield peer
     peer.stop()
 

@@ -25,6 +25,7 @@ from .compare import (
     fmt_rrset,
     parse_or_none,
     question_bytes,
+    repeated_answer_records,
     rrset_key,
 )
 
@@ -64,7 +65,7 @@ def test_same_as_nsd(case: C.Case, nsd, ours) -> None:
     """Every name the blocklist does not cover is answered exactly as NSD does."""
     ref = _ask(case, nsd)
     got = _ask(case, ours)
-    problems = compare_wires(got, ref, names=NAMES, skip=case.skip())
+    problems = check_same(case, got, ref)
     assert not problems, _report(case, problems, ("takedown", got), ("nsd", ref))
 
 
@@ -86,6 +87,37 @@ def test_minimal_any(case: C.Case, nsd, ours) -> None:
 
 
 # --------------------------------------------------------------------------- expectations
+
+
+def check_same(case: C.Case, got: bytes | None, ref: bytes | None) -> list[str]:
+    """A ``same`` case: every part agrees with NSD, except the case's
+    documented NSD deviation (cases.NSD_DEVIATIONS), which must hold exactly."""
+    if not case.deviation:
+        return compare_wires(got, ref, names=NAMES, skip=case.skip())
+    return DEVIATION_CHECKS[case.deviation](case, got, ref)
+
+
+def _repeated_cname(case: C.Case, got: bytes | None, ref: bytes | None) -> list[str]:
+    """cases.NSD_DEVIATIONS["repeated-cname"]."""
+    vo, vn = parse_or_none(got), parse_or_none(ref)
+    if not isinstance(vo, View) or not isinstance(vn, View):
+        return compare_wires(got, ref, names=NAMES)
+    out = diff(vo, vn, names=NAMES, skip=case.skip() | {"counts"})
+    ours, theirs = repeated_answer_records(vo.wire), repeated_answer_records(vn.wire)
+    if ours:
+        out.append(f"takedown repeats answer records: {ours}")
+    qkey = dns_name(case.qname).canonicalize().to_text()
+    if len(theirs) != 1 or [(k[0], k[1], n) for k, n in theirs.items()] != [(qkey, "CNAME", 2)]:
+        out.append(f"NSD's deviation no longer holds: repeated answer records {theirs}, "
+                   f"expected one CNAME at {qkey} twice")
+    qd, an, ns, ar = vo.counts
+    if vn.counts != (qd, an + 1, ns, ar):
+        out.append(f"section counts (QD,AN,NS,AR): takedown={vo.counts} nsd={vn.counts}, "
+                   "expected NSD's ANCOUNT one more")
+    return out
+
+
+DEVIATION_CHECKS = {"repeated-cname": _repeated_cname}
 
 
 def check_sink(case: C.Case, wire: bytes | None) -> list[str]:
@@ -277,6 +309,16 @@ def _nsd(case_id: str, nsd) -> View:
         ("shapes-e0-A-c12nx-1.shapes.example.", "NXDOMAIN", {"QR", "AA"}, (1, 12, 1, 1)),
         ("shapes-e0-A-foo.went.shapes.example.", "NOERROR", {"QR", "AA"}, (1, 0, 1, 1)),  # "*" ENT: NODATA
         ("shapes-e0-A-x.dn.sub.shapes.example.", "NOERROR", {"QR"}, (1, 0, 1, 2)),  # DNAME below a cut: referral
+        # the third zone (chains.example): the same shapes, harder
+        ("chains-e0-A-host.d-in.chains.example.", "NOERROR", {"QR", "AA"}, (1, 3, 2, 3)),  # DNAME, CNAME, A
+        ("chains-e0-A-nx.d-in.chains.example.", "NXDOMAIN", {"QR", "AA"}, (1, 2, 1, 1)),
+        ("chains-e0-A-host.d-sub.chains.example.", "NOERROR", {"QR", "AA"}, (1, 2, 2, 2)),  # then a referral
+        ("chains-e0-A-" + C._L40 + "." + C._L40 + ".dlong.chains.example.", "YXDOMAIN", {"QR", "AA"}, (1, 1, 0, 1)),
+        ("chains-e0-A-x.dl1.chains.example.", "NOERROR", {"QR", "AA"}, (1, 4, 0, 1)),  # DNAME loop
+        ("chains-e0-A-h20d-1.chains.example.", "NOERROR", {"QR", "AA"}, (1, 21, 2, 3)),  # 20 CNAMEs, A
+        ("chains-e0-A-h20x-1.chains.example.", "NXDOMAIN", {"QR", "AA"}, (1, 20, 1, 1)),
+        ("chains-e0-A-foo.ew.chains.example.", "NOERROR", {"QR", "AA"}, (1, 0, 1, 1)),  # "*" ENT: NODATA
+        ("chains-e0-A-x.wl.chains.example.", "NOERROR", {"QR", "AA"}, (1, 2, 0, 1)),  # NSD repeats the CNAME
     ],
 )
 def test_fixture_exercises_the_case(nsd, case_id, rcode, flags, counts) -> None:
@@ -309,34 +351,53 @@ def test_sink_checker_accepts_a_sinkhole_answer_and_rejects_nsd(nsd) -> None:
     assert check_sink(case, r.to_wire()), "an SOA owned by the zone apex is not the sinkhole's"
 
 
+def _authoritative_answer(case: C.Case, *rrsets) -> bytes:
+    """A hand-made AA response to the case's query (EDNS 1232 when it had
+    EDNS) with these RRsets in the answer."""
+    r = dns.message.make_response(dns.message.from_wire(case.wire()), our_payload=1232)
+    r.flags |= dns.flags.AA
+    r.answer.extend(rrsets)
+    return r.to_wire()
+
+
 def test_any_checker(nsd) -> None:
     """check_any accepts NSD's own answer, another RRset of the node, and
     RFC 8482's HINFO; it rejects an RRset that is not at the node."""
     case = next(c for c in ANY if c.id == "any-udp-3322.org.")
     ref = _ask(case, nsd)
     assert check_any(case, ref, ref) == []
-    q = dns.message.from_wire(case.wire())
-
-    def answer_with(*rrsets) -> bytes:
-        r = dns.message.make_response(q, our_payload=1232)
-        r.flags |= dns.flags.AA
-        r.answer.extend(rrsets)
-        return r.to_wire()
 
     txt = dns.rrset.from_text("3322.org.", 3600, "IN", "TXT", '"v=spf1 mx -all"')
-    assert check_any(case, answer_with(txt), ref) == []
+    assert check_any(case, _authoritative_answer(case, txt), ref) == []
     hinfo = dns.rrset.from_text("3322.org.", 3600, "IN", "HINFO", '"RFC8482" ""')
-    assert check_any(case, answer_with(hinfo), ref) == []
+    assert check_any(case, _authoritative_answer(case, hinfo), ref) == []
     bogus = dns.rrset.from_text("3322.org.", 3600, "IN", "TXT", '"not in the zone"')
-    assert check_any(case, answer_with(bogus), ref)
+    assert check_any(case, _authoritative_answer(case, bogus), ref)
+
+
+def test_deviation_checker(nsd) -> None:
+    """check_same on a documented NSD deviation is not vacuous: it passes an
+    answer that holds the CNAME once against NSD's, and fails when takedown
+    repeats it too, when NSD no longer does, or on any other difference."""
+    case = next(c for c in SAME if c.id == "chains-e0-A-x.wl.chains.example.")
+    assert case.deviation == "repeated-cname"
+    ref = _ask(case, nsd)
+    once = _authoritative_answer(case, dns.rrset.from_text(case.qname, 3600, "IN", "CNAME", case.qname))
+    assert check_same(case, once, ref) == []
+    assert check_same(case, ref, ref), "takedown repeating the record must fail"
+    assert check_same(case, once, once), "NSD no longer repeating it must fail"
+    other = _authoritative_answer(case, dns.rrset.from_text(case.qname, 300, "IN", "CNAME", case.qname))
+    assert check_same(case, other, ref), "a different TTL must fail"
 
 
 def test_case_list_is_consistent() -> None:
     cs = C.all_cases()
-    assert 500 <= len(cs) <= 2000
+    assert 3000 <= len(cs) <= 4000
     assert {c.expect for c in cs} == {"same", "sink", "any", "dropped"}
+    assert set(DEVIATION_CHECKS) == set(C.NSD_DEVIATIONS)
     for c in cs:
         c.skip()  # every exception named by a case is documented
+        assert not c.deviation or c.deviation in C.NSD_DEVIATIONS, c.id
         c.wire()  # every query builds
     # blocklist semantics of the fixture
     assert C.sink_rule("pcwk.3322.org.") is not None
