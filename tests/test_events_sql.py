@@ -21,13 +21,14 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from takedown.analytics.export import columns, export
-from takedown.analytics.sql import run_sql
+from takedown.analytics.sql import read_only, run_sql
 from takedown.errors import QueryError
 from takedown.store.checkins import template
 from takedown.store.segments import SegmentWriter
@@ -213,11 +214,12 @@ def test_parquet_keeps_types(store, tmp_path):
 
 def test_table_shows_at_most_max_rows_and_values_as_text(store):
     con = io.StringIO()
-    shown = run_sql(store / "data", "SELECT src_ip, user_agent FROM checkins ORDER BY user_agent NULLS LAST",
+    shown = run_sql(store / "data", 'SELECT src_ip, user_agent AS "[b]agent[/b]" FROM checkins '
+                    "ORDER BY user_agent NULLS LAST",
                     fmt="table", enricher=FakeEnricher, console=con, max_rows=4, width=200)
     text = con.getvalue()
     assert shown == 4
-    assert "[red]not markup[/red]" in text  # shown, not interpreted
+    assert "[red]not markup[/red]" in text and "[b]agent[/b]" in text  # shown, not interpreted
     assert "first 4 rows; the query returned more" in text
     con = io.StringIO()
     shown = run_sql(store / "data", "SELECT kind, count(*) AS n FROM events GROUP BY kind", fmt="table",
@@ -259,6 +261,22 @@ def test_nothing_but_reading_the_store(store, query, fragment):
         sql(store, query.format(events=events, root=store), "csv")
     assert "\n" not in str(exc.value)
     assert _listing(store) == before
+
+
+def test_the_connection_itself_is_locked(store, tmp_path):
+    """Layer 2 on its own: statements layer 1 would refuse, sent to the connection directly."""
+    with read_only(store / "data", enriched=True, enricher=FakeEnricher) as con:
+        assert con.execute("SELECT count(*) FROM checkins").fetchone()[0] > 0
+        for stmt, fragment in [
+            ("SET enable_external_access = true", "locked"),
+            ("SET allowed_directories = ['/']", "locked"),
+            (f"COPY (SELECT 1) TO '{tmp_path}/x.csv'", "Permission Error"),
+            (f"ATTACH '{tmp_path}/x.duckdb'", "Permission Error"),
+            ("INSTALL spatial", "Permission Error"),
+        ]:
+            with pytest.raises(duckdb.Error, match=fragment):
+                con.execute(stmt)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_failing_query_leaves_no_output_file(store, tmp_path):

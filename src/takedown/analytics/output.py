@@ -103,6 +103,7 @@ def deliver(relations, fmt: str, out: Path | None, stdout: BinaryIO) -> int:
 
 
 def check_format(fmt: str, allowed: Iterable[str] = FORMATS) -> str:
+    """``fmt`` if it is one of ``allowed``, else the one-line error naming them."""
     allowed = tuple(allowed)
     if fmt not in allowed:
         raise QueryError(f"--format: {fmt!r} is not one of {', '.join(allowed)}")
@@ -165,10 +166,10 @@ def as_json_lines(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
     return relation.project(f"CAST(to_json({{{fields}}}) AS VARCHAR) AS json" if fields else "'{}' AS json")
 
 
-def batches(relation: duckdb.DuckDBPyRelation) -> pa.RecordBatchReader:
+def batches(relation: duckdb.DuckDBPyRelation, rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
     """The relation's rows as a stream of Arrow batches (the method's name changed in DuckDB 1.4)."""
     get = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
-    return get(BATCH_ROWS)
+    return get(rows)
 
 
 def _stream(relations: Iterable[duckdb.DuckDBPyRelation], convert) -> Iterator[pa.RecordBatchReader]:
@@ -244,8 +245,7 @@ def write_table(relation: duckdb.DuckDBPyRelation, stream: TextIO, *, max_rows: 
         raise QueryError(f"--max-rows: must be at least 1, not {max_rows}")
     rel = as_text(unique_names(relation))
     shown: list[list] = []
-    reader = batches(rel)
-    for b in reader:
+    for b in batches(rel, max_rows + 1):
         shown.extend(zip(*(c.to_pylist() for c in b.columns)) if b.num_columns else [()] * b.num_rows)
         if len(shown) > max_rows:
             break
@@ -253,10 +253,13 @@ def write_table(relation: duckdb.DuckDBPyRelation, stream: TextIO, *, max_rows: 
     shown = shown[:max_rows]
     caption = (f"first {len(shown):,} rows; the query returned more (--max-rows N, or --format csv for all)"
                if more else f"{len(shown):,} row{'s' if len(shown) != 1 else ''}")
-    table = Table(*rel.columns, caption=caption, caption_justify="left")
+    # Text, not markup: a column named "[red]" or a stored "[red]" in a
+    # User-Agent is shown as it is
+    table = Table(caption=caption, caption_justify="left")
+    for name in rel.columns:
+        table.add_column(Text(name))
     null = Text("NULL", style="dim")
     for row in shown:
-        # Text, not markup: stored values ("[red]" in a User-Agent) are shown as they are
         table.add_row(*(null if v is None else Text(v) for v in row))
     Console(file=stream, width=width, highlight=False).print(table)
     return len(shown)
