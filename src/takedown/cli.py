@@ -13,6 +13,7 @@ without loading numba, DuckDB, matplotlib or uvloop.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -127,6 +128,60 @@ def events_prune(
     for p in gone:
         print(f"{verb} kind={p.kind} date={p.day.isoformat()} ({p.files} files)")
     print(f"{verb} {len(gone)} day partition(s)")
+
+
+@events_app.command("sql")
+def events_sql(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    query: str = typer.Argument(..., metavar="QUERY",
+                                help="One read-only query over the views events, checkins, resolvers, ipinfo."),
+    fmt: str = typer.Option("table", "--format", metavar="table|csv|json|jsonl|parquet", help="Output format."),
+    out: Optional[str] = typer.Option(None, "--out", metavar="PATH",
+                                      help="Write to PATH (required for parquet); default: stdout."),
+    max_rows: int = typer.Option(100, "--max-rows", metavar="N", help="Rows a table shows (table format only)."),
+) -> None:
+    """Run one read-only SQL query over the operation's events and print its rows."""
+    op = load_operation(file)
+    run_sql = _import("takedown.analytics.sql", "run_sql", StoreError)
+    for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
+    _to_stdout(lambda: run_sql(op.storage, query, fmt=fmt, enricher=lambda: for_operation(op),
+                               out=Path(out) if out else None, stdout=sys.stdout.buffer,
+                               console=sys.stdout, max_rows=max_rows))
+
+
+@events_app.command("export")
+def events_export(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE",
+                                            help="First day (UTC), YYYY-MM-DD; default: the first stored."),
+    date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE",
+                                          help="Last day (UTC, included), YYYY-MM-DD; default: the last stored."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only events of this kind (dns, http, tls, tcp); default: all."),
+    fmt: str = typer.Option("csv", "--format", metavar="csv|json|jsonl|parquet", help="Output format."),
+    out: Optional[str] = typer.Option(None, "--out", metavar="PATH",
+                                      help="Write to PATH (required for parquet); default: stdout."),
+) -> None:
+    """Write the operation's events of a period, with country and AS, for handing to others."""
+    first, last = _date("--from", date_from), _date("--to", date_to)
+    op = load_operation(file)
+    export = _import("takedown.analytics.export", "export", StoreError)
+    for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
+    _to_stdout(lambda: export(op.storage, fmt=fmt, enricher=lambda: for_operation(op), kind=kind,
+                              date_from=first, date_to=last, out=Path(out) if out else None,
+                              stdout=sys.stdout.buffer))
+
+
+def _to_stdout(run: Any) -> None:
+    """Run a command that streams to stdout; a reader that stops early
+    (``| head``) ends it quietly, as it would end cat."""
+    try:
+        sys.stdout.flush()
+        run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # 128 + SIGPIPE, what a shell reports for cat
 
 
 def _date(name: str, value: Optional[str]):

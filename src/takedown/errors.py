@@ -57,3 +57,9 @@ class SimError(TakedownError):
 class RangeError(TakedownError):
     """The emulated range could not run: a bad option, a family without a
     behaviour, a sinkhole that does not answer."""
+
+
+class QueryError(TakedownError):
+    """A SQL query over the events is refused or fails, or an export cannot
+    run (a bad kind, date or format, an unwritable output); the message is
+    one line (DuckDB's first, for its own errors)."""
