@@ -21,36 +21,27 @@ import dns.rcode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from net_helpers import TAKEDOWN, events, operation_text
-from test_serve import RULES, ZONE, Serve, addresses, ask, get
+from net_helpers import TAKEDOWN, events
+from test_serve import Serve, addresses, ask, get
+from test_serve import write_op as serve_op
 
 from takedown.errors import OperationError
 from takedown.operation import load_operation, summarize
 
 
 def write_op(d: Path, *, workers: int = 2, control: str = 'listen = "127.0.0.1:0"') -> Path:
-    (d / "3322.org.zone").write_text(ZONE)
+    """test_serve's operation (a zone, HTTP, rules), rate limited, with a
+    seized name, a name to flood, only the test's rules, and ``[control]``."""
+    op = serve_op(d, workers=workers, rrl=True)
     (d / "block.txt").write_text("bad.3322.org\nflood.3322.org\n")
     (d / "seized.txt").write_text("evil.example\n")
-    (d / "rules.toml").write_text(RULES.format(name="gate-v1", family="famone"))
-    op = d / "operation.toml"
-    op.write_text(operation_text(0, "metricstest", f"""workers = {workers}
+    op.write_text(op.read_text() + f"""shipped = false
 [[domains]]
 family = "waledac"
 file = "seized.txt"
-[[zones]]
-origin = "3322.org"
-file = "3322.org.zone"
-blocklist = "block.txt"
-family = "nitol"
-[http]
-listen = ["127.0.0.1:0"]
-[fingerprints]
-rules = "rules.toml"
-shipped = false
 [control]
 {control}
-"""))
+""")
     return op
 
 
