@@ -312,3 +312,39 @@ def test_prepare_refuses_a_library_already_imported_in_single_process_mode(tmp_p
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     with pytest.raises(ValueError, match="imported before"):
         metrics.prepare(tmp_path / "m")
+
+
+def test_the_buffers_count_each_flushed_batch_by_rcode_rule_and_family():
+    """The counts the metrics publish come from the flushed batches, in bulk:
+    exact across periods, a registry that starts afresh, and malformed records."""
+    from takedown.events import Checkin, CheckinConn
+    from takedown.store.checkins import CheckinBuffer
+    from takedown.store.dnsbuffer import DnsBuffer
+
+    buf = DnsBuffer(max_templates=2)  # the registry starts afresh after each take
+    want: dict = {}
+    for period in range(3):
+        lk = buf.listener("udp", "127.0.0.1", 53)
+        answers = [((f"a{i}.example", 1, rc, rule, None, None, "answer"), n)
+                   for i, (rc, rule, n) in enumerate([(0, "zone:z:block", 5 + period), (3, "zone:z:pass", 2),
+                                                       (5, "none", 1), (0, "zone:z:block", 4)])]
+        for rec, n in answers:
+            tk = buf.template(rec)
+            for _ in range(n):
+                buf.log(1.0, "192.0.2.1", 53, tk | lk)
+            want[(rec[2], rec[3])] = want.get((rec[2], rec[3]), 0) + n
+        buf.to_table(buf.take(), operation="o", sensor="s", worker=0)
+        assert buf.tally == want
+    bad = buf.template(("x.example", 1, "not an rcode", "none", None, None, "answer"))  # a bug: dropped, not counted
+    buf.log(1.0, "192.0.2.1", 53, bad | buf.listener("udp", "127.0.0.1", 53))
+    buf.to_table(buf.take(), operation="o", sensor="s", worker=0)
+    assert buf.rows_rejected == 1 and buf.tally == want
+
+    cb = CheckinBuffer("http")
+    conn = cb.add_conn(CheckinConn("tcp", "192.0.2.1", 1234, "127.0.0.1", 80, None))
+    for family, n in (("zeus", 3), (None, 2), ("zeus", 1), ("kelihos", 4)):
+        t = cb.add_template(Checkin(method="GET", path="/", rule="r", family=family, response="notice"))
+        for _ in range(n):
+            cb.log(1.0, conn, t)
+    cb.to_table(cb.take(), operation="o", sensor="s", worker=0)
+    assert cb.tally == {"zeus": 4, None: 2, "kelihos": 4}
