@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from net_helpers import TAKEDOWN, events
-from test_serve import Serve, addresses, ask, get
+from test_serve import RULES, Serve, addresses, ask, get
 from test_serve import write_op as serve_op
 
 from takedown.errors import OperationError
@@ -194,7 +194,13 @@ def test_reloads_and_restarts_are_counted_and_totals_never_go_down(server):
     s.wait_generation(2)
     (s.dir / "rules.toml").write_text('[[rule]]\nname = "x"\nprotocol = "gopher"\n')  # a bad edit
     m = wait_for(s, lambda x: value(x, "takedown_reloads_total", outcome="failed") == 1)
-    assert value(m, "takedown_reloads_total", outcome="ok") == 1
+    (s.dir / "rules.toml").write_text(RULES.format(name="gate-v2", family="famtwo"))
+    s.wait_generation(3)
+    op = s.dir / "operation.toml"
+    op.write_text(op.read_text().replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:1"'))
+    m = wait_for(s, lambda x: value(x, "takedown_reloads_total", outcome="failed") == 2)
+    assert "[control] listen changed: restart takedown serve" in s.stderr()
+    assert value(m, "takedown_reloads_total", outcome="ok") == 2
     assert value(m, "takedown_reloads_total", outcome="partial") == 0
     # the retired workers' counts stay in the totals
     assert total(m, "takedown_dns_queries_total") == 4

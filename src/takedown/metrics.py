@@ -141,7 +141,11 @@ def record_compaction(seconds: float, outcome: str = "ok") -> None:
 
 def start_parent() -> None:
     """Create the series the parent owns, at zero, so an alert on them has
-    a value from the first scrape."""
+    a value from the first scrape; import what a scrape needs now, on the
+    main thread, not first on the control thread."""
+    import prometheus_client.exposition  # noqa: F401
+    import prometheus_client.multiprocess  # noqa: F401
+
     m = metrics()
     for outcome in ("ok", "failed", "partial"):
         m.reloads.labels(outcome)
