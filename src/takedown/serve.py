@@ -580,31 +580,30 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             ctl.close()
         raise
     slots = [first]
-    metrics_dir = None
+    metrics_dir = op.storage / ".metrics" / str(os.getpid()) if ctl is not None else None
     try:
-        if ctl is not None:
-            # before anything imports prometheus_client (it reads the variable once, at import)
-            metrics.remove_stale(op.storage / ".metrics")
-            metrics_dir = op.storage / ".metrics" / str(os.getpid())
-            try:
-                metrics.prepare(metrics_dir)
-            except (OSError, ValueError) as e:
-                raise ServeError(f"cannot prepare the metrics directory {metrics_dir}: {e}") from None
-        rt = rt_mod.build(path, overrides)
-        say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
-            f"events under {rt.operation.storage}")
-        # the other slots bind the ports the first one got (port 0: the kernel's choice)
-        dns_bound = [(h, p) for h, p, _u, _t in first.dns]
-        net_bound = [(k, h, p) for k, h, p, _s in first.net]
-        for _ in range(1, rt.operation.dns.workers):
-            slots.append(bind_slot(dns_bound, net_bound))
-    except BaseException:
-        for s in slots:
-            s.close()
-        if ctl is not None:
-            ctl.close()
-        raise
-    try:
+        try:
+            if metrics_dir is not None:
+                # before anything imports prometheus_client (it reads the variable once, at import)
+                metrics.remove_stale(metrics_dir.parent)
+                try:
+                    metrics.prepare(metrics_dir)
+                except (OSError, ValueError) as e:
+                    raise ServeError(f"cannot prepare the metrics directory {metrics_dir}: {e}") from None
+            rt = rt_mod.build(path, overrides)
+            say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
+                f"events under {rt.operation.storage}")
+            # the other slots bind the ports the first one got (port 0: the kernel's choice)
+            dns_bound = [(h, p) for h, p, _u, _t in first.dns]
+            net_bound = [(k, h, p) for k, h, p, _s in first.net]
+            for _ in range(1, rt.operation.dns.workers):
+                slots.append(bind_slot(dns_bound, net_bound))
+        except BaseException:
+            for s in slots:
+                s.close()
+            if ctl is not None:
+                ctl.close()
+            raise
         Supervisor(path, overrides, rt, slots, ready_file, ctl).run()
     finally:
         if metrics_dir is not None:
