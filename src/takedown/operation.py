@@ -558,7 +558,8 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
         if lst is not None and lst.emulated_clock:
             notes.append(f"[{lst.kind}] emulated_clock = true: range mode, trusted peers set the events' time "
                          f"(for rehearsals on loopback only, never a real operation)")
-    if op.control is not None and not ipaddress.ip_address(op.control.listen.rpartition(":")[0].strip("[]")).is_loopback:
+    control_host = op.control.listen.rpartition(":")[0].strip("[]") if op.control is not None else None
+    if control_host is not None and not ipaddress.ip_address(control_host).is_loopback:
         notes.append(f"[control] listen = {op.control.listen}: /metrics and /healthz answer anyone who can reach "
                      f"that address, without authentication")
     if op.dns.emulated_clock:

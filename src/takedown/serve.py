@@ -197,6 +197,7 @@ class Worker:
         if slot.net:
             self.net = NetSensor(op, index, self.sensor, rt.answers)
         self.publisher = None
+        self._publish_errors = 0
         if op.control is not None:
             net = self.net
             self.publisher = metrics.Publisher(
@@ -229,8 +230,11 @@ class Worker:
     def _publish(self) -> None:
         try:
             self.publisher.publish()
-        except Exception as e:  # metrics must never stop serving
-            say(f"worker {self.index}: cannot publish metrics: {type(e).__name__}: {e}")
+        except Exception as e:  # never stop serving for metrics, nor flood the log: 1st failure, every 3600th
+            self._publish_errors += 1
+            if self._publish_errors % 3600 == 1:
+                say(f"worker {self.index}: cannot publish metrics ({self._publish_errors} times): "
+                    f"{type(e).__name__}: {e}")
         loop = asyncio.get_running_loop()
         self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
 
