@@ -57,6 +57,7 @@ __all__ = [
     "DnsConfig",
     "DomainSet",
     "Events",
+    "Control",
     "Fingerprints",
     "Listener",
     "Notice",
@@ -121,6 +122,17 @@ NETWORKS = Each(_network, "network or array of networks (CIDR)")
 #: HOST:PORT listen addresses (takedown.hostport), at least one.
 LISTEN = Each(lambda s, w: parse_listen(s), "HOST:PORT or array of them",
               twice="{key}: {value} is listed twice", at_least="needs at least one HOST:PORT")
+
+
+def _one_listen(v: Any, where: KeyPath, ctx: Context) -> str:
+    try:
+        return parse_listen(Str().parse(v, where, ctx))
+    except ValueError as e:
+        raise Invalid(where, f"{dotted(where)}: {e}") from None
+
+
+#: One HOST:PORT listen address (takedown.hostport).
+ONE_LISTEN = Custom(_one_listen, "HOST:PORT")
 
 
 def _dns_name(v: Any, where: KeyPath, ctx: Context) -> str:
@@ -420,6 +432,15 @@ class Fingerprints:
     shipped: bool = key(Bool(), True, doc="also match takedown's shipped rules")
 
 
+@dataclass(frozen=True)
+class Control:
+    """``[control]``: the control listener of ``takedown serve`` (docs/metrics.md):
+    Prometheus ``/metrics`` and ``/healthz``, served by the parent process."""
+
+    listen: str = key(ONE_LISTEN, "127.0.0.1:9053", doc="HOST:PORT of /metrics and /healthz")
+    health_timeout: float = key(Float(0, 60), 1.0, doc="seconds a worker has to answer a /healthz check")
+
+
 def _listener(kind: str) -> Table:
     return Table(Listener, fixed={"kind": kind}, check=_check_listener)
 
@@ -441,6 +462,7 @@ class Operation:
     notice: Notice = key(Table(Notice), Notice(), doc="the notice page")
     fingerprints: Fingerprints = key(Table(Fingerprints), Fingerprints(), doc="fingerprint rules")
     enrich: Enrich = key(Table(Enrich), Enrich(), doc="country and AS databases")
+    control: Control | None = key(Table(Control), None, doc="the control listener: /metrics, /healthz")
     dga: tuple[DgaSpec, ...] = key(Tables(DgaSpec, check=_check_dga), (), doc="DGA families sunk as names come due")
 
 
@@ -536,6 +558,10 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
         if lst is not None and lst.emulated_clock:
             notes.append(f"[{lst.kind}] emulated_clock = true: range mode, trusted peers set the events' time "
                          f"(for rehearsals on loopback only, never a real operation)")
+    control_host = op.control.listen.rpartition(":")[0].strip("[]") if op.control is not None else None
+    if control_host is not None and not ipaddress.ip_address(control_host).is_loopback:
+        notes.append(f"[control] listen = {op.control.listen}: /metrics and /healthz answer anyone who can reach "
+                     f"that address, without authentication")
     if op.dns.emulated_clock:
         notes.append(f"[dns] emulated_clock = {', '.join(op.dns.emulated_clock)}: range mode, queries from these "
                      f"networks set their events' time (EDNS option 65423; for rehearsals on loopback only, "

@@ -109,7 +109,8 @@ def same_listeners(old: Operation, new: Operation) -> None:
     Raises ServeError naming the file when they differ."""
     def addrs(op: Operation) -> dict[str, tuple[str, ...]]:
         return {"dns": op.dns.listen, "workers": (str(op.dns.workers),),
-                **{k: (getattr(op, k).listen if getattr(op, k) else ()) for k in ("http", "tls", "tcp")}}
+                **{k: (getattr(op, k).listen if getattr(op, k) else ()) for k in ("http", "tls", "tcp")},
+                "control": (op.control.listen,) if op.control else ()}
     a, b = addrs(old), addrs(new)
     changed = [k for k in a if a[k] != b[k]]
     if changed:

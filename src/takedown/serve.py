@@ -30,12 +30,19 @@ Runtime, the same every other worker serves.
 
 *Readiness*: once every worker serves, the parent prints one line::
 
-    takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 workers=2 pid=1234
+    takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 control=127.0.0.1:9053 workers=2 pid=1234
 
 with the addresses actually bound (a port 0 in the file or on the command
 line is the port the kernel chose), and writes the same as JSON to
 ``--ready-file`` (atomically; rewritten after every reload, with its
 ``generation``).
+
+*Control* (``[control]``, :mod:`takedown.control`): the parent serves
+``/metrics`` and ``/healthz`` on a thread of its own. Each worker has a
+socketpair to the parent on which it answers health pings from its event
+loop, and publishes its counts to the metrics once per flush interval
+(:class:`takedown.metrics.Publisher`); the parent counts reloads and
+restarts. Without ``[control]`` none of it runs.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -57,6 +65,8 @@ from pathlib import Path
 
 import uvloop
 
+from takedown import control as control_mod
+from takedown import metrics
 from takedown import runtime as rt_mod
 from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
@@ -166,10 +176,11 @@ def _addresses(op: Operation) -> tuple[list[tuple[str, int]], list[tuple[str, st
 class Worker:
     """One worker process: its Runtime, its slot's sockets, its event writers."""
 
-    def __init__(self, rt: Runtime, slot: Slot, index: int):
+    def __init__(self, rt: Runtime, slot: Slot, index: int, ping: socket.socket | None = None):
         self.rt = rt
         self.slot = slot
         self.index = index
+        self.ping = ping  # the health pings of the control listener (None without [control])
         op = rt.operation
         self.sensor = op.events.sensor or socket.gethostname()
         self.writer = SegmentWriter(
@@ -185,6 +196,47 @@ class Worker:
         self.net = None
         if slot.net:
             self.net = NetSensor(op, index, self.sensor, rt.answers)
+        self.publisher = None
+        self._publish_errors = 0
+        if op.control is not None:
+            net = self.net
+            self.publisher = metrics.Publisher(
+                self.writers(), rrl, proxy_refused=(lambda: net.proxy_refused) if net else (lambda: 0),
+                dns_errors=lambda: self.dns.errors)
+
+    def writers(self) -> list[SegmentWriter]:
+        return [self.writer] + (list(self.net.writers.values()) if self.net is not None else [])
+
+    def health(self) -> str:
+        """The answer to a health ping: ``ok``, or ``fail: reason``."""
+        for w in self.writers():
+            if w.failing:
+                return f"fail: its {w.kind} events cannot be written: {w.last_error}"
+        return "ok"
+
+    def _answer_ping(self) -> None:
+        try:
+            data = self.ping.recv(64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the parent is gone
+            asyncio.get_running_loop().remove_reader(self.ping.fileno())
+            return
+        with contextlib.suppress(OSError):
+            self.ping.send(self.health().replace("\n", " ").encode() + b"\n")
+
+    def _publish(self) -> None:
+        try:
+            self.publisher.publish()
+        except Exception as e:  # never stop serving for metrics, nor flood the log: 1st failure, every 3600th
+            self._publish_errors += 1
+            if self._publish_errors % 3600 == 1:
+                say(f"worker {self.index}: cannot publish metrics ({self._publish_errors} times): "
+                    f"{type(e).__name__}: {e}")
+        loop = asyncio.get_running_loop()
+        self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
 
     async def run(self, ready_fd: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -204,6 +256,11 @@ class Worker:
             loop.add_signal_handler(sig, stop, False)
         loop.add_signal_handler(signal.SIGQUIT, stop, True)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the parent reloads
+        if self.ping is not None:
+            self.ping.setblocking(False)
+            loop.add_reader(self.ping.fileno(), self._answer_ping)
+        if self.publisher is not None:
+            self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
         if ready_fd is not None:
             os.write(ready_fd, b"r")
             os.close(ready_fd)
@@ -221,6 +278,9 @@ class Worker:
             if self.net is not None:
                 await self.net.stop()
         await self.writer.aclose()
+        if self.publisher is not None:
+            self._publish_timer.cancel()
+            self.publisher.publish()  # what the last flushes wrote
 
 
 def _die_with_parent() -> None:
@@ -229,8 +289,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
-def _worker_main(rt: Runtime, slot: Slot, index: int, ready_fd: int) -> None:
-    uvloop.run(Worker(rt, slot, index).run(ready_fd))
+def _worker_main(rt: Runtime, slot: Slot, index: int, ready_fd: int, ping: socket.socket | None) -> None:
+    uvloop.run(Worker(rt, slot, index, ping).run(ready_fd))
 
 
 # -- the parent ---------------------------------------------------------------
@@ -241,10 +301,12 @@ class _Child:
     pid: int
     slot: int
     generation: int
+    ping: socket.socket | None = None  # the parent's end of its health socketpair
 
 
 class Supervisor:
-    def __init__(self, path: Path, overrides: Overrides, rt: Runtime, slots: list[Slot], ready_file: Path | None):
+    def __init__(self, path: Path, overrides: Overrides, rt: Runtime, slots: list[Slot], ready_file: Path | None,
+                 control: socket.socket | None = None):
         self.path = path
         self.overrides = overrides
         self.rt = rt
@@ -254,6 +316,28 @@ class Supervisor:
         self.children: dict[int, _Child] = {}
         self.stop_signal: int | None = None
         self.reload_why: str | None = None
+        self.control = control_mod.ControlServer(control, self.health) if control is not None else None
+
+    def health(self) -> str | None:
+        """None when every slot has a worker that answers a ping and reports
+        no failure, else why not (the control thread asks)."""
+        children = [c for c in list(self.children.values()) if c.generation != -1 and c.ping is not None]
+        timeout = self.rt.operation.control.health_timeout
+        answers = control_mod.ping({c.pid: c.ping for c in children}, timeout)
+        problems = []
+        for index in range(len(self.slots)):
+            mine = [c for c in children if c.slot == index]
+            said = [answers.get(c.pid) for c in mine]
+            if "ok" in said:
+                continue
+            if not mine:
+                problems.append(f"worker {index} is not running")
+            for c, a in zip(mine, said):
+                if a is None:
+                    problems.append(f"worker {index} (pid {c.pid}) did not answer within {timeout:g}s")
+                else:
+                    problems.append(f"worker {index} (pid {c.pid}): {a.removeprefix('fail: ')}")
+        return "; ".join(problems) or None
 
     # signals only set flags; the loop in run() acts on them
     def _on_signal(self, sig, _frame) -> None:
@@ -270,6 +354,7 @@ class Supervisor:
         # and so copy, the pages it shares with the parent.
         gc.freeze()
         r, w = os.pipe()
+        mine, theirs = socket.socketpair() if self.control is not None else (None, None)
         pid = os.fork()
         if pid == 0:
             code = 0
@@ -281,7 +366,13 @@ class Supervisor:
                 for j, s in enumerate(self.slots):
                     if j != index:
                         s.close()
-                _worker_main(self.rt, self.slots[index], index, w)
+                if mine is not None:  # the parent's ends and its control socket are not the worker's
+                    mine.close()
+                    self.control.sock.close()
+                    for c in self.children.values():
+                        if c.ping is not None:
+                            c.ping.close()
+                _worker_main(self.rt, self.slots[index], index, w, theirs)
             except BaseException as e:  # the child must never return into the parent's code
                 if not isinstance(e, (KeyboardInterrupt, SystemExit)):
                     say(f"worker {index} failed: {e}")
@@ -289,7 +380,9 @@ class Supervisor:
             finally:
                 os._exit(code)
         os.close(w)
-        self.children[pid] = _Child(pid, index, self.generation)
+        if theirs is not None:
+            theirs.close()
+        self.children[pid] = _Child(pid, index, self.generation, mine)
         try:
             if not wait or self._wait_ready(r, pid):
                 return pid
@@ -320,7 +413,10 @@ class Supervisor:
             if pid == 0:
                 break
             c = self.children.pop(pid, None)
+            metrics.process_dead(pid)
             if c is not None:
+                if c.ping is not None:
+                    c.ping.close()
                 dead.append(c)
         return dead
 
@@ -337,6 +433,7 @@ class Supervisor:
         out: dict[str, list[str]] = {"dns": [join(h, p) for h, p, _u, _t in s.dns]}
         for kind in NET_KINDS:
             out[kind] = [join(h, p) for k, h, p, _s in s.net if k == kind]
+        out["control"] = [self.control.address] if self.control is not None else []
         return out
 
     def write_ready(self) -> None:
@@ -352,6 +449,9 @@ class Supervisor:
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        if self.control is not None:
+            metrics.start_parent()
+            self.control.start()
         for i in range(len(self.slots)):
             if self.spawn(i, wait=True) is None and self.stop_signal is None:
                 self._shutdown(signal.SIGTERM)
@@ -366,6 +466,7 @@ class Supervisor:
             for c in self._reap():
                 if c.generation == self.generation and self.stop_signal is None:
                     say(f"worker {c.slot} exited; starting it again")
+                    metrics.record_worker_restart()
                     time.sleep(0.5)
                     self.spawn(c.slot, wait=False)
             if time.monotonic() >= next_watch:
@@ -389,15 +490,18 @@ class Supervisor:
             rt_mod.same_listeners(self.rt.operation, new.operation)
         except TakedownError as e:
             say(f"reload ({why}) failed, still serving the previous data: {e}")
+            metrics.record_reload("failed")
             return
         old_rt, old = self.rt, self.current()
         self.rt = new
         self.generation += 1
+        outcome = "ok"
         for index in range(len(self.slots)):
             if self.stop_signal is not None:
                 return
             prev = old.get(index)
             if self.spawn(index, wait=True) is None:
+                outcome = "partial"
                 # keep serving: the slot's old worker stays, adopted by the new generation
                 say(f"reload ({why}): the new worker {index} did not start; the previous one keeps serving")
                 if prev is not None:
@@ -408,6 +512,7 @@ class Supervisor:
                     os.kill(prev.pid, signal.SIGQUIT)
                 prev.generation = -1  # retiring: never restarted
         del old_rt
+        metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")
 
@@ -426,6 +531,8 @@ class Supervisor:
             self.children.pop(pid, None)
         for s in self.slots:
             s.close()
+        if self.control is not None:
+            self.control.stop()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -469,19 +576,39 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             raise ServeError(f"--ready-file {ready_file}: cannot write it: {e.strerror or e}") from None
     _raise_nofile()
     # Bind first: a busy port fails in a moment, not after a long zone load.
-    first = bind_slot(dns, net)
-    slots = [first]
+    ctl = control_mod.bind(*split_listen(op.control.listen)) if op.control is not None else None
     try:
-        rt = rt_mod.build(path, overrides)
-        say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
-            f"events under {rt.operation.storage}")
-        # the other slots bind the ports the first one got (port 0: the kernel's choice)
-        dns_bound = [(h, p) for h, p, _u, _t in first.dns]
-        net_bound = [(k, h, p) for k, h, p, _s in first.net]
-        for _ in range(1, rt.operation.dns.workers):
-            slots.append(bind_slot(dns_bound, net_bound))
+        first = bind_slot(dns, net)
     except BaseException:
-        for s in slots:
-            s.close()
+        if ctl is not None:
+            ctl.close()
         raise
-    Supervisor(path, overrides, rt, slots, ready_file).run()
+    slots = [first]
+    metrics_dir = op.storage / ".metrics" / str(os.getpid()) if ctl is not None else None
+    try:
+        try:
+            if metrics_dir is not None:
+                # before anything imports prometheus_client (it reads the variable once, at import)
+                metrics.remove_stale(metrics_dir.parent)
+                try:
+                    metrics.prepare(metrics_dir)
+                except (OSError, ValueError) as e:
+                    raise ServeError(f"cannot prepare the metrics directory {metrics_dir}: {e}") from None
+            rt = rt_mod.build(path, overrides)
+            say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
+                f"events under {rt.operation.storage}")
+            # the other slots bind the ports the first one got (port 0: the kernel's choice)
+            dns_bound = [(h, p) for h, p, _u, _t in first.dns]
+            net_bound = [(k, h, p) for k, h, p, _s in first.net]
+            for _ in range(1, rt.operation.dns.workers):
+                slots.append(bind_slot(dns_bound, net_bound))
+        except BaseException:
+            for s in slots:
+                s.close()
+            if ctl is not None:
+                ctl.close()
+            raise
+        Supervisor(path, overrides, rt, slots, ready_file, ctl).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -23,6 +23,12 @@ query mix: see ``bench/RESULTS.md`` (DNS, "the columnar query log").
 Indices are only valid within one *generation*: every :meth:`take` starts a
 new one (``gen`` is a new object), so a holder of a template or listener
 index compares the generation it belongs to before using it.
+
+Counting (``tally``, read by the metrics of ``takedown serve``): the events
+of each converted batch are counted per (rcode, rule) in bulk, never per
+query: each answer record gets a small class number once, when a batch
+first uses it, and a batch is then one ``np.bincount`` over the class
+numbers of its template indices.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class _Registry:
         self._chunks: dict[str, list[pa.Array]] = {f: [] for f in TEMPLATE_FIELDS}
         self._converted = 0
         self.bad = np.empty(0, dtype=np.int64)  #: indices of malformed records
+        self.classes = array("i")  #: per answer record, its (rcode, rule) class (DnsBuffer.tally)
 
     def columns(self, upto: int) -> dict[str, pa.ChunkedArray]:
         """The converted answer columns of records ``[0, upto)``."""
@@ -96,6 +103,11 @@ class DnsBuffer:
         self._lst_struct = pa.struct([pa.field(f, row_type[f]) for f in LISTENER_FIELDS])
         self._convert = layout.convert
         self.max_templates = max_templates
+        #: events converted so far per (rcode, rule): plain ints, counted in
+        #: bulk at each flush (see the module's docstring)
+        self.tally: dict[tuple[int, str], int] = {}
+        self._class_of: dict[tuple[int, str], int] = {}
+        self._class_keys: list[tuple[int, str]] = []
         self.times = array("d")
         self.srcs: list[str] = []
         self.keys = array("q")
@@ -176,6 +188,27 @@ class DnsBuffer:
             out.append((t, tr, src, k & 0xFFFF, dip, dport, qn, qt, rc, rule, fam, ecs, resp))
         return out
 
+    def _count(self, reg: _Registry, ntpl: int, tix: np.ndarray) -> None:
+        """Add a batch's events to :attr:`tally`: one class number per answer
+        record (given once, in Python), then one bincount per batch."""
+        classes = reg.classes
+        if len(classes) < ntpl:
+            at, keys = self._class_of, self._class_keys
+            rc, ru = TEMPLATE_FIELDS.index("rcode"), TEMPLATE_FIELDS.index("rule")
+            for rec in reg.templates[len(classes):ntpl]:
+                k = (rec[rc], rec[ru])
+                c = at.get(k)
+                if c is None:
+                    c = at[k] = len(keys)
+                    keys.append(k)
+                classes.append(c)
+        codes = np.frombuffer(classes, dtype=np.int32, count=ntpl)[tix]
+        counts = np.bincount(codes, minlength=len(self._class_keys))
+        tally = self.tally
+        for c in np.flatnonzero(counts).tolist():
+            k = self._class_keys[c]
+            tally[k] = tally.get(k, 0) + int(counts[c])
+
     def to_table(self, batch: tuple, *, operation: str, sensor: str, worker: int) -> pa.Table | None:
         """The Arrow table (the ``dns`` schema) of a batch from :meth:`take`.
 
@@ -209,6 +242,7 @@ class DnsBuffer:
         n = len(times)
         if n == 0:
             return None
+        self._count(reg, ntpl, tix)
         ti = pa.array(tix)
         li = pa.array(lix.astype(np.int32))
         const = {"operation": operation, "sensor": sensor, "worker": worker}

@@ -176,6 +176,10 @@ class SegmentWriter:
         self.rows_dropped = 0  #: rows dropped because writes kept failing
         self.write_errors = 0
         self.last_error: BaseException | None = None
+        #: every event taken before this time (time.time()) is on disk: the
+        #: flush lag is now minus this (takedown.metrics)
+        self.synced_at = time.time()
+        self._inflight = 0  # batches queued for the background thread
 
         self._dictionary = dictionary_columns(kind)
         self._statistics = statistics_columns(kind)
@@ -285,6 +289,17 @@ class SegmentWriter:
         self._batch[start:end] = [None] * len(chunk)
         del chunk
 
+    @property
+    def failing(self) -> bool:
+        """The last write failed: events are held back for a retry."""
+        return bool(self._retry)
+
+    def buffered(self) -> int:
+        """Events taken in but not yet in a file (approximate while a write runs)."""
+        columnar = len(self._columnar) if self._columnar is not None else 0
+        retry = sum(t.num_rows for _, t in list(self._retry))
+        return len(self.rows) + columnar + len(self._batch) - self._done + retry
+
     def _submit(self, raise_errors: bool) -> Future[list[Path]]:
         """Queue the write of the converted batch (and of earlier failed writes)."""
         parts = self._parts
@@ -294,7 +309,9 @@ class SegmentWriter:
             target = schema(self.kind)
             parts = [t.cast(target) for t in parts]
         table = None if not parts else parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-        return self._executor.submit(self._write, table, raise_errors)
+        with self._lock:
+            self._inflight += 1
+        return self._executor.submit(self._write_batch, table, raise_errors, time.time())
 
     def _take_all_and_submit(self, raise_errors: bool) -> Future[list[Path]]:
         """Convert whatever is taken or buffered, now, in this thread; queue the write."""
@@ -355,6 +372,8 @@ class SegmentWriter:
                 self._batch, self._done, self._parts = self._take(), 0, []
                 self._take_columnar()
                 self._step()
+            elif self._step_handle is None and not self._inflight:
+                self.synced_at = time.time()  # nothing buffered, nothing being written
         except Exception:  # never let a flush kill the periodic timer
             log.exception("event flush failed for %s", self._dir)
         finally:
@@ -469,6 +488,16 @@ class SegmentWriter:
         if self.fsync:
             _fsync_path(directory, directory=True)
         return final
+
+    def _write_batch(self, table: pa.Table | None, raise_errors: bool, taken: float) -> list[Path]:
+        try:
+            written = self._write(table, raise_errors)
+            if not self._retry:
+                self.synced_at = max(self.synced_at, taken)
+            return written
+        finally:
+            with self._lock:
+                self._inflight -= 1
 
     def _write(self, table: pa.Table | None, raise_errors: bool) -> list[Path]:
         # retried parts: (day, table) ready to write, or (None, table) not yet transformed
