@@ -108,6 +108,9 @@ def make_operation(
         f'name = "{name}"',
         'storage = "data"',
         "",
+        "[service]",
+        "allow_root = true",  # the tests run as root in CI; tests/test_privileges.py drops to a user
+        "",
         "[sinkhole]",
         f'ipv4 = ["{SINK_V4}"]',
         f'ipv6 = ["{SINK_V6}"]',

@@ -24,6 +24,8 @@ def operation_text(dns_port: int, name: str, body: str) -> str:
 [operation]
 name = "{name}"
 storage = "data"
+[service]
+allow_root = true  # the tests run as root in CI; tests/test_privileges.py drops to a user
 [sinkhole]
 ipv4 = ["192.0.2.53"]
 ttl = 300

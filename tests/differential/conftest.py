@@ -34,6 +34,9 @@ OPERATION_TOML = """\
 name = "differential"
 storage = "data"
 
+[service]
+allow_root = true
+
 [sinkhole]
 ipv4 = ["{ipv4}"]
 ipv6 = ["{ipv6}"]
