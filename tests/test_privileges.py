@@ -47,18 +47,22 @@ def python_for_nobody() -> list[str]:
     templates; this one (sys.executable) may live under /root, mode 0700
     (pyenv), so Debian's python3 of the same version is tried next, with the
     same site-packages. Skips the test when nobody can run either."""
-    env = child_env()
-    probe = "import sys, takedown.serve, takedown.cli, encodings.idna; print(sys.version_info[:2])"
-    want = str(tuple(sys.version_info[:2]))
     for exe in (sys.executable, "/usr/bin/python3"):
-        try:
-            p = subprocess.run([exe, "-c", probe], user=NOBODY.pw_uid, group=NOBODY.pw_gid, extra_groups=[],
-                               env=env, capture_output=True, text=True, timeout=60, cwd="/")
-        except OSError:
-            continue
-        if p.returncode == 0 and p.stdout.strip() == want:
+        if nobody_can_run(exe):
             return [exe, "-c", MAIN]
-    pytest.skip(f"the user nobody cannot run Python {want} with {SRC} and its dependencies")
+    pytest.skip(f"the user nobody cannot run Python {sys.version_info[0]}.{sys.version_info[1]} "
+                f"with {SRC} and its dependencies")
+
+
+def nobody_can_run(exe: str) -> bool:
+    """Whether nobody can import the server with ``exe`` (this Python's version)."""
+    probe = "import sys, takedown.serve, takedown.cli, encodings.idna; print(sys.version_info[:2])"
+    try:
+        p = subprocess.run([exe, "-c", probe], user=NOBODY.pw_uid, group=NOBODY.pw_gid, extra_groups=[],
+                           env=child_env(), capture_output=True, text=True, timeout=60, cwd="/")
+    except OSError:
+        return False
+    return p.returncode == 0 and p.stdout.strip() == str(tuple(sys.version_info[:2]))
 
 
 def child_env() -> dict[str, str]:
@@ -233,6 +237,23 @@ def test_root_without_a_user_is_refused_before_binding(opdir):
     assert len(lines) == 1 and lines[0].startswith("Error: "), p.stderr
     assert "[service] user" in lines[0] and "allow_root = true" in lines[0], lines[0]
     assert not (opdir / "data").exists()  # refused before anything was made or bound
+
+
+@ROOT_ONLY
+def test_a_python_the_user_cannot_read_is_one_error_line(opdir):
+    """Dropped to a user who cannot read the Python installation (pyenv under
+    /root, mode 0700), the server could not import what it needs later: it
+    says so and stops, instead of failing in a worker."""
+    if nobody_can_run(sys.executable):
+        pytest.skip(f"nobody can read {sys.executable}'s installation: nothing to refuse")
+    port = low_port()
+    op = write_op(opdir, port, '[service]\nuser = "nobody"\n')
+    p = subprocess.run([sys.executable, "-c", MAIN, "serve", str(op)], capture_output=True, text=True,
+                       timeout=60, env=child_env())
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: user nobody cannot read /"), p.stderr
+    assert "docs/deploy.md" in lines[0]
 
 
 @ROOT_ONLY

@@ -167,8 +167,8 @@ def drop_capabilities() -> None:
     """Empty the ambient, effective, permitted and inheritable capability sets
     of this process (not root: root's are restored by the kernel's rules for
     uid 0, so serve only calls this when it is not root)."""
-    if os.geteuid() == 0:
-        return
+    if os.geteuid() == 0 or not any(v for k, v in capabilities().items() if k != "CapBnd"):
+        return  # nothing to drop (a plain user's start): no capset, which a sandbox may forbid
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     data = (_CapData * 2)()
@@ -191,7 +191,7 @@ def capabilities() -> dict[str, int]:
 
 def unreadable(paths: list[Path]) -> Path | None:
     """The first of ``paths`` this process cannot read and search (its Python
-    installation, the package, the storage), else None. After :func:`drop`,
+    installation, the package), else None. After :func:`drop`,
     a module or a file the workers or a reload need later must be there for
     the user: a Python under /root (mode 0700) is not."""
     for p in paths:

@@ -495,31 +495,29 @@ def _bind_slots(dns, net, workers: int) -> list[Slot]:
     return slots
 
 
-def _become(op: Operation, account: privileges.Account | None, ready_file: Path | None) -> None:
+def _become(op: Operation, account: privileges.Account | None, ready_file: Path | None) -> str | None:
     """After binding: drop to ``account`` (started as root), or drop the
-    capabilities a non-root start was given to bind; say who serves."""
+    capabilities a non-root start was given to bind. Returns who serves, to
+    be said once the operation has loaded (a bad file stays one line)."""
     if account is None and os.geteuid() == 0:
-        say("running as root ([service] allow_root = true)")
-        return
+        return "running as root ([service] allow_root = true)"
     if os.geteuid() != 0:
-        why = account and privileges.mismatch(account)
-        if why:
-            say(why)
         privileges.drop_capabilities()
-        return
+        return account and privileges.mismatch(account)
     privileges.own_storage(op.storage, account)
     privileges.drop(account)
-    needed = [Path(sysconfig.get_paths()["stdlib"]), Path(takedown.__file__).parent, op.path.parent]
+    paths = sysconfig.get_paths()
+    needed = [Path(paths["stdlib"]), Path(paths["purelib"]), Path(takedown.__file__).parent]
     bad = privileges.unreadable(needed)
     if bad is not None:
         raise ServeError(f"user {account.user} cannot read {bad}, which the server needs after dropping root: "
-                         f"install takedown and the operation where that user can read them (docs/deploy.md)")
+                         f"install takedown where that user can read it (docs/deploy.md)")
     if not os.access(op.storage, os.W_OK | os.X_OK):
         raise ServeError(f"storage {op.storage}: user {account.user} cannot write there "
                          f"(a directory above it is closed to that user)")
     if ready_file is not None:
         _check_ready_file(ready_file)
-    say(f"running as user {account.user}, group {account.group}")
+    return f"running as user {account.user}, group {account.group}"
 
 
 def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path | None = None) -> None:
@@ -540,11 +538,13 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
     # zone load; and the files are read only once root is dropped.
     slots = _bind_slots(dns, net, op.dns.workers)
     try:
-        _become(op, account, ready_file)
+        who = _become(op, account, ready_file)
         rt = rt_mod.build(path, overrides)
         rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
         say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
             f"events under {rt.operation.storage}")
+        if who:
+            say(who)
     except BaseException:
         for s in slots:
             s.close()
