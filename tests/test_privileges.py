@@ -226,16 +226,21 @@ def test_root_binds_a_low_port_then_serves_as_the_user(opdir):
     assert "Traceback" not in log, log
 
 
-@ROOT_ONLY
-def test_root_without_a_user_is_refused_before_binding(opdir):
-    port = low_port()
-    op = write_op(opdir, port, "")
+def error_line(op: Path) -> str:
+    """The one stderr line of a ``takedown serve`` (as this user) that fails with exit 1."""
     p = subprocess.run([sys.executable, "-c", MAIN, "serve", str(op)], capture_output=True, text=True,
                        timeout=60, env=child_env())
     assert p.returncode == 1, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), p.stderr
-    assert "[service] user" in lines[0] and "allow_root = true" in lines[0], lines[0]
+    return lines[0]
+
+
+@ROOT_ONLY
+def test_root_without_a_user_is_refused_before_binding(opdir):
+    port = low_port()
+    line = error_line(write_op(opdir, port, ""))
+    assert "[service] user" in line and "allow_root = true" in line, line
     assert not (opdir / "data").exists()  # refused before anything was made or bound
 
 
@@ -247,13 +252,8 @@ def test_a_python_the_user_cannot_read_is_one_error_line(opdir):
     if nobody_can_run(sys.executable):
         pytest.skip(f"nobody can read {sys.executable}'s installation: nothing to refuse")
     port = low_port()
-    op = write_op(opdir, port, '[service]\nuser = "nobody"\n')
-    p = subprocess.run([sys.executable, "-c", MAIN, "serve", str(op)], capture_output=True, text=True,
-                       timeout=60, env=child_env())
-    assert p.returncode == 1, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: user nobody cannot read /"), p.stderr
-    assert "docs/deploy.md" in lines[0]
+    line = error_line(write_op(opdir, port, '[service]\nuser = "nobody"\n'))
+    assert line.startswith("Error: user nobody cannot read /") and "docs/deploy.md" in line, line
 
 
 @ROOT_ONLY
@@ -267,6 +267,9 @@ def test_allow_root_keeps_root(opdir):
     finally:
         assert stop(proc) == 0
     assert "running as root ([service] allow_root = true)" in stderr(op)
+    check = subprocess.run([sys.executable, "-c", MAIN, "check", str(op)], capture_output=True, text=True,
+                           timeout=60, env=child_env())
+    assert "[service] allow_root = true: started as root, takedown serve keeps running as root" in check.stdout
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed")

@@ -559,6 +559,9 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
         if lst is not None and lst.emulated_clock:
             notes.append(f"[{lst.kind}] emulated_clock = true: range mode, trusted peers set the events' time "
                          f"(for rehearsals on loopback only, never a real operation)")
+    if op.service.allow_root:
+        notes.append("[service] allow_root = true: started as root, takedown serve keeps running as root "
+                     "(for rehearsals on loopback, never a sinkhole on the Internet)")
     if op.dns.emulated_clock:
         notes.append(f"[dns] emulated_clock = {', '.join(op.dns.emulated_clock)}: range mode, queries from these "
                      f"networks set their events' time (EDNS option 65423; for rehearsals on loopback only, "
