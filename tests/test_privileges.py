@@ -306,6 +306,9 @@ def test_the_plan(tmp_path):
     assert plan(op("[service]\nallow_root = true\n"), euid=0) is None
     acct = plan(op('[service]\nuser = "nobody"\n'), euid=0)
     assert (acct.uid, acct.gid, acct.group) == (NOBODY.pw_uid, NOBODY.pw_gid, NOGROUP)
+    with pytest.raises(ServeError, match=r"\[service\] user = 'root' is root \(uid 0\).*allow_root = true"):
+        plan(op('[service]\nuser = "root"\n'), euid=0)
+    assert plan(op('[service]\nuser = "root"\nallow_root = true\n'), euid=0).uid == 0
     with pytest.raises(ServeError, match=r"\[service\] user = 'no-such-user-x': no such user"):
         plan(op('[service]\nuser = "no-such-user-x"\n'), euid=0)
     with pytest.raises(ServeError, match=r"\[service\] group = 'no-such-group-x': no such group"):

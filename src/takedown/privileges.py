@@ -72,6 +72,9 @@ def plan(op: Operation, euid: int | None = None) -> Account | None:
     except KeyError:
         raise ServeError(f"{op.path}: [service] user = {s.user!r}: no such user on this machine "
                          "(docs/deploy.md creates it)") from None
+    if pw.pw_uid == 0 and not s.allow_root:
+        raise ServeError(f"{op.path}: [service] user = {s.user!r} is root (uid 0): name an unprivileged user, "
+                         "or set [service] allow_root = true to run as root")
     if s.group is None:
         gid = pw.pw_gid
         try:
