@@ -76,6 +76,9 @@ OPERATION_TEMPLATE = """\
 name = "bench"
 storage = "{storage}"
 
+[service]
+allow_root = true
+
 [sinkhole]
 ipv4 = ["192.0.2.53"]
 ipv6 = ["2001:db8::53"]

@@ -90,6 +90,9 @@ OPERATION_TEMPLATE = """\
 name = "bench"
 storage = "{storage}"
 
+[service]
+allow_root = true
+
 [sinkhole]
 ipv4 = ["192.0.2.53"]
 ttl = 300

@@ -19,7 +19,8 @@ TRUSTED_SRC = "127.0.0.2"  # only this loopback address may send PROXY headers
 
 
 def operation_text(dns_port: int, name: str, body: str) -> str:
-    """An operation file with a sinkhole and DNS on ``dns_port``, plus ``body``."""
+    """An operation file with a sinkhole and DNS on ``dns_port``, plus ``body``
+    (then ``[service]``, last, so that the lines of ``body`` keep their numbers)."""
     return f"""
 [operation]
 name = "{name}"
@@ -31,7 +32,10 @@ soa_email = "hostmaster.sinkhole.example"
 nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
 [dns]
 listen = ["127.0.0.1:{dns_port}"]
-""" + body
+""" + body + """
+[service]
+allow_root = true  # the tests run as root in CI; tests/test_privileges.py drops to a user
+"""
 
 
 def wait_tcp(port: int, proc, timeout=20.0) -> None:

@@ -35,7 +35,8 @@ def write_op(d: Path, *, workers: int = 2, control: str = 'listen = "127.0.0.1:0
     op = serve_op(d, workers=workers, rrl=True)
     (d / "block.txt").write_text("bad.3322.org\nflood.3322.org\n")
     (d / "seized.txt").write_text("evil.example\n")
-    op.write_text(op.read_text() + f"""shipped = false
+    text = op.read_text().replace('rules = "rules.toml"\n', 'rules = "rules.toml"\nshipped = false\n', 1)
+    op.write_text(text + f"""
 [[domains]]
 family = "waledac"
 file = "seized.txt"

@@ -114,6 +114,11 @@ def test_key_is_created_once_and_checked(tmp_path):
     (tmp_path / "short.key").write_bytes(b"x" * 5)
     with pytest.raises(StoreError, match="short.key"):
         load_key(tmp_path / "short.key")
+    # a key that cannot be made (here: its directory is a file; for the
+    # service user, a directory it may not write) is an error naming it
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(StoreError, match=r"plain/privacy.key: cannot create the privacy key"):
+        load_key(tmp_path / "plain" / "privacy.key")
 
 
 @pytest.mark.parametrize("mode", ["truncate", "hash"])

@@ -66,6 +66,7 @@ __all__ = [
     "MAX_WORKERS",
     "Operation",
     "Rrl",
+    "Service",
     "Sinkhole",
     "ZoneSpec",
     "load_operation",
@@ -89,6 +90,9 @@ _SENSOR_RE = r"[A-Za-z0-9_.:-]{1,253}"
 IDENTIFIER = Str(_IDENT_RE, "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 SENSOR = Str(_SENSOR_RE, "1-253 letters, digits, '.', ':', '_' or '-'")
 URL = Str(r"(https?://|mailto:)\S+", "an http(s):// or mailto: URL")
+#: User and group names as useradd(8) and systemd accept them (no leading digit or '-').
+ACCOUNT = Str(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}", "a user or group name (letters, digits, '_', '.', '-'; "
+                                                "not starting with a digit or '-')")
 
 
 def _address(version: int | None) -> Callable[[str, KeyPath], str]:
@@ -238,6 +242,12 @@ def _check_events(e: Events, data: dict, where: KeyPath, ctx: Context) -> Events
     return e if e.sensor else replace(e, sensor=_hostname())
 
 
+def _check_service(s: Service, data: dict, where: KeyPath, ctx: Context) -> Service:
+    if s.group is not None and s.user is None:
+        raise Invalid(where + ("group",), "service.group needs service.user, the user to run as")
+    return s
+
+
 def _check_listener(lst: Listener, data: dict, where: KeyPath, ctx: Context) -> Listener:
     kind = lst.kind
     if lst.response == "template" and lst.template is None:
@@ -374,6 +384,18 @@ class Events:
 
 
 @dataclass(frozen=True)
+class Service:
+    """``[service]``: who ``takedown serve`` runs as once its listeners are bound
+    (docs/deploy.md). Started as root, it binds (ports below 1024 included),
+    then drops to ``user``/``group`` before any packet is read; it refuses to
+    stay root unless ``allow_root``."""
+
+    user: str | None = key(ACCOUNT, None, doc="the user to run as after binding, when started as root")
+    group: str | None = key(ACCOUNT, None, doc="the group to run as", doc_default="the user's primary group")
+    allow_root: bool = key(Bool(), False, doc="started as root without user: keep running as root")
+
+
+@dataclass(frozen=True)
 class Enrich:
     """``[enrich]``: the operator's MaxMind GeoLite2/GeoIP2 (or compatible)
     databases; without them the data shipped with the package is used."""
@@ -464,6 +486,7 @@ class Operation:
     enrich: Enrich = key(Table(Enrich), Enrich(), doc="country and AS databases")
     control: Control | None = key(Table(Control), None, doc="the control listener: /metrics, /healthz")
     dga: tuple[DgaSpec, ...] = key(Tables(DgaSpec, check=_check_dga), (), doc="DGA families sunk as names come due")
+    service: Service = key(Table(Service, check=_check_service), Service(), doc="the user takedown serve runs as")
 
 
 # --------------------------------------------------------------------------
@@ -562,6 +585,9 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
     if control_host is not None and not ipaddress.ip_address(control_host).is_loopback:
         notes.append(f"[control] listen = {op.control.listen}: /metrics and /healthz answer anyone who can reach "
                      f"that address, without authentication")
+    if op.service.allow_root:
+        notes.append("[service] allow_root = true: started as root, takedown serve keeps running as root "
+                     "(for rehearsals on loopback, never a sinkhole on the Internet)")
     if op.dns.emulated_clock:
         notes.append(f"[dns] emulated_clock = {', '.join(op.dns.emulated_clock)}: range mode, queries from these "
                      f"networks set their events' time (EDNS option 65423; for rehearsals on loopback only, "

@@ -105,15 +105,17 @@ def stale(rt: Runtime) -> str | None:
 
 
 def same_listeners(old: Operation, new: Operation) -> None:
-    """A reload cannot move sockets: the addresses are bound once at start.
-    Raises ServeError naming the file when they differ."""
-    def addrs(op: Operation) -> dict[str, tuple[str, ...]]:
-        return {"dns": op.dns.listen, "workers": (str(op.dns.workers),),
+    """A reload cannot move sockets: the addresses are bound once at start;
+    nor change the user, which was switched to for good. Raises ServeError
+    naming the file when they differ."""
+    def addrs(op: Operation) -> dict[str, tuple]:
+        return {"dns": op.dns.listen, "workers": (str(op.dns.workers),), "service": (op.service,),
                 **{k: (getattr(op, k).listen if getattr(op, k) else ()) for k in ("http", "tls", "tcp")},
                 "control": (op.control.listen,) if op.control else ()}
     a, b = addrs(old), addrs(new)
     changed = [k for k in a if a[k] != b[k]]
     if changed:
-        what = ", ".join("workers" if k == "workers" else f"[{k}] listen" for k in changed)
+        what = ", ".join(k if k == "workers" else "[service]" if k == "service" else f"[{k}] listen"
+                         for k in changed)
         raise ServeError(f"{new.path}: {what} changed: restart takedown serve to apply it "
                          "(a reload keeps the sockets it has)")

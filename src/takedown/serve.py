@@ -35,7 +35,17 @@ Runtime, the same every other worker serves.
 with the addresses actually bound (a port 0 in the file or on the command
 line is the port the kernel chose), and writes the same as JSON to
 ``--ready-file`` (atomically; rewritten after every reload, with its
-``generation``).
+``generation``). Under systemd (``Type=notify``, contrib/systemd/) it also
+sends ``READY=1`` then, ``RELOADING=1``/``READY=1`` around each reload and
+``STOPPING=1`` (:mod:`takedown.sdnotify`).
+
+*Privileges* (:mod:`takedown.privileges`): the parent binds every listener
+of every slot first; started as root, it then gives the storage to
+``[service] user`` and becomes that user before it reads a file of the
+operation or forks a worker, so no worker and no reload ever runs as root.
+Started as the user with ``CAP_NET_BIND_SERVICE`` (the systemd unit), it
+drops that capability once bound. The parent needs no privilege afterwards:
+a reload re-reads files, and one that moves a listener is refused.
 
 *Control* (``[control]``, :mod:`takedown.control`): the parent serves
 ``/metrics`` and ``/healthz`` on a thread of its own. Each worker has a
@@ -59,14 +69,16 @@ import shutil
 import signal
 import socket
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
 
+import takedown
 from takedown import control as control_mod
-from takedown import metrics
+from takedown import metrics, privileges, sdnotify
 from takedown import runtime as rt_mod
 from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
@@ -459,6 +471,7 @@ class Supervisor:
         if self.stop_signal is None:
             say(self.ready_line())
             self.write_ready()
+            sdnotify.notify("READY=1", f"STATUS={self.ready_line()}", f"MAINPID={os.getpid()}")
         snap = rt_mod.snapshot(self.rt.files)
         next_watch = time.monotonic() + _WATCH_INTERVAL
         while self.stop_signal is None:
@@ -479,11 +492,15 @@ class Supervisor:
                     self.reload_why = rt_mod.stale(self.rt)
             if self.reload_why is not None and self.stop_signal is None:
                 why, self.reload_why = self.reload_why, None
-                self.reload(why)
+                sdnotify.notify(*sdnotify.reloading(), f"STATUS=reloading ({why})")
+                outcome = self.reload(why)
+                sdnotify.notify("READY=1", f"STATUS={outcome}")
                 snap = rt_mod.snapshot(self.rt.files)
+        sdnotify.notify("STOPPING=1")
         self._shutdown(self.stop_signal)
 
-    def reload(self, why: str) -> None:
+    def reload(self, why: str) -> str:
+        """Rebuild and replace the workers; returns what happened, in a few words."""
         t0 = time.monotonic()
         try:
             new = rt_mod.build(self.path, self.overrides)
@@ -491,14 +508,14 @@ class Supervisor:
         except TakedownError as e:
             say(f"reload ({why}) failed, still serving the previous data: {e}")
             metrics.record_reload("failed")
-            return
+            return f"reload failed, serving generation {self.generation}: {e}"
         old_rt, old = self.rt, self.current()
         self.rt = new
         self.generation += 1
         outcome = "ok"
         for index in range(len(self.slots)):
             if self.stop_signal is not None:
-                return
+                return "stopping"
             prev = old.get(index)
             if self.spawn(index, wait=True) is None:
                 outcome = "partial"
@@ -515,6 +532,7 @@ class Supervisor:
         metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")
+        return f"serving generation {self.generation}: {summary(new)}"
 
     def _shutdown(self, sig: int | None) -> None:
         sig = sig or signal.SIGTERM
@@ -558,50 +576,98 @@ def _raise_nofile() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _check_ready_file(ready_file: Path) -> None:
+    """A ready file that cannot be written is an error at start, not after the workers start."""
+    try:
+        _write_atomic(ready_file, "")
+        ready_file.unlink()
+    except OSError as e:
+        raise ServeError(f"--ready-file {ready_file}: cannot write it: {e.strerror or e}") from None
+
+
+def _bind_slots(dns, net, workers: int) -> list[Slot]:
+    """One socket set per worker slot; the other slots bind the ports the
+    first one got (port 0: the kernel's choice)."""
+    slots = [bind_slot(dns, net)]
+    try:
+        dns_bound = [(h, p) for h, p, _u, _t in slots[0].dns]
+        net_bound = [(k, h, p) for k, h, p, _s in slots[0].net]
+        for _ in range(1, workers):
+            slots.append(bind_slot(dns_bound, net_bound))
+    except BaseException:
+        for s in slots:
+            s.close()
+        raise
+    return slots
+
+
+def _become(op: Operation, account: privileges.Account | None, ready_file: Path | None) -> str | None:
+    """After binding: drop to ``account`` (started as root), or drop the
+    capabilities a non-root start was given to bind. Returns who serves, to
+    be said once the operation has loaded (a bad file stays one line)."""
+    if account is None and os.geteuid() == 0:
+        return "running as root ([service] allow_root = true)"
+    if os.geteuid() != 0:
+        privileges.drop_capabilities()
+        return account and privileges.mismatch(account)
+    privileges.own_storage(op.storage, account)
+    privileges.drop(account)
+    paths = sysconfig.get_paths()
+    needed = [Path(paths["stdlib"]), Path(paths["purelib"]), Path(takedown.__file__).parent]
+    bad = privileges.unreadable(needed)
+    if bad is not None:
+        raise ServeError(f"user {account.user} cannot read {bad}, which the server needs after dropping root: "
+                         f"install takedown where that user can read it (docs/deploy.md)")
+    if not os.access(op.storage, os.W_OK | os.X_OK):
+        raise ServeError(f"storage {op.storage}: user {account.user} cannot write there "
+                         f"(a directory above it is closed to that user)")
+    if ready_file is not None:
+        _check_ready_file(ready_file)
+    return f"running as user {account.user}, group {account.group}"
+
+
 def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path | None = None) -> None:
     """Serve the operation file at ``path`` until SIGTERM/SIGINT. Raises
     TakedownError on bad start-up input (before anything serves)."""
     path = Path(path)
     op = overrides.apply(load_operation(path))
+    account = privileges.plan(op)  # root without [service] user: refused before anything is bound
     try:
         dns, net = _addresses(op)
     except ValueError as e:
         raise ServeError(str(e)) from None
     if ready_file is not None:
         ready_file = Path(ready_file).resolve()
-        try:  # a ready file that cannot be written is an error now, not after the workers start
-            _write_atomic(ready_file, "")
-            ready_file.unlink()
-        except OSError as e:
-            raise ServeError(f"--ready-file {ready_file}: cannot write it: {e.strerror or e}") from None
+        _check_ready_file(ready_file)
     _raise_nofile()
-    # Bind first: a busy port fails in a moment, not after a long zone load.
+    # Bind first, every slot and the control listener: a busy port fails in a
+    # moment, not after a long zone load; and the files are read only once
+    # root is dropped.
     ctl = control_mod.bind(*split_listen(op.control.listen)) if op.control is not None else None
     try:
-        first = bind_slot(dns, net)
+        slots = _bind_slots(dns, net, op.dns.workers)
     except BaseException:
         if ctl is not None:
             ctl.close()
         raise
-    slots = [first]
     metrics_dir = op.storage / ".metrics" / str(os.getpid()) if ctl is not None else None
     try:
         try:
+            who = _become(op, account, ready_file)
             if metrics_dir is not None:
-                # before anything imports prometheus_client (it reads the variable once, at import)
+                # as the service user (it writes there), before anything imports
+                # prometheus_client (it reads the variable once, at import)
                 metrics.remove_stale(metrics_dir.parent)
                 try:
                     metrics.prepare(metrics_dir)
                 except (OSError, ValueError) as e:
                     raise ServeError(f"cannot prepare the metrics directory {metrics_dir}: {e}") from None
             rt = rt_mod.build(path, overrides)
+            rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
             say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
                 f"events under {rt.operation.storage}")
-            # the other slots bind the ports the first one got (port 0: the kernel's choice)
-            dns_bound = [(h, p) for h, p, _u, _t in first.dns]
-            net_bound = [(k, h, p) for k, h, p, _s in first.net]
-            for _ in range(1, rt.operation.dns.workers):
-                slots.append(bind_slot(dns_bound, net_bound))
+            if who:
+                say(who)
         except BaseException:
             for s in slots:
                 s.close()

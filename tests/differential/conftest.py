@@ -35,6 +35,9 @@ OPERATION_TOML = """\
 name = "differential"
 storage = "data"
 
+[service]
+allow_root = true
+
 [sinkhole]
 ipv4 = ["{ipv4}"]
 ipv6 = ["{ipv6}"]

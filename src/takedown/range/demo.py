@@ -130,6 +130,9 @@ sni = [{seized}]
 name = "demo"
 storage = "data"
 
+[service]
+allow_root = true                  # a rehearsal on loopback runs as whoever starts it (docs/deploy.md)
+
 [sinkhole]
 ipv4 = ["192.0.2.53"]
 ttl = 21600                        # six hours: the emulated resolvers cache answers that long

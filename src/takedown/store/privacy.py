@@ -50,20 +50,10 @@ def load_key(path: Path, create: bool = True) -> bytes:
     """
     path = Path(path)
     if not path.exists() and create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, os.urandom(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:  # another worker made it first: use theirs
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+            _create_key(path)
+        except OSError as exc:  # e.g. a directory the service user may not write (docs/deploy.md)
+            raise StoreError(f"{path}: cannot create the privacy key: {exc.strerror or exc}") from None
     try:
         key = path.read_bytes()
     except OSError as exc:
@@ -71,6 +61,23 @@ def load_key(path: Path, create: bool = True) -> bytes:
     if len(key) < KEY_BYTES:
         raise StoreError(f"{path}: the privacy key must hold at least {KEY_BYTES} bytes, not {len(key)}")
     return key
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, os.urandom(KEY_BYTES))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another worker made it first: use theirs
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _canonical(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
