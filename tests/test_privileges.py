@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import urllib.request
 import sys
 import sysconfig
 import tempfile
@@ -193,7 +194,8 @@ def segments(storage: Path, timeout: float = 15) -> list[Path]:
 def test_root_binds_a_low_port_then_serves_as_the_user(opdir):
     argv = python_for_nobody()
     port = low_port()
-    op = write_op(opdir, port, f'[service]\nuser = "nobody"\ngroup = "{NOGROUP}"\n')
+    op = write_op(opdir, port, f'[service]\nuser = "nobody"\ngroup = "{NOGROUP}"\n'
+                                '[control]\nlisten = "127.0.0.1:0"\n')
     # a day directory left by an earlier run as root: given to the user too
     legacy = opdir / "data" / "events" / "kind=dns" / "date=2020-01-01"
     legacy.mkdir(parents=True)
@@ -218,6 +220,17 @@ def test_root_binds_a_low_port_then_serves_as_the_user(opdir):
             st = p.stat()
             assert (st.st_uid, st.st_gid) == (NOBODY.pw_uid, NOBODY.pw_gid), p
         assert (storage / "privacy.key").stat().st_mode & 0o777 == 0o600
+        # the workers publish their metrics as the user: the queries are counted
+        [control] = info["control"]
+        counted = 0.0
+        end = time.monotonic() + 10
+        while counted < 2 and time.monotonic() < end:
+            time.sleep(0.2)
+            text = urllib.request.urlopen(f"http://{control}/metrics", timeout=5).read().decode()
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                          if line.startswith("takedown_dns_queries_total{"))
+        assert counted >= 2, text
+        assert urllib.request.urlopen(f"http://{control}/healthz", timeout=5).status == 200
     finally:
         code = stop(proc)
     log = stderr(op)
