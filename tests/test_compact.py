@@ -387,3 +387,15 @@ def test_prune_removes_what_a_killed_compaction_left(tmp_path):
     assert len(list(kind_dir.glob(".compact-*"))) == 1
     [gone] = prune(storage, 1)
     assert gone.day == DAY and list(kind_dir.iterdir()) == []
+
+
+def test_a_day_is_due_once_it_ended_compact_after_seconds_ago(tmp_path):
+    from takedown.store.compact import closed_days
+
+    write_segments(tmp_path, files=2)
+    end = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC) + timedelta(days=1)
+    assert closed_days(tmp_path, after=3600, now=end + timedelta(seconds=3599)) == []
+    assert closed_days(tmp_path, after=3600, now=end + timedelta(seconds=3600)) == [("dns", DAY)]
+    assert closed_days(tmp_path, kind="http", now=end + timedelta(days=1)) == []
+    compact(tmp_path)
+    assert closed_days(tmp_path, now=end + timedelta(days=1)) == []  # nothing new since
