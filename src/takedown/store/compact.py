@@ -30,7 +30,8 @@ nothing new is left alone.
 
 The input is read with DuckDB from the explicit list of files taken at step 1
 (never a glob: a segment arriving meanwhile must not be both merged and
-moved), and sorted by it (it spills to disk beyond its memory limit).
+moved), copied into runs of :data:`RUN_FILES` segments, then sorted (DuckDB
+spills to disk beyond its memory limit).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ ROW_GROUP_ROWS = 500_000
 FILE_ROWS = 50_000_000
 MANIFEST = ".compacted.json"
 _STAGE = ".compact-"
+#: Files smaller than this (segments) are copied into runs of RUN_FILES before the sort (see _runs).
+SMALL_FILE = 8 << 20
+RUN_FILES = 2000
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 #: Test hook: the name of a step at which the compacting process kills itself (SIGKILL).
@@ -221,6 +225,27 @@ class _Output:
         self._close_file()
 
 
+def _runs(con: duckdb.DuckDBPyConnection, inputs: list[Path], spill: Path) -> list[str]:
+    """The input as the sort reads it: every :data:`RUN_FILES` small files
+    copied into one run file first, large ones (earlier compacted files) as
+    they are.
+
+    DuckDB holds some state for every file a query reads until the query
+    ends (about 135 KB a segment: 2.7 GB for 20,000 of them, whatever its
+    memory limit), so one query over a day's 86,400 segments would need
+    gigabytes; a query per run frees it after each.
+    """
+    small = [p for p in inputs if p.stat().st_size < SMALL_FILE]
+    files = [str(p) for p in inputs if p.stat().st_size >= SMALL_FILE]
+    for i in range(0, len(small), RUN_FILES):
+        run = spill / f"run-{i // RUN_FILES:05d}.parquet"
+        con.execute(f"COPY (SELECT * FROM read_parquet($files, union_by_name = true, hive_partitioning = false)) "
+                    f"TO '{run}' (FORMAT parquet, COMPRESSION lz4_raw)",
+                    {"files": [str(p) for p in small[i:i + RUN_FILES]]})
+        files.append(str(run))
+    return files
+
+
 def _write_stage(kind: str, day_dir: Path, stage: Path, token: str, inputs: list[Path],
                  memory_limit: str, threads: int) -> _Output:
     target = schema(kind)
@@ -232,7 +257,8 @@ def _write_stage(kind: str, day_dir: Path, stage: Path, token: str, inputs: list
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = true")
-        files = [str(p) for p in inputs]
+        spill.mkdir(exist_ok=True)
+        files = _runs(con, inputs, spill)
         query = _select(con, files, target)
         relation = con.sql(query, params={"files": files})
         # the method's name changed in DuckDB 1.4 (the relation is streamed, not materialised)
