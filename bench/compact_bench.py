@@ -153,7 +153,8 @@ def compact_in_child(storage: Path) -> dict:
 
 
 def _times(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.2f} s (of {', '.join(f'{x:.2f}' for x in xs)})"
+    digits = 2 if min(xs) >= 0.1 else 4
+    return f"{statistics.median(xs):.{digits}f} s (of {', '.join(f'{x:.{digits}f}' for x in xs)})"
 
 
 def render(r: dict, command: str) -> str:
@@ -183,7 +184,7 @@ def render(r: dict, command: str) -> str:
         f"| after (compacted) | {a['files']:,} | {a['bytes'] / 2**20:,.1f} MiB | {_times(a['weekly'])} | "
         f"{_times(a['count'])} |",
         f"| before / after | {b['files'] / max(a['files'], 1):,.0f}x | {b['bytes'] / max(a['bytes'], 1):.1f}x | "
-        f"**{wb / wa:.1f}x** faster | {cb / ca:.0f}x faster |",
+        f"**{wb / wa:.1f}x** faster | {cb / ca:,.0f}x faster |",
         "",
         "The weekly report query is `takedown.analytics.dataset.open_dataset` (distinct addresses "
         "enriched with the shipped GeoLite2 data) plus `takedown.analytics.queries.weeks` (with its calendar), for the "

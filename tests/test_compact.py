@@ -399,3 +399,21 @@ def test_a_day_is_due_once_it_ended_compact_after_seconds_ago(tmp_path):
     assert closed_days(tmp_path, kind="http", now=end + timedelta(days=1)) == []
     compact(tmp_path)
     assert closed_days(tmp_path, now=end + timedelta(days=1)) == []  # nothing new since
+
+
+def test_a_file_system_without_exchange_is_a_clear_error_and_changes_nothing(tmp_path, monkeypatch):
+    from takedown.errors import StoreError
+
+    n = write_segments(tmp_path, files=3)
+    before = sorted(p.name for p in day_dir(tmp_path).iterdir())
+
+    def no_exchange(a, b):
+        raise StoreError(f"cannot swap {a} and {b}: Invalid argument (the file system must support "
+                         "RENAME_EXCHANGE: ext4, xfs, btrfs, tmpfs)")
+
+    monkeypatch.setattr(compact_mod, "_exchange", no_exchange)
+    with pytest.raises(StoreError, match="RENAME_EXCHANGE"):
+        compact(tmp_path)
+    assert sorted(p.name for p in day_dir(tmp_path).iterdir()) == before
+    assert [p.name for p in day_dir(tmp_path).parent.iterdir()] == [f"date={DAY}"]
+    assert count_events(tmp_path) == n

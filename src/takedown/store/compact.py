@@ -307,7 +307,11 @@ def compact_day(storage: Path, kind: str, day: date, *, memory_limit: str = "1GB
         shutil.rmtree(stage, ignore_errors=True)
         raise
     _checkpoint("staged")
-    _exchange(stage, day_dir)
+    try:
+        _exchange(stage, day_dir)
+    except StoreError:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     fsync_path(kind_dir, directory=True)
     _checkpoint("swapped")
     # `stage` now holds the old set: segments written into it since the listing join the new set
