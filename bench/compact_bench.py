@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--segments", type=int, default=86_400)
     ap.add_argument("--rows", type=int, default=50, help="check-ins per segment")
     ap.add_argument("--bots", type=int, default=200_000)
+    ap.add_argument("--compaction-only", action="store_true",
+                    help="write the day and time its compaction only (prints JSON; RESULTS.md untouched)")
     dataset_options(ap, "the day's data")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
@@ -207,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"writing {a.segments:,} segments under {storage} ...", flush=True)
         ds = write_day(storage, a.segments, a.rows, a.bots, a.seed)
+        if a.compaction_only:
+            print(json.dumps({"dataset": ds, "compaction": compact_in_child(storage)}))
+            return 0
         enricher = make_enricher()
         before = measure(storage, enricher, a.reps)
         print(f"  before: {before['files']:,} files, weekly {_times(before['weekly'])}, "
