@@ -18,3 +18,41 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     path.write_text(body)
+
+
+def machine() -> dict:
+    """The machine and the data libraries, for a section's header line."""
+    import os
+    import platform
+    from datetime import datetime, timezone
+
+    import duckdb
+    import pyarrow as pa
+
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem, 1), "kernel": platform.release(),
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "pyarrow": pa.__version__,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def dataset_options(ap, what: str) -> None:
+    """The options of a benchmark over a generated dataset: --reps --seed --dir --keep --no-write."""
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=2011)
+    ap.add_argument("--dir", type=Path, default=None, help=f"where to write {what} (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help=f"keep {what}")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+
+
+def scratch(a, name: str) -> Path:
+    """The dataset directory: --dir, or a new one under $TMPDIR."""
+    import os
+
+    storage = a.dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"takedown-{name}-{os.getpid()}"
+    storage.mkdir(parents=True, exist_ok=True)
+    return storage

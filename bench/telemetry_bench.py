@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -57,7 +56,7 @@ START = date(2026, 3, 16)  # a Monday: ISO weeks line up with the eight weeks
 DAYS = 56
 
 from takedown.range.population import addresses, ip_strings  # noqa: E402
-from results import write_section  # noqa: E402
+from results import dataset_options, machine, scratch, write_section  # noqa: E402
 
 def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts
@@ -151,17 +150,6 @@ def timed(fn, *args) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
-def machine() -> dict:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "pyarrow": pa.__version__,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-
-
 def render(r: dict, command: str) -> str:
     m, d = r["machine"], r["dataset"]
     ours, hand, full = r["ours_seconds"], r["hand_seconds"], r["report_seconds"]
@@ -194,18 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000_000)
     ap.add_argument("--bots", type=int, default=2_000_000)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=2011)
-    ap.add_argument("--dir", type=Path, default=None, help="where to write the dataset (default: a temp dir)")
-    ap.add_argument("--keep", action="store_true", help="keep the dataset")
+    dataset_options(ap, "the dataset")
     ap.add_argument("--no-report", action="store_true", help="skip the full build_report timing")
-    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(REPO / "src"))
     from takedown.enrich.choice import make_enricher
 
-    storage = a.dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"takedown-telemetry-{os.getpid()}"
-    storage.mkdir(parents=True, exist_ok=True)
+    storage = scratch(a, "telemetry")
     try:
         print(f"writing {a.events:,} events under {storage} ...", flush=True)
         ds = write_dataset(storage, a.events, a.bots, a.seed)

@@ -184,6 +184,28 @@ def _to_stdout(run: Any) -> None:
         sys.exit(141)  # 128 + SIGPIPE, what a shell reports for cat
 
 
+@events_app.command("compact")
+def events_compact(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    day: Optional[str] = typer.Option(None, "--date", metavar="DATE",
+                                      help="The UTC day to compact, YYYY-MM-DD; default: every closed day "
+                                           "with segments not yet compacted."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only this kind of events (e.g. dns); default: all."),
+) -> None:
+    """Merge closed UTC days' segments into a few large sorted files, atomically."""
+    the_day = _date("--date", day)
+    op = load_operation(file)
+    compact = _import("takedown.store.compact", "compact", StoreError)
+    done = compact(op.storage, day=the_day, kind=kind)
+    for c in done:
+        if c.skipped:
+            print(f"kind={c.kind} date={c.day.isoformat()}: already compacted ({c.files_before} files)")
+        else:
+            print(f"kind={c.kind} date={c.day.isoformat()}: {c.files_before:,} files -> {c.files_after:,} "
+                  f"({c.rows:,} events) in {c.seconds:.1f}s")
+    print(f"compacted {sum(not c.skipped for c in done)} day partition(s)")
+
+
 def _date(name: str, value: Optional[str]):
     if value is None:
         return None

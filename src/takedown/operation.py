@@ -364,6 +364,17 @@ class ZoneSpec:
     family: str = key(IDENTIFIER, doc="family recorded for sunk names")
 
 
+def _compact_after(v, where, ctx):
+    if v is False:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 30 * 86400:
+        raise Invalid(where, f"{dotted(where)} must be a number of seconds between 0 and 2592000 (30 days), "
+                             f"or false, not {show(v)}")
+    return float(v)
+
+
+COMPACT_AFTER = Custom(_compact_after, "seconds, 0-2592000, or false")
+
 #: Ways of storing source addresses.
 PRIVACY_MODES = ("clear", "truncate", "hash")
 
@@ -381,6 +392,11 @@ class Events:
     #: default: {storage}/privacy.key, created on first use.
     privacy_key: Path | None = key(File(None), None, doc="the key of the keyed hash",
                                    doc_default="`{storage}/privacy.key`")
+    #: `takedown serve` compacts each UTC day this many seconds after it
+    #: ended and after its last segment was written (takedown.store.compact);
+    #: false: never (`takedown events compact` still does).
+    compact_after: float | None = key(COMPACT_AFTER, 3600.0,
+                                      doc="seconds after a UTC day ends before serve compacts it; false: never")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,13 @@ connection queued during the swap is answered by the new worker: a reload
 drops nothing. A worker that dies is forked again with the parent's current
 Runtime, the same every other worker serves.
 
+*Compaction*: with ``[events] compact_after`` (on by default), the parent
+looks every minute, and once right after start, for UTC days that ended that
+long ago and hold segments not yet compacted, and forks one low-priority
+child (nice 10, no sockets) that compacts them (:mod:`takedown.store.compact`)
+and exits. The parent never waits for it; a new one starts only once the last
+has exited. Killing it at any moment is safe: the next one finishes the job.
+
 *Readiness*: once every worker serves, the parent prints one line::
 
     takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 control=127.0.0.1:9053 workers=2 pid=1234
@@ -88,6 +95,7 @@ from takedown.hostport import join, split_listen
 from takedown.net.server import NetSensor
 from takedown.operation import Operation, load_operation
 from takedown.runtime import Overrides, Runtime
+from takedown.store import compact as compact_mod
 from takedown.store.privacy import transform_for
 from takedown.store.segments import SegmentWriter
 
@@ -95,6 +103,7 @@ _RCVBUF = 8 << 20
 _READY_TIMEOUT = 60.0  # seconds a new worker has to start serving
 _RETIRE_GRACE = 10.0  # seconds a retiring worker may take to finish requests in progress
 _WATCH_INTERVAL = 1.0
+_COMPACT_INTERVAL = 60.0  # seconds between looks for a day to compact
 NET_KINDS = ("http", "tls", "tcp")
 
 
@@ -301,6 +310,25 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
+def _fork(what: str, work) -> int:
+    """Fork a child that runs ``work()`` and exits (status 1 if it raised); return its pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _die_with_parent()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_DFL)
+            work()
+        except BaseException as e:  # the child must never return into the parent's code
+            if not isinstance(e, (KeyboardInterrupt, SystemExit)):
+                say(f"{what} failed: {e}")
+                code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
 def _worker_main(rt: Runtime, slot: Slot, index: int, ready_fd: int, ping: socket.socket | None) -> None:
     uvloop.run(Worker(rt, slot, index, ping).run(ready_fd))
 
@@ -329,6 +357,15 @@ class Supervisor:
         self.stop_signal: int | None = None
         self.reload_why: str | None = None
         self.control = control_mod.ControlServer(control, self.health) if control is not None else None
+        self.compactor: int | None = None  # pid of the compaction child while one runs
+        self.next_compact = 0.0  # monotonic time of the next look for days to compact
+
+    def _close_control(self) -> None:
+        """In a forked child: the control socket and the workers' ping ends are the parent's."""
+        self.control.sock.close()
+        for c in self.children.values():
+            if c.ping is not None:
+                c.ping.close()
 
     def health(self) -> str | None:
         """None when every slot has a worker that answers a ping and reports
@@ -367,30 +404,18 @@ class Supervisor:
         gc.freeze()
         r, w = os.pipe()
         mine, theirs = socket.socketpair() if self.control is not None else (None, None)
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                os.close(r)
-                _die_with_parent()
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-                    signal.signal(sig, signal.SIG_DFL)
-                for j, s in enumerate(self.slots):
-                    if j != index:
-                        s.close()
-                if mine is not None:  # the parent's ends and its control socket are not the worker's
-                    mine.close()
-                    self.control.sock.close()
-                    for c in self.children.values():
-                        if c.ping is not None:
-                            c.ping.close()
-                _worker_main(self.rt, self.slots[index], index, w, theirs)
-            except BaseException as e:  # the child must never return into the parent's code
-                if not isinstance(e, (KeyboardInterrupt, SystemExit)):
-                    say(f"worker {index} failed: {e}")
-                    code = 1
-            finally:
-                os._exit(code)
+
+        def work() -> None:
+            os.close(r)
+            for j, s in enumerate(self.slots):
+                if j != index:
+                    s.close()
+            if mine is not None:  # the parent's ends and its control socket are not the worker's
+                mine.close()
+                self._close_control()
+            _worker_main(self.rt, self.slots[index], index, w, theirs)
+
+        pid = _fork(f"worker {index}", work)
         os.close(w)
         if theirs is not None:
             theirs.close()
@@ -424,6 +449,12 @@ class Supervisor:
                 break
             if pid == 0:
                 break
+            if pid == self.compactor:
+                self.compactor = None
+                metrics.process_dead(pid)
+                if status != 0:
+                    say(f"compaction process {pid} failed (status {status}); the next one finishes its work")
+                continue
             c = self.children.pop(pid, None)
             metrics.process_dead(pid)
             if c is not None:
@@ -431,6 +462,33 @@ class Supervisor:
                     c.ping.close()
                 dead.append(c)
         return dead
+
+    def maybe_compact(self) -> None:
+        """Fork the compaction child if a look is due and none runs (never waits for it)."""
+        after = self.rt.operation.events.compact_after
+        if after is None or self.compactor is not None or time.monotonic() < self.next_compact:
+            return
+        self.next_compact = time.monotonic() + _COMPACT_INTERVAL
+        storage = self.rt.operation.storage
+
+        def work() -> None:
+            for s in self.slots:  # it serves nothing: the listeners stay with the workers
+                s.close()
+            if self.control is not None:
+                self._close_control()
+            os.nice(10)
+            t0 = time.monotonic()
+            try:
+                for c in compact_mod.compact(storage, after=after, threads=1):
+                    if not c.skipped:
+                        metrics.record_compaction(c.seconds, "ok")
+                        say(f"compacted kind={c.kind} date={c.day.isoformat()}: {c.files_before} files -> "
+                            f"{c.files_after} ({c.rows} events) in {c.seconds:.1f}s")
+            except Exception:
+                metrics.record_compaction(time.monotonic() - t0, "failed")
+                raise
+
+        self.compactor = _fork("compaction", work)
 
     def current(self) -> dict[int, _Child]:
         """slot -> its worker of the current generation."""
@@ -475,6 +533,7 @@ class Supervisor:
         snap = rt_mod.snapshot(self.rt.files)
         next_watch = time.monotonic() + _WATCH_INTERVAL
         while self.stop_signal is None:
+            self.maybe_compact()
             time.sleep(0.2)  # a signal cuts it short only by running its handler: stop takes up to 0.2 s
             for c in self._reap():
                 if c.generation == self.generation and self.stop_signal is None:
@@ -536,6 +595,12 @@ class Supervisor:
 
     def _shutdown(self, sig: int | None) -> None:
         sig = sig or signal.SIGTERM
+        if self.compactor is not None:  # safe to stop at any moment: the next start finishes its work
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.compactor, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.compactor, 0)
+            self.compactor = None
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig if sig in (signal.SIGINT, signal.SIGTERM) else signal.SIGTERM)

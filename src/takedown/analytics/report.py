@@ -38,6 +38,7 @@ from markupsafe import Markup
 from takedown.analytics import charts, queries
 from takedown.analytics.dataset import IpLookup, open_dataset
 from takedown.errors import ReportError
+from takedown.store.reader import retry_vanished
 
 #: Countries in each bar list of the top/bottom chart.
 TOP_N = 10
@@ -269,10 +270,10 @@ def build_report(
     except OSError as exc:
         raise ReportError(f"cannot create report directory {out}: {exc.strerror or exc}") from None
 
-    try:
+    def summarise() -> dict:
         con = open_dataset(storage, enricher=enricher, date_from=date_from, date_to=date_to)
         try:
-            summary = _summarise(
+            return _summarise(
                 con,
                 period=_period(con, date_from, date_to),
                 operation=operation,
@@ -283,6 +284,11 @@ def build_report(
             )
         finally:
             con.close()
+
+    try:
+        # a day compacted while the report runs swaps its files: the whole
+        # summary is taken again, so its queries never mix two listings
+        summary = retry_vanished(summarise)
     except duckdb.Error as exc:  # e.g. files of a layout the views do not expect
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReportError(f"cannot query the events under {storage}: {reason}") from None

@@ -42,11 +42,16 @@ def event_files(storage: Path, kind: str | None = None) -> list[Path]:
     return sorted(root.glob(f"kind={kind or '*'}/date=*/*.parquet"))
 
 
-def _rows_in(path: Path) -> int:
+#: Listings tried when files vanish while they are read (compaction, retention).
+LISTING_ATTEMPTS = 3
+
+
+def _rows_in(path: Path) -> int | None:
+    """Rows in one file's footer; None if it vanished since the listing."""
     try:
         return pq.read_metadata(path).num_rows
-    except FileNotFoundError:  # removed since the listing (retention): not in the snapshot
-        return 0
+    except FileNotFoundError:
+        return None
     except (OSError, pa.ArrowException) as exc:
         raise StoreError(f"unreadable event file {path}: {exc}") from exc
 
@@ -55,14 +60,43 @@ def count_events(storage: Path, kind: str | None = None) -> int:
     """Number of stored events (of ``kind``, or of every kind); 0 if there are none.
 
     Exact: the sum of the row counts in the files' Parquet footers (only
-    footers are read, in parallel). Raises :class:`StoreError` naming the
-    first unreadable file.
+    footers are read, in parallel). A file that vanished between the listing
+    and its footer (a day compacted or pruned meanwhile) makes the count
+    start again from a new listing, so it never mixes a day's old and new
+    files. Raises :class:`StoreError` naming the first unreadable file.
     """
-    files = event_files(storage, kind)
-    if len(files) < 64:
-        return sum(_rows_in(f) for f in files)
-    with ThreadPoolExecutor(8) as pool:
-        return sum(pool.map(_rows_in, files, chunksize=64))
+    for attempt in range(LISTING_ATTEMPTS):
+        files = event_files(storage, kind)
+        if len(files) < 64:
+            counts = [_rows_in(f) for f in files]
+        else:
+            with ThreadPoolExecutor(8) as pool:
+                counts = list(pool.map(_rows_in, files, chunksize=64))
+        if None not in counts or attempt == LISTING_ATTEMPTS - 1:
+            return sum(c for c in counts if c is not None)
+    raise AssertionError("unreachable")
+
+
+def vanished(exc: BaseException) -> bool:
+    """Whether a DuckDB error is a file of the listing that vanished before it was read.
+
+    DuckDB lists a view's files when a query starts; a day compacted
+    meanwhile (:mod:`takedown.store.compact`) swaps them for others, so the
+    query is simply run again (it then lists the new set).
+    """
+    text = str(exc)
+    return isinstance(exc, duckdb.Error) and ("No such file" in text or "No files found" in text)
+
+
+def retry_vanished(fn, attempts: int = LISTING_ATTEMPTS):
+    """``fn()``, run again (up to ``attempts`` times) while it fails on a vanished file."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except duckdb.Error as exc:
+            if attempt == attempts - 1 or not vanished(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def _sql_string(text: str) -> str:

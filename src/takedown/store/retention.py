@@ -55,6 +55,9 @@ def prune(storage: Path, older_than_days: int, *, today: date | None = None,
         for p in doomed:
             try:
                 shutil.rmtree(p.path)
+                # and what a killed compaction of that day left (takedown.store.compact)
+                for left in p.path.parent.glob(f".compact-*.{p.path.name}"):
+                    shutil.rmtree(left)
             except OSError as exc:
                 raise StoreError(f"cannot remove {p.path}: {exc.strerror or exc}") from None
     return doomed

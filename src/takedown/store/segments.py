@@ -79,7 +79,7 @@ _KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def _safe_name(text: str) -> str:
+def safe_name(text: str) -> str:
     """A file-name-safe form of a sensor name (the column keeps the original)."""
     return _UNSAFE.sub("_", text).lstrip(".") or "sensor"
 
@@ -88,13 +88,36 @@ def _day_dir(day: int) -> str:
     return f"date={(_EPOCH + timedelta(days=day)).isoformat()}"
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
+def fsync_path(path: Path, directory: bool = False) -> None:
     flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
     fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_parquet(path: Path, table_schema: pa.Schema, kind: str, *, compression: str = "zstd",
+                 statistics: bool | list[str] | None = None) -> pq.ParquetWriter:
+    """A Parquet writer with the store's options for ``kind`` (segments and compacted files).
+
+    No Arrow schema in the file: the Parquet types alone say what a column
+    is, so a check-in column buffered as a dictionary reads back as the plain
+    string the schema declares. The schema's own key-value metadata (kind,
+    schema version) is written. ``statistics``: True for every column, or the
+    columns to keep min/max for (default: the kind's pruning columns).
+    """
+    pw = pq.ParquetWriter(
+        path,
+        table_schema,
+        compression=compression,
+        use_dictionary=dictionary_columns(kind),
+        write_statistics=statistics_columns(kind) if statistics is None else statistics,
+        store_schema=False,
+    )
+    if table_schema.metadata:
+        pw.add_key_value_metadata({k.decode(): v.decode() for k, v in table_schema.metadata.items()})
+    return pw
 
 
 def remove_stale_tmp(kind_dir: Path, older_than: float = STALE_TMP_AGE) -> int:
@@ -181,10 +204,9 @@ class SegmentWriter:
         self.synced_at = time.time()
         self._inflight = 0  # batches queued for the background thread
 
-        self._dictionary = dictionary_columns(kind)
         self._statistics = statistics_columns(kind)
         self._dir = self.storage / "events" / f"kind={kind}"
-        self._prefix = f"{_safe_name(sensor)}-w{self.worker}"
+        self._prefix = f"{safe_name(sensor)}-w{self.worker}"
         self._seq = 0
         self._retry: list[tuple[int | None, pa.Table]] = []  # (day, table) not yet written; day None: not yet transformed
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"segments-{kind}-w{self.worker}")
@@ -458,26 +480,27 @@ class SegmentWriter:
             self._seq += 1
             seq = self._seq
         name = f"{self._prefix}-{os.getpid()}-{seq:08d}-{int(time.time() * 1000)}.parquet"
+        for attempt in (1, 2, 3):
+            try:
+                return self._write_named(directory, name, table)
+            except FileNotFoundError:
+                # compaction swapped the day's directory while the file was
+                # being written (takedown.store.compact): write it again into
+                # the directory now under that name
+                if attempt == 3:
+                    raise
+                directory.mkdir(parents=True, exist_ok=True)
+        raise AssertionError("unreachable")
+
+    def _write_named(self, directory: Path, name: str, table: pa.Table) -> Path:
         final = directory / name
         tmp = directory / f".{name}.tmp"
         try:
-            # No Arrow schema in the file: the Parquet types alone say what a
-            # column is, so a check-in column buffered as a dictionary reads
-            # back as the plain string the schema declares. The schema's own
-            # key-value metadata (kind, schema version) is still written.
-            with pq.ParquetWriter(
-                tmp,
-                table.schema,
-                compression=self.compression,
-                use_dictionary=self._dictionary,
-                write_statistics=self._statistics,
-                store_schema=False,
-            ) as pw:
+            with open_parquet(tmp, table.schema, self.kind, compression=self.compression,
+                              statistics=self._statistics) as pw:
                 pw.write_table(table)
-                if table.schema.metadata:
-                    pw.add_key_value_metadata({k.decode(): v.decode() for k, v in table.schema.metadata.items()})
             if self.fsync:
-                _fsync_path(tmp)
+                fsync_path(tmp)
             os.replace(tmp, final)
         except BaseException:
             try:
@@ -486,7 +509,7 @@ class SegmentWriter:
                 pass
             raise
         if self.fsync:
-            _fsync_path(directory, directory=True)
+            fsync_path(directory, directory=True)
         return final
 
     def _write_batch(self, table: pa.Table | None, raise_errors: bool, taken: float) -> list[Path]:
