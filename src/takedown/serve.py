@@ -464,12 +464,18 @@ class Supervisor:
         return dead
 
     def maybe_compact(self) -> None:
-        """Fork the compaction child if a look is due and none runs (never waits for it)."""
+        """Look for closed days (if a look is due and no compaction runs); fork the compaction child only if there are some (never waits for it)."""
         after = self.rt.operation.events.compact_after
         if after is None or self.compactor is not None or time.monotonic() < self.next_compact:
             return
         self.next_compact = time.monotonic() + _COMPACT_INTERVAL
         storage = self.rt.operation.storage
+        try:  # the look is a few directory listings: here; only work gets a process
+            if not compact_mod.closed_days(storage, after=after):
+                return
+        except OSError as e:
+            say(f"compaction: cannot look for closed days under {storage}: {e}")
+            return
 
         def work() -> None:
             for s in self.slots:  # it serves nothing: the listeners stay with the workers
