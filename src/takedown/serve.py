@@ -464,7 +464,8 @@ class Supervisor:
         return dead
 
     def maybe_compact(self) -> None:
-        """Look for closed days (if a look is due and no compaction runs); fork the compaction child only if there are some (never waits for it)."""
+        """Look for closed days (when a look is due and no compaction runs);
+        fork the compaction child only if there are some. Never waits for it."""
         after = self.rt.operation.events.compact_after
         if after is None or self.compactor is not None or time.monotonic() < self.next_compact:
             return
