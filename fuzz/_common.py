@@ -55,3 +55,19 @@ def main(test_one_input) -> None:
 
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()
+
+
+def file_loader_input(path: Path, load):
+    """A ``TestOneInput`` for a loader of files: the input becomes the file
+    at ``path``, ``load(path)`` reads it; a TakedownError is a refusal, any
+    other exception a crash."""
+    from takedown.errors import TakedownError
+
+    def test_one_input(data: bytes) -> None:
+        path.write_bytes(data)
+        try:
+            load(path)
+        except TakedownError:
+            pass
+
+    return test_one_input

@@ -7,21 +7,13 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["takedown"]):
-    from takedown.errors import TakedownError
     from takedown.p2p.scenario import load_scenario
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _common import main, scratch  # noqa: E402
+from _common import file_loader_input, main, scratch  # noqa: E402
 
 PATH = scratch("scenario") / "scenario.toml"
-
-
-def TestOneInput(data: bytes) -> None:
-    PATH.write_bytes(data)
-    try:
-        load_scenario(PATH)
-    except TakedownError:
-        return
+TestOneInput = file_loader_input(PATH, load_scenario)
 
 
 if __name__ == "__main__":
