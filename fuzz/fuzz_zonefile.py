@@ -23,7 +23,9 @@ def TestOneInput(data: bytes) -> None:
     PATH.write_bytes(data)
     try:
         for _line, owner, _rtype, ttl, rdata in read_zone(PATH, "fuzz.test"):
-            assert owner.endswith(b"\x04fuzz\x04test\x00") and 0 <= ttl <= 0x7FFFFFFF and len(rdata) <= 65535
+            assert owner.endswith(b"\x04fuzz\x04test\x00"), f"owner {owner!r} outside the zone"
+            assert 0 <= ttl <= 0x7FFFFFFF, f"TTL {ttl} outside 0..2^31-1 (RFC 2181 s8)"
+            assert len(rdata) <= 65535, f"RDATA of {len(rdata)} octets"
     except TakedownError:
         return
 
