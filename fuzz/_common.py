@@ -11,6 +11,7 @@ each harness briefly.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -40,9 +41,13 @@ def tests_on_path() -> None:
 
 
 def scratch(prefix: str, with_examples: bool = False) -> Path:
-    """A private directory for the file harnesses (removed at exit by the OS
-    temp cleaner; one per process, rewritten on every input)."""
-    d = Path(tempfile.mkdtemp(prefix=f"takedown-fuzz-{prefix}-"))
+    """A private directory for a harness's files (one per process, rewritten
+    on every input): under ``$TAKEDOWN_FUZZ_SCRATCH`` (fuzz/run.py sets it
+    to its output directory's ``scratch/``), else the system's temp dir."""
+    parent = os.environ.get("TAKEDOWN_FUZZ_SCRATCH")
+    if parent:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix=f"takedown-fuzz-{prefix}-", dir=parent or None))
     if with_examples:
         for f in EXAMPLES.iterdir():
             if f.is_file():

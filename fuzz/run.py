@@ -5,7 +5,7 @@ For each target: its seeds (fuzz/seeds.py) are written to
 ``fuzz/out/corpus/<target>`` (kept between runs) plus the seeds, with the
 target's dictionary, for ``--seconds`` or ``--runs`` inputs; crashing and
 hanging inputs land in ``fuzz/out/crashes/<target>/``, the log in
-``fuzz/out/logs/<target>.log``. One line per target is printed and appended
+``fuzz/out/logs/<target>.log``, the harnesses' files in ``fuzz/out/scratch/``. One line per target is printed and appended
 to ``fuzz/out/runs.jsonl``: inputs run, seconds, coverage (libFuzzer's
 ``cov:`` and ``ft:``), corpus size, crash files. Exit status 1 when any
 target crashed or hung.
@@ -54,6 +54,7 @@ def run(target: str, out: Path, *, seconds: int | None, runs: int | None, timeou
                                        out / "crashes" / target, out / "logs")
     for d in (corpus, crashes, logs):
         d.mkdir(parents=True, exist_ok=True)
+    os.environ["TAKEDOWN_FUZZ_SCRATCH"] = str(out / "scratch")  # for the seeds and the harness
     nseeds = seeds.write(target, seed_dir)
     before = set(crashes.iterdir())
     cmd = [sys.executable, str(HERE / f"fuzz_{target}.py"), str(corpus), str(seed_dir),
