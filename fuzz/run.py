@@ -77,6 +77,7 @@ def run(target: str, out: Path, *, seconds: int | None, runs: int | None, timeou
     text = log.read_text(errors="replace")
     stats = _STATS.findall(text)
     executed = re.findall(r"stat::number_of_executed_units: (\d+)", text)
+    rng = re.search(r"INFO: Seed: (\d+)", text)
     last = stats[-1] if stats else ("0", "0", "0", "0")
     found = sorted(str(p) for p in set(crashes.iterdir()) - before)
     return {
@@ -84,6 +85,7 @@ def run(target: str, out: Path, *, seconds: int | None, runs: int | None, timeou
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "seconds": round(elapsed, 1),
         "inputs": int(executed[-1]) if executed else int(last[0]), "cov": int(last[1]), "ft": int(last[2]),
         "corpus": len(list(corpus.iterdir())), "seeds": nseeds, "exit": rc, "crashes": found,
+        "libfuzzer_seed": int(rng.group(1)) if rng else None,
     }
 
 
