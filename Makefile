@@ -1,6 +1,8 @@
 # The two set-up commands of the README: `make run` and `make test`.
 # Each bootstraps what it needs (Debian packages via apt-get, .venv via pip).
-.PHONY: run test bench bootstrap clean
+# `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="dns_query proxy"]`: the atheris
+# harnesses of fuzz/, FUZZ_SECONDS each (docs/fuzzing.md).
+.PHONY: run test bench bootstrap clean fuzz
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,8 +17,14 @@ test:
 	@scripts/bootstrap --test
 	$(BIN)/python -m pytest -q
 
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz: bootstrap
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: bootstrap
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) data demo bench/out .pytest_cache
+	rm -rf $(VENV) data demo bench/out fuzz/out .pytest_cache

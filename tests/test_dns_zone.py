@@ -78,6 +78,10 @@ def test_example_zone_matches_dnspython():
         ("x BOGUSTYPE 1\n", 3, ""),
         ('t TXT "unterminated\n', 3, "unterminated"),
         ("$GENERATE 1-3 h$ A 1.2.3.$\n", 3, "directive"),
+        # RFC 2181 s8: 0..2^31-1, in seconds or with units (found by fuzz/fuzz_zonefile.py)
+        ("www 2147483648 A 192.0.2.1\n", 3, "over 2147483647"),
+        ("www 600000h A 192.0.2.1\n", 3, "over 2147483647"),
+        ("$TTL 3551w\nwww A 192.0.2.1\n", 3, "over 2147483647"),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path, body, line, words):
@@ -88,6 +92,12 @@ def test_bad_lines_name_file_and_line(tmp_path, body, line, words):
     msg = str(e.value)
     assert msg.startswith(f"{p}:{line}:"), msg
     assert words in msg
+
+
+def test_ttl_up_to_2_31_minus_1_in_any_notation(tmp_path):
+    p = tmp_path / "ttl.zone"
+    p.write_text("$TTL 3550w\n@ SOA ns hm 1 2 3 4 5\nwww 2147483647 A 192.0.2.1\n")
+    assert [ttl for _l, _o, _t, ttl, _r in read_zone(p, "example.net")] == [3550 * 604800, 2147483647]
 
 
 def test_zone_requires_soa_and_ns(tmp_path):

@@ -177,12 +177,12 @@ def _encode(rtype: int, toks: list[str], names: _Names) -> bytes:
 
 
 def _ttl(token: str) -> int:
-    if token.isdigit():
-        v = int(token)
-        if v > 0x7FFFFFFF:
-            raise ValueError(f"TTL {token} is over 2147483647")
-        return v
-    return dns.ttl.from_text(token)
+    """A TTL, in seconds or with units (1h30m). RFC 2181 s8: 0 to 2^31-1,
+    whichever way it is written (dnspython's own bound is 2^32-1)."""
+    v = int(token) if token.isdigit() else dns.ttl.from_text(token)
+    if v > 0x7FFFFFFF:
+        raise ValueError(f"TTL {token} is over 2147483647")
+    return v
 
 
 def read_zone(path: str | Path, origin: str) -> Iterator[tuple[int, bytes, int, int, bytes]]:
