@@ -63,3 +63,10 @@ class QueryError(TakedownError):
     """A SQL query over the events is refused or fails, or an export cannot
     run (a bad kind, date or format, an unwritable output); the message is
     one line (DuckDB's first, for its own errors)."""
+
+
+class TrackerError(TakedownError):
+    """The C&C tracker cannot do what was asked: a bad indicator value or
+    status (the message names the file, line or field), a database that
+    cannot be opened or is newer than this code, an export that cannot be
+    written."""
