@@ -1,0 +1,459 @@
+"""The tracker's store: indicators, their status history and export serials
+in a relational database (docs/tracker.md, "The store").
+
+    with Tracker.open("sqlite:///var/op/tracker.sqlite") as t:
+        t.add(indicators, by="import:feodo-csv", reason="ipblocklist.csv")
+        t.set_status("evil.example", "seized", by="cli", reason="court order 12-345")
+        for ind in t.select(family="zeus", status="online"):
+            ...
+
+Adding is an upsert keyed on the canonical value; an indicator added again
+is merged with the stored one (:func:`merge`, the rules in docs/tracker.md).
+Every status change, creation included, writes a history row saying who
+made it, when and why. A million indicators are added in batches: one
+SELECT of the batch's stored rows, the merge in Python, one executemany
+INSERT, one executemany UPDATE and the history rows in bulk.
+
+AS number, AS name and country are filled at write time for IPs and for URLs
+whose host is an IP, one vectorised lookup per batch
+(:class:`takedown.enrich.Enricher`); a check's resolved address enriches a
+domain the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from operator import itemgetter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from ipaddress import ip_address
+
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+
+from takedown.errors import TrackerError
+from takedown.tracker import db
+from takedown.tracker.indicator import Change, Indicator, check_status, normalize, utc
+from takedown.tracker.schema import changes as CH
+from takedown.tracker.schema import exports as EX
+from takedown.tracker.schema import indicators as IND
+
+__all__ = ["Tracker", "AddResult", "merge", "REVISED"]
+
+BATCH = 10_000
+_IN_CHUNK = 2_000  # values per IN (...): far below SQLite's 32,766 bound variables
+_PAGE = 5_000  # rows per read of select(): bounds its memory
+
+#: The fields whose change bumps an indicator's revision (Suricata's rev, a
+#: feed's updated time): what the exports publish about it. The sighting
+#: times (last_seen, last_online, last_checked) and the check-in count move
+#: with every import, check or sinkhole day and are left out, or every rule
+#: would change every day.
+REVISED = ("family", "status", "first_seen", "asn", "as_name", "country", "source", "confidence", "tags", "notes")
+_DEFAULT_CONFIDENCE = 50  # Indicator's default: a source that says nothing
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    added: int = 0
+    updated: int = 0  # stored ones that changed (a later sighting included)
+    unchanged: int = 0
+    status_changes: int = 0  # history rows written for stored ones
+
+
+def _s(t: datetime | None) -> int | None:
+    return None if t is None else int(utc(t).timestamp())
+
+
+def _t(s: int | None) -> datetime | None:
+    return None if s is None else datetime.fromtimestamp(s, timezone.utc)
+
+
+def _latest(a: int | None, b: int | None) -> int | None:
+    return a if b is None else b if a is None else max(a, b)
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    return a if b is None else b if a is None else min(a, b)
+
+
+def _now() -> datetime:
+    return utc(datetime.now(timezone.utc))
+
+
+def _tags(tags: tuple[str, ...]) -> str:
+    return json.dumps(list(dict.fromkeys(tags))) if tags else "[]"
+
+
+def _row(ind: Indicator, at: int) -> dict:
+    """The row of a new indicator."""
+    seen = _s(ind.last_seen) if ind.last_seen is not None else at
+    first = seen if ind.first_seen is None else min(_s(ind.first_seen), seen)
+    return {"value": ind.value, "kind": ind.kind, "family": ind.family or "unknown", "status": ind.status,
+            "first_seen": first, "last_seen": seen,
+            "last_online": _s(ind.last_online), "last_checked": _s(ind.last_checked),
+            "asn": ind.asn, "as_name": ind.as_name, "country": ind.country, "source": ind.source,
+            "confidence": ind.confidence, "tags": _tags(ind.tags), "notes": ind.notes,
+            "checkins": ind.checkins, "revision": 1, "updated": at}
+
+
+def merge(old: dict, ind: Indicator, at: int) -> dict:
+    """The stored row ``old`` with ``ind`` added again (docs/tracker.md,
+    "Adding again"): first_seen the earliest, last_seen/last_online/
+    last_checked the latest (last_seen at least ``at`` when ``ind`` has
+    none), status and family replaced unless ``ind`` says ``unknown``, tags
+    the union, source, notes, AS and country replaced when ``ind`` has them,
+    confidence when it is not the model's default 50 (a source that gives no
+    confidence), the check-in count when given. The revision is bumped and
+    ``updated`` set when a field of :data:`REVISED` changes."""
+    new = dict(old)
+    new["first_seen"] = _earliest(old["first_seen"], _s(ind.first_seen))
+    new["last_seen"] = _latest(old["last_seen"], _s(ind.last_seen) or at)
+    new["last_online"] = _latest(old["last_online"], _s(ind.last_online))
+    new["last_checked"] = _latest(old["last_checked"], _s(ind.last_checked))
+    if ind.status != "unknown":
+        new["status"] = ind.status
+    if ind.family and ind.family != "unknown":
+        new["family"] = ind.family
+    if ind.tags:
+        tags = json.loads(old["tags"])
+        more = [t for t in dict.fromkeys(ind.tags) if t not in tags]
+        if more:
+            new["tags"] = json.dumps(tags + more)
+    if ind.source:
+        new["source"] = ind.source
+    if ind.notes:
+        new["notes"] = ind.notes
+    if ind.confidence != _DEFAULT_CONFIDENCE:
+        new["confidence"] = ind.confidence
+    for f in ("asn", "as_name", "country", "checkins"):
+        v = getattr(ind, f)
+        if v is not None:
+            new[f] = v
+    if any(new[f] != old[f] for f in REVISED):
+        new["revision"] = old["revision"] + 1
+        new["updated"] = at
+    return new
+
+
+def _indicator(r) -> Indicator:
+    return Indicator(r.value, r.kind, r.family, r.status, _t(r.first_seen), _t(r.last_seen), _t(r.last_online),
+                     _t(r.last_checked), r.asn, r.as_name, r.country, r.source, r.confidence,
+                     tuple(json.loads(r.tags)), r.notes, r.checkins, r.id, r.revision, _t(r.updated))
+
+
+def _change(value: str, r) -> Change:
+    return Change(value, _t(r.at), r.old, r.new, r.by, r.reason, json.loads(r.detail))
+
+
+def ip_host(value: str, kind: str) -> str | None:
+    """The IP address an indicator's traffic goes to, if its host is one."""
+    if kind == "ip":
+        if value.startswith("["):
+            return value[1:value.index("]")]
+        return value.split(":")[0] if value.count(":") == 1 else value
+    if kind == "url":
+        # the URL is canonical (scheme://[userinfo@]host[:port]/...): cut the
+        # host out rather than urlsplit a million of them
+        host = value.split("/", 3)[2].rpartition("@")[2]
+        host = host[1:host.find("]")] if host.startswith("[") else host.partition(":")[0]
+        if host and (":" in host or host[-1].isdigit()):
+            try:
+                return str(ip_address(host))
+            except ValueError:
+                return None
+    return None
+
+
+def _chunks(seq: Sequence, n: int) -> Iterator[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _any_of(col, v: str | Iterable[str] | None):
+    if v is None:
+        return None
+    vs = [v] if isinstance(v, str) else list(v)
+    return col == vs[0] if len(vs) == 1 else col.in_(vs)
+
+
+class Tracker:
+    """The tracker's store on one database (SQLite or PostgreSQL).
+
+    ``enricher``: what fills AS and country (an object with ``lookup(ips)``
+    like :class:`takedown.enrich.Enricher`); None loads the shipped data
+    the first time an address needs it; False turns enrichment off."""
+
+    def __init__(self, engine: Engine, enricher=None):
+        self.engine = engine
+        self.url = str(engine.url)
+        self._enricher = enricher
+
+    @classmethod
+    def open(cls, url: str, *, enricher=None) -> "Tracker":
+        """The store at ``url``, at the code's schema revision (a new
+        database is migrated; an older or newer one is refused: db.py)."""
+        engine = db.open_engine(url)
+        try:
+            db.ensure_current(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, enricher)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- enrichment -------------------------------------------------------
+
+    def _lookup(self, ips: list[str]) -> list[tuple[str | None, int | None, str | None]]:
+        if self._enricher is False or not ips:
+            return [(None, None, None)] * len(ips)
+        if self._enricher is None:
+            from takedown.enrich import Enricher
+
+            self._enricher = Enricher.default()
+        t = self._enricher.lookup(ips)
+        return list(zip(t.column("cc").to_pylist(), t.column("asn").to_pylist(), t.column("as_name").to_pylist()))
+
+    def _enrich(self, rows: list[dict]) -> None:
+        """Fill asn, as_name, country of rows whose host is an IP and that
+        have none of them, in one lookup."""
+        todo, ips = [], []
+        for r in rows:
+            if r["asn"] is None and r["country"] is None and r["kind"] != "domain":
+                ip = ip_host(r["value"], r["kind"])
+                if ip:
+                    todo.append(r)
+                    ips.append(ip)
+        for r, (cc, asn, name) in zip(todo, self._lookup(ips)):
+            r["country"], r["asn"], r["as_name"] = cc, asn, name
+
+    # --- writing ------------------------------------------------------------
+
+    def add(self, indicators: Iterable[Indicator], *, by: str, reason: str = "", at: datetime | None = None,
+            batch: int = BATCH) -> AddResult:
+        """Add or merge ``indicators`` (an iterable, consumed in batches of
+        ``batch``, each its own transaction); ``by``/``reason``/``at`` go to
+        the history rows of the status changes they make."""
+        at_s = _s(at or _now())
+        totals = [0, 0, 0, 0]
+        pending: dict[str, Indicator] = {}
+        for ind in indicators:
+            if ind.value in pending or len(pending) >= batch:
+                # a value twice in one batch: the second merges with the stored first
+                self._add_batch(pending, by, reason, at_s, totals)
+                pending = {}
+            pending[ind.value] = ind
+        if pending:
+            self._add_batch(pending, by, reason, at_s, totals)
+        return AddResult(*totals)
+
+    def _add_batch(self, batch: dict[str, Indicator], by: str, reason: str, at: int, totals: list[int]) -> None:
+        values = list(batch)
+        with db.errors(self.url, "write"), self.engine.begin() as conn:
+            stored: dict[str, dict] = {}
+            for chunk in _chunks(values, _IN_CHUNK):
+                for r in conn.execute(select(IND).where(IND.c.value.in_(chunk))).mappings():
+                    stored[r["value"]] = dict(r)
+            new_rows, updates, history = [], [], []
+            for value, ind in batch.items():
+                old = stored.get(value)
+                if old is None:
+                    new_rows.append(_row(ind, at))
+                    continue
+                row = merge(old, ind, at)
+                if row == old:
+                    totals[2] += 1
+                    continue
+                updates.append(row)
+                if row["status"] != old["status"]:
+                    history.append({"indicator_id": old["id"], "at": at, "old": old["status"],
+                                    "new": row["status"], "by": by, "reason": reason, "detail": "{}"})
+            self._enrich(new_rows)
+            self._enrich([r for r in updates if r["kind"] != "domain"])
+            for r in updates:
+                # enrichment after the merge may have changed a revised field
+                old = stored[r["value"]]
+                if r["revision"] == old["revision"] and any(r[f] != old[f] for f in ("asn", "as_name", "country")):
+                    r["revision"], r["updated"] = old["revision"] + 1, at
+            if new_rows:
+                _executemany(conn, IND, _ROW_COLUMNS, new_rows)
+                ids: dict[str, int] = {}
+                for chunk in _chunks([r["value"] for r in new_rows], _IN_CHUNK):
+                    ids.update(conn.execute(select(IND.c.value, IND.c.id).where(IND.c.value.in_(chunk))).tuples().all())
+                history.extend({"indicator_id": ids[r["value"]], "at": at, "old": None, "new": r["status"],
+                                "by": by, "reason": reason, "detail": "{}"} for r in new_rows)
+            if updates:
+                _executemany(conn, IND, _ROW_COLUMNS, updates, key="id")
+            if history:
+                _executemany(conn, CH, _CHANGE_COLUMNS, history)
+        totals[0] += len(new_rows)
+        totals[1] += len(updates)
+        totals[3] += len(history) - len(new_rows)
+
+    def _stored(self, conn, value: str) -> dict:
+        key = normalize(value)
+        r = conn.execute(select(IND).where(IND.c.value == key)).mappings().first()
+        if r is None:
+            raise TrackerError(f"{value}: not tracked")
+        return dict(r)
+
+    def _write(self, conn, old: dict, new: dict, change: dict | None) -> None:
+        conn.execute(_UPDATE, [{**new, "b_id": old["id"]}])
+        if change is not None:
+            conn.execute(insert(CH), [change])
+
+    def set_status(self, value: str, status: str, *, by: str, reason: str = "", at: datetime | None = None,
+                   detail: dict | None = None) -> Change | None:
+        """Set a tracked indicator's status; the history row, or None if it
+        had that status already."""
+        check_status(status)
+        when = at or _now()
+        at_s = _s(when)
+        with db.errors(self.url, "write"), self.engine.begin() as conn:
+            old = self._stored(conn, value)
+            if old["status"] == status:
+                return None
+            new = {**old, "status": status, "revision": old["revision"] + 1, "updated": at_s}
+            if status == "online":
+                new["last_online"] = _latest(old["last_online"], at_s)
+            self._write(conn, old, new, {"indicator_id": old["id"], "at": at_s, "old": old["status"], "new": status,
+                                         "by": by, "reason": reason, "detail": json.dumps(detail or {})})
+        return Change(old["value"], utc(when), old["status"], status, by, reason, dict(detail or {}))
+
+    def record_check(self, value: str, *, at: datetime, online: bool, reason: str = "", address: str | None = None,
+                     status: str | None = None, by: str = "check", detail: dict | None = None) -> Change:
+        """Record one check of an indicator: ``last_checked``, and
+        ``last_online`` when it answered; its status becomes ``status`` (the
+        checker's decision), else online/offline. Every check is a history
+        row (the old and new status equal when it did not change; the
+        ``changes()`` feed leaves those out). ``address``: what the check
+        reached (a domain's resolved address), which fills AS and country."""
+        new_status = check_status(status) if status else ("online" if online else "offline")
+        at_s = _s(at)
+        info = {"online": online, **({"address": address} if address else {}), **(detail or {})}
+        with db.errors(self.url, "write"), self.engine.begin() as conn:
+            old = self._stored(conn, value)
+            new = {**old, "status": new_status, "last_checked": _latest(old["last_checked"], at_s)}
+            if online:
+                new["last_online"] = _latest(old["last_online"], at_s)
+            if address:
+                (cc, asn, name), = self._lookup([address])
+                if asn is not None or cc is not None:
+                    new["country"], new["asn"], new["as_name"] = cc, asn, name
+            if any(new[f] != old[f] for f in REVISED):
+                new["revision"], new["updated"] = old["revision"] + 1, at_s
+            self._write(conn, old, new, {"indicator_id": old["id"], "at": at_s, "old": old["status"],
+                                         "new": new_status, "by": by, "reason": reason, "detail": json.dumps(info)})
+        return Change(old["value"], utc(at), old["status"], new_status, by, reason, info)
+
+    def next_serial(self, fmt: str, *, now: datetime | None = None) -> int:
+        """The next serial of format ``fmt``'s exports, recorded with the
+        export time: the stored one plus one, and at least the Unix time, so
+        that it also increases over a database made afresh (the RPZ's SOA
+        serial must, for resolvers that transfer the zone; RFC 1982
+        arithmetic keeps Unix times valid serials until 2106)."""
+        at = _s(now or _now())
+        with db.errors(self.url, "write"), self.engine.begin() as conn:
+            q = select(EX.c.serial).where(EX.c.format == fmt)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()
+            old = conn.execute(q).scalar()
+            serial = max((old or 0) + 1, at)
+            if old is None:
+                conn.execute(insert(EX), [{"format": fmt, "serial": serial, "exported_at": at}])
+            else:
+                conn.execute(update(EX).where(EX.c.format == fmt).values(serial=serial, exported_at=at))
+        return serial
+
+    # --- reading ------------------------------------------------------------
+
+    def get(self, value: str) -> Indicator | None:
+        key = normalize(value)
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            r = conn.execute(select(IND).where(IND.c.value == key)).first()
+        return None if r is None else _indicator(r)
+
+    def history(self, value: str) -> list[Change]:
+        """Every status change and check of ``value``, oldest first."""
+        key = normalize(value)
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            rows = conn.execute(select(CH).join(IND, CH.c.indicator_id == IND.c.id).where(IND.c.value == key)
+                                .order_by(CH.c.at, CH.c.id)).all()
+        return [_change(key, r) for r in rows]
+
+    def changes(self, *, limit: int = 100, since: datetime | None = None) -> list[Change]:
+        """The latest status changes (creation included, checks that left the
+        status as it was not), newest first."""
+        q = (select(IND.c.value, CH).join(IND, CH.c.indicator_id == IND.c.id)
+             .where(or_(CH.c.old.is_(None), CH.c.old != CH.c.new))
+             .order_by(CH.c.at.desc(), CH.c.id.desc()).limit(limit))
+        if since is not None:
+            q = q.where(CH.c.at >= _s(since))
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            return [_change(r.value, r) for r in conn.execute(q)]
+
+    def _where(self, family, status, kind, stale_before) -> list:
+        if status is not None:
+            for s in [status] if isinstance(status, str) else status:
+                check_status(s, "--status")
+        cond = [c for c in (_any_of(IND.c.family, family), _any_of(IND.c.status, status),
+                            _any_of(IND.c.kind, kind)) if c is not None]
+        if stale_before is not None:
+            cond.append(or_(IND.c.last_checked.is_(None), IND.c.last_checked < _s(stale_before)))
+        return cond
+
+    def select(self, *, family: str | Iterable[str] | None = None, status: str | Iterable[str] | None = None,
+               kind: str | Iterable[str] | None = None, stale_before: datetime | None = None,
+               page: int = _PAGE) -> Iterator[Indicator]:
+        """The indicators matching every filter given, in id order, streamed:
+        read a page at a time by id (keyset), each page its own short read,
+        so memory stays bounded and no transaction is held open while the
+        caller writes an export (``stale_before``: never checked, or last
+        checked before it)."""
+        cond = self._where(family, status, kind, stale_before)
+        last = 0
+        while True:
+            with db.errors(self.url, "read"), self.engine.connect() as conn:
+                rows = conn.execute(select(IND).where(IND.c.id > last, *cond).order_by(IND.c.id).limit(page)).all()
+            yield from map(_indicator, rows)
+            if len(rows) < page:
+                return
+            last = rows[-1].id
+
+    def count(self, *, family=None, status=None, kind=None, stale_before=None) -> int:
+        cond = self._where(family, status, kind, stale_before)
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(IND).where(*cond)).scalar_one()
+
+
+_ROW_COLUMNS = tuple(c.name for c in IND.columns if c.name != "id")
+_CHANGE_COLUMNS = tuple(c.name for c in CH.columns if c.name != "id")
+
+
+def _executemany(conn, table, columns: tuple[str, ...], rows: list[dict], key: str | None = None) -> None:
+    """INSERT ``rows`` (or, with ``key``, UPDATE the rows it names) through
+    the driver's executemany: SQLAlchemy's per-row parameter processing costs
+    more than SQLite's insert itself, and these columns need no conversion."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    q = conn.dialect.identifier_preparer.quote
+    if key is None:
+        sql = (f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) "
+               f"VALUES ({', '.join([mark] * len(columns))})")
+        params = list(map(itemgetter(*columns), rows))
+    else:
+        cols = [c for c in columns if c != "value"]
+        sql = f"UPDATE {q(table.name)} SET {', '.join(f'{q(c)} = {mark}' for c in cols)} WHERE {q(key)} = {mark}"
+        params = list(map(itemgetter(*cols, key), rows))
+    conn.exec_driver_sql(sql, params)
+
+
+_UPDATE = (update(IND).where(IND.c.id == bindparam("b_id"))
+           .values({c.name: bindparam(c.name) for c in IND.columns if c.name not in ("id", "value")}))
