@@ -23,7 +23,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
+from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -576,6 +576,213 @@ def demo(
     print(f"differences from truth: {len(result.differences)}")
     if result.differences:
         raise typer.Exit(1)
+
+
+# --- the C&C tracker and its database (docs/tracker.md) ---------------------
+
+tracker_app = typer.Typer(help="The C&C tracker: indicators, their status and history, blocklists.",
+                          no_args_is_help=True)
+app.add_typer(tracker_app, name="tracker")
+db_app = typer.Typer(help="The tracker's database: its schema revision and migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DB_OPTION = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB",
+                         help="The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... "
+                              "[env TAKEDOWN_DB]")
+OPERATION_OPTION = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                help="An operation file: its [database] url, else tracker.sqlite in its storage; "
+                                     "its sinkhole addresses for exports [env TAKEDOWN_OPERATION]")
+
+
+def _tracker_target(db: Optional[str], operation: Optional[str]):
+    """(database URL, the operation or None) from --db/--operation."""
+    from takedown.tracker.db import resolve_url
+
+    op = load_operation(operation) if operation else None
+    url = resolve_url(db or (op.database.url if op else None), op.storage if op else None)
+    return url, op
+
+
+def _open_tracker(db: Optional[str], operation: Optional[str]):
+    Tracker = _import("takedown.tracker.store", "Tracker", TrackerError)
+    url, op = _tracker_target(db, operation)
+    if op is not None and (op.enrich.country_mmdb or op.enrich.asn_mmdb):
+        from takedown.enrich.choice import for_operation
+
+        return Tracker.open(url, enricher=lambda: for_operation(op)), op
+    return Tracker.open(url), op
+
+
+def _when(t) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+
+@tracker_app.command("add")
+def tracker_add(
+    value: str = typer.Argument(..., metavar="VALUE", help="A domain, an IP (with :port) or a URL."),
+    family: str = typer.Option(..., "--family", metavar="F", help="Malware family."),
+    status: str = typer.Option("unknown", "--status", metavar="S",
+                               help="online, offline, sinkholed, seized or unknown."),
+    kind: Optional[str] = typer.Option(None, "--kind", metavar="domain|ip|url", help="Force the kind of VALUE."),
+    source: str = typer.Option("", "--source", help="Where it comes from."),
+    confidence: int = typer.Option(50, "--confidence", metavar="0-100", help="How sure the source is."),
+    tag: Optional[list[str]] = typer.Option(None, "--tag", help="A tag; repeatable."),
+    note: str = typer.Option("", "--note", help="A free-text note."),
+    reason: str = typer.Option("", "--reason", help="Why, for the history."),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """Track an indicator, or update a tracked one (the merge rules of docs/tracker.md)."""
+    from takedown.tracker.indicator import Indicator
+
+    ind = Indicator.new(value, family, kind=kind, what=value, status=status, source=source,
+                        confidence=confidence, tags=tuple(tag or ()), notes=note)
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        r = tracker.add([ind], by="cli", reason=reason)
+        now = tracker.get(ind.value)
+    print(f"{'added' if r.added else 'updated' if r.updated else 'unchanged'} {now.value} "
+          f"({now.kind}, {now.family}, {now.status}, revision {now.revision})")
+
+
+@tracker_app.command("status")
+def tracker_status(
+    value: str = typer.Argument(..., metavar="VALUE"),
+    status: str = typer.Argument(..., metavar="STATUS", help="online, offline, sinkholed, seized or unknown."),
+    reason: str = typer.Option("", "--reason", help="Why, for the history."),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """Set a tracked indicator's status (a history row says who, when and why)."""
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        change = tracker.set_status(value, status, by="cli", reason=reason)
+    print(f"{value}: {change.old} -> {change.new}" if change else f"{value}: already {status}")
+
+
+@tracker_app.command("import")
+def tracker_import(
+    file: str = typer.Argument(..., metavar="FILE"),
+    fmt: str = typer.Option(..., "--format", metavar="NAME", help="The file's format (takedown tracker formats)."),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """Add the indicators of a feed file (abuse.ch formats, plain lists, our own export)."""
+    formats = _import("takedown.tracker.formats", None, TrackerError)
+    reader = formats.get(fmt, reading=True)
+    if not Path(file).is_file():
+        raise TrackerError(f"{file}: no such file")
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        r = tracker.add(reader.read(Path(file)), by=f"import:{reader.name}", reason=display_path(Path(file)))
+    print(f"{file}: {r.added + r.updated + r.unchanged:,} indicators: {r.added:,} added, {r.updated:,} updated, "
+          f"{r.unchanged:,} unchanged, {r.status_changes:,} status changes")
+
+
+@tracker_app.command("export")
+def tracker_export(
+    fmt: str = typer.Option(..., "--format", metavar="NAME", help="rpz, suricata, csv, json, plain, stix, misp, atom..."),
+    out: str = typer.Option(..., "--out", metavar="PATH", help="The file (a directory for misp) to write."),
+    family: Optional[list[str]] = typer.Option(None, "--family", help="Only this family; repeatable."),
+    status: Optional[list[str]] = typer.Option(None, "--status", help="Only this status; repeatable."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind (domain, ip, url); repeatable."),
+    param: Optional[list[str]] = typer.Option(None, "--param", metavar="KEY=VALUE",
+                                              help="A format option; repeatable."),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """Write the tracked indicators in a format others load, atomically."""
+    publish = _import("takedown.tracker.publish", None, TrackerError)
+    params = publish.parse_params(param)
+    tracker, op = _open_tracker(db, operation)
+    sk = op.sinkhole if op else None
+    with tracker:
+        done = publish.export_selection(
+            tracker, fmt, Path(out), family=family or None, status=status or None, kind=kind or None, params=params,
+            sinkhole_v4=sk.ipv4[0] if sk and sk.ipv4 else None, sinkhole_v6=sk.ipv6[0] if sk and sk.ipv6 else None)
+    print(f"wrote {done.count:,} indicators to {out} ({done.format}, serial {done.serial})")
+
+
+@tracker_app.command("show")
+def tracker_show(
+    value: str = typer.Argument(..., metavar="VALUE"),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """Print a tracked indicator's fields and the history of its status."""
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        ind = tracker.get(value)
+        if ind is None:
+            raise TrackerError(f"{value}: not tracked")
+        history = tracker.history(value)
+    asn = f"AS{ind.asn}" if ind.asn is not None else "-"
+    for label, v in (("value", ind.value), ("kind", ind.kind), ("family", ind.family), ("status", ind.status),
+                     ("first seen", _when(ind.first_seen)), ("last seen", _when(ind.last_seen)),
+                     ("last online", _when(ind.last_online)), ("last checked", _when(ind.last_checked)),
+                     ("as", f"{asn} {ind.as_name or ''}".rstrip()), ("country", ind.country or "-"),
+                     ("source", ind.source or "-"), ("confidence", ind.confidence),
+                     ("tags", ", ".join(ind.tags) or "-"), ("notes", ind.notes or "-"),
+                     ("check-ins", "-" if ind.checkins is None else f"{ind.checkins:,}"),
+                     ("id", ind.id), ("revision", ind.revision), ("updated", _when(ind.updated))):
+        print(f"{label:<14}{v}")
+    print("history")
+    for c in history:
+        what = f"{c.old} -> {c.new}" if c.old is not None else f"created {c.new}"
+        print(f"  {_when(c.at)}  {what}  by {c.by}" + (f": {c.reason}" if c.reason else ""))
+
+
+@tracker_app.command("list")
+def tracker_list(
+    family: Optional[list[str]] = typer.Option(None, "--family", help="Only this family; repeatable."),
+    status: Optional[list[str]] = typer.Option(None, "--status", help="Only this status; repeatable."),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", help="Only this kind; repeatable."),
+    limit: int = typer.Option(0, "--limit", metavar="N", help="At most N rows; 0: all."),
+    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = OPERATION_OPTION,
+) -> None:
+    """List tracked indicators: value, kind, family, status, last seen (UTC)."""
+    import itertools
+
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        rows = tracker.select(family=family or None, status=status or None, kind=kind or None)
+        _to_stdout(lambda: [print(f"{i.value}\t{i.kind}\t{i.family}\t{i.status}\t{_when(i.last_seen)}")
+                            for i in (itertools.islice(rows, limit) if limit else rows)])
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATION_OPTION) -> None:
+    """Migrate the tracker's database to this takedown's schema (back it up first)."""
+    dbm = _import("takedown.tracker.db", None, TrackerError)
+    url, _ = _tracker_target(db, operation)
+    engine = dbm.open_engine(url)
+    try:
+        before, after = dbm.upgrade(engine)
+    finally:
+        engine.dispose()
+    shown = dbm.shown(url)
+    print(f"{shown}: already at revision {after}" if before == after
+          else f"{shown}: upgraded from {before or 'an empty database'} to revision {after}")
+
+
+@db_app.command("current")
+def db_current(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATION_OPTION) -> None:
+    """Print the database's schema revision and this takedown's."""
+    dbm = _import("takedown.tracker.db", None, TrackerError)
+    url, _ = _tracker_target(db, operation)
+    engine = dbm.open_engine(url)
+    try:
+        rev = dbm.current(engine)
+    finally:
+        engine.dispose()
+    head = dbm.head()
+    state = ("up to date" if rev == head else "empty: made at the first use" if rev is None
+             else "newer than this takedown" if not dbm.known(rev) else "older: run takedown db upgrade")
+    print(f"{dbm.shown(url)}: revision {rev or 'none'} (this takedown: {head}; {state})")
+
+
+# --------------------------------------------------------------------------
 
 
 def main() -> None:

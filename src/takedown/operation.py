@@ -479,6 +479,37 @@ class Control:
     health_timeout: float = key(Float(0, 60), 1.0, doc="seconds a worker has to answer a /healthz check")
 
 
+def _database_url(v: Any, where: KeyPath, ctx: Context) -> str:
+    """A SQLite path is made absolute against the operation file's directory,
+    like every other path of the file; the password of a PostgreSQL URL
+    belongs in ~/.pgpass or PGPASSWORD rather than in a reviewed file."""
+    s = Str().parse(v, where, ctx).strip()
+    if not s:
+        return ""
+    scheme, sep, rest = s.partition("://")
+    if not sep or scheme not in ("sqlite", "postgresql", "postgres", "postgresql+psycopg"):
+        raise Invalid(where, f"{dotted(where)} must be sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE, "
+                             f"not {show(v)}")
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise Invalid(where, f"{dotted(where)}: a SQLite URL is sqlite:///PATH (three slashes), not {show(v)}")
+        return f"sqlite:///{os.path.abspath(ctx.base / Path(rest[1:]).expanduser())}"
+    return s
+
+
+DB_URL = Custom(_database_url, "database URL")
+
+
+@dataclass(frozen=True)
+class Database:
+    """``[database]``: the tracker's relational store (docs/tracker.md, "The
+    store"): SQLite, embedded, by default; PostgreSQL when several hosts
+    share it or it grows large."""
+
+    url: str = key(DB_URL, "", doc="sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE",
+                   doc_default="SQLite, tracker.sqlite in the storage directory")
+
+
 def _listener(kind: str) -> Table:
     return Table(Listener, fixed={"kind": kind}, check=_check_listener)
 
@@ -503,6 +534,7 @@ class Operation:
     control: Control | None = key(Table(Control), None, doc="the control listener: /metrics, /healthz")
     dga: tuple[DgaSpec, ...] = key(Tables(DgaSpec, check=_check_dga), (), doc="DGA families sunk as names come due")
     service: Service = key(Table(Service, check=_check_service), Service(), doc="the user takedown serve runs as")
+    database: Database = key(Table(Database), Database(), doc="the tracker's database")
 
 
 # --------------------------------------------------------------------------

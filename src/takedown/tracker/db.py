@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from takedown.errors import TrackerError
 
-__all__ = ["DEFAULT_FILE", "resolve_url", "open_engine", "shown", "errors", "head", "current", "upgrade",
+__all__ = ["DEFAULT_FILE", "resolve_url", "open_engine", "shown", "errors", "head", "known", "current", "upgrade",
            "ensure_current"]
 
 DEFAULT_FILE = "tracker.sqlite"
@@ -146,7 +146,7 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def _known(rev: str) -> bool:
+def known(rev: str) -> bool:
     from alembic.util import CommandError
 
     try:
@@ -156,7 +156,7 @@ def _known(rev: str) -> bool:
 
 
 def _check_known(engine: Engine, rev: str | None) -> None:
-    if rev is not None and not _known(rev):
+    if rev is not None and not known(rev):
         raise TrackerError(f"the tracker database {shown(str(engine.url))} is at revision {rev}, newer than this "
                            f"takedown (head {head()}): use a newer takedown")
 

@@ -181,8 +181,9 @@ class Tracker:
     """The tracker's store on one database (SQLite or PostgreSQL).
 
     ``enricher``: what fills AS and country (an object with ``lookup(ips)``
-    like :class:`takedown.enrich.Enricher`); None loads the shipped data
-    the first time an address needs it; False turns enrichment off."""
+    like :class:`takedown.enrich.Enricher`, or a function that makes one);
+    None loads the shipped data; either is made the first time an address
+    needs it. False turns enrichment off."""
 
     def __init__(self, engine: Engine, enricher=None):
         self.engine = engine
@@ -219,6 +220,8 @@ class Tracker:
             from takedown.enrich import Enricher
 
             self._enricher = Enricher.default()
+        elif not hasattr(self._enricher, "lookup"):
+            self._enricher = self._enricher()  # a factory: made only when an address needs it
         t = self._enricher.lookup(ips)
         return list(zip(t.column("cc").to_pylist(), t.column("asn").to_pylist(), t.column("as_name").to_pylist()))
 
@@ -287,7 +290,7 @@ class Tracker:
                 _executemany(conn, IND, _ROW_COLUMNS, new_rows)
                 ids: dict[str, int] = {}
                 for chunk in _chunks([r["value"] for r in new_rows], _IN_CHUNK):
-                    ids.update(conn.execute(select(IND.c.value, IND.c.id).where(IND.c.value.in_(chunk))).tuples().all())
+                    ids.update(conn.execute(select(IND.c.value, IND.c.id).where(IND.c.value.in_(chunk))).all())
                 history.extend({"indicator_id": ids[r["value"]], "at": at, "old": None, "new": r["status"],
                                 "by": by, "reason": reason, "detail": "{}"} for r in new_rows)
             if updates:
@@ -418,7 +421,9 @@ class Tracker:
         so memory stays bounded and no transaction is held open while the
         caller writes an export (``stale_before``: never checked, or last
         checked before it)."""
-        cond = self._where(family, status, kind, stale_before)
+        return self._pages(self._where(family, status, kind, stale_before), page)  # filters checked now
+
+    def _pages(self, cond: list, page: int) -> Iterator[Indicator]:
         last = 0
         while True:
             with db.errors(self.url, "read"), self.engine.connect() as conn:
