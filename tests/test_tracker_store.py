@@ -209,11 +209,16 @@ def test_select_streams_in_pages_and_holds_no_lock(tracker):
 
 def test_large_batches_count_and_history(tracker):
     n = 12_345
-    r = tracker.add((Indicator(f"h{i}.example", "domain", "zeus", "online") for i in range(n)), by="bulk", at=T0,
-                    batch=5_000)
+    statuses = ("online", "offline", "unknown")
+    r = tracker.add((Indicator(f"h{i}.example", "domain", "zeus", statuses[i % 3]) for i in range(n)), by="bulk",
+                    at=T0, batch=5_000)
     assert r.added == n
+    with tracker.engine.connect() as c:  # each creation row is its own indicator's
+        assert c.execute(text("SELECT count(*) FROM indicators i JOIN changes c ON c.indicator_id = i.id "
+                              "WHERE c.old IS NULL AND c.new = i.status")).scalar() == n
+    assert [h.new for h in tracker.history("h4.example")] == ["offline"]
     r = tracker.add((Indicator(f"h{i}.example", "domain", "zeus", "seized" if i % 2 else "online")
-                     for i in range(0, n, 3)), by="bulk", at=T0)
+                     for i in range(0, n, 3)), by="bulk", at=T0)  # every third was online
     changed = len(range(3, n, 6))  # the odd ones among every third
     assert (r.updated, r.unchanged, r.status_changes) == (changed, len(range(0, n, 3)) - changed, changed)
     assert tracker.count(status="seized") == changed
