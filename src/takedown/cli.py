@@ -756,14 +756,9 @@ def db_upgrade(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATI
     """Migrate the tracker's database to this takedown's schema (back it up first)."""
     dbm = _import("takedown.tracker.db", None, TrackerError)
     url, _ = _tracker_target(db, operation)
-    engine = dbm.open_engine(url)
-    try:
-        before, after = dbm.upgrade(engine)
-    finally:
-        engine.dispose()
-    shown = dbm.shown(url)
-    print(f"{shown}: already at revision {after}" if before == after
-          else f"{shown}: upgraded from {before or 'an empty database'} to revision {after}")
+    before, after = dbm.upgrade_url(url)
+    print(f"{dbm.shown(url)}: already at revision {after}" if before == after
+          else f"{dbm.shown(url)}: upgraded from {before or 'an empty database'} to revision {after}")
 
 
 @db_app.command("current")
@@ -771,14 +766,7 @@ def db_current(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATI
     """Print the database's schema revision and this takedown's."""
     dbm = _import("takedown.tracker.db", None, TrackerError)
     url, _ = _tracker_target(db, operation)
-    engine = dbm.open_engine(url)
-    try:
-        rev = dbm.current(engine)
-    finally:
-        engine.dispose()
-    head = dbm.head()
-    state = ("up to date" if rev == head else "empty: made at the first use" if rev is None
-             else "newer than this takedown" if not dbm.known(rev) else "older: run takedown db upgrade")
+    rev, head, state = dbm.revision_state(url)
     print(f"{dbm.shown(url)}: revision {rev or 'none'} (this takedown: {head}; {state})")
 
 

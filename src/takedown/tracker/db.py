@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from takedown.errors import TrackerError
 
 __all__ = ["DEFAULT_FILE", "resolve_url", "open_engine", "shown", "errors", "head", "known", "current", "upgrade",
-           "ensure_current"]
+           "upgrade_url", "revision_state", "ensure_current"]
 
 DEFAULT_FILE = "tracker.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -195,3 +195,24 @@ def ensure_current(engine: Engine) -> None:
                            "not a takedown tracker database")
     raise TrackerError(f"the tracker database {shown(str(engine.url))} is at revision {rev}, older than this "
                        f"takedown (head {head()}): run `takedown db upgrade` (after a backup)")
+
+
+def upgrade_url(url: str) -> tuple[str | None, str]:
+    """:func:`upgrade` the database at ``url`` (``takedown db upgrade``)."""
+    engine = open_engine(url)
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def revision_state(url: str) -> tuple[str | None, str, str]:
+    """The database's revision, the code's, and what that means (``takedown db current``)."""
+    engine = open_engine(url)
+    try:
+        rev = current(engine)
+    finally:
+        engine.dispose()
+    state = ("up to date" if rev == head() else "empty: made at the first use" if rev is None
+             else "newer than this takedown" if not known(rev) else "older: run takedown db upgrade")
+    return rev, head(), state
