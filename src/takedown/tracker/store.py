@@ -487,10 +487,18 @@ _CHANGE_COLUMNS = tuple(c.name for c in CH.columns if c.name != "id")
 
 def _executemany(conn, table, columns: tuple[str, ...], rows: list[dict], key: str | None = None) -> None:
     """INSERT ``rows`` (or, with ``key``, UPDATE the rows it names) through
-    the driver's executemany: SQLAlchemy's per-row parameter processing costs
-    more than SQLite's insert itself, and these columns need no conversion."""
+    the driver's executemany (COPY for PostgreSQL's inserts): SQLAlchemy's
+    per-row parameter processing costs more than SQLite's insert itself, and
+    these columns need no conversion."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     q = conn.dialect.identifier_preparer.quote
+    if key is None and conn.dialect.name == "postgresql":
+        # COPY: PostgreSQL's bulk load, several times the rows/s of batched INSERTs
+        with conn.connection.driver_connection.cursor() as cur, \
+                cur.copy(f"COPY {q(table.name)} ({', '.join(map(q, columns))}) FROM STDIN") as copy:
+            for row in map(itemgetter(*columns), rows):
+                copy.write_row(row)
+        return
     if key is None:
         sql = (f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) "
                f"VALUES ({', '.join([mark] * len(columns))})")
