@@ -226,6 +226,32 @@ def test_large_batches_count_and_history(tracker):
         assert c.execute(text("SELECT count(*) FROM changes")).scalar() == n + changed
 
 
+def test_a_value_added_by_another_writer_meanwhile_is_merged(tracker, monkeypatch):
+    """Two imports at once: the other one inserts a value between this one's
+    SELECT and INSERT; the unique value refuses the INSERT and the batch is
+    done again, merging with the other's row."""
+    from takedown.tracker import store
+
+    tracker.add([ind("race.example", status="online", tags=("theirs",))], by="other", at=T0)
+    real, hidden = store._rows_of, []
+
+    def first_read_misses_it(conn, columns, values):
+        rows = list(real(conn, columns, values))
+        if not hidden and columns == store._COLUMNS:
+            hidden.append(True)
+            return iter(r for r in rows if r["value"] != "race.example")
+        return iter(rows)
+
+    monkeypatch.setattr(store, "_rows_of", first_read_misses_it)
+    r = tracker.add([ind("race.example", status="seized", tags=("ours",)), ind("fresh.example")], by="me", at=T0 + H)
+    assert hidden and (r.added, r.updated, r.status_changes) == (1, 1, 1)
+    got = tracker.get("race.example")
+    assert got.status == "seized" and got.tags == ("theirs", "ours")
+    assert [(c.old, c.new, c.by) for c in tracker.history("race.example")] == [(None, "online", "other"),
+                                                                             ("online", "seized", "me")]
+    assert tracker.count() == 2
+
+
 def test_next_serial_increases_per_format(tracker):
     a = tracker.next_serial("rpz", now=T0)
     assert a >= int(T0.timestamp())

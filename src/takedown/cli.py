@@ -744,11 +744,14 @@ def tracker_list(
     """List tracked indicators: value, kind, family, status, last seen (UTC)."""
     import itertools
 
+    def lines(rows) -> None:
+        for i in itertools.islice(rows, limit or None):
+            print(f"{i.value}\t{i.kind}\t{i.family}\t{i.status}\t{_when(i.last_seen)}")
+
     tracker, _ = _open_tracker(db, operation)
     with tracker:
         rows = tracker.select(family=family or None, status=status or None, kind=kind or None)
-        _to_stdout(lambda: [print(f"{i.value}\t{i.kind}\t{i.family}\t{i.status}\t{_when(i.last_seen)}")
-                            for i in (itertools.islice(rows, limit) if limit else rows)])
+        _to_stdout(lambda: lines(rows))
 
 
 @db_app.command("upgrade")

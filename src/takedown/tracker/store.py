@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from ipaddress import ip_address
 
 from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from takedown.errors import TrackerError
 from takedown.tracker import db
@@ -280,42 +281,54 @@ class Tracker:
         return AddResult(*totals)
 
     def _add_batch(self, batch: dict[str, Indicator], by: str, reason: str, at: int, totals: list[int]) -> None:
-        values = list(batch)
-        with db.errors(self.url, "write"), self.engine.begin() as conn:
-            stored = {r["value"]: r for r in _rows_of(conn, _COLUMNS, values)}
-            new_rows, updates, history = [], [], []
-            for value, ind in batch.items():
-                old = stored.get(value)
-                if old is None:
-                    new_rows.append(_row(ind, at))
-                    continue
-                row = merge(old, ind, at)
-                if row == old:
-                    totals[2] += 1
-                    continue
-                updates.append(row)
-                if row["status"] != old["status"]:
-                    history.append({"indicator_id": old["id"], "at": at, "old": old["status"],
-                                    "new": row["status"], "by": by, "reason": reason, "detail": "{}"})
-            self._enrich(new_rows)
-            self._enrich([r for r in updates if r["kind"] != "domain"])
-            for r in updates:
-                # enrichment after the merge may have changed a revised field
-                old = stored[r["value"]]
-                if r["revision"] == old["revision"] and any(r[f] != old[f] for f in ("asn", "as_name", "country")):
-                    r["revision"], r["updated"] = old["revision"] + 1, at
-            if new_rows:
-                _executemany(conn, IND, _ROW_COLUMNS, new_rows)
-                ids = _new_ids(conn, [r["value"] for r in new_rows])
-                history.extend({"indicator_id": ids[r["value"]], "at": at, "old": None, "new": r["status"],
-                                "by": by, "reason": reason, "detail": "{}"} for r in new_rows)
-            if updates:
-                _executemany(conn, IND, _ROW_COLUMNS, updates, key="id")
-            if history:
-                _executemany(conn, CH, _CHANGE_COLUMNS, history)
-        totals[0] += len(new_rows)
-        totals[1] += len(updates)
-        totals[3] += len(history) - len(new_rows)
+        with db.errors(self.url, "write"):
+            try:
+                with self.engine.begin() as conn:
+                    counts = self._merge_batch(conn, batch, by, reason, at)
+            except IntegrityError:
+                # another writer added one of these values between our SELECT
+                # and INSERT (PostgreSQL, two imports at once): once more,
+                # now that its row is there to merge with
+                with self.engine.begin() as conn:
+                    counts = self._merge_batch(conn, batch, by, reason, at)
+        for i, n in enumerate(counts):
+            totals[i] += n
+
+    def _merge_batch(self, conn, batch: dict[str, Indicator], by: str, reason: str, at: int) -> tuple[int, ...]:
+        """One batch in one transaction; (added, updated, unchanged, status changes)."""
+        stored = {r["value"]: r for r in _rows_of(conn, _COLUMNS, list(batch))}
+        new_rows, updates, history = [], [], []
+        unchanged = 0
+        for value, ind in batch.items():
+            old = stored.get(value)
+            if old is None:
+                new_rows.append(_row(ind, at))
+                continue
+            row = merge(old, ind, at)
+            if row == old:
+                unchanged += 1
+                continue
+            updates.append(row)
+            if row["status"] != old["status"]:
+                history.append({"indicator_id": old["id"], "at": at, "old": old["status"],
+                                "new": row["status"], "by": by, "reason": reason, "detail": "{}"})
+        self._enrich(new_rows)
+        self._enrich([r for r in updates if r["kind"] != "domain"])
+        for r in updates:
+            # enrichment after the merge may have changed a revised field
+            old = stored[r["value"]]
+            if r["revision"] == old["revision"] and any(r[f] != old[f] for f in ("asn", "as_name", "country")):
+                r["revision"], r["updated"] = old["revision"] + 1, at
+        if new_rows:
+            _executemany(conn, IND, _ROW_COLUMNS, new_rows)
+            ids = _new_ids(conn, [r["value"] for r in new_rows])
+            history.extend({"indicator_id": ids[r["value"]], "at": at, "old": None, "new": r["status"],
+                            "by": by, "reason": reason, "detail": "{}"} for r in new_rows)
+        if updates:
+            _executemany(conn, IND, _ROW_COLUMNS, updates, key="id")
+        if history:
+            _executemany(conn, CH, _CHANGE_COLUMNS, history)
+        return len(new_rows), len(updates), unchanged, len(history) - len(new_rows)
 
     def _stored(self, conn, value: str) -> dict:
         key = normalize(value)
@@ -494,10 +507,13 @@ def _executemany(conn, table, columns: tuple[str, ...], rows: list[dict], key: s
     q = conn.dialect.identifier_preparer.quote
     if key is None and conn.dialect.name == "postgresql":
         # COPY: PostgreSQL's bulk load, several times the rows/s of batched INSERTs
-        with conn.connection.driver_connection.cursor() as cur, \
-                cur.copy(f"COPY {q(table.name)} ({', '.join(map(q, columns))}) FROM STDIN") as copy:
-            for row in map(itemgetter(*columns), rows):
-                copy.write_row(row)
+        sql = f"COPY {q(table.name)} ({', '.join(map(q, columns))}) FROM STDIN"
+        try:
+            with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+                for row in map(itemgetter(*columns), rows):
+                    copy.write_row(row)
+        except conn.dialect.dbapi.Error as exc:  # as SQLAlchemy reports the driver's errors (IntegrityError...)
+            raise DBAPIError.instance(sql, None, exc, conn.dialect.dbapi.Error) from exc
         return
     if key is None:
         sql = (f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) "
