@@ -37,5 +37,8 @@ def postgres():
 def tracker_url(request, tmp_path):
     """The URL of a new, empty tracker database (SQLite, then PostgreSQL)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tracker.sqlite'}"
-    return request.getfixturevalue("postgres").create_database(f"tracker_{os.getpid()}_{next(_databases)}")
+        yield f"sqlite:///{tmp_path / 'tracker.sqlite'}"
+        return
+    server, name = request.getfixturevalue("postgres"), f"tracker_{os.getpid()}_{next(_databases)}"
+    yield server.create_database(name)
+    server.drop_database(name)

@@ -75,14 +75,22 @@ class PostgresInstance:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """A new, empty database; its URL."""
+    def _admin(self, sql: str) -> None:
         import psycopg
 
         with psycopg.connect(host=self.host, port=self.port, user=SUPERUSER, dbname="postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql)
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database; its URL."""
+        self._admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Remove a database, ending the sessions still on it (a test's
+        pooled connections); its buffers are not left for the shutdown to write."""
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: sessions are ended) and remove its directory."""
