@@ -21,6 +21,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -32,7 +37,6 @@ __all__ = ["DEFAULT_FILE", "resolve_url", "open_engine", "shown", "errors", "hea
 
 DEFAULT_FILE = "tracker.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_VERSION_TABLE = "alembic_version"
 
 
 def resolve_url(db: str | None, storage: Path | None = None) -> str:
@@ -119,8 +123,6 @@ def errors(url: str, doing: str = "use") -> Iterator[None]:
 
 
 def _config(connection=None):
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -128,8 +130,6 @@ def _config(connection=None):
 
 
 def _script():
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(_config())
 
 
@@ -140,15 +140,11 @@ def head() -> str:
 
 def current(engine: Engine) -> str | None:
     """The database's revision; None for a database without one."""
-    from alembic.runtime.migration import MigrationContext
-
     with errors(str(engine.url)), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def known(rev: str) -> bool:
-    from alembic.util import CommandError
-
     try:
         return _script().get_revision(rev) is not None
     except CommandError:
@@ -168,8 +164,6 @@ def _is_empty(engine: Engine) -> bool:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Migrate the database to head; (revision before, revision after)."""
-    from alembic import command
-
     before = current(engine)
     _check_known(engine, before)
     if before is None and not _is_empty(engine):

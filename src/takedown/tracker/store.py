@@ -11,8 +11,9 @@ Adding is an upsert keyed on the canonical value; an indicator added again
 is merged with the stored one (:func:`merge`, the rules in docs/tracker.md).
 Every status change, creation included, writes a history row saying who
 made it, when and why. A million indicators are added in batches: one
-SELECT of the batch's stored rows, the merge in Python, one executemany
-INSERT, one executemany UPDATE and the history rows in bulk.
+SELECT of the batch's stored rows, the merge in Python, one bulk INSERT
+(executemany; COPY on PostgreSQL), one executemany UPDATE and the history
+rows in bulk.
 
 AS number, AS name and country are filled at write time for IPs and for URLs
 whose host is an IP, one vectorised lookup per batch
@@ -24,11 +25,11 @@ from __future__ import annotations
 
 import functools
 import json
-from operator import itemgetter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from ipaddress import ip_address
+from operator import itemgetter
 
 from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -72,10 +73,6 @@ def _s(t: datetime | None) -> int | None:
     return int(t.timestamp() // 1)
 
 
-def _t(s: int | None) -> datetime | None:
-    return None if s is None else datetime.fromtimestamp(s, timezone.utc)
-
-
 def _latest(a: int | None, b: int | None) -> int | None:
     return a if b is None else b if a is None else max(a, b)
 
@@ -116,7 +113,7 @@ def merge(old: dict, ind: Indicator, at: int) -> dict:
     ``updated`` set when a field of :data:`REVISED` changes."""
     new = dict(old)
     new["first_seen"] = _earliest(old["first_seen"], _s(ind.first_seen))
-    new["last_seen"] = _latest(old["last_seen"], _s(ind.last_seen) or at)
+    new["last_seen"] = _latest(old["last_seen"], at if ind.last_seen is None else _s(ind.last_seen))
     new["last_online"] = _latest(old["last_online"], _s(ind.last_online))
     new["last_checked"] = _latest(old["last_checked"], _s(ind.last_checked))
     if ind.status != "unknown":
@@ -165,7 +162,7 @@ def _tag_tuple(tags: str) -> tuple[str, ...]:
 
 
 def _change(value: str, r) -> Change:
-    return Change(value, _t(r.at), r.old, r.new, r.by, r.reason, json.loads(r.detail))
+    return Change(value, _time(r.at), r.old, r.new, r.by, r.reason, json.loads(r.detail))
 
 
 def ip_host(value: str, kind: str) -> str | None:
@@ -239,6 +236,8 @@ class Tracker:
         if self._enricher is False or not ips:
             return [(None, None, None)] * len(ips)
         if self._enricher is None:
+            # lazy: the address tables take a second to load, and a store that
+            # is given only domains never needs them
             from takedown.enrich import Enricher
 
             self._enricher = Enricher.default()
