@@ -9,6 +9,7 @@ command as a user does)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -407,6 +408,12 @@ def test_cli_import_and_export_round_trip(tracker_url, tsv_format, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[:2] == feed.read_text().splitlines()
     assert lines[2].startswith("# serial ") and lines[2].endswith('sinkhole None changes 2 {"x": "1"}')
+    # with an operation, exports point sunk names at its sinkhole
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples", tmp_path / "ex")
+    r = runner.invoke(app, ["tracker", "export", "--format", "test-tsv", "--out", str(out), "--db", tracker_url,
+                            "--operation", str(tmp_path / "ex" / "operation.toml")])
+    assert r.exit_code == 0, r.output
+    assert " sinkhole 192.0.2.53 changes 2 {}" in out.read_text()
     # the import is in the history as the format and the file
     with Tracker.open(tracker_url) as t:
         (c,) = t.history("a.example")
