@@ -1,0 +1,312 @@
+"""The tracker from the operation (seized lists, DGA names due, zones'
+blocklists) and from the sinkhole's events (DNS queries, HTTP Host and TLS
+SNI check-ins per tracked domain), written through a store.
+
+The events are written with the project's own segment writer; the counts
+expected are computed here from the list of events the test wrote. The store
+is a dict behind the API takedown.tracker.store.Tracker offers (get, add,
+select): the store itself is tested with its own module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import takedown.tracker.sync as sync
+from takedown.dga import get
+from takedown.errors import OperationError
+from takedown.events import DNS_ROW
+from takedown.operation import load_operation
+from takedown.store.checkins import template
+from takedown.store.segments import SegmentWriter
+from takedown.tracker.indicator import Indicator
+from takedown.tracker.sync import (apply_events, apply_operation, from_operation, merged, sightings, sinkholed)
+
+from net_helpers import operation_text
+
+DAY = date(2026, 3, 10)  # necurs' 4-day group 2026-03-08..11
+NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
+
+ZONE = """\
+$ORIGIN dyn.example.
+$TTL 3600
+@        IN SOA ns1.dyn.example. hostmaster.dyn.example. 1 7200 3600 1209600 3600
+@        IN NS  ns1.dyn.example.
+ns1      IN A   198.51.100.1
+www      IN A   198.51.100.80
+pcbot    IN A   198.51.100.81
+"""
+
+BODY = """
+[[domains]]
+family = "zeus"
+file = "zeus.txt"
+[[domains]]
+family = "waledac"
+file = "waledac.txt"
+[[zones]]
+origin = "dyn.example"
+file = "dyn.zone"
+blocklist = "dyn-block.txt"
+family = "nitol"
+[[dga]]
+family = "necurs"
+params = { count = 4 }
+days_before = 1
+days_after = 2
+"""
+
+
+@pytest.fixture()
+def op(tmp_path):
+    (tmp_path / "zeus.txt").write_text("# seized under the court order\nzeus-gate.example\nBAD.dyn.example.\n")
+    (tmp_path / "waledac.txt").write_text("christmas-ecard.example\nzeus-gate.example  # listed twice\n")
+    (tmp_path / "dyn.zone").write_text(ZONE)
+    (tmp_path / "dyn-block.txt").write_text("pcbot.dyn.example\n*.nitol.dyn.example\nbad.dyn.example\n")
+    p = tmp_path / "op.toml"
+    p.write_text(operation_text(5353, "b71", BODY))
+    return load_operation(p)
+
+
+def test_from_operation_seized_dga_and_sinkholed(op):
+    got = {i.value: i for i in from_operation(op, DAY, NOW)}
+    due = {n.lower().rstrip(".") for n in get("necurs").generate(DAY, count=4)}
+    assert len(due) == 4
+    assert set(got) == {"zeus-gate.example", "bad.dyn.example", "christmas-ecard.example",
+                        "pcbot.dyn.example", "nitol.dyn.example"} | due
+    z = got["zeus-gate.example"]
+    assert (z.kind, z.family, z.status, z.source, z.confidence) == ("domain", "zeus", "seized", "operation:b71", 100)
+    assert (z.first_seen, z.last_seen) == (NOW, NOW)
+    assert z.notes == "seized: listed in zeus.txt"  # the first list that names it wins
+    # a seized name in a taken-over zone is sunk whole: seized, not the zone's sinkholed
+    assert (got["bad.dyn.example"].status, got["bad.dyn.example"].family) == ("seized", "zeus")
+    assert got["christmas-ecard.example"].family == "waledac"
+    for name in due:
+        assert (got[name].status, got[name].family, got[name].tags) == ("seized", "necurs", ("dga",))
+        assert got[name].notes == "DGA name of 2026-03-08..2026-03-11, held 2026-03-07..2026-03-13"
+    pc, ni = got["pcbot.dyn.example"], got["nitol.dyn.example"]
+    assert (pc.status, pc.family, pc.notes) == ("sinkholed", "nitol", "blocklisted in zone dyn.example")
+    assert ni.notes == "blocklisted in zone dyn.example and every name below it"
+
+
+def test_dga_names_follow_the_day(op):
+    names = lambda day: {i.value for i in from_operation(op, day, NOW) if i.tags == ("dga",)}  # noqa: E731
+    fam = get("necurs")
+    # 2026-03-12: the 08..11 group is held until 13, the 12..15 group is in its period
+    assert names(date(2026, 3, 12)) == {n.lower() for d in (DAY, date(2026, 3, 12))
+                                        for n in fam.generate(d, count=4)}
+    assert names(date(2026, 3, 10)) == {n.lower() for n in fam.generate(DAY, count=4)}
+
+
+def test_from_operation_reports_a_bad_list(op, tmp_path):
+    (tmp_path / "zeus.txt").write_text("ok.example\nnot a name\n")
+    with pytest.raises(OperationError, match=r"zeus\.txt:2: "):
+        from_operation(op, DAY, NOW)
+
+
+# --------------------------------------------------------------------------
+# The events
+
+
+def epoch(d: date, seconds: float) -> float:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() + seconds
+
+
+#: (day, kind, name): DNS queries by qname, HTTP check-ins by Host, TLS by SNI
+EVENTS = [
+    (DAY, "dns", "zeus-gate.example"),
+    (DAY, "dns", "zeus-gate.example"),
+    (DAY, "dns", "www.zeus-gate.example"),  # below a tracked name: counts for it
+    (DAY, "dns", "ZEUS-GATE.example."),  # case and the final dot are normalised by the writer
+    (DAY - timedelta(days=1), "dns", "zeus-gate.example"),
+    (DAY, "http", "zeus-gate.example"),
+    (DAY, "dns", "update-check.example"),
+    (DAY, "http", "update-check.example"),
+    (DAY, "http", "update-check.example"),
+    (DAY, "tls", "tls-c2.example"),
+    (DAY, "dns", "notgate.example"),  # shares a suffix string with gate.example, not a label
+    (DAY, "dns", "clean.example"),
+    (DAY - timedelta(days=20), "dns", "old.example"),  # before the period
+    (DAY + timedelta(days=1), "dns", "late.example"),  # after it
+]
+
+TRACKED = [
+    Indicator.new("zeus-gate.example", "zeus", status="seized", source="operation:b71", confidence=100),
+    Indicator.new("update-check.example", "zeus", status="online", source="threatfox", confidence=75,
+                  tags=("c2",), last_seen=datetime(2026, 3, 1, tzinfo=UTC)),
+    Indicator.new("tls-c2.example", "dridex", status="unknown"),
+    Indicator.new("gate.example", "dridex", status="online"),
+    Indicator.new("quiet.example", "zeus", status="offline"),
+    Indicator.new("old.example", "zeus", status="offline"),
+    Indicator.new("late.example", "zeus", status="offline"),
+    Indicator.new("192.0.2.10:443", "dridex", status="online"),  # not a domain: never looked up
+]
+
+
+def write_events(storage: Path) -> None:
+    writers = {k: SegmentWriter(storage, k, operation="b71", sensor="s1", worker=0, fsync=False)
+               for k in ("dns", "http", "tls")}
+    for n, (day, kind, name) in enumerate(EVENTS):
+        t = epoch(day, 3600 + n)
+        if kind == "dns":
+            values = {"time": t, "transport": "udp", "src_ip": "198.51.100.53", "src_port": 1024 + n,
+                      "dst_ip": "192.0.2.53", "dst_port": 53, "qname": name, "qtype": 1, "rcode": 0,
+                      "rule": "none", "family": None, "ecs": None, "response": "answer"}
+            writers["dns"].rows.append(tuple(values[c] for c in DNS_ROW))
+        else:
+            buf = writers[kind].checkins
+            fields = {"host": name} if kind == "http" else {"sni": name}
+            tpl = buf.add_template(template(response="notice" if kind == "http" else "close", **fields))
+            buf.log(t, buf.add_conn(("tcp", "203.0.113.9", 40000 + n, "192.0.2.53", 443, None)), tpl)
+    for w in writers.values():
+        w.close()
+
+
+def expected(since: date, until: date) -> dict[str, tuple[int, int, datetime]]:
+    """value -> (queries, check-ins, last time), from EVENTS by label suffix."""
+    out: dict[str, list] = {}
+    for n, (day, kind, name) in enumerate(EVENTS):
+        if not since <= day <= until:
+            continue
+        labels = name.lower().rstrip(".").split(".")
+        for ind in TRACKED:
+            if ind.kind == "domain" and ind.value.split(".") == labels[-len(ind.value.split(".")):]:
+                row = out.setdefault(ind.value, [0, 0, None])
+                row[0 if kind == "dns" else 1] += 1
+                t = datetime.fromtimestamp(epoch(day, 3600 + n), UTC)
+                row[2] = max(row[2] or t, t)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory) -> Path:
+    s = tmp_path_factory.mktemp("events")
+    write_events(s)
+    return s
+
+
+@pytest.mark.parametrize("batch", [10_000, 2])
+def test_sightings_count_per_tracked_domain(storage, monkeypatch, batch):
+    monkeypatch.setattr(sync, "BATCH", batch)
+    since, until = DAY - timedelta(days=6), DAY
+    got = list(sightings(storage, iter(TRACKED), since, until))
+    assert [s.value for s in got] == sorted(s.value for s in got)
+    assert {s.value: (s.queries, s.checkins, s.last) for s in got} == expected(since, until)
+    assert {s.value: (s.queries, s.checkins) for s in got} == {
+        "zeus-gate.example": (5, 1), "update-check.example": (1, 2), "tls-c2.example": (0, 1)}
+    rows = {s.row() for s in got}
+    assert rows == {("zeus-gate.example", "seized", 6), ("update-check.example", "sinkholed", 3),
+                    ("tls-c2.example", "sinkholed", 1)}
+    # the tracked indicator comes back whole
+    up = next(s for s in got if s.value == "update-check.example")
+    assert up.indicator == TRACKED[1]
+
+
+def test_sightings_period_bounds(storage):
+    everything = {s.value for s in sightings(storage, TRACKED, None, None)}
+    assert {"old.example", "late.example"} <= everything
+    assert {s.value for s in sightings(storage, TRACKED, DAY + timedelta(days=1), None)} == {"late.example"}
+    assert list(sightings(storage, [], None, None)) == []
+
+
+def test_sightings_without_events(tmp_path):
+    assert list(sightings(tmp_path / "nothing", TRACKED, None, None)) == []
+
+
+def test_sinkholed_keeps_seized_and_moves_last_seen(storage):
+    got = {i.value: i for i in sinkholed(sightings(storage, TRACKED, DAY - timedelta(days=6), DAY))}
+    up = got["update-check.example"]
+    assert (up.status, up.checkins, up.source, up.confidence, up.tags) == ("sinkholed", 3, "threatfox", 75, ("c2",))
+    assert up.last_seen == expected(DAY - timedelta(days=6), DAY)["update-check.example"][2]
+    assert (got["zeus-gate.example"].status, got["zeus-gate.example"].checkins) == ("seized", 6)
+
+
+# --------------------------------------------------------------------------
+# Through a store
+
+
+class DictTracker:
+    """The part of takedown.tracker.store.Tracker the sync uses, over a dict."""
+
+    def __init__(self, indicators=()) -> None:
+        self.rows = {i.value: i for i in indicators}
+        self.history: list[tuple[str, str | None, str, str]] = []
+        self.adds: list[tuple[int, str, str]] = []
+
+    def get(self, value):
+        return self.rows.get(value)
+
+    def add(self, indicators, *, by, reason):
+        batch = list(indicators)
+        self.adds.append((len(batch), by, reason))
+        for i in batch:
+            old = self.rows.get(i.value)
+            if old is None or old.status != i.status:
+                self.history.append((i.value, old.status if old else None, i.status, by))
+            self.rows[i.value] = i
+
+    def select(self, *, family=None, status=None, kind=None, stale_before=None):
+        for i in list(self.rows.values()):
+            if (kind is None or i.kind == kind) and (status is None or i.status == status):
+                yield i
+
+
+def test_apply_operation_merges_with_what_is_tracked(op):
+    before = [
+        Indicator.new("pcbot.dyn.example", "nitol", status="online", source="threatfox", confidence=80,
+                      tags=("c2",), notes="seen on ThreatFox"),
+        Indicator.new("zeus-gate.example", "zeus", status="sinkholed"),
+        Indicator.new("christmas-ecard.example", "waledac", status="seized", notes="kept"),
+    ]
+    tr = DictTracker(before)
+    applied = apply_operation(tr, op, DAY, NOW)
+    pc = tr.rows["pcbot.dyn.example"]
+    # the status from the operation, everything else as tracked
+    assert (pc.status, pc.source, pc.confidence, pc.tags, pc.notes, pc.last_seen) == (
+        "sinkholed", "threatfox", 80, ("c2",), "seen on ThreatFox", NOW)
+    assert tr.rows["zeus-gate.example"].status == "seized"
+    assert tr.rows["christmas-ecard.example"].notes == "kept"
+    assert Counter(i.status for i in tr.rows.values()) == {"seized": 7, "sinkholed": 2}
+    assert (applied.seized, applied.sinkholed) == (7, 2)
+    assert {(by, reason) for _, by, reason in tr.adds} == {("operation", "held by operation b71 on 2026-03-10")}
+    # again: nothing changes status
+    n = len(tr.history)
+    apply_operation(tr, op, DAY, NOW)
+    assert len(tr.history) == n
+
+
+def test_merged_never_weakens_a_status():
+    seized = Indicator.new("a.example", "zeus", status="seized")
+    sink = Indicator.new("a.example", "zeus", status="sinkholed")
+    online = Indicator.new("a.example", "zeus", status="online")
+    assert merged(seized, sink).status == "seized"
+    assert merged(sink, seized).status == "seized"
+    assert merged(online, sink).status == "sinkholed"
+    assert merged(None, online) is online
+
+
+def test_apply_events_marks_tracked_domains(storage, monkeypatch):
+    monkeypatch.setattr(sync, "BATCH", 2)
+    tr = DictTracker(TRACKED)
+    applied = apply_events(tr, storage, DAY - timedelta(days=6), DAY)
+    assert (applied.seized, applied.sinkholed, applied.checkins) == (1, 2, 10)
+    assert tr.rows["update-check.example"].status == "sinkholed"
+    assert tr.rows["tls-c2.example"].checkins == 1
+    assert tr.rows["quiet.example"] == TRACKED[4]  # untouched
+    assert tr.rows["gate.example"] == TRACKED[3]
+    assert [h for h in tr.history if h[3] == "events"] == [
+        ("tls-c2.example", "unknown", "sinkholed", "events"), ("update-check.example", "online", "sinkholed", "events")]
+    assert {by for _, by, _ in tr.adds} == {"events"}
+    assert all(reason.endswith("2026-03-04..2026-03-10") for _, _, reason in tr.adds)
+
+
+def test_a_tracked_indicator_is_carried_through_duckdb_unchanged(storage):
+    odd = dataclasses.replace(TRACKED[1], notes='quote " and \\ and \n newline', as_name="ÆS ünïcode", asn=64500,
+                              id=7, revision=3)
+    (s,) = [s for s in sightings(storage, [odd], None, None)]
+    assert s.indicator == odd
