@@ -423,3 +423,23 @@ def test_jsonl_bad_lines(tmp_path, line, fragment):
         read("jsonl", p)
     assert f"t.jsonl:{fragment}" in str(e.value)
     assert isinstance(e.value, TakedownError)
+
+
+# --------------------------------------------------------------------------
+# The command line: the input is checked before the store is opened
+# (the import into a store, end to end, is tested with the store)
+
+
+def test_cli_refuses_bad_input_in_one_line_before_opening_the_store(tmp_path):
+    from test_cli import ROOT, assert_one_error_line, run
+
+    op = str(ROOT / "examples" / "operation.toml")
+    bad = write(tmp_path, "ipblocklist.csv", FEODO_CSV.replace('"offline"', '"gone"'))
+    assert_one_error_line(run("tracker", "import", str(bad), "--format", "feodo-csv", "--operation", op),
+                          f"Error: {bad}:10: c2_status: 'gone'")
+    assert_one_error_line(run("tracker", "import", str(bad), "--format", "stix", "--operation", op),
+                          "Error: --format: cannot read 'stix' (one of feodo-csv, feodo-json, jsonl, plain, ")
+    assert_one_error_line(run("tracker", "import", str(bad), "--format", "plain", "--status", "gone",
+                              "--operation", op), "Error: --status: unknown status 'gone'")
+    assert_one_error_line(run("tracker", "sync", "--operation", op, "--date", "2026-13-01"),
+                          "Error: --date: '2026-13-01' is not a date")

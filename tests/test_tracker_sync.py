@@ -28,19 +28,11 @@ from takedown.tracker.indicator import Indicator
 from takedown.tracker.sync import (apply_events, apply_operation, from_operation, merged, sightings, sinkholed)
 
 from net_helpers import operation_text
+from test_serve import ZONE  # 3322.org, the Nitol zone
 
 DAY = date(2026, 3, 10)  # necurs' 4-day group 2026-03-08..11
 NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 
-ZONE = """\
-$ORIGIN dyn.example.
-$TTL 3600
-@        IN SOA ns1.dyn.example. hostmaster.dyn.example. 1 7200 3600 1209600 3600
-@        IN NS  ns1.dyn.example.
-ns1      IN A   198.51.100.1
-www      IN A   198.51.100.80
-pcbot    IN A   198.51.100.81
-"""
 
 BODY = """
 [[domains]]
@@ -50,9 +42,9 @@ file = "zeus.txt"
 family = "waledac"
 file = "waledac.txt"
 [[zones]]
-origin = "dyn.example"
-file = "dyn.zone"
-blocklist = "dyn-block.txt"
+origin = "3322.org"
+file = "3322.org.zone"
+blocklist = "3322-block.txt"
 family = "nitol"
 [[dga]]
 family = "necurs"
@@ -64,10 +56,10 @@ days_after = 2
 
 @pytest.fixture()
 def op(tmp_path):
-    (tmp_path / "zeus.txt").write_text("# seized under the court order\nzeus-gate.example\nBAD.dyn.example.\n")
+    (tmp_path / "zeus.txt").write_text("# seized under the court order\nzeus-gate.example\nBAD.3322.org.\n")
     (tmp_path / "waledac.txt").write_text("christmas-ecard.example\nzeus-gate.example  # listed twice\n")
-    (tmp_path / "dyn.zone").write_text(ZONE)
-    (tmp_path / "dyn-block.txt").write_text("pcbot.dyn.example\n*.nitol.dyn.example\nbad.dyn.example\n")
+    (tmp_path / "3322.org.zone").write_text(ZONE)
+    (tmp_path / "3322-block.txt").write_text("pcbot.3322.org\n*.nitol.3322.org\nbad.3322.org\n")
     p = tmp_path / "op.toml"
     p.write_text(operation_text(5353, "b71", BODY))
     return load_operation(p)
@@ -77,21 +69,21 @@ def test_from_operation_seized_dga_and_sinkholed(op):
     got = {i.value: i for i in from_operation(op, DAY, NOW)}
     due = {n.lower().rstrip(".") for n in get("necurs").generate(DAY, count=4)}
     assert len(due) == 4
-    assert set(got) == {"zeus-gate.example", "bad.dyn.example", "christmas-ecard.example",
-                        "pcbot.dyn.example", "nitol.dyn.example"} | due
+    assert set(got) == {"zeus-gate.example", "bad.3322.org", "christmas-ecard.example",
+                        "pcbot.3322.org", "nitol.3322.org"} | due
     z = got["zeus-gate.example"]
     assert (z.kind, z.family, z.status, z.source, z.confidence) == ("domain", "zeus", "seized", "operation:b71", 100)
     assert (z.first_seen, z.last_seen) == (NOW, NOW)
     assert z.notes == "seized: listed in zeus.txt"  # the first list that names it wins
     # a seized name in a taken-over zone is sunk whole: seized, not the zone's sinkholed
-    assert (got["bad.dyn.example"].status, got["bad.dyn.example"].family) == ("seized", "zeus")
+    assert (got["bad.3322.org"].status, got["bad.3322.org"].family) == ("seized", "zeus")
     assert got["christmas-ecard.example"].family == "waledac"
     for name in due:
         assert (got[name].status, got[name].family, got[name].tags) == ("seized", "necurs", ("dga",))
         assert got[name].notes == "DGA name of 2026-03-08..2026-03-11, held 2026-03-07..2026-03-13"
-    pc, ni = got["pcbot.dyn.example"], got["nitol.dyn.example"]
-    assert (pc.status, pc.family, pc.notes) == ("sinkholed", "nitol", "blocklisted in zone dyn.example")
-    assert ni.notes == "blocklisted in zone dyn.example and every name below it"
+    pc, ni = got["pcbot.3322.org"], got["nitol.3322.org"]
+    assert (pc.status, pc.family, pc.notes) == ("sinkholed", "nitol", "blocklisted in zone 3322.org")
+    assert ni.notes == "blocklisted in zone 3322.org and every name below it"
 
 
 def test_dga_names_follow_the_day(op):
@@ -258,14 +250,14 @@ class DictTracker:
 
 def test_apply_operation_merges_with_what_is_tracked(op):
     before = [
-        Indicator.new("pcbot.dyn.example", "nitol", status="online", source="threatfox", confidence=80,
+        Indicator.new("pcbot.3322.org", "nitol", status="online", source="threatfox", confidence=80,
                       tags=("c2",), notes="seen on ThreatFox"),
         Indicator.new("zeus-gate.example", "zeus", status="sinkholed"),
         Indicator.new("christmas-ecard.example", "waledac", status="seized", notes="kept"),
     ]
     tr = DictTracker(before)
     applied = apply_operation(tr, op, DAY, NOW)
-    pc = tr.rows["pcbot.dyn.example"]
+    pc = tr.rows["pcbot.3322.org"]
     # the status from the operation, everything else as tracked
     assert (pc.status, pc.source, pc.confidence, pc.tags, pc.notes, pc.last_seen) == (
         "sinkholed", "threatfox", 80, ("c2",), "seen on ThreatFox", NOW)

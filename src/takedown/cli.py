@@ -23,7 +23,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
+from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -576,6 +576,78 @@ def demo(
     print(f"differences from truth: {len(result.differences)}")
     if result.differences:
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------
+# The tracker's ways in (issue 15): import a feed, sync from the operation
+# and its events. The store (`takedown.tracker.store.Tracker`) is opened
+# only after the input is checked: a bad file never touches the database.
+
+tracker_app = typer.Typer(help="The C&C tracker: indicators, their status, the blocklists others load.",
+                          no_args_is_help=True)
+app.add_typer(tracker_app, name="tracker")
+OPERATION_HELP = "The operation file (TOML): its tracker database."
+
+
+def _open_tracker(op: Any) -> Any:
+    """The operation's tracker: ``[database] url``, else SQLite under its storage."""
+    tracker = _import("takedown.tracker.store", "Tracker", TrackerError)
+    url = getattr(getattr(op, "database", None), "url", None) or f"sqlite:///{op.storage / 'tracker.sqlite'}"
+    return tracker.open(url)
+
+
+@tracker_app.command("import")
+def tracker_import(
+    file: str = typer.Argument(..., metavar="FILE", help="The file to import."),
+    fmt: str = typer.Option(..., "--format", metavar="FORMAT",
+                            help="feodo-csv, feodo-json, threatfox-csv, urlhaus-csv, plain or jsonl."),
+    operation: str = typer.Option(..., "--operation", metavar="FILE", help=OPERATION_HELP),
+    family: Optional[str] = typer.Option(None, "--family", help="Family of every entry (URLhaus and plain lists "
+                                                                "name none)."),
+    status: Optional[str] = typer.Option(None, "--status", help="Status of every entry (online, offline, "
+                                                                "sinkholed, seized, unknown)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source of every entry; default: the feed's."),
+    confidence: Optional[int] = typer.Option(None, "--confidence", metavar="0-100",
+                                             help="Confidence of every entry; default: the feed's."),
+) -> None:
+    """Import a feed file (abuse.ch's formats, a plain list, takedown's own JSON Lines): all rows or none."""
+    ingest = _import("takedown.tracker.ingest", None, TrackerError)
+    op = load_operation(operation)
+    over = ingest.Overrides(family=family, status=status, source=source, confidence=confidence).check()
+    checked = ingest.check_file(fmt, Path(file), over)
+    added = ingest.add_file(_open_tracker(op), fmt, Path(file), over)
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.kinds.items()))
+    print(f"imported {added:,} indicator(s) from {display_path(file)}" + (f": {kinds}" if kinds else ""))
+    if checked.skipped:
+        what = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.skipped.items()))
+        print(f"skipped {sum(checked.skipped.values()):,} row(s) that are not network indicators: {what}")
+
+
+@tracker_app.command("sync")
+def tracker_sync(
+    operation: str = typer.Option(..., "--operation", metavar="FILE", help=OPERATION_HELP),
+    day: Optional[str] = typer.Option(None, "--date", metavar="DATE",
+                                      help="The UTC day whose DGA names are due, YYYY-MM-DD; default: today."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE",
+                                        help="Count the sinkhole's events from this UTC day; default: the 7 days "
+                                             "ending on --date."),
+    from_events: bool = typer.Option(True, "--from-events/--no-from-events",
+                                     help="Also mark tracked domains the sinkhole's events name."),
+) -> None:
+    """Track what the operation holds (seized, DGA names due, zones' blocklists) and what the sinkhole sees."""
+    sync = _import("takedown.tracker.sync", None, TrackerError)
+    now = datetime.now(timezone.utc)
+    the_day = _date("--date", day) or now.date()
+    first = _date("--since", since) or sync.default_since(the_day)
+    op = load_operation(operation)
+    tracker = _open_tracker(op)
+    done = sync.apply_operation(tracker, op, the_day, now)
+    print(f"operation {op.name} on {the_day.isoformat()}: {done.seized:,} seized, {done.sinkholed:,} sinkholed")
+    if from_events:
+        seen = sync.apply_events(tracker, op.storage, first, the_day)
+        print(f"events {first.isoformat()}..{the_day.isoformat()}: {seen.seized + seen.sinkholed:,} tracked "
+              f"domain(s) asked for at the sinkhole ({seen.seized:,} seized, {seen.sinkholed:,} sinkholed), "
+              f"{seen.checkins:,} event(s)")
 
 
 def main() -> None:

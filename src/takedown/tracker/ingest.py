@@ -24,7 +24,7 @@ from takedown.tracker.formats import get
 from takedown.tracker.formats.text import family_name
 from takedown.tracker.indicator import Indicator, check_confidence, check_status
 
-__all__ = ["Overrides", "Imported", "read_file", "import_file", "batches"]
+__all__ = ["Overrides", "Imported", "read_file", "check_file", "add_file", "import_file", "batches"]
 
 #: Indicators handed to the store at once.
 BATCH = 10_000
@@ -89,12 +89,26 @@ class Adder(Protocol):
     def add(self, indicators: Iterable[Indicator], *, by: str, reason: str) -> object: ...
 
 
-def import_file(tracker: Adder, fmt: str, path: Path, overrides: Overrides = Overrides()) -> Imported:
-    """Check every row of ``path``, then add them all to ``tracker`` (see the module doc)."""
+def check_file(fmt: str, path: Path, overrides: Overrides = Overrides()) -> Imported:
+    """Read every row of ``path`` (the first pass): what it holds, or the first bad row's error."""
     result = Imported()
     for ind in read_file(fmt, path, overrides, result.skipped):
         result.kinds[ind.kind] += 1
+    return result
+
+
+def add_file(tracker: Adder, fmt: str, path: Path, overrides: Overrides = Overrides()) -> int:
+    """Add the indicators of ``path`` to ``tracker`` in batches (the second pass); the count added."""
     reason = f"imported from {Path(path).name}"
+    n = 0
     for batch in batches(read_file(fmt, path, overrides)):
         tracker.add(batch, by=f"import:{fmt}", reason=reason)
+        n += len(batch)
+    return n
+
+
+def import_file(tracker: Adder, fmt: str, path: Path, overrides: Overrides = Overrides()) -> Imported:
+    """Check every row of ``path``, then add them all to ``tracker`` (see the module doc)."""
+    result = check_file(fmt, path, overrides)
+    add_file(tracker, fmt, path, overrides)
     return result

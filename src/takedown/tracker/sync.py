@@ -32,6 +32,7 @@ from typing import Iterable, Iterator, Protocol
 
 import pyarrow as pa
 
+from takedown.analytics.dataset import period_condition
 from takedown.dga.sinking import held_on
 from takedown.lists import read_blocklist, read_domain_list
 from takedown.operation import Operation
@@ -114,15 +115,6 @@ class Sighting:
         return self.value, self.status, self.total
 
 
-def _period(since: date | None, until: date | None) -> str:
-    cond = ["true"]
-    if since is not None:
-        cond.append(f"date >= DATE '{since.isoformat()}'")
-    if until is not None:
-        cond.append(f"date <= DATE '{until.isoformat()}'")
-    return " AND ".join(cond)
-
-
 # Every event naming a domain, then every suffix of each distinct name (so
 # that a query for www.c2.example counts for a tracked c2.example), joined on
 # equality with the tracked names: DuckDB hashes and, past its memory
@@ -174,7 +166,7 @@ def sightings(storage: Path, tracked: Iterable[Indicator], since: date | None = 
                     flush()
         if batch:
             flush()
-        cur = con.execute(_SIGHTINGS.format(period=_period(since, until)))
+        cur = con.execute(_SIGHTINGS.format(period=period_condition(since, until)))
         while rows := cur.fetchmany(BATCH):
             for value, doc, queries, checkins, last in rows:
                 ind = from_json(json.loads(doc), f"tracked {value}")
