@@ -443,3 +443,40 @@ def test_cli_refuses_bad_input_in_one_line_before_opening_the_store(tmp_path):
                               "--operation", op), "Error: --status: unknown status 'gone'")
     assert_one_error_line(run("tracker", "sync", "--operation", op, "--date", "2026-13-01"),
                           "Error: --date: '2026-13-01' is not a date")
+
+
+# --------------------------------------------------------------------------
+# The readers' fast path for canonical values agrees with the model's parser
+
+
+_raw_values = st.one_of(
+    _values,
+    st.builds(lambda a, b: f"{a}.{b}", st.from_regex(r"[A-Za-z0-9_.-]{1,12}", fullmatch=True),
+              st.sampled_from(["example", "EXAMPLE.", "test..", "1", "0"])),
+    st.builds(lambda s, h, p, rest: f"{s}://{h}{p}{rest}", st.sampled_from(["http", "https", "HTTP", "ftp"]),
+              st.one_of(_domains, st.just("Host.Example"), st.just("192.0.2.1"), st.just("[2001:db8::1]"),
+                        st.just("user@h.example")),
+              st.sampled_from(["", ":80", ":443", ":8080", ":0", ":99999", ":080"]),
+              st.from_regex(r"(/[a-z0-9?#%@ :/.-]{0,12})?", fullmatch=True)),
+    st.builds(lambda a, p: f"{a}{p}", st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", fullmatch=True),
+              st.sampled_from(["", ":1", ":443", ":65535", ":65536", ":0", ":0443"])),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_raw_values, st.sampled_from([None, "domain", "ip", "url"]))
+def test_canonical_fast_path_agrees_with_parse_value(raw, kind):
+    from takedown.tracker.formats.text import canonical
+    from takedown.tracker.indicator import parse_value
+
+    try:
+        v = parse_value(raw, kind, "x")
+        want = (v.text, v.kind)
+    except TrackerError as e:
+        want = type(e)
+    try:
+        got = canonical(raw, kind, "x")
+    except TrackerError as e:
+        got = type(e)
+    assert got == want

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from takedown.errors import TrackerError
 from takedown.tracker.formats import Format
-from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, time_field
+from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, indicator, time_field
 from takedown.tracker.indicator import Indicator
 
 COLUMNS = ("first_seen_utc", "dst_ip", "dst_port", "c2_status", "last_online", "malware")
@@ -45,9 +45,9 @@ def feodo_indicator(*, ip: str, port: str, status: str, first_seen, last_online,
                     **more) -> Indicator:
     """An indicator from one Feodo Tracker entry (CSV row or JSON object)."""
     seen = [t for t in (first_seen, last_online) if t is not None]
-    return Indicator.new(ip_port(ip, port, where), family_name(malware), kind="ip", what=where,
-                         status=status, first_seen=first_seen, last_online=last_online,
-                         last_seen=max(seen) if seen else None, source=SOURCE, confidence=CONFIDENCE, **more)
+    return indicator(ip_port(ip, port, where), family_name(malware), "ip", where,
+                     status=status, first_seen=first_seen, last_online=last_online,
+                     last_seen=max(seen) if seen else None, source=SOURCE, confidence=CONFIDENCE, **more)
 
 
 def _indicator(row: Row) -> Indicator:

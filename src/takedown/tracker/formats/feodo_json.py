@@ -44,8 +44,16 @@ def array_items(path: Path) -> Iterator[tuple[int, Any]]:
             i += 1
         return i
 
+    line, counted = 1, 0  # the line at offset `counted`, moved forward only
+
+    def lineno(i: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, i)
+        counted = i
+        return line
+
     def where(i: int) -> str:
-        return f"{shown}:{text.count(chr(10), 0, i) + 1}"
+        return f"{shown}:{lineno(i)}"
 
     i = skip(0)
     if i == len(text):
@@ -61,7 +69,7 @@ def array_items(path: Path) -> Iterator[tuple[int, Any]]:
                 item, end = decoder.raw_decode(text, i)
             except json.JSONDecodeError as exc:
                 raise TrackerError(f"{shown}:{exc.lineno}: not JSON ({exc.msg})") from None
-            yield text.count("\n", 0, i) + 1, item
+            yield lineno(i), item
             i = skip(end)
             if i < len(text) and text[i] == ",":
                 i = skip(i + 1)

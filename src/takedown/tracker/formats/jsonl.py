@@ -24,15 +24,16 @@ from typing import BinaryIO, Iterable, Iterator
 from takedown.errors import TrackerError
 from takedown.tomlfile import display_path
 from takedown.tracker.formats import ExportContext, Format
-from takedown.tracker.formats.text import lines, time_field
-from takedown.tracker.indicator import KINDS, Indicator, check_confidence, check_status, parse_value
+from takedown.tracker.formats.text import canonical, lines, time_field
+from takedown.tracker.indicator import KINDS, STATUSES, Indicator, check_confidence, check_status
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Indicator))
 TIMES = ("first_seen", "last_seen", "last_online", "last_checked", "updated")
 REQUIRED = ("value", "kind", "family")
-_TYPES = {"value": str, "kind": str, "family": str, "status": str, "asn": int, "as_name": str, "country": str,
-          "source": str, "confidence": int, "notes": str, "checkins": int, "id": int, "revision": int}
-_NULLABLE = {"asn", "as_name", "country", "checkins", "id", *TIMES}
+_KEYS = frozenset(FIELDS)
+_STRINGS = ("value", "kind", "family", "status", "as_name", "country", "source", "notes")
+_INTEGERS = ("asn", "confidence", "checkins", "id", "revision")
+_NOT_NULL = ("status", "source", "confidence", "tags", "notes", "revision")
 
 
 def _time(t: datetime | None) -> str | None:
@@ -57,38 +58,44 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
 
 
 def from_json(d: object, where: str) -> Indicator:
-    if not isinstance(d, dict):
+    """An indicator from one line's object; a key left out takes the model's default."""
+    if type(d) is not dict:
         raise TrackerError(f"{where}: a line must be a JSON object")
-    unknown = sorted(set(d) - set(FIELDS))
-    if unknown:
-        raise TrackerError(f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(FIELDS)})")
-    missing = [k for k in REQUIRED if d.get(k) is None]
-    if missing:
-        raise TrackerError(f"{where}: {missing[0]} is missing")
-    fields: dict = {}
-    for k, v in d.items():
-        if v is None and k in _NULLABLE:
-            fields[k] = None
-        elif k in TIMES:
-            if not isinstance(v, str):
+    if not d.keys() <= _KEYS:
+        unknown = sorted(d.keys() - _KEYS)[0]
+        raise TrackerError(f"{where}: unknown key {unknown!r} (keys: {', '.join(FIELDS)})")
+    for k in REQUIRED:
+        if d.get(k) is None:
+            raise TrackerError(f"{where}: {k} is missing")
+    for k in _NOT_NULL:
+        if k in d and d[k] is None:
+            raise TrackerError(f"{where}: {k}: may not be null")
+    # type(v) is int, not isinstance: a JSON true is a bool, never a count
+    for keys, t, what in ((_STRINGS, str, "a string"), (_INTEGERS, int, "an integer")):
+        for k in keys:
+            v = d.get(k)
+            if v is not None and type(v) is not t:
+                raise TrackerError(f"{where}: {k}: {v!r} is not {what}")
+    fields = dict(d)
+    for k in TIMES:
+        v = d.get(k)
+        if v is not None:
+            if type(v) is not str:
                 raise TrackerError(f"{where}: {k}: {v!r} is not a time string")
             fields[k] = time_field(v, where, k)
-        elif k == "tags":
-            if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
-                raise TrackerError(f"{where}: tags: must be a list of strings")
-            fields[k] = tuple(v)
-        else:
-            t = _TYPES[k]
-            if not isinstance(v, t) or isinstance(v, bool):
-                raise TrackerError(f"{where}: {k}: {v!r} is not a{'n integer' if t is int else ' string'}")
-            fields[k] = v
+    tags = d.get("tags")
+    if tags is not None:
+        if type(tags) is not list or any(type(x) is not str for x in tags):
+            raise TrackerError(f"{where}: tags: must be a list of strings")
+        fields["tags"] = tuple(tags)
     if fields["kind"] not in KINDS:
         raise TrackerError(f"{where}: kind: {fields['kind']!r} is not one of {', '.join(KINDS)}")
-    canonical = parse_value(fields["value"], fields["kind"], f"{where}: value").text
-    if canonical != fields["value"]:
-        raise TrackerError(f"{where}: value: {fields['value']!r} is not in canonical form ({canonical!r})")
+    text = canonical(fields["value"], fields["kind"], f"{where}: value")[0]
+    if text != fields["value"]:
+        raise TrackerError(f"{where}: value: {fields['value']!r} is not in canonical form ({text!r})")
     ind = Indicator(**fields)
-    check_status(ind.status, f"{where}: status")
+    if ind.status not in STATUSES:
+        check_status(ind.status, f"{where}: status")
     check_confidence(ind.confidence, f"{where}: confidence")
     return ind
 

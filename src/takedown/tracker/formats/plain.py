@@ -19,7 +19,7 @@ from typing import Iterator
 
 from takedown.tomlfile import display_path
 from takedown.tracker.formats import Format
-from takedown.tracker.formats.text import lines
+from takedown.tracker.formats.text import indicator, lines
 from takedown.tracker.indicator import Indicator
 
 _COMMENT = re.compile(r"(?:^|\s)#")
@@ -32,7 +32,7 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
         m = _COMMENT.search(line)
         value = (line[:m.start()] if m else line).strip()
         if value:
-            yield Indicator.new(value, "unknown", what=f"{shown}:{lineno}", source=source)
+            yield indicator(value, "unknown", None, f"{shown}:{lineno}", source=source)
 
 
 FORMAT = Format(name="plain", summary="a plain list: one domain, IP[:port] or URL per line, '#' comments",

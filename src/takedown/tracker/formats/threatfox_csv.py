@@ -23,7 +23,7 @@ from typing import Iterator
 
 from takedown.errors import TrackerError
 from takedown.tracker.formats import Format
-from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, tag_list, time_field
+from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, indicator, tag_list, time_field
 from takedown.tracker.indicator import Indicator
 
 COLUMNS = ("first_seen_utc", "ioc_id", "ioc_value", "ioc_type", "threat_type", "fk_malware", "malware_alias",
@@ -68,10 +68,10 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
             continue
         first = time_field(row["first_seen_utc"], w, "first_seen_utc")
         last = time_field(row["last_seen_utc"], w, "last_seen_utc")
-        yield Indicator.new(row["ioc_value"], _family(row), kind=kind, what=f"{w}: ioc_value",
-                            first_seen=first, last_seen=last or first, source=SOURCE,
-                            confidence=_confidence(row["confidence_level"], w), tags=tag_list(row["tags"]),
-                            notes=_notes(row))
+        yield indicator(row["ioc_value"], _family(row), kind, f"{w}: ioc_value",
+                        first_seen=first, last_seen=last or first, source=SOURCE,
+                        confidence=_confidence(row["confidence_level"], w), tags=tag_list(row["tags"]),
+                        notes=_notes(row))
 
 
 FORMAT = Format(name="threatfox-csv", summary="ThreatFox's IOC export, CSV (ip:port, domain and url IOCs)",

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from takedown.tracker.formats import Format
 from takedown.tracker.formats.feodo_csv import c2_status
-from takedown.tracker.formats.text import csv_rows, empty, tag_list, time_field
+from takedown.tracker.formats.text import csv_rows, empty, indicator, tag_list, time_field
 from takedown.tracker.indicator import Indicator
 
 COLUMNS = ("id", "dateadded", "url", "url_status", "last_online", "threat", "tags", "urlhaus_link", "reporter")
@@ -37,10 +37,10 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
         if not empty(row["urlhaus_link"]):
             notes.append(row["urlhaus_link"])
         seen = [t for t in (added, online) if t is not None]
-        yield Indicator.new(row["url"], "unknown", kind="url", what=f"{w}: url",
-                            status=c2_status(row["url_status"], w, "url_status"), first_seen=added,
-                            last_online=online, last_seen=max(seen) if seen else None, source=SOURCE,
-                            confidence=CONFIDENCE, tags=tag_list(row["tags"]), notes="; ".join(notes))
+        yield indicator(row["url"], "unknown", "url", f"{w}: url",
+                        status=c2_status(row["url_status"], w, "url_status"), first_seen=added,
+                        last_online=online, last_seen=max(seen) if seen else None, source=SOURCE,
+                        confidence=CONFIDENCE, tags=tag_list(row["tags"]), notes="; ".join(notes))
 
 
 FORMAT = Format(name="urlhaus-csv", summary="URLhaus's database dump, CSV (malware URLs)", read=read,
