@@ -57,42 +57,42 @@ def _when(rnd: random.Random) -> str:
     return (T0 + timedelta(seconds=rnd.randrange(30 * 86400))).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _write(path: Path, header: str, line, n: int, footer: str = "") -> None:
+    with open(path, "w") as f:
+        f.write(header)
+        f.writelines(line(i) for i in range(n))
+        f.write(footer)
+
+
 def make_files(d: Path, n: int, seed: int = 15) -> dict[str, Path]:
     rnd = random.Random(seed)
     paths = {f: d / f"input.{f}" for f in FORMATS if f != "jsonl"}
-    with open(paths["feodo-csv"], "w") as f:
-        f.write('# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)\n#\n'
-                '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n')
-        for i in range(n):
-            f.write(f'"{_when(rnd)}","{_ip(i)}","{_port(i)}","{("online", "offline")[i % 2]}",'
-                    f'"2026-12-0{i % 4 + 1}","{FAMILIES[i % 4]}"\n')
-    with open(paths["feodo-json"], "w") as f:
-        f.write("[\n")
-        for i in range(n):
-            entry = {"ip_address": _ip(i), "port": _port(i), "status": ("online", "offline")[i % 2],
-                     "hostname": f"host{i}.hosting.example", "as_number": 64500 + i % 10, "as_name": "EXAMPLE",
-                     "country": "FR", "first_seen": _when(rnd), "last_online": "2026-12-01",
-                     "malware": FAMILIES[i % 4]}
-            f.write(("  " if i == 0 else ", ") + json.dumps(entry) + "\n")
-        f.write("]\n")
-    with open(paths["threatfox-csv"], "w") as f:
-        f.write('# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","fk_malware","malware_alias",'
-                '"malware_printable","last_seen_utc","confidence_level","reference","tags","anonymous","reporter"\n')
-        for i in range(n):
-            kind = i % 3
-            value, t = ((f"{_ip(i)}:{_port(i)}", "ip:port"), (f"c2-{i}.example", "domain"),
-                        (f"http://c2-{i}.example/gate.php", "url"))[kind]
-            f.write(f'"{_when(rnd)}", "{i}", "{value}", "{t}", "botnet_cc", "win.x", "None", '
-                    f'"{FAMILIES[i % 5]}", "", "{i % 101}", "None", "c2,tag{i % 7}", "0", "bench"\n')
-    with open(paths["urlhaus-csv"], "w") as f:
-        f.write("# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n")
-        for i in range(n):
-            f.write(f'"{i}","{_when(rnd)}","http://dl-{i}.example/x{i}.exe","{("online", "offline")[i % 2]}",'
-                    f'"","malware_download","exe,tag{i % 9}","https://urlhaus.abuse.ch/url/{i}/","bench"\n')
-    with open(paths["plain"], "w") as f:
-        f.write("# bench list\n")
-        for i in range(n):
-            f.write((f"c2-{i}.example", f"{_ip(i)}:{_port(i)}", f"http://c2-{i}.example/g")[i % 3] + "\n")
+    status = ("online", "offline")
+    _write(paths["feodo-csv"], '# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)\n#\n'
+           '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n',
+           lambda i: f'"{_when(rnd)}","{_ip(i)}","{_port(i)}","{status[i % 2]}","2026-12-0{i % 4 + 1}",'
+                     f'"{FAMILIES[i % 4]}"\n', n)
+    _write(paths["feodo-json"], "[\n",
+           lambda i: ("  " if i == 0 else ", ") + json.dumps({
+               "ip_address": _ip(i), "port": _port(i), "status": status[i % 2],
+               "hostname": f"host{i}.hosting.example", "as_number": 64500 + i % 10, "as_name": "EXAMPLE",
+               "country": "FR", "first_seen": _when(rnd), "last_online": "2026-12-01",
+               "malware": FAMILIES[i % 4]}) + "\n", n, "]\n")
+
+    def threatfox(i: int) -> str:
+        value, t = ((f"{_ip(i)}:{_port(i)}", "ip:port"), (f"c2-{i}.example", "domain"),
+                    (f"http://c2-{i}.example/gate.php", "url"))[i % 3]
+        return (f'"{_when(rnd)}", "{i}", "{value}", "{t}", "botnet_cc", "win.x", "None", '
+                f'"{FAMILIES[i % 5]}", "", "{i % 101}", "None", "c2,tag{i % 7}", "0", "bench"\n')
+
+    _write(paths["threatfox-csv"], '# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type","fk_malware",'
+           '"malware_alias","malware_printable","last_seen_utc","confidence_level","reference","tags","anonymous",'
+           '"reporter"\n', threatfox, n)
+    _write(paths["urlhaus-csv"], "# id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n",
+           lambda i: f'"{i}","{_when(rnd)}","http://dl-{i}.example/x{i}.exe","{status[i % 2]}","",'
+                     f'"malware_download","exe,tag{i % 9}","https://urlhaus.abuse.ch/url/{i}/","bench"\n', n)
+    _write(paths["plain"], "# bench list\n",
+           lambda i: (f"c2-{i}.example", f"{_ip(i)}:{_port(i)}", f"http://c2-{i}.example/g")[i % 3] + "\n", n)
     return paths
 
 
