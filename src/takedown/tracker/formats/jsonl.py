@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
@@ -25,7 +25,7 @@ from takedown.errors import TrackerError
 from takedown.tomlfile import display_path
 from takedown.tracker.formats import ExportContext, Format
 from takedown.tracker.formats.text import canonical, lines, time_field
-from takedown.tracker.indicator import KINDS, STATUSES, Indicator, check_confidence, check_status
+from takedown.tracker.indicator import KINDS, STATUSES, Indicator, check_confidence, check_status, utc
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Indicator))
 TIMES = ("first_seen", "last_seen", "last_online", "last_checked", "updated")
@@ -37,23 +37,36 @@ _NOT_NULL = ("status", "source", "confidence", "tags", "notes", "revision")
 
 
 def _time(t: datetime | None) -> str | None:
-    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if t is None:
+        return None
+    if t.tzinfo is not timezone.utc:
+        t = utc(t)
+    return t.isoformat(timespec="seconds")[:19] + "Z"  # isoformat: ten times strftime's speed
 
 
-def to_json(ind: Indicator) -> dict:
-    d = {name: getattr(ind, name) for name in FIELDS}
-    for name in TIMES:
-        d[name] = _time(d[name])
-    d["tags"] = list(ind.tags)
-    return d
+def to_json(i: Indicator) -> dict:
+    """The line's object: every field, in the model's order (:data:`FIELDS`)."""
+    return {"value": i.value, "kind": i.kind, "family": i.family, "status": i.status,
+            "first_seen": _time(i.first_seen), "last_seen": _time(i.last_seen),
+            "last_online": _time(i.last_online), "last_checked": _time(i.last_checked), "asn": i.asn,
+            "as_name": i.as_name, "country": i.country, "source": i.source, "confidence": i.confidence,
+            "tags": i.tags, "notes": i.notes, "checkins": i.checkins, "id": i.id, "revision": i.revision,
+            "updated": _time(i.updated)}
 
 
 def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> int:
     n = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # a tuple is written as an array
+    lines: list[str] = []
     for ind in indicators:
-        f.write(dumps(to_json(ind)).encode("utf-8") + b"\n")
-        n += 1
+        lines.append(dumps(to_json(ind)))
+        if len(lines) == 1024:
+            f.write(("\n".join(lines) + "\n").encode("utf-8"))
+            n += len(lines)
+            lines.clear()
+    if lines:
+        f.write(("\n".join(lines) + "\n").encode("utf-8"))
+        n += len(lines)
     return n
 
 
