@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import takedown.tracker.ingest as ingest
 import takedown.tracker.sync as sync
 from takedown.dga import get
-from takedown.errors import OperationError
+from takedown.errors import OperationError, StoreError
 from takedown.events import DNS_ROW
 from takedown.operation import load_operation
 from takedown.store.checkins import template
@@ -185,6 +186,7 @@ def storage(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("batch", [10_000, 2])
 def test_sightings_count_per_tracked_domain(storage, monkeypatch, batch):
     monkeypatch.setattr(sync, "BATCH", batch)
+    monkeypatch.setattr(ingest, "BATCH", batch)
     since, until = DAY - timedelta(days=6), DAY
     got = list(sightings(storage, iter(TRACKED), since, until))
     assert [s.value for s in got] == sorted(s.value for s in got)
@@ -204,6 +206,21 @@ def test_sightings_period_bounds(storage):
     assert {"old.example", "late.example"} <= everything
     assert {s.value for s in sightings(storage, TRACKED, DAY + timedelta(days=1), None)} == {"late.example"}
     assert list(sightings(storage, [], None, None)) == []
+
+
+def test_sightings_count_a_name_tracked_twice_once(storage):
+    twice = [TRACKED[1], TRACKED[1]]
+    (s,) = sightings(storage, twice, DAY - timedelta(days=6), DAY)
+    assert (s.queries, s.checkins) == (1, 2)
+
+
+def test_sightings_of_an_unreadable_event_file_is_one_line(tmp_path):
+    write_events(tmp_path)
+    victim = next((tmp_path / "events" / "kind=dns").rglob("*.parquet"))
+    victim.write_bytes(b"PAR1 this is not parquet PAR1")
+    with pytest.raises(StoreError) as e:
+        list(sightings(tmp_path, TRACKED, None, None))
+    assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
 
 
 def test_sightings_without_events(tmp_path):
@@ -284,6 +301,7 @@ def test_merged_never_weakens_a_status():
 
 def test_apply_events_marks_tracked_domains(storage, monkeypatch):
     monkeypatch.setattr(sync, "BATCH", 2)
+    monkeypatch.setattr(ingest, "BATCH", 2)
     tr = DictTracker(TRACKED)
     applied = apply_events(tr, storage, DAY - timedelta(days=6), DAY)
     assert (applied.seized, applied.sinkholed, applied.checkins) == (1, 2, 10)

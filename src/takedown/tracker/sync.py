@@ -25,18 +25,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
+import duckdb
 import pyarrow as pa
 
 from takedown.analytics.dataset import period_condition
+from takedown.analytics.output import first_line
 from takedown.dga.sinking import held_on
 from takedown.lists import read_blocklist, read_domain_list
 from takedown.operation import Operation
-from takedown.store.reader import connect
+from takedown.errors import StoreError
+from takedown.store.reader import connect, retry_vanished
 from takedown.tracker.formats.jsonl import from_json, to_json
 from takedown.tracker.indicator import Indicator, utc
 from takedown.tracker.ingest import batches
@@ -45,7 +49,7 @@ __all__ = ["from_operation", "Sighting", "sightings", "sinkholed", "apply_operat
 
 #: The statuses the takedown itself sets, strongest first: a weaker one never replaces a stronger.
 RANK = {"seized": 2, "sinkholed": 1}
-#: Rows handed to the store (or DuckDB) at once: bounded memory for big stores.
+#: Rows read back from DuckDB at once.
 BATCH = 10_000
 
 
@@ -133,9 +137,10 @@ WITH hits AS (
     SELECT array_to_string(list_slice(p, i, len(p)), '.') AS suffix, queries, checkins, last
     FROM (SELECT unnest(generate_series(1, len(p))) AS i, p, queries, checkins, last FROM parts)
 )
-SELECT t.value, any_value(t.doc), sum(s.queries)::BIGINT, sum(s.checkins)::BIGINT, max(s.last)
-FROM suffixes s JOIN tracked t ON t.value = s.suffix
-GROUP BY t.value ORDER BY t.value
+SELECT t.value, any_value(t.doc) AS doc, sum(s.queries)::BIGINT AS queries, sum(s.checkins)::BIGINT AS checkins,
+       max(s.last) AS last
+FROM suffixes s JOIN (SELECT value, any_value(doc) AS doc FROM tracked GROUP BY value) t ON t.value = s.suffix
+GROUP BY t.value
 """
 
 
@@ -144,35 +149,35 @@ def sightings(storage: Path, tracked: Iterable[Indicator], since: date | None = 
     """The tracked domains (``kind == "domain"``; others are ignored) the
     sinkhole's events under ``storage`` name between ``since`` and
     ``until`` (UTC days, inclusive; None: no bound), in value order.
+
     Memory stays bounded: the tracked indicators go to DuckDB in batches,
-    the rows come back in batches."""
-    con = connect(storage)
-    try:
-        con.execute("CREATE TEMP TABLE tracked (value VARCHAR, doc VARCHAR)")
-        batch: list[Indicator] = []
-
-        def flush() -> None:
-            rows = pa.table({"value": [i.value for i in batch],
-                             "doc": [json.dumps(to_json(i), separators=(",", ":")) for i in batch]})
-            con.register("_tracked_batch", rows)
-            con.execute("INSERT INTO tracked SELECT value, doc FROM _tracked_batch")
-            con.unregister("_tracked_batch")
-            batch.clear()
-
-        for ind in tracked:
-            if ind.kind == "domain":
-                batch.append(ind)
-                if len(batch) >= BATCH:
-                    flush()
-        if batch:
-            flush()
-        cur = con.execute(_SIGHTINGS.format(period=period_condition(since, until)))
-        while rows := cur.fetchmany(BATCH):
-            for value, doc, queries, checkins, last in rows:
-                ind = from_json(json.loads(doc), f"tracked {value}")
-                yield Sighting(ind, int(queries), int(checkins), utc(last) if last is not None else None)
-    finally:
-        con.close()
+    DuckDB spills past its memory limit into a private directory, and the
+    rows come back in batches. The counts are made once, into a table, so
+    that a day compacted meanwhile (its files swapped) only makes the count
+    start again (:func:`takedown.store.reader.retry_vanished`). Raises
+    :class:`StoreError` in one line if the events cannot be read."""
+    with tempfile.TemporaryDirectory(prefix="takedown-sync-") as spill:
+        con = connect(storage)
+        try:
+            con.execute("SET temp_directory = ?", [spill])
+            con.execute("CREATE TEMP TABLE tracked (value VARCHAR, doc VARCHAR)")
+            for batch in batches(i for i in tracked if i.kind == "domain"):
+                rows = pa.table({"value": [i.value for i in batch],
+                                 "doc": [json.dumps(to_json(i), separators=(",", ":")) for i in batch]})
+                con.register("_tracked_batch", rows)
+                con.execute("INSERT INTO tracked SELECT value, doc FROM _tracked_batch")
+                con.unregister("_tracked_batch")
+            query = _SIGHTINGS.format(period=period_condition(since, until))
+            retry_vanished(lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE found AS {query}"))
+            cur = con.execute("SELECT * FROM found ORDER BY value")
+            while rows := cur.fetchmany(BATCH):
+                for value, doc, queries, checkins, last in rows:
+                    ind = from_json(json.loads(doc), f"tracked {value}")
+                    yield Sighting(ind, int(queries), int(checkins), utc(last) if last is not None else None)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot count the events under {storage}: {first_line(exc)}") from None
+        finally:
+            con.close()
 
 
 def sinkholed(found: Iterable[Sighting]) -> Iterator[Indicator]:
