@@ -480,3 +480,22 @@ def test_canonical_fast_path_agrees_with_parse_value(raw, kind):
     except TrackerError as e:
         got = type(e)
     assert got == want
+
+
+def test_threatfox_header_with_a_new_column_and_an_unknown_type(tmp_path):
+    text = THREATFOX_CSV.replace('"confidence_level","reference"', '"confidence_level","is_compromised","reference"')
+    text = text.replace('"100", "None", "c2,CobaltStrike"', '"100", "0", "None", "c2,CobaltStrike"')
+    rows = text.splitlines()
+    keep = [r for r in rows if r.startswith("#") or "1400001" in r]
+    keep.append('"2026-12-04 15:58:00", "1400009", "ops@mail.example", "email", "botnet_cc", "win.x", "None", '
+                '"X", "", "100", "0", "None", "None", "0", "analyst1"')
+    skipped: Counter = Counter()
+    (i,) = read("threatfox-csv", write(tmp_path, "tf.csv", "\n".join(keep) + "\n"), skipped)
+    assert (i.value, i.tags, i.confidence) == ("198.51.100.23:8443", ("c2", "CobaltStrike"), 100)
+    assert skipped == {"email": 1}
+
+
+def test_a_file_of_another_format_is_refused_at_its_first_row(tmp_path):
+    p = write(tmp_path, "urlhaus.csv", URLHAUS_CSV)
+    with pytest.raises(TrackerError, match=r"urlhaus\.csv:9: 9 fields, expected 6 \(first_seen_utc,dst_ip,"):
+        read("feodo-csv", p)
