@@ -693,14 +693,15 @@ def named_rpz_conf(origin: str, rpz_path: Path, *, upstream: tuple[str, int], ho
 
 
 def start_bind_rpz(origin: str, rpz_path: Path, *, upstream: tuple[str, int], host: str = "127.0.0.1",
-                   port: int, workdir: Path, timeout: float = 30.0) -> Peer:
+                   port: int, workdir: Path, timeout: float = 30.0, check: bool = True) -> Peer:
     """Start BIND 9 as a resolver applying the RPZ ``origin`` (the master file
-    ``rpz_path``, checked with ``named-checkzone`` first) and forwarding to
-    ``upstream`` (host, port) only; return when it answers a query (the RPZ
-    may still be loading: see :func:`wait_answer`)."""
+    ``rpz_path``, checked with ``named-checkzone`` first unless ``check`` is
+    false) and forwarding to ``upstream`` (host, port) only; return when it
+    answers a query (the RPZ may still be loading: see :func:`wait_answer`)."""
     workdir, rpz_path = _prepare_resolver(rpz_path, upstream, host, port, workdir)
-    _run_check([_program("named-checkzone"), "-q", "-i", "local", _origin_text(origin), str(rpz_path)],
-               f"named-checkzone {origin}")
+    if check:
+        _run_check([_program("named-checkzone"), "-q", "-i", "local", _origin_text(origin), str(rpz_path)],
+                   f"named-checkzone {origin}")
     conf = workdir / "named.conf"
     conf.write_text(named_rpz_conf(origin, rpz_path, upstream=upstream, host=host, port=port, workdir=workdir))
     _run_check([_program("named-checkconf"), str(conf)], "named-checkconf")

@@ -185,21 +185,23 @@ def _collect(indicators: Iterable[Indicator], triggers: _Triggers, room: int, sk
     ``room``: the longest name (wire octets) that fits under the origin."""
     count = 0
     for ind in indicators:
-        v = ind.parsed
+        # A stored domain's value is its canonical name already: parsing it
+        # again would be most of the export's time.
+        host = ind.value if ind.kind == "domain" else ind.parsed.host
         try:
-            ip = ipaddress.ip_address(v.host)
+            ip = ipaddress.ip_address(host) if ind.kind != "domain" else None
         except ValueError:
             ip = None
         if ip is not None:
             triggers.add(True, ip_trigger(str(ip)), ind.status)
-        elif v.host.rsplit(".", 1)[-1] in _RESERVED:
-            skipped.append(f"{v.host} (its last label is an RPZ trigger label)")
+        elif host.rsplit(".", 1)[-1] in _RESERVED:
+            skipped.append(f"{host} (its last label is an RPZ trigger label)")
             continue
-        elif len(v.host) + 2 > room:
-            skipped.append(f"{v.host} (too long under the origin)")
+        elif len(host) + 2 > room:
+            skipped.append(f"{host} (too long under the origin)")
             continue
         else:
-            triggers.add(False, v.host, ind.status)
+            triggers.add(False, host, ind.status)
         count += 1
     return count
 
