@@ -91,6 +91,17 @@ def test_default_policies_and_deduplication():
     assert len(rr) == 7 * 2 + 3 + 1
 
 
+def test_a_url_with_an_address_is_an_ip_trigger_and_odd_names_are_escaped():
+    inds = [Indicator.new("http://198.51.100.77:8080/gate", "x", status="online"),
+            # not from parse_value (which allows none of these), but a stored row may hold it
+            Indicator('odd"name;x.example', "domain", "x", status="online")]
+    text = write_rpz(inds)
+    assert '\nodd\\"name\\;x.example CNAME .\n' in text
+    rr = records(text)
+    assert rr["32.77.100.51.198.rpz-ip"] == ["."]
+    assert rr['odd\\"name\\;x.example'] == ["."]
+
+
 def test_without_a_sinkhole_everything_is_nxdomain_and_params_choose_policies():
     rr = records(write_rpz(indicators(), sinkhole_v4=None, sinkhole_v6=None))
     assert rr["seized-cc.example"] == ["."]
