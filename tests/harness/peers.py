@@ -788,6 +788,10 @@ def kresd_conf(rpz_path: Path, *, upstream: tuple[str, int], host: str, port: in
         "net.ipv6 = false",
         f"cache.open(16 * MB, 'lmdb://' .. {_lua_string(workdir / 'cache')})",
         "trust_anchors.remove('.')",
+        # A query no policy rule sends upstream (an RPZ passthru ends the
+        # policy list) is iterated from the root hints: keep those on loopback.
+        "modules.load('hints')",
+        "hints.root({['hints.loopback.'] = '127.0.0.1'})",
         f"policy.add(policy.rpz(policy.DENY, {_lua_string(rpz_path)}, false))",
         f"policy.add(policy.all(policy.STUB({{{_lua_string(f'{upstream[0]}@{upstream[1]}')}}})))",
         "",
