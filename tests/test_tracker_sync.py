@@ -110,22 +110,29 @@ def epoch(d: date, seconds: float) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() + seconds
 
 
-#: (day, kind, name): DNS queries by qname, HTTP check-ins by Host, TLS by SNI
+SEIZED = "domain:zeus"
+BLOCK, PASS = "zone:3322.org:block", "zone:3322.org:pass"
+
+#: (day, kind, name, the DNS rule that answered): DNS queries by qname, HTTP check-ins by Host, TLS by SNI
 EVENTS = [
-    (DAY, "dns", "zeus-gate.example"),
-    (DAY, "dns", "zeus-gate.example"),
-    (DAY, "dns", "www.zeus-gate.example"),  # below a tracked name: counts for it
-    (DAY, "dns", "ZEUS-GATE.example."),  # case and the final dot are normalised by the writer
-    (DAY - timedelta(days=1), "dns", "zeus-gate.example"),
-    (DAY, "http", "zeus-gate.example"),
-    (DAY, "dns", "update-check.example"),
-    (DAY, "http", "update-check.example"),
-    (DAY, "http", "update-check.example"),
-    (DAY, "tls", "tls-c2.example"),
-    (DAY, "dns", "notgate.example"),  # shares a suffix string with gate.example, not a label
-    (DAY, "dns", "clean.example"),
-    (DAY - timedelta(days=20), "dns", "old.example"),  # before the period
-    (DAY + timedelta(days=1), "dns", "late.example"),  # after it
+    (DAY, "dns", "zeus-gate.example", SEIZED),
+    (DAY, "dns", "zeus-gate.example", SEIZED),
+    (DAY, "dns", "www.zeus-gate.example", SEIZED),  # below a tracked name: counts for it
+    (DAY, "dns", "ZEUS-GATE.example.", SEIZED),  # case and the final dot are normalised by the writer
+    (DAY - timedelta(days=1), "dns", "zeus-gate.example", SEIZED),
+    (DAY, "http", "zeus-gate.example", None),
+    (DAY, "dns", "update-check.example", "dga:necurs:2026-03-08"),
+    (DAY, "http", "update-check.example", None),
+    (DAY, "http", "update-check.example", None),
+    (DAY, "tls", "tls-c2.example", None),
+    (DAY, "dns", "notgate.example", SEIZED),  # shares a suffix string with gate.example, not a label
+    (DAY, "dns", "clean.example", SEIZED),
+    (DAY, "dns", "quiet.example", "none"),  # refused: anyone may ask any name, not ours
+    (DAY, "dns", "pcbot.3322.org", BLOCK),  # counts for pcbot.3322.org, not for the zone
+    (DAY, "dns", "x.pcbot.3322.org", BLOCK),
+    (DAY, "dns", "www.3322.org", PASS),  # answered from the zone: not sunk
+    (DAY - timedelta(days=20), "dns", "old.example", SEIZED),  # before the period
+    (DAY + timedelta(days=1), "dns", "late.example", SEIZED),  # after it
 ]
 
 TRACKED = [
@@ -138,18 +145,21 @@ TRACKED = [
     Indicator.new("old.example", "zeus", status="offline"),
     Indicator.new("late.example", "zeus", status="offline"),
     Indicator.new("192.0.2.10:443", "dridex", status="online"),  # not a domain: never looked up
+    Indicator.new("pcbot.3322.org", "nitol", status="online"),
+    Indicator.new("3322.org", "nitol", status="online"),  # the zone: its blocklisted names do not count for it
+    Indicator.new("www.3322.org", "nitol", status="online"),
 ]
 
 
 def write_events(storage: Path) -> None:
     writers = {k: SegmentWriter(storage, k, operation="b71", sensor="s1", worker=0, fsync=False)
                for k in ("dns", "http", "tls")}
-    for n, (day, kind, name) in enumerate(EVENTS):
+    for n, (day, kind, name, rule) in enumerate(EVENTS):
         t = epoch(day, 3600 + n)
         if kind == "dns":
             values = {"time": t, "transport": "udp", "src_ip": "198.51.100.53", "src_port": 1024 + n,
                       "dst_ip": "192.0.2.53", "dst_port": 53, "qname": name, "qtype": 1, "rcode": 0,
-                      "rule": "none", "family": None, "ecs": None, "response": "answer"}
+                      "rule": rule, "family": None, "ecs": None, "response": "answer"}
             writers["dns"].rows.append(tuple(values[c] for c in DNS_ROW))
         else:
             buf = writers[kind].checkins
@@ -161,14 +171,16 @@ def write_events(storage: Path) -> None:
 
 
 def expected(since: date, until: date) -> dict[str, tuple[int, int, datetime]]:
-    """value -> (queries, check-ins, last time), from EVENTS by label suffix."""
+    """value -> (queries, check-ins, last time), from EVENTS by label suffix: DNS
+    queries the sinkhole sank (a zone's only below its origin), every check-in."""
     out: dict[str, list] = {}
-    for n, (day, kind, name) in enumerate(EVENTS):
-        if not since <= day <= until:
+    for n, (day, kind, name, rule) in enumerate(EVENTS):
+        if not since <= day <= until or rule in ("none", PASS):
             continue
         labels = name.lower().rstrip(".").split(".")
         for ind in TRACKED:
-            if ind.kind == "domain" and ind.value.split(".") == labels[-len(ind.value.split(".")):]:
+            below_zone = rule != BLOCK or len(ind.value.split(".")) > 2
+            if ind.kind == "domain" and ind.value.split(".") == labels[-len(ind.value.split(".")):] and below_zone:
                 row = out.setdefault(ind.value, [0, 0, None])
                 row[0 if kind == "dns" else 1] += 1
                 t = datetime.fromtimestamp(epoch(day, 3600 + n), UTC)
@@ -192,10 +204,11 @@ def test_sightings_count_per_tracked_domain(storage, monkeypatch, batch):
     assert [s.value for s in got] == sorted(s.value for s in got)
     assert {s.value: (s.queries, s.checkins, s.last) for s in got} == expected(since, until)
     assert {s.value: (s.queries, s.checkins) for s in got} == {
-        "zeus-gate.example": (5, 1), "update-check.example": (1, 2), "tls-c2.example": (0, 1)}
+        "zeus-gate.example": (5, 1), "update-check.example": (1, 2), "tls-c2.example": (0, 1),
+        "pcbot.3322.org": (2, 0)}
     rows = {s.row() for s in got}
     assert rows == {("zeus-gate.example", "seized", 6), ("update-check.example", "sinkholed", 3),
-                    ("tls-c2.example", "sinkholed", 1)}
+                    ("tls-c2.example", "sinkholed", 1), ("pcbot.3322.org", "sinkholed", 2)}
     # the tracked indicator comes back whole
     up = next(s for s in got if s.value == "update-check.example")
     assert up.indicator == TRACKED[1]
@@ -304,13 +317,15 @@ def test_apply_events_marks_tracked_domains(storage, monkeypatch):
     monkeypatch.setattr(ingest, "BATCH", 2)
     tr = DictTracker(TRACKED)
     applied = apply_events(tr, storage, DAY - timedelta(days=6), DAY)
-    assert (applied.seized, applied.sinkholed, applied.checkins) == (1, 2, 10)
+    assert (applied.seized, applied.sinkholed, applied.checkins) == (1, 3, 12)
     assert tr.rows["update-check.example"].status == "sinkholed"
     assert tr.rows["tls-c2.example"].checkins == 1
     assert tr.rows["quiet.example"] == TRACKED[4]  # untouched
     assert tr.rows["gate.example"] == TRACKED[3]
     assert [h for h in tr.history if h[3] == "events"] == [
-        ("tls-c2.example", "unknown", "sinkholed", "events"), ("update-check.example", "online", "sinkholed", "events")]
+        ("pcbot.3322.org", "online", "sinkholed", "events"), ("tls-c2.example", "unknown", "sinkholed", "events"),
+        ("update-check.example", "online", "sinkholed", "events")]
+    assert tr.rows["3322.org"].status == tr.rows["www.3322.org"].status == "online"
     assert {by for _, by, _ in tr.adds} == {"events"}
     assert all(reason.endswith("2026-03-04..2026-03-10") for _, _, reason in tr.adds)
 

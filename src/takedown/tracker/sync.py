@@ -7,9 +7,10 @@ blocklist sinks are ``sinkholed`` (the zone is ours, the name answered with
 the sinkhole, as Microsoft did for 3322.org's malicious subdomains).
 
 **The events** say what the sinkhole sees: a tracked domain that resolvers
-ask our DNS sinkhole for (the name or a name below it), or that bots name in
-an HTTP Host header or a TLS SNI, points at us: it is ``sinkholed``, with the
-number of those events as its ``checkins``. A ``seized`` indicator stays
+ask our DNS sinkhole for (the name or a name below it) and that the
+sinkhole sinks, or that bots name in an HTTP Host header or a TLS SNI,
+points at us: it is ``sinkholed``, with the number of those events as its
+``checkins``. A ``seized`` indicator stays
 ``seized`` (seizure is the stronger fact; its count is updated).
 
 Precedence, whatever the order things arrive in: ``seized`` over
@@ -123,23 +124,35 @@ class Sighting:
 # that a query for www.c2.example counts for a tracked c2.example), joined on
 # equality with the tracked names: DuckDB hashes and, past its memory
 # limit, spills; nothing here holds the tracked set or the names in Python.
+#
+# A DNS query counts only if the sinkhole sank the name (a rule other than
+# 'none' and a zone's pass-through): anyone may ask any server for any name,
+# and a name the sinkhole refuses is not ours. A name sunk by a zone's
+# blocklist counts for tracked names below the zone's origin, never for the
+# origin or above it (tracking 3322.org's blocklisted hosts does not make
+# 3322.org sinkholed). An HTTP or TLS check-in naming a domain counts
+# always: the bot reached the sinkhole's address under that name.
 _SIGHTINGS = """
 WITH hits AS (
-    SELECT qname AS name, count(*) AS queries, 0 AS checkins, max(time) AS last
-    FROM events WHERE kind = 'dns' AND qname IS NOT NULL AND {period} GROUP BY qname
+    SELECT qname AS name, CASE WHEN rule LIKE 'zone:%' THEN split_part(rule, ':', 2) END AS floor,
+           count(*) AS queries, 0 AS checkins, max(time) AS last
+    FROM events
+    WHERE kind = 'dns' AND qname IS NOT NULL AND rule <> 'none' AND rule NOT LIKE 'zone:%:pass' AND {period}
+    GROUP BY ALL
     UNION ALL
-    SELECT lower(coalesce(host, sni)) AS name, 0, count(*), max(time)
+    SELECT lower(coalesce(host, sni)) AS name, NULL, 0, count(*), max(time)
     FROM events WHERE kind IN ('http', 'tls') AND coalesce(host, sni) IS NOT NULL AND {period}
     GROUP BY lower(coalesce(host, sni))
 ), parts AS (
-    SELECT string_split(name, '.') AS p, queries, checkins, last FROM hits
+    SELECT string_split(name, '.') AS p, floor, queries, checkins, last FROM hits
 ), suffixes AS (
-    SELECT array_to_string(list_slice(p, i, len(p)), '.') AS suffix, queries, checkins, last
-    FROM (SELECT unnest(generate_series(1, len(p))) AS i, p, queries, checkins, last FROM parts)
+    SELECT array_to_string(list_slice(p, i, len(p)), '.') AS suffix, floor, queries, checkins, last
+    FROM (SELECT unnest(generate_series(1, len(p))) AS i, p, floor, queries, checkins, last FROM parts)
 )
 SELECT t.value, any_value(t.doc) AS doc, sum(s.queries)::BIGINT AS queries, sum(s.checkins)::BIGINT AS checkins,
        max(s.last) AS last
 FROM suffixes s JOIN (SELECT value, any_value(doc) AS doc FROM tracked GROUP BY value) t ON t.value = s.suffix
+WHERE s.floor IS NULL OR length(s.suffix) > length(s.floor)
 GROUP BY t.value
 """
 
