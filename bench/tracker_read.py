@@ -141,7 +141,8 @@ def write_events(storage: Path, tracked: int, events: int, seed: int = 15) -> No
         k = rnd.randrange(tracked)
         name = (f"c2-{k}.example", f"www.c2-{k}.example")[i % 2] if i % 10 == 0 else f"clean-{i}.example"
         values = {"time": day + i * 86400 / events, "transport": "udp", "src_ip": _ip(i), "src_port": 1024,
-                  "dst_ip": "192.0.2.53", "dst_port": 53, "qname": name, "qtype": 1, "rcode": 0, "rule": "none",
+                  "dst_ip": "192.0.2.53", "dst_port": 53, "qname": name, "qtype": 1, "rcode": 0,
+                  "rule": "domain:zeus" if i % 10 == 0 else "none",
                   "family": None, "ecs": None, "response": "answer"}
         w.rows.append(tuple(values[c] for c in DNS_ROW))
         if len(w.rows) >= 100_000:

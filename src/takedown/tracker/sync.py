@@ -52,6 +52,8 @@ __all__ = ["from_operation", "Sighting", "sightings", "sinkholed", "apply_operat
 RANK = {"seized": 2, "sinkholed": 1}
 #: Rows read back from DuckDB at once.
 BATCH = 10_000
+#: DuckDB's memory for the count (its default is 80% of the machine's RAM): past it, it spills to disk.
+MEMORY_LIMIT = "1GB"
 
 
 def _domain(name: str, family: str, status: str, now: datetime, source: str, notes: str,
@@ -173,6 +175,7 @@ def sightings(storage: Path, tracked: Iterable[Indicator], since: date | None = 
         con = connect(storage)
         try:
             con.execute("SET temp_directory = ?", [spill])
+            con.execute("SET memory_limit = ?", [MEMORY_LIMIT])
             con.execute("CREATE TEMP TABLE tracked (value VARCHAR, doc VARCHAR)")
             for batch in batches(i for i in tracked if i.kind == "domain"):
                 rows = pa.table({"value": [i.value for i in batch],
