@@ -10,12 +10,12 @@ the sinkhole, as Microsoft did for 3322.org's malicious subdomains).
 ask our DNS sinkhole for (the name or a name below it) and that the
 sinkhole sinks, or that bots name in an HTTP Host header or a TLS SNI,
 points at us: it is ``sinkholed``, with the number of those events as its
-``checkins``. A ``seized`` indicator stays
-``seized`` (seizure is the stronger fact; its count is updated).
+``checkins``. A ``seized`` indicator stays ``seized`` (seizure is the
+stronger fact; its count is updated).
 
 Precedence, whatever the order things arrive in: ``seized`` over
 ``sinkholed`` over the rest. A name no longer in the operation keeps its
-status (releasing a name is an operator's decision: ``tracker set``).
+status (releasing a name is an operator's decision, not a sync's).
 
 Library functions return indicators or :class:`Sighting` rows;
 :func:`apply_operation` and :func:`apply_events` write them through the
@@ -38,9 +38,9 @@ import pyarrow as pa
 from takedown.analytics.dataset import period_condition
 from takedown.analytics.output import first_line
 from takedown.dga.sinking import held_on
+from takedown.errors import StoreError
 from takedown.lists import read_blocklist, read_domain_list
 from takedown.operation import Operation
-from takedown.errors import StoreError
 from takedown.store.reader import connect, retry_vanished
 from takedown.tracker.formats.jsonl import from_json, to_json
 from takedown.tracker.indicator import Indicator, utc
