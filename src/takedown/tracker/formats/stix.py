@@ -85,7 +85,7 @@ def objects(ind: Indicator, ctx: ExportContext, malware_id: str) -> tuple[dict, 
     # stix2-validator (check 303): name and description SHOULD both be present
     indicator["description"] = ind.notes or f"{ind.family} C&C {ind.kind}, {ind.status}"
     indicator.update({"indicator_types": ["malicious-activity"], "pattern": pattern(ind), "pattern_type": "stix",
-                      "pattern_version": "2.1", "valid_from": c, "labels": [ind.status, *ind.tags],
+                      "pattern_version": "2.1", "valid_from": c[:19] + "Z", "labels": [ind.status, *ind.tags],
                       "confidence": ind.confidence})  # fmt: skip
     if ind.source:
         # STIX 2.1 2.5: a reference needs a description, url or external_id besides its name
