@@ -14,8 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +35,9 @@ from stix2validator import ValidationOptions, validate_string
 
 from takedown.errors import TrackerError
 from takedown.tracker.formats import ExportContext, export, get
+from takedown.tracker.formats import misp as misp_format
+from takedown.tracker.formats._values import host_port, uuid5
+from takedown.tracker.formats.misp import attribute_feed, md5s
 from takedown.tracker.formats.stix import pattern
 from takedown.tracker.indicator import Change, Indicator
 
@@ -353,12 +356,29 @@ def misp_value(ind: Indicator) -> tuple[str, str]:
     return ("ip-dst", v.host) if v.port is None else ("ip-dst|port", f"{v.host}|{v.port}")
 
 
+def test_misp_attributes_are_what_pymisp_makes():
+    ctx = ExportContext(now=NOW)
+    for ind in sample():
+        ours = attribute_feed(ind, ctx)
+        kind, value = misp_value(ind)
+        a = MISPEvent().add_attribute(kind, value, category="Network activity", to_ids=True, comment=ind.notes,
+                                      uuid=ours["uuid"], timestamp=ind.updated)  # fmt: skip
+        a.first_seen = ind.first_seen
+        a.last_seen = ind.last_online
+        for t in (f'takedown:status="{ind.status}"', f'takedown:family="{ind.family}"', *ind.tags):
+            a.add_tag(t)
+        assert ours == a._to_feed(), ind.value
+        assert md5s(kind, value) == a.hash_values("md5")
+
+
 @pytest.mark.parametrize("mode", ["family", "day"])
-def test_misp_feed_is_read_back_by_pymisp(tmp_path, mode):
+def test_misp_feed_is_read_back_by_pymisp(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(misp_format._Parts, "OPEN", 2)  # part files closed and reopened as events interleave
     feed = tmp_path / "feed"
     n = export(get("misp"), sample(), ExportContext(now=NOW, params={"events": mode}), feed)
     assert n == len(sample())
     files = sorted(p for p in feed.iterdir() if p.name not in ("manifest.json", "hashes.csv"))
+    assert all(p.suffix == ".json" for p in files)  # nothing else left behind (the part files)
     manifest = json.loads((feed / "manifest.json").read_text())
     assert {p.stem for p in files} == set(manifest)
     seen: dict[str, tuple[str, str, bool]] = {}
@@ -501,3 +521,21 @@ def test_big_exports_stream_in_bounded_memory(tmp_path):
     for name in BIG_FORMATS:  # each did write about ten times as much
         assert (tmp_path / f"big.{name}").stat().st_size > 8 * (tmp_path / f"small.{name}").stat().st_size
     assert big - small < 16 * 1024 * 1024, (small, big)
+
+
+# ---------------------------------------------------------------------------
+# The writers' fast paths agree with the general parsers
+# ---------------------------------------------------------------------------
+
+
+def test_host_port_agrees_with_parse_value():
+    values = [i.value for i in sample() if i.kind == "ip"] + ["::1", "[::ffff:1.2.3.4]:1", "0.0.0.0:65535"]
+    for value in values:
+        v = Indicator.new(value, "x").parsed
+        assert host_port(v.text) == (v.host, v.port), value
+
+
+def test_uuid5_agrees_with_uuid_module():
+    ns = uuid.uuid5(uuid.NAMESPACE_URL, "https://takedown.invalid/test")
+    for name in ("", "a", "indicator:xn--bcher-kva.example", "ü" * 100, "x" * 1000):
+        assert uuid5(ns, name) == str(uuid.uuid5(ns, name))

@@ -18,6 +18,7 @@ from typing import BinaryIO, Iterable
 
 from takedown.tracker.formats import ExportContext, Format
 from takedown.tracker.formats._abusech import Banner, Text, day, stamp
+from takedown.tracker.formats._values import host_port
 from takedown.tracker.indicator import Indicator
 
 COLUMNS = ("first_seen_utc", "dst_ip", "dst_port", "c2_status", "last_online", "malware")
@@ -32,8 +33,8 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
         for ind in indicators:
             if ind.kind != "ip":
                 continue
-            v = ind.parsed
-            w.writerow((stamp(ind.first_seen), v.host, v.port or "", ind.status, day(ind.last_online), ind.family))
+            host, port = host_port(ind.value)
+            w.writerow((stamp(ind.first_seen), host, port or "", ind.status, day(ind.last_online), ind.family))
             n += 1
     return banner.finish(n)
 

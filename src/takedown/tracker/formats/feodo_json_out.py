@@ -16,12 +16,13 @@ from typing import BinaryIO, Iterable
 
 from takedown.tracker.formats import ExportContext, Format
 from takedown.tracker.formats._abusech import day, stamp
+from takedown.tracker.formats._values import host_port
 from takedown.tracker.indicator import Indicator
 
 
 def row(ind: Indicator) -> dict:
-    v = ind.parsed
-    return {"ip_address": v.host, "port": v.port, "status": ind.status, "hostname": None,
+    host, port = host_port(ind.value)
+    return {"ip_address": host, "port": port, "status": ind.status, "hostname": None,
             "as_number": ind.asn, "as_name": ind.as_name, "country": ind.country,
             "first_seen": stamp(ind.first_seen) or None, "last_online": day(ind.last_online) or None,
             "malware": ind.family}  # fmt: skip

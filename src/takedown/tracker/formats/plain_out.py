@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterable
 from takedown.errors import TrackerError
 from takedown.tracker.formats import ExportContext, Format
 from takedown.tracker.formats._abusech import Banner
+from takedown.tracker.formats._values import host_port
 from takedown.tracker.indicator import Indicator
 
 WHAT = {"domain": "C&C domain blocklist", "ip": "C&C IP blocklist"}
@@ -36,7 +37,7 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
             continue
         host = ind.value
         if kind == "ip":
-            host = ind.parsed.host
+            host = host_port(ind.value)[0]
             # v6 addresses are kept apart from v4 ones with the same integer
             key = int(ipaddress.ip_address(host)) | ((":" in host) << 128)
             if key in seen:

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import BinaryIO, Iterable
 
 from takedown.tracker.formats import ExportContext, Format
+from takedown.tracker.formats._values import host_port, uuid5
 from takedown.tracker.indicator import Indicator
 
 #: UUIDv5 namespace of takedown's STIX ids (itself UUIDv5 of a URL in the URL namespace)
@@ -37,7 +38,7 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://takedown.invalid/stix/2.1")
 
 
 def stix_id(kind: str, name: str) -> str:
-    return f"{kind}--{uuid.uuid5(NAMESPACE, f'{kind}:{name}')}"
+    return f"{kind}--{uuid5(NAMESPACE, f'{kind}:{name}')}"
 
 
 def timestamp(t: datetime) -> str:
@@ -57,12 +58,12 @@ def pattern(ind: Indicator) -> str:
         return f"[domain-name:value = {_quoted(ind.value)}]"
     if ind.kind == "url":
         return f"[url:value = {_quoted(ind.value)}]"
-    v = ind.parsed
-    addr = "ipv6-addr" if ":" in v.host else "ipv4-addr"
-    if v.port is None:
-        return f"[{addr}:value = {_quoted(v.host)}]"
-    return (f"[network-traffic:dst_ref.type = '{addr}' AND network-traffic:dst_ref.value = {_quoted(v.host)} "
-            f"AND network-traffic:dst_port = {v.port}]")
+    host, port = host_port(ind.value)
+    addr = "ipv6-addr" if ":" in host else "ipv4-addr"
+    if port is None:
+        return f"[{addr}:value = {_quoted(host)}]"
+    return (f"[network-traffic:dst_ref.type = '{addr}' AND network-traffic:dst_ref.value = {_quoted(host)} "
+            f"AND network-traffic:dst_port = {port}]")
 
 
 def malware(family: str, created: datetime) -> str:

@@ -24,6 +24,7 @@ from typing import BinaryIO, Iterable
 
 from takedown.tracker.formats import ExportContext, Format
 from takedown.tracker.formats._abusech import Banner, Text, stamp
+from takedown.tracker.formats._values import host_port
 from takedown.tracker.indicator import Indicator
 
 COLUMNS = ("first_seen_utc", "ioc_id", "ioc_value", "ioc_type", "threat_type", "fk_malware", "malware_alias",
@@ -41,7 +42,7 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
         out.write("# " + ",".join(f'"{c}"' for c in COLUMNS) + "\n")
         w = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
         for ind in indicators:
-            if ind.kind == "ip" and ind.parsed.port is None:
+            if ind.kind == "ip" and host_port(ind.value)[1] is None:
                 continue
             w.writerow((stamp(ind.first_seen), "" if ind.id is None else ind.id, ind.value, IOC_TYPES[ind.kind],
                         "botnet_cc", ind.family, "None", ind.family, stamp(ind.last_online), ind.confidence,
