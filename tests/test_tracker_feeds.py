@@ -335,6 +335,22 @@ def test_stix_bundle_is_valid_and_every_object_is_what_stix2_makes():
         assert rel["relationship_type"] == "indicates"
 
 
+def test_registry_has_every_feed_format():
+    from takedown.tracker.formats import names
+
+    assert {"feodo-csv-out", "feodo-json-out", "threatfox-csv-out", "plain-out", "stix", "misp", "atom"} <= set(
+        names(writable=True))
+
+
+def test_banner_needs_a_seekable_file():
+    class Pipe(io.BytesIO):
+        def seekable(self):
+            return False
+
+    with pytest.raises(TrackerError, match="seekable"):
+        get("feodo-csv-out").write(sample(), ExportContext(now=NOW), Pipe())
+
+
 def test_stix_ids_are_stable_across_exports():
     a = json.loads(write("stix", sample()))
     buf = io.BytesIO()
@@ -342,6 +358,9 @@ def test_stix_ids_are_stable_across_exports():
     b = json.loads(buf.getvalue())
     assert a["id"] != b["id"]  # a new bundle...
     assert {o["id"] for o in a["objects"]} == {o["id"] for o in b["objects"]}  # ...of the same objects
+    # a family's malware object is the same in every export, whichever indicator comes first
+    assert sorted(json.dumps(o) for o in a["objects"] if o["type"] == "malware") == sorted(
+        json.dumps(o) for o in b["objects"] if o["type"] == "malware")
 
 
 # ---------------------------------------------------------------------------

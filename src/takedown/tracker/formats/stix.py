@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import BinaryIO, Iterable
 
 from takedown.tracker.formats import ExportContext, Format
@@ -66,10 +66,16 @@ def pattern(ind: Indicator) -> str:
             f"AND network-traffic:dst_port = {port}]")
 
 
-def malware(family: str, created: datetime) -> str:
+#: the malware objects' created and modified: one fixed time, so that every
+#: export's object of a family (same id) is the same version of it (STIX 2.1
+#: 3.6: an object with the same id and modified must be the same)
+MALWARE_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def malware(family: str) -> str:
     import stix2  # lazy: the formats registry imports every format module, most exports need no stix2
 
-    m = stix2.v21.Malware(id=stix_id("malware", family.lower()), created=created, modified=created,
+    m = stix2.v21.Malware(id=stix_id("malware", family.lower()), created=MALWARE_TIME, modified=MALWARE_TIME,
                           name=family, is_family=True)  # fmt: skip
     return m.serialize()
 
@@ -107,7 +113,7 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
         key = ind.family.lower()
         out = []
         if key not in families:
-            text = malware(ind.family, ind.first_seen or ind.last_seen or ctx.now)
+            text = malware(ind.family)
             families[key] = json.loads(text)["id"]
             out.append(text)
         ind_obj, rel = objects(ind, ctx, families[key])
