@@ -70,11 +70,11 @@ def child(spec: str, n: int, out: Path) -> dict:
     changes = [Change(f"c{i:07d}.cc{i % 97}.example", NOW - timedelta(minutes=i), "online", "sinkholed", "bench")
                for i in range(ATOM_CHANGES)]  # fmt: skip
     ctx = ExportContext(now=NOW, changes=changes, params=params)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     count = export(get(name), stream(n), ctx, out)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     size = sum(p.stat().st_size for p in out.rglob("*")) if out.is_dir() else out.stat().st_size
-    return {"format": spec, "written": count, "seconds": seconds, "bytes": size,
+    return {"format": spec, "written": count, "seconds": seconds, "cpu_seconds": cpu, "bytes": size,
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def main() -> None:
                                   capture_output=True, text=True, check=True)  # fmt: skip
             row = json.loads(done.stdout)
             rows.append(row)
-            print(f"{spec:18} {row['written']:>9,} written  {row['seconds']:7.1f} s  "
+            print(f"{spec:18} {row['written']:>9,} written  {row['seconds']:7.1f} s ({row['cpu_seconds']:.1f} s CPU)  "
                   f"{row['bytes'] / 1e6:8.1f} MB out  peak RSS {row['peak_rss'] / 2**20:7.0f} MiB", flush=True)
     m = machine()
     lines = [
@@ -110,12 +110,13 @@ def main() -> None:
         f"Atom carries the latest {ATOM_CHANGES} changes.",
         "- bar: every export of 1M indicators <= 30 s (for another count: the same rate).",
         "",
-        "| format | written | seconds | output MB | peak RSS MiB | bar (30 s per 1M) |",
-        "|---|---:|---:|---:|---:|---|",
+        "| format | written | seconds | CPU seconds | output MB | peak RSS MiB | bar (30 s per 1M) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        ok = "pass" if r["seconds"] <= 30 * args.count / 1_000_000 else "FAIL"
-        lines.append(f"| {r['format']} | {r['written']:,} | {r['seconds']:.1f} | {r['bytes'] / 1e6:.1f} | "
+        ok = "pass" if r["seconds"] <= 30 * args.count / 1_000_000 else "FAIL"  # wall time: what a user waits
+        lines.append(f"| {r['format']} | {r['written']:,} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | "
+                     f"{r['bytes'] / 1e6:.1f} | "
                      f"{r['peak_rss'] / 2**20:.0f} | {ok} |")  # fmt: skip
     text = "\n".join(lines)
     if args.no_write:
