@@ -36,7 +36,7 @@ from takedown.tracker.formats import ExportContext, export, get  # noqa: E402
 from takedown.tracker.indicator import STATUSES, Change, Indicator  # noqa: E402
 from results import machine, write_section  # noqa: E402
 
-FORMATS = ("feodo-csv-out", "feodo-json-out", "threatfox-csv-out", "plain-out", "plain-out:ip", "stix", "misp",
+FORMATS = ("feodo-csv", "feodo-json", "threatfox-csv", "plain", "plain:ip", "stix", "misp",
            "atom")  # fmt: skip
 FAMILIES = ("ZeuS", "Emotet", "QakBot", "TrickBot", "Dridex", "IcedID", "Pushdo", "Cutwail", "Necurs", "Conficker",
             "Locky", "Rustock")  # fmt: skip

@@ -90,7 +90,7 @@ def comments_and_rows(text: str) -> tuple[list[str], list[list[str]]]:
 
 
 def test_banner_says_title_time_count_and_terms():
-    text = write("plain-out", sample(), terms="https://tracker.example/terms").decode()
+    text = write("plain", sample(), terms="https://tracker.example/terms").decode()
     comments, rows = comments_and_rows(text)
     assert [r[0] for r in rows] == ["zeus-cc.example", "bücher-c2.example".encode("idna").decode(), "gate.dridex.example"]
     banner = "\n".join(comments)
@@ -104,7 +104,7 @@ def test_banner_says_title_time_count_and_terms():
 
 
 def test_feodo_csv_has_feodos_header_and_only_addresses():
-    text = write("feodo-csv-out", sample()).decode()
+    text = write("feodo-csv", sample()).decode()
     comments, rows = comments_and_rows(text)
     assert rows[0] == ["first_seen_utc", "dst_ip", "dst_port", "c2_status", "last_online", "malware"]
     ips = [i for i in sample() if i.kind == "ip"]
@@ -117,17 +117,17 @@ def test_feodo_csv_has_feodos_header_and_only_addresses():
 
 
 def test_feodo_json_is_feodos_array():
-    data = json.loads(write("feodo-json-out", sample()))
+    data = json.loads(write("feodo-json", sample()))
     assert len(data) == 6
     assert data[0] == {"ip_address": "192.0.2.10", "port": 443, "status": "online", "hostname": None,
                        "as_number": 64500, "as_name": "Example DE", "country": "DE",
                        "first_seen": "2026-10-01 08:30:15", "last_online": "2026-12-04", "malware": "Emotet"}  # fmt: skip
     assert data[2]["as_name"] == "Exämple FR, SA" and data[3]["port"] is None and data[3]["as_number"] is None
-    assert json.loads(write("feodo-json-out", [])) == []
+    assert json.loads(write("feodo-json", [])) == []
 
 
 def test_threatfox_csv_columns_and_what_it_leaves_out():
-    text = write("threatfox-csv-out", sample(), reporter="cert-xy").decode()
+    text = write("threatfox-csv", sample(), reporter="cert-xy").decode()
     comments, rows = comments_and_rows(text)
     header = next(c for c in comments if c.startswith('# "first_seen_utc"'))
     assert next(csv.reader([header[2:]]))[:4] == ["first_seen_utc", "ioc_id", "ioc_value", "ioc_type"]
@@ -144,24 +144,24 @@ def test_threatfox_csv_columns_and_what_it_leaves_out():
 
 
 def test_plain_ip_list_lists_each_host_once():
-    text = write("plain-out", sample(), kind="ip").decode()
+    text = write("plain", sample(), kind="ip").decode()
     comments, rows = comments_and_rows(text)
     assert [r[0] for r in rows] == ["192.0.2.10", "192.0.2.11", "2001:db8::1", "2001:db8::2", "198.51.100.7"]
     assert any("Number of entries: 5 " in c for c in comments)
     # an IPv6 address whose integer is an IPv4 one's is its own host
     v4 = Indicator.new("0.0.0.1", "x")
     v6 = Indicator.new("::1", "x")
-    assert write("plain-out", [v4, v6], kind="ip").decode().splitlines()[-2:] == ["0.0.0.1", "::1"]
+    assert write("plain", [v4, v6], kind="ip").decode().splitlines()[-2:] == ["0.0.0.1", "::1"]
 
 
 def test_plain_refuses_an_unknown_kind():
     with pytest.raises(TrackerError, match="kind=url"):
-        write("plain-out", sample(), kind="url")
+        write("plain", sample(), kind="url")
 
 
 def test_exports_are_atomic_files(tmp_path):
     out = tmp_path / "ipblocklist.csv"
-    export(get("feodo-csv-out"), sample(), ExportContext(now=NOW), out)
+    export(get("feodo-csv"), sample(), ExportContext(now=NOW), out)
     assert out.read_text().count("\n192.0.2.") == 0 and '"192.0.2.10"' in out.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["ipblocklist.csv"]
 
@@ -214,7 +214,7 @@ class TestFeodoJsonByIntelMQ(IntelMQCase, unittest.TestCase):
 
     def test_every_field_arrives(self):
         ips = [i for i in sample() if i.kind == "ip"]
-        events = self.parse(write("feodo-json-out", sample()))
+        events = self.parse(write("feodo-json", sample()))
         assert len(events) == len(ips)
         for ind, ev in zip(ips, events, strict=True):
             check_ip_fields(ind, ev)
@@ -251,14 +251,14 @@ class TestAbuseChCsvByIntelMQ(IntelMQCase, unittest.TestCase):
 
     def test_feodo_csv(self):
         ips = [i for i in sample() if i.kind == "ip"]
-        events = self.parse(write("feodo-csv-out", sample()), **FEODO_CSV)
+        events = self.parse(write("feodo-csv", sample()), **FEODO_CSV)
         assert len(events) == len(ips)
         for ind, ev in zip(ips, events, strict=True):
             check_ip_fields(ind, ev)
 
     def test_threatfox_csv(self):
         carried = [i for i in sample() if i.kind != "ip" or i.parsed.port is not None]
-        events = self.parse(write("threatfox-csv-out", sample()), **THREATFOX_CSV)
+        events = self.parse(write("threatfox-csv", sample()), **THREATFOX_CSV)
         assert len(events) == len(carried)
         for ind, ev in zip(carried, events, strict=True):
             value = {"domain": "source.fqdn", "url": "source.url", "ip": "extra.ioc_value"}[ind.kind]
@@ -275,10 +275,10 @@ class TestAbuseChCsvByIntelMQ(IntelMQCase, unittest.TestCase):
 
     def test_plain_lists(self):
         domains = [i.value for i in sample() if i.kind == "domain"]
-        events = self.parse(write("plain-out", sample()), **C2_LIST, columns=["source.fqdn"])
+        events = self.parse(write("plain", sample()), **C2_LIST, columns=["source.fqdn"])
         assert [ev["source.fqdn"] for ev in events] == domains
         hosts = list(dict.fromkeys(i.parsed.host for i in sample() if i.kind == "ip"))
-        events = self.parse(write("plain-out", sample(), kind="ip"), **C2_LIST, columns=["source.ip"])
+        events = self.parse(write("plain", sample(), kind="ip"), **C2_LIST, columns=["source.ip"])
         assert [ev["source.ip"] for ev in events] == hosts
 
 
@@ -338,7 +338,7 @@ def test_stix_bundle_is_valid_and_every_object_is_what_stix2_makes():
 def test_registry_has_every_feed_format():
     from takedown.tracker.formats import names
 
-    assert {"feodo-csv-out", "feodo-json-out", "threatfox-csv-out", "plain-out", "stix", "misp", "atom"} <= set(
+    assert {"feodo-csv", "feodo-json", "threatfox-csv", "plain", "stix", "misp", "atom"} <= set(
         names(writable=True))
 
 
@@ -348,7 +348,7 @@ def test_banner_needs_a_seekable_file():
             return False
 
     with pytest.raises(TrackerError, match="seekable"):
-        get("feodo-csv-out").write(sample(), ExportContext(now=NOW), Pipe())
+        get("feodo-csv").write(sample(), ExportContext(now=NOW), Pipe())
 
 
 def test_stix_ids_are_stable_across_exports():
@@ -510,7 +510,7 @@ def many(n: int) -> Iterator[Indicator]:
                         tags=("t",), id=i + 1)  # fmt: skip
 
 
-BIG_FORMATS = ("stix", "feodo-csv-out", "feodo-json-out", "threatfox-csv-out", "plain-out")
+BIG_FORMATS = ("stix", "feodo-csv", "feodo-json", "threatfox-csv", "plain")
 
 
 def peak_rss(n: int, out: Path) -> int:
@@ -558,3 +558,21 @@ def test_uuid5_agrees_with_uuid_module():
     ns = uuid.uuid5(uuid.NAMESPACE_URL, "https://takedown.invalid/test")
     for name in ("", "a", "indicator:xn--bcher-kva.example", "ü" * 100, "x" * 1000):
         assert uuid5(ns, name) == str(uuid.uuid5(ns, name))
+
+
+@pytest.mark.parametrize("name", ["feodo-csv", "feodo-json", "threatfox-csv", "plain"])
+def test_what_we_export_we_read_back(tmp_path, name):
+    """An abuse.ch-format file we publish is one our own importer (and so a
+    partner running takedown) reads: every entry comes back, each one an
+    indicator we exported (or, for an address list, its host)."""
+    fmt = get(name)
+    out = tmp_path / f"x{fmt.suffix}"
+    written = export(fmt, sample(), ExportContext(now=NOW), out)
+    back = list(fmt.read(out))
+    assert written > 0 and len(back) == written
+    ours = {i.value: i for i in sample()}
+    hosts = {i.parsed.host for i in sample()}
+    for b in back:
+        assert b.value in ours or b.value in hosts, b.value
+        if b.value in ours and name.startswith("feodo"):
+            assert b.status == ours[b.value].status

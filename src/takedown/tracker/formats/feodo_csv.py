@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Iterator
 
 from takedown.errors import TrackerError
+from takedown.tracker.indicator import STATUSES
 from takedown.tracker.formats import Format
 from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, indicator, time_field
 from takedown.tracker.indicator import Indicator
+from takedown.tracker.formats.feodo_csv_out import write
 
 COLUMNS = ("first_seen_utc", "dst_ip", "dst_port", "c2_status", "last_online", "malware")
 SOURCE = "feodotracker"
@@ -35,9 +37,11 @@ def ip_port(ip: str, port: str, where: str) -> str:
 
 
 def c2_status(text: str, where: str, column: str) -> str:
+    """Feodo's ``online``/``offline``; also ``sinkholed``, ``seized`` and
+    ``unknown``, which takedown's own Feodo-format exports carry."""
     status = text.strip().lower() or "unknown"
-    if status not in ("online", "offline", "unknown"):
-        raise TrackerError(f"{where}: {column}: {text!r} is not online, offline or unknown")
+    if status not in STATUSES:
+        raise TrackerError(f"{where}: {column}: {text!r} is not one of {', '.join(STATUSES)}")
     return status
 
 
@@ -64,5 +68,5 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
         yield _indicator(row)
 
 
-FORMAT = Format(name="feodo-csv", summary="Feodo Tracker's C2 IP blocklist, CSV (ipblocklist.csv)", read=read,
+FORMAT = Format(name="feodo-csv", summary="Feodo Tracker's C2 IP blocklist, CSV (ipblocklist.csv)", read=read, write=write,
                 suffix=".csv")

@@ -37,7 +37,3 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
             w.writerow((stamp(ind.first_seen), host, port or "", ind.status, day(ind.last_online), ind.family))
             n += 1
     return banner.finish(n)
-
-
-FORMAT = Format(name="feodo-csv-out", summary="Feodo Tracker's ipblocklist.csv (addresses only)", write=write,
-                suffix=".csv")

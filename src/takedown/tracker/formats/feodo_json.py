@@ -21,6 +21,7 @@ from takedown.tracker.formats import Format
 from takedown.tracker.formats.feodo_csv import c2_status, feodo_indicator
 from takedown.tracker.formats.text import empty, time_field
 from takedown.tracker.indicator import Indicator
+from takedown.tracker.formats.feodo_json_out import write
 
 FIELDS = ("ip_address", "port", "status", "hostname", "as_number", "as_name", "country", "first_seen",
           "last_online", "malware")
@@ -112,5 +113,5 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
             notes="" if empty(hostname) else f"hostname {hostname}")
 
 
-FORMAT = Format(name="feodo-json", summary="Feodo Tracker's C2 IP blocklist, JSON (ipblocklist.json)", read=read,
+FORMAT = Format(name="feodo-json", summary="Feodo Tracker's C2 IP blocklist, JSON (ipblocklist.json)", read=read, write=write,
                 suffix=".json")

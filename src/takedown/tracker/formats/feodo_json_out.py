@@ -39,7 +39,3 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
         n += 1
     f.write(b"\n]\n")
     return n
-
-
-FORMAT = Format(name="feodo-json-out", summary="Feodo Tracker's ipblocklist.json (addresses only)", write=write,
-                suffix=".json")

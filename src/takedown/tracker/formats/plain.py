@@ -21,6 +21,7 @@ from takedown.tomlfile import display_path
 from takedown.tracker.formats import Format
 from takedown.tracker.formats.text import indicator, lines
 from takedown.tracker.indicator import Indicator
+from takedown.tracker.formats.plain_out import write
 
 _COMMENT = re.compile(r"(?:^|\s)#")
 
@@ -36,4 +37,4 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
 
 
 FORMAT = Format(name="plain", summary="a plain list: one domain, IP[:port] or URL per line, '#' comments",
-                read=read, suffix=".txt")
+                read=read, write=write, suffix=".txt")

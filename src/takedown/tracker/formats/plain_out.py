@@ -46,7 +46,3 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
         f.write(host.encode("ascii") + b"\n")
         n += 1
     return banner.finish(n)
-
-
-FORMAT = Format(name="plain-out", summary="plain domain (--param kind=domain) or IP (kind=ip) blocklist",
-                write=write, suffix=".txt")

@@ -25,6 +25,7 @@ from takedown.errors import TrackerError
 from takedown.tracker.formats import Format
 from takedown.tracker.formats.text import Row, csv_rows, empty, family_name, indicator, tag_list, time_field
 from takedown.tracker.indicator import Indicator
+from takedown.tracker.formats.threatfox_csv_out import write
 
 COLUMNS = ("first_seen_utc", "ioc_id", "ioc_value", "ioc_type", "threat_type", "fk_malware", "malware_alias",
            "malware_printable", "last_seen_utc", "confidence_level", "reference", "tags", "anonymous", "reporter")
@@ -75,4 +76,4 @@ def read(path: Path, skipped: Counter | None = None) -> Iterator[Indicator]:
 
 
 FORMAT = Format(name="threatfox-csv", summary="ThreatFox's IOC export, CSV (ip:port, domain and url IOCs)",
-                read=read, suffix=".csv")
+                read=read, write=write, suffix=".csv")

@@ -49,7 +49,3 @@ def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> i
                         "False", ind.source or "None", ",".join(ind.tags) or "None", "0", reporter))  # fmt: skip
             n += 1
     return banner.finish(n)
-
-
-FORMAT = Format(name="threatfox-csv-out", summary="ThreatFox's CSV export (domains, ip:port, URLs)", write=write,
-                suffix=".csv")
