@@ -432,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-p2p", action="store_true", help="skip the P2P simulation benchmark")
     ap.add_argument("--skip-range", action="store_true", help="skip the range (check-ins/s) benchmark")
     ap.add_argument("--skip-compact", action="store_true", help="skip the compaction benchmark (86,400 segments)")
+    ap.add_argument("--skip-rpz", action="store_true",
+                    help="skip the tracker RPZ benchmark (1M-name export, BIND and Unbound load it)")
     ap.add_argument("--skip-tracker", action="store_true",
                     help="skip the tracker benchmark (1M indicators into SQLite and PostgreSQL, every export)")
     ap.add_argument("--http-servers", default=",".join(http_bench.SERVERS), help="HTTP: ours,nginx")
@@ -514,13 +516,15 @@ def main(argv: list[str] | None = None) -> int:
     if sections and write:
         rewrite_results(sections, a.results)
         print(f"rewrote {a.results} ({', '.join(sections)})")
-    # These write their own sections of RESULTS.md (bench:enrich, telemetry, dga, p2p, range, compact, tracker).
+    # These write their own sections of RESULTS.md (bench:enrich, telemetry, dga, p2p, range, compact, rpzload,
+    # tracker).
     extra = [("enrich", "enrich_bench.py", []),
              ("telemetry", "telemetry_bench.py", ["--events", "2000000", "--reps", "1"] if a.quick else []),
              ("dga", "dga_bench.py", []),
              ("p2p", "p2p_bench.py", ["--quick"] if a.quick else []),
              ("range", "range_bench.py", ["--quick"] if a.quick else []),
              ("compact", "compact_bench.py", ["--segments", "4000", "--reps", "1"] if a.quick else ["--reps", "1"]),
+             ("rpz", "rpz_load_bench.py", ["--names", "20000"] if a.quick else []),
              ("tracker", "tracker_bench.py", ["--count", "50000"] if a.quick else [])]
     for name, script, args in extra:
         if getattr(a, f"skip_{name}"):

@@ -388,3 +388,19 @@ def test_connections_open_across_a_reload_are_served(server):
         h.close()
         d.close()
     assert s.stop() == 0
+
+
+def test_a_file_written_during_the_build_calls_for_another(tmp_path):
+    """The watcher compares file times with the build's start: a list edited
+    while the build ran (after it was read, before the snapshot) is not lost."""
+    from takedown import runtime
+
+    op = write_op(tmp_path, workers=1)
+    old = time.time() - 60
+    for p in tmp_path.iterdir():
+        os.utime(p, (old, old))
+    rt = runtime.build(op)
+    assert not runtime.changed_during_build(rt, runtime.snapshot(rt.files))
+    written = rt.built - rt.seconds / 2  # inside the build's window
+    os.utime(rt.files[-1], (written, written))
+    assert runtime.changed_during_build(rt, runtime.snapshot(rt.files))

@@ -56,6 +56,8 @@ def test_cli_add_show_list_status(tracker_url):
               "Error: --format: cannot write 'no-such-format'")
     one_error(run("tracker", "import", "/nonexistent", "--format", "no-such", "--db", tracker_url),
               "Error: --format: cannot read 'no-such'")
+    one_error(run("tracker", "import", "/nonexistent.csv", "--format", "feodo-csv", "--db", tracker_url),
+              "Error: ")
 
 
 def test_cli_finds_the_database(tmp_path):

@@ -579,6 +579,8 @@ def demo(
 
 
 # --- the C&C tracker and its database (docs/tracker.md) ---------------------
+# Importers open the store (`takedown.tracker.store.Tracker`) only after the
+# input is checked: a bad file never touches the database.
 
 tracker_app = typer.Typer(help="The C&C tracker: indicators, their status and history, blocklists.",
                           no_args_is_help=True)
@@ -662,21 +664,61 @@ def tracker_status(
 
 @tracker_app.command("import")
 def tracker_import(
-    file: str = typer.Argument(..., metavar="FILE"),
-    fmt: str = typer.Option(..., "--format", metavar="NAME", help="The file's format (takedown tracker formats)."),
+    file: str = typer.Argument(..., metavar="FILE", help="The file to import."),
+    fmt: str = typer.Option(..., "--format", metavar="FORMAT",
+                            help="feodo-csv, feodo-json, threatfox-csv, urlhaus-csv, plain or jsonl."),
+    family: Optional[str] = typer.Option(None, "--family", help="Family of every entry (URLhaus and plain lists "
+                                                                "name none)."),
+    status: Optional[str] = typer.Option(None, "--status", help="Status of every entry (online, offline, "
+                                                                "sinkholed, seized, unknown)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source of every entry; default: the feed's."),
+    confidence: Optional[int] = typer.Option(None, "--confidence", metavar="0-100",
+                                             help="Confidence of every entry; default: the feed's."),
     db: Optional[str] = DB_OPTION,
     operation: Optional[str] = OPERATION_OPTION,
 ) -> None:
-    """Add the indicators of a feed file (abuse.ch formats, plain lists, our own export)."""
-    formats = _import("takedown.tracker.formats", None, TrackerError)
-    reader = formats.get(fmt, reading=True)
-    if not Path(file).is_file():
-        raise TrackerError(f"{file}: no such file")
+    """Import a feed file (abuse.ch's formats, a plain list, takedown's own JSON Lines): all rows or none."""
+    ingest = _import("takedown.tracker.ingest", None, TrackerError)
+    over = ingest.Overrides(family=family, status=status, source=source, confidence=confidence).check()
+    checked = ingest.check_file(fmt, Path(file), over)
     tracker, _ = _open_tracker(db, operation)
     with tracker:
-        r = tracker.add(reader.read(Path(file)), by=f"import:{reader.name}", reason=display_path(Path(file)))
-    print(f"{file}: {r.added + r.updated + r.unchanged:,} indicators: {r.added:,} added, {r.updated:,} updated, "
-          f"{r.unchanged:,} unchanged, {r.status_changes:,} status changes")
+        added = ingest.add_file(tracker, fmt, Path(file), over)
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.kinds.items()))
+    print(f"imported {added:,} indicator(s) from {display_path(file)}" + (f": {kinds}" if kinds else ""))
+    if checked.skipped:
+        what = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.skipped.items()))
+        print(f"skipped {sum(checked.skipped.values()):,} row(s) that are not network indicators: {what}")
+
+
+@tracker_app.command("sync")
+def tracker_sync(
+    operation: str = typer.Option(..., "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                  help="The operation file: what it holds, its events, its tracker database "
+                                       "[env TAKEDOWN_OPERATION]"),
+    db: Optional[str] = DB_OPTION,
+    day: Optional[str] = typer.Option(None, "--date", metavar="DATE",
+                                      help="The UTC day whose DGA names are due, YYYY-MM-DD; default: today."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE",
+                                        help="Count the sinkhole's events from this UTC day; default: the 7 days "
+                                             "ending on --date."),
+    from_events: bool = typer.Option(True, "--from-events/--no-from-events",
+                                     help="Also mark tracked domains the sinkhole's events name."),
+) -> None:
+    """Track what the operation holds (seized, DGA names due, zones' blocklists) and what the sinkhole sees."""
+    sync = _import("takedown.tracker.sync", None, TrackerError)
+    now = datetime.now(timezone.utc)
+    the_day = _date("--date", day) or now.date()
+    first = _date("--since", since) or sync.default_since(the_day)
+    tracker, op = _open_tracker(db, operation)
+    with tracker:
+        done = sync.apply_operation(tracker, op, the_day, now)
+        seen = sync.apply_events(tracker, op.storage, first, the_day) if from_events else None
+    print(f"operation {op.name} on {the_day.isoformat()}: {done.seized:,} seized, {done.sinkholed:,} sinkholed")
+    if seen is not None:
+        print(f"events {first.isoformat()}..{the_day.isoformat()}: {seen.seized + seen.sinkholed:,} tracked "
+              f"domain(s) asked for at the sinkhole ({seen.seized:,} seized, {seen.sinkholed:,} sinkholed), "
+              f"{seen.checkins:,} event(s)")
 
 
 @tracker_app.command("export")

@@ -96,6 +96,17 @@ def snapshot(paths) -> tuple:
     return tuple(out)
 
 
+def changed_during_build(rt: Runtime, snap: tuple) -> bool:
+    """Whether a file in ``snap`` (a :func:`snapshot` of ``rt.files`` taken
+    after the build) was written after the build began: the build may have
+    read it before the write, so the Runtime may lack the change and must be
+    rebuilt. File times come from the kernel's coarse clock (a tick, up to
+    10 ms, behind): a write in the 10 ms before the build counts too, at
+    worst one needless rebuild."""
+    began_ns = int((rt.built - rt.seconds - 0.010) * 1e9)
+    return any(mtime is not None and mtime >= began_ns for _p, mtime, _s, _i in snap)
+
+
 def stale(rt: Runtime) -> str | None:
     """Why ``rt`` should be rebuilt without any file changing: a new UTC day
     brings new DGA names. None when it is current."""

@@ -101,6 +101,7 @@ from takedown.store.segments import SegmentWriter
 
 _RCVBUF = 8 << 20
 _READY_TIMEOUT = 60.0  # seconds a new worker has to start serving
+_PAUSE_TIMEOUT = 5.0  # seconds a reload waits for the retiring workers to stop reading
 _RETIRE_GRACE = 10.0  # seconds a retiring worker may take to finish requests in progress
 _WATCH_INTERVAL = 1.0
 _COMPACT_INTERVAL = 60.0  # seconds between looks for a day to compact
@@ -284,11 +285,16 @@ class Worker:
             self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
         if ready_fd is not None:
             os.write(ready_fd, b"r")
-            os.close(ready_fd)
         await done.wait()
         if how["retire"]:
             # the successor already reads the same sockets: stop at once, finish what is in progress
             self.dns.pause()
+            if self.net is not None:
+                self.net.pause()
+            if ready_fd is not None:
+                # the parent says "reloaded" only after this: no query is answered from the old data after it
+                with contextlib.suppress(OSError):
+                    os.write(ready_fd, b"p")
             if self.net is not None:
                 await self.net.retire(_RETIRE_GRACE)
             await self.dns.close(_RETIRE_GRACE)
@@ -298,6 +304,9 @@ class Worker:
             await self.dns.close()
             if self.net is not None:
                 await self.net.stop()
+        if ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(ready_fd)
         await self.writer.aclose()
         if self.publisher is not None:
             self._publish_timer.cancel()
@@ -342,6 +351,7 @@ class _Child:
     slot: int
     generation: int
     ping: socket.socket | None = None  # the parent's end of its health socketpair
+    ready: int | None = None  # the read end of its readiness pipe: b"r" serving, b"p" paused when retiring
 
 
 class Supervisor:
@@ -407,6 +417,9 @@ class Supervisor:
 
         def work() -> None:
             os.close(r)
+            for c in self.children.values():
+                if c.ready is not None:
+                    os.close(c.ready)
             for j, s in enumerate(self.slots):
                 if j != index:
                     s.close()
@@ -419,16 +432,29 @@ class Supervisor:
         os.close(w)
         if theirs is not None:
             theirs.close()
-        self.children[pid] = _Child(pid, index, self.generation, mine)
-        try:
-            if not wait or self._wait_ready(r, pid):
-                return pid
-        finally:
-            os.close(r)
-        self.children[pid].generation = -1  # never restarted: it failed to start
+        self.children[pid] = child = _Child(pid, index, self.generation, mine, r)
+        if not wait or self._wait_ready(r, pid):
+            return pid
+        child.generation = -1  # never restarted: it failed to start
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         return None
+
+    def _wait_paused(self, retiring: list[_Child]) -> None:
+        """Until each retiring worker has stopped reading its sockets (it writes
+        b"p" on its pipe; EOF if it died), at most _PAUSE_TIMEOUT seconds:
+        after the "reloaded" line, every answer comes from the new data."""
+        waiting = {c.ready: c for c in retiring if c.ready is not None}
+        end = time.monotonic() + _PAUSE_TIMEOUT
+        while waiting and (left := end - time.monotonic()) > 0:
+            ready, _, _ = select.select(list(waiting), [], [], min(left, 0.2))
+            for fd in ready:
+                try:
+                    data = os.read(fd, 16)
+                except OSError:
+                    data = b""
+                if not data or b"p" in data:
+                    del waiting[fd]
 
     def _wait_ready(self, r: int, pid: int) -> bool:
         end = time.monotonic() + _READY_TIMEOUT
@@ -460,6 +486,9 @@ class Supervisor:
             if c is not None:
                 if c.ping is not None:
                     c.ping.close()
+                if c.ready is not None:
+                    os.close(c.ready)
+                    c.ready = None
                 dead.append(c)
         return dead
 
@@ -538,6 +567,8 @@ class Supervisor:
             self.write_ready()
             sdnotify.notify("READY=1", f"STATUS={self.ready_line()}", f"MAINPID={os.getpid()}")
         snap = rt_mod.snapshot(self.rt.files)
+        if rt_mod.changed_during_build(self.rt, snap):
+            self.reload_why = "a file changed"
         next_watch = time.monotonic() + _WATCH_INTERVAL
         while self.stop_signal is None:
             self.maybe_compact()
@@ -559,9 +590,12 @@ class Supervisor:
             if self.reload_why is not None and self.stop_signal is None:
                 why, self.reload_why = self.reload_why, None
                 sdnotify.notify(*sdnotify.reloading(), f"STATUS=reloading ({why})")
+                before = self.rt
                 outcome = self.reload(why)
                 sdnotify.notify("READY=1", f"STATUS={outcome}")
                 snap = rt_mod.snapshot(self.rt.files)
+                if self.rt is not before and rt_mod.changed_during_build(self.rt, snap):
+                    self.reload_why = "a file changed"
         sdnotify.notify("STOPPING=1")
         self._shutdown(self.stop_signal)
 
@@ -579,6 +613,7 @@ class Supervisor:
         self.rt = new
         self.generation += 1
         outcome = "ok"
+        retiring: list[_Child] = []
         for index in range(len(self.slots)):
             if self.stop_signal is not None:
                 return "stopping"
@@ -594,7 +629,9 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(prev.pid, signal.SIGQUIT)
                 prev.generation = -1  # retiring: never restarted
+                retiring.append(prev)
         del old_rt
+        self._wait_paused(retiring)
         metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")

@@ -59,7 +59,11 @@ __all__ = [
     "start_bind",
     "start_nginx",
     "start_nsd",
+    "start_bind_rpz",
+    "start_kresd",
     "start_process",
+    "start_unbound",
+    "wait_answer",
     "wait_http_ready",
     "wait_ready",
 ]
@@ -77,6 +81,8 @@ _PROGRAMS = {
     "nsd": ("nsd", "nsd-checkconf", "nsd-checkzone"),
     "bind": ("named", "named-checkconf", "named-checkzone"),
     "nginx": ("nginx",),
+    "unbound": ("unbound", "unbound-checkconf"),
+    "kresd": ("kresd",),
 }
 
 
@@ -94,12 +100,14 @@ def _which(program: str) -> str | None:
 def _program(program: str) -> str:
     path = _which(program)
     if path is None:
-        raise PeerError(f"{program}: not installed (Debian packages nsd, bind9, nginx; see scripts/bootstrap)")
+        raise PeerError(f"{program}: not installed (Debian packages nsd, bind9, nginx, unbound, knot-resolver; "
+                        "see scripts/bootstrap)")
     return path
 
 
 def available(name: str) -> bool:
-    """True when the programs of peer ``name`` ("nsd", "bind" or "nginx") are installed."""
+    """True when the programs of peer ``name`` ("nsd", "bind", "nginx", "unbound"
+    or "kresd") are installed."""
     programs = _PROGRAMS.get(name)
     return programs is not None and all(_which(p) for p in programs)
 
@@ -610,6 +618,216 @@ def start_bind(
     argv = [named, "-f", fam, "-n", str(threads), "-c", str(conf)]
     peer = _spawn("bind", argv, host, port, workdir, [workdir / "named.log"])
     return _start_and_wait(peer, next(iter(zones), "."), timeout)
+
+
+# --------------------------------------------------------------------------- resolvers with a response policy zone
+#
+# Recursive resolvers that load an RPZ (BIND 9, Unbound, Knot Resolver), for
+# the tracker's RPZ export. Each sends every query it cannot answer to one
+# upstream on loopback (an authoritative server the test starts, serving the
+# root zone as its "Internet") and nowhere else: forwarding only, no DNSSEC
+# validation, root hints that name only 127.0.0.1.
+
+
+def _root_hints(workdir: Path) -> Path:
+    """A root hints file naming only 127.0.0.1: should a resolver prime in
+    spite of forwarding everything, the priming query stays on loopback."""
+    p = workdir / "root.hints"
+    p.write_text(". 3600000 NS hints.loopback.\nhints.loopback. 3600000 A 127.0.0.1\n")
+    return p
+
+
+def _prepare_resolver(rpz_path: Path, upstream: tuple[str, int], host: str, port: int,
+                      workdir: Path) -> tuple[Path, Path]:
+    _check_loopback(host)
+    _check_loopback(upstream[0])
+    if not (1024 <= port <= 65535):
+        raise PeerError(f"port {port}: use a high port (1024-65535); never 53")
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    rpz_path = Path(rpz_path).resolve()
+    if not rpz_path.is_file():
+        raise PeerError(f"RPZ file {rpz_path} not found")
+    return workdir, rpz_path
+
+
+def named_rpz_conf(origin: str, rpz_path: Path, *, upstream: tuple[str, int], host: str, port: int,
+                   workdir: Path) -> str:
+    """The named.conf of :func:`start_bind_rpz`: a recursive resolver that
+    forwards only to ``upstream`` and applies the response policy zone
+    ``origin`` loaded from ``rpz_path`` (BIND 9 ARM, "Response Policy Zone
+    (RPZ) Rewriting")."""
+    w = workdir
+    return "\n".join([
+        "// written by harness.peers: a loopback-only resolver with a response policy zone",
+        "options {",
+        f"    directory {_quote(w)};",
+        f"    pid-file {_quote(w / 'named.pid')};",
+        f"    session-keyfile {_quote(w / 'session.key')};",
+        f"    managed-keys-directory {_quote(w)};",
+        f"    listen-on port {port} {{ {host}; }};",
+        "    listen-on-v6 { none; };",
+        "    automatic-interface-scan no;",
+        "    recursion yes;",
+        "    allow-query { 127.0.0.0/8; };",
+        "    allow-recursion { 127.0.0.0/8; };",
+        f"    forward only; forwarders {{ {upstream[0]} port {upstream[1]}; }};",
+        "    dnssec-validation no;",
+        "    qname-minimization off;",
+        "    notify no;",
+        "    allow-transfer { none; };",
+        f"    response-policy {{ zone {_quote(_origin_text(origin))}; }};",
+        "};",
+        "controls { };",
+        "logging {",
+        f"    channel main {{ file {_quote(w / 'named.log')} versions 1 size 100m; print-time yes; severity info; }};",
+        "    category default { main; };",
+        "    category rpz { main; };",
+        "};",
+        f"zone \".\" {{ type hint; file {_quote(_root_hints(w))}; }};",
+        # check-names: a C&C name need not be a host name (underscores), yet
+        # local data puts A records at it, which BIND's default refuses.
+        f"zone {_quote(_origin_text(origin))} {{ type primary; file {_quote(rpz_path)}; check-names ignore; "
+        "allow-query { none; }; };",
+    ]) + "\n"
+
+
+def start_bind_rpz(origin: str, rpz_path: Path, *, upstream: tuple[str, int], host: str = "127.0.0.1",
+                   port: int, workdir: Path, timeout: float = 30.0, check: bool = True) -> Peer:
+    """Start BIND 9 as a resolver applying the RPZ ``origin`` (the master file
+    ``rpz_path``, checked with ``named-checkzone`` first unless ``check`` is
+    false) and forwarding to ``upstream`` (host, port) only; return when it
+    answers a query (the RPZ may still be loading: see :func:`wait_answer`)."""
+    workdir, rpz_path = _prepare_resolver(rpz_path, upstream, host, port, workdir)
+    if check:
+        _run_check([_program("named-checkzone"), "-q", "-i", "local", _origin_text(origin), str(rpz_path)],
+                   f"named-checkzone {origin}")
+    conf = workdir / "named.conf"
+    conf.write_text(named_rpz_conf(origin, rpz_path, upstream=upstream, host=host, port=port, workdir=workdir))
+    _run_check([_program("named-checkconf"), str(conf)], "named-checkconf")
+    argv = [_program("named"), "-f", "-4", "-n", "1", "-c", str(conf)]
+    peer = _spawn("bind-rpz", argv, host, port, workdir, [workdir / "named.log"])
+    return _start_and_wait(peer, _origin_text(origin), timeout)
+
+
+def unbound_conf(origin: str, rpz_path: Path, *, upstream: tuple[str, int], host: str, port: int,
+                 workdir: Path) -> str:
+    """The unbound.conf of :func:`start_unbound`: the ``respip`` module before
+    the iterator (RPZ's IP triggers need it: unbound.conf(5), "Response
+    Policy Zone Options"), one ``rpz:`` zone from a file, everything
+    forwarded to ``upstream``."""
+    w = workdir
+    return "\n".join([
+        "# written by harness.peers: a loopback-only resolver with a response policy zone",
+        "server:",
+        f"    interface: {host}@{port}",
+        f"    port: {port}",
+        "    do-ip6: no",
+        "    access-control: 127.0.0.0/8 allow",
+        '    username: ""',
+        '    chroot: ""',
+        f"    directory: {_quote(w)}",
+        f"    pidfile: {_quote(w / 'unbound.pid')}",
+        "    use-syslog: no",
+        f"    logfile: {_quote(w / 'unbound.log')}",
+        "    verbosity: 1",
+        "    num-threads: 1",
+        "    so-reuseport: no",
+        # Unbound refuses to send queries to 127.0.0.0/8 by default; the
+        # upstream lives there.
+        "    do-not-query-localhost: no",
+        "    qname-minimisation: no",
+        f"    root-hints: {_quote(_root_hints(w))}",
+        '    module-config: "respip validator iterator"',
+        "",
+        "remote-control:",
+        "    control-enable: no",
+        "",
+        "forward-zone:",
+        '    name: "."',
+        f"    forward-addr: {upstream[0]}@{upstream[1]}",
+        "",
+        "rpz:",
+        f"    name: {_quote(_origin_text(origin))}",
+        f"    zonefile: {_quote(rpz_path)}",
+        "    rpz-log: yes",
+        "",
+    ])
+
+
+def start_unbound(origin: str, rpz_path: Path, *, upstream: tuple[str, int], host: str = "127.0.0.1",
+                  port: int, workdir: Path, timeout: float = 30.0) -> Peer:
+    """Start Unbound (``unbound -d``, foreground) applying the RPZ ``origin``
+    from ``rpz_path`` and forwarding to ``upstream`` only (see
+    :func:`unbound_conf`; checked with ``unbound-checkconf`` first)."""
+    workdir, rpz_path = _prepare_resolver(rpz_path, upstream, host, port, workdir)
+    conf = workdir / "unbound.conf"
+    conf.write_text(unbound_conf(origin, rpz_path, upstream=upstream, host=host, port=port, workdir=workdir))
+    _run_check([_program("unbound-checkconf"), str(conf)], "unbound-checkconf")
+    peer = _spawn("unbound", [_program("unbound"), "-d", "-c", str(conf)], host, port, workdir,
+                  [workdir / "unbound.log"])
+    return _start_and_wait(peer, _origin_text(origin), timeout)
+
+
+def _lua_string(s: str | Path) -> str:
+    s = str(s)
+    if any(c in s for c in "'\\\n"):
+        raise PeerError(f"unsupported character in path: {s!r}")
+    return f"'{s}'"
+
+
+def kresd_conf(rpz_path: Path, *, upstream: tuple[str, int], host: str, port: int, workdir: Path) -> str:
+    """The Lua configuration of :func:`start_kresd`: ``policy.rpz`` over the
+    file (Knot Resolver 5 documentation, "Policy module", "Response policy
+    zones"), then every other query sent to ``upstream`` with
+    ``policy.STUB`` (no DNSSEC, no validation: the upstream is an
+    authoritative server, not a resolver)."""
+    return "\n".join([
+        "-- written by harness.peers: a loopback-only resolver with a response policy zone",
+        f"net.listen({_lua_string(host)}, {port}, {{ kind = 'dns' }})",
+        "net.ipv6 = false",
+        f"cache.open(16 * MB, 'lmdb://' .. {_lua_string(workdir / 'cache')})",
+        "trust_anchors.remove('.')",
+        # A query no policy rule sends upstream (an RPZ passthru ends the
+        # policy list) is iterated from the root hints: keep those on loopback.
+        "modules.load('hints')",
+        "hints.root({['hints.loopback.'] = '127.0.0.1'})",
+        f"policy.add(policy.rpz(policy.DENY, {_lua_string(rpz_path)}, false))",
+        f"policy.add(policy.all(policy.STUB({{{_lua_string(f'{upstream[0]}@{upstream[1]}')}}})))",
+        "",
+    ])
+
+
+def start_kresd(rpz_path: Path, *, upstream: tuple[str, int], host: str = "127.0.0.1", port: int,
+                workdir: Path, timeout: float = 30.0) -> Peer:
+    """Start Knot Resolver (``kresd -n``, one process, ``workdir`` its run
+    directory) applying the RPZ in ``rpz_path`` and sending every other
+    query to ``upstream`` only (see :func:`kresd_conf`)."""
+    workdir, rpz_path = _prepare_resolver(rpz_path, upstream, host, port, workdir)
+    conf = workdir / "kresd.conf"
+    conf.write_text(kresd_conf(rpz_path, upstream=upstream, host=host, port=port, workdir=workdir))
+    peer = _spawn("kresd", [_program("kresd"), "-n", "-c", str(conf), str(workdir)], host, port, workdir, [])
+    return _start_and_wait(peer, ".", timeout)
+
+
+def wait_answer(host: str, port: int, name: str, check, timeout: float = 30.0, rdtype: str = "A") -> dns.message.Message:
+    """Query ``host:port`` for ``name``/``rdtype`` (RD set) until
+    ``check(response)`` is true; the response. A resolver answers before
+    its policy zone is loaded (BIND and Unbound load a large zone in the
+    background): this waits for the zone to take effect."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        q = dns.message.make_query(name, rdtype)
+        try:
+            last = dns.query.udp(q, host, port=port, timeout=1.0)
+            if check(last):
+                return last
+        except (dns.exception.Timeout, OSError, dns.exception.DNSException) as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise PeerError(f"{host}:{port}: {name} {rdtype} not as expected within {timeout:g}s (last: {last})")
+        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- nginx

@@ -94,6 +94,12 @@ class NetSensor:
                 p.close()
         self._sweeper = self._loop.call_later(1.0, self._sweep)
 
+    def pause(self) -> None:
+        """Stop accepting now (a retiring worker: its successor accepts on the
+        same sockets); :meth:`retire` then finishes what is in progress."""
+        for srv in self.servers:
+            srv.close()
+
     async def retire(self, grace: float) -> None:
         """Stop accepting (a successor accepts on the same sockets), let the
         requests in progress finish for up to ``grace`` seconds, closing each

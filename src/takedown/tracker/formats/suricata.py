@@ -1,0 +1,169 @@
+"""Suricata rules for the tracked C&Cs: traffic from the protected network to
+a C&C address, lookups of a C&C name, TLS and HTTP to it.
+
+Rules are written in Suricata 7's language (Suricata User Guide, "Rules
+Format", "DNS Keywords", "TLS Keywords", "HTTP Keywords", "Transformations"):
+
+- an IP: ``alert ip $HOME_NET any -> 1.2.3.4 any``; an IP with a port:
+  ``alert tcp $HOME_NET any -> 1.2.3.4 443`` (abuse.ch's trackers publish TCP
+  C&C ports; an ``ip`` rule cannot name a port);
+- a domain: three rules, on the DNS query name (``dns.query``), the TLS SNI
+  (``tls.sni``) and the HTTP Host (``http.host``), each matching the name and
+  its subdomains (``dotprefix; content:".example.com"; endswith``);
+- a URL: ``http`` scheme: the Host and the start of the URI (``http.host``,
+  ``http.uri; startswith``); ``https``: the TLS SNI of a named host, or the
+  host's address and port; another scheme: the host's name in DNS or its
+  address.
+
+Every rule has ``msg`` (family, kind, value, status),
+``classtype:trojan-activity``, ``reference:url,`` (``ctx.link`` and the
+value), ``metadata`` (family, status, confidence, first seen, last update)
+and a stable ``sid``: ``sid_base + 4 * id + slot`` (the indicator's store
+``id``; slot 0 the IP, DNS or URL rule, 1 the TLS SNI rule, 2 the HTTP Host
+rule, 3 spare), so a rule keeps its sid across exports and a sensor's
+suppressions and thresholds keep working. ``sid_base`` (``--param
+sid_base=N``) defaults to 9,100,000, outside the ranges of the public rule
+sets (Snort below 1,000,000, Emerging Threats 2,000,000-2,999,999 and
+2,800,000+ for ET Pro); set it to the range your organisation uses for local
+rules. ``rev`` is the indicator's ``revision + 1``: it rises whenever an
+exported field of the indicator changes, so suricata-update and other rule
+managers see the change.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import BinaryIO, Iterable
+from urllib.parse import quote, urlsplit
+
+from takedown.errors import TrackerError
+from takedown.tracker.formats import ExportContext, Format
+from takedown.tracker.indicator import Indicator, Value
+
+__all__ = ["FORMAT", "SID_BASE", "SLOTS", "rules", "write"]
+
+SID_BASE = 9_100_000
+SLOTS = 4  # rules an indicator may have; sid = sid_base + SLOTS * id + slot
+_SID_MAX = 2**32 - 1
+
+# Bytes a content string may hold as they are; the rest goes in |hex| form
+# (the rule parser treats ; " \ and | specially).
+_SAFE_CONTENT = frozenset(range(0x20, 0x7F)) - {ord(c) for c in ';"\\|'}
+_METADATA_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def _content(text: str) -> str:
+    out = []
+    for b in text.encode():
+        out.append(chr(b) if b in _SAFE_CONTENT else f"|{b:02X}|")
+    return "".join(out).replace("||", " ")
+
+
+def _msg(text: str) -> str:
+    return re.sub(r'([;"\\])', r"\\\1", text)
+
+
+def _meta(text: str) -> str:
+    return _METADATA_UNSAFE.sub("_", text).strip("_") or "none"
+
+
+def _sid_base(ctx: ExportContext) -> int:
+    for key in ctx.params:
+        if key != "sid_base":
+            raise TrackerError(f"--param {key}: not a parameter of the suricata format (sid_base=N)")
+    text = ctx.params.get("sid_base", str(SID_BASE))
+    if not text.isdigit() or int(text) < 1:
+        raise TrackerError(f"--param sid_base={text}: not a positive integer")
+    return int(text)
+
+
+def _addr(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _name_match(buffer: str, name: str, nocase: bool = True) -> str:
+    # dotprefix turns "a.example.com" into ".a.example.com": ".example.com" at
+    # its end matches the name itself and every subdomain, never
+    # "badexample.com".
+    return f'{buffer}; dotprefix; content:".{_content(name)}"; {"nocase; " if nocase else ""}endswith;'
+
+
+def _ip_header(addr: str, port: int | None) -> str:
+    return f"ip $HOME_NET any -> {addr} any" if port is None else f"tcp $HOME_NET any -> {addr} {port}"
+
+
+def _bodies(v: Value) -> list[tuple[int, str, str, str]]:
+    """(slot, header, what the rule sees, detection options) of one value."""
+    addr = _addr(v.host)
+    tls = "flow:established,to_server; "
+    if v.kind == "ip":
+        return [(0, _ip_header(addr, v.port), "traffic", "")]
+    if v.kind == "domain":
+        return [
+            (0, "dns $HOME_NET any -> any any", "DNS lookup", _name_match("dns.query", v.host)),
+            (1, "tls $HOME_NET any -> any any", "TLS SNI", tls + _name_match("tls.sni", v.host)),
+            # http.host is normalized to lower case: a nocase would be refused.
+            (2, "http $HOME_NET any -> any any", "HTTP Host", tls + _name_match("http.host", v.host, False)),
+        ]
+    if v.scheme == "http":
+        path = urlsplit(v.text)
+        uri = path.path + (f"?{path.query}" if path.query else "")
+        return [(0, "http $HOME_NET any -> any any", "HTTP request",
+                 f'{tls}http.host; content:"{_content(v.host)}"; startswith; endswith; '
+                 f'http.uri; content:"{_content(uri)}"; startswith;')]
+    if v.scheme == "https" and addr is None:
+        return [(0, "tls $HOME_NET any -> any any", "TLS SNI",
+                 f'{tls}tls.sni; content:"{_content(v.host)}"; nocase; startswith; endswith;')]
+    if addr is not None:
+        port = v.port or {"https": 443}.get(v.scheme or "")
+        return [(0, _ip_header(addr, port), "traffic", "")]
+    return [(0, "dns $HOME_NET any -> any any", "DNS lookup", _name_match("dns.query", v.host))]
+
+
+def rules(ind: Indicator, ctx: ExportContext, sid_base: int = SID_BASE) -> list[str]:
+    """The rule lines of one stored indicator."""
+    if ind.id is None:
+        raise TrackerError(f"{ind.value}: not stored (no id): Suricata sids derive from the tracker's id")
+    link = re.sub(r"^[a-z][a-z0-9+.-]*://", "", ctx.link)
+    reference = link + quote(ind.value, safe="")
+    meta = [f"takedown_family {_meta(ind.family)}", f"takedown_status {ind.status}",
+            f"confidence {ind.confidence}"]
+    if ind.first_seen is not None:
+        meta.append(f"created_at {ind.first_seen:%Y_%m_%d}")
+    if ind.updated is not None:
+        meta.append(f"updated_at {ind.updated:%Y_%m_%d}")
+    out = []
+    for slot, header, what, detect in _bodies(ind.parsed):
+        sid = sid_base + SLOTS * ind.id + slot
+        if sid > _SID_MAX:
+            raise TrackerError(f"{ind.value}: sid {sid} over 2^32-1 (lower --param sid_base)")
+        msg = _msg(f"takedown tracker {ind.family} C&C {ind.kind} {ind.value} {what} ({ind.status})")
+        out.append(f'alert {header} (msg:"{msg}"; {detect + " " if detect else ""}classtype:trojan-activity; '
+                   f"reference:url,{reference}; metadata:{', '.join(meta)}; sid:{sid}; rev:{ind.revision + 1};)")
+    return out
+
+
+def write(indicators: Iterable[Indicator], ctx: ExportContext, f: BinaryIO) -> int:
+    """Write the rules of ``indicators`` to ``f``, one per line; the count of indicators."""
+    sid_base = _sid_base(ctx)
+    f.write(f"# {ctx.title}: Suricata rules written by takedown at {ctx.now:%Y-%m-%dT%H:%M:%SZ}\n"
+            f"# sid = {sid_base} + {SLOTS} * indicator id + slot; rev = indicator revision + 1\n".encode())
+    count = 0
+    lines: list[str] = []
+    for ind in indicators:
+        lines += rules(ind, ctx, sid_base)
+        count += 1
+        if len(lines) >= 4096:
+            f.write(("\n".join(lines) + "\n").encode())
+            lines.clear()
+    if lines:
+        f.write(("\n".join(lines) + "\n").encode())
+    return count
+
+
+FORMAT = Format(name="suricata", summary="Suricata rules (IP, DNS, TLS SNI, HTTP Host and URL)",
+                write=write, suffix=".rules")
