@@ -148,18 +148,19 @@ def render(r: dict, command: str) -> str:
     from results import machine
 
     m = machine()
+    judged = r["count"] >= 1_000_000  # the goals are for a million; a smaller run is a smoke test
     lines = ["## Tracker: import and export of the C&C tracker's store", "",
              f"`{command}`: {r['count']:,} synthetic indicators (bench/tracker_bench.py). "
-             f"Goals: import >= {IMPORT_GOAL:,}/s into SQLite, each export <= {EXPORT_GOAL:g} s.", "",
+             f"Goals (judged at 1,000,000): import >= {IMPORT_GOAL:,}/s into SQLite, each export <= {EXPORT_GOAL:g} s.", "",
              f"- {m['date']}; {m['nproc']} CPUs, {m['cpu']}, {m['mem_gib']} GiB; Python {m['python']}", "",
              "| database | step | time (s) | rate or size | peak RSS (MiB) | goal |", "|---|---|---|---|---|---|"]
     for name, d in r["databases"].items():
         i = d["import"]
-        goal = ("pass" if i["per_second"] >= IMPORT_GOAL else "FAIL") if name == "sqlite" else "-"
+        goal = ("pass" if i["per_second"] >= IMPORT_GOAL else "FAIL") if name == "sqlite" and judged else "-"
         lines.append(f"| {name} | import | {i['seconds']:.1f} ({i['cpu_seconds']:.1f} CPU) | {i['per_second']:,.0f}/s | "
                      f"{i['peak_rss_mib']:,.0f} | {goal} |")
         for fmt, e in d["exports"].items():
-            ok = "pass" if e["seconds"] <= EXPORT_GOAL * max(1.0, r["count"] / 1_000_000) else "FAIL"
+            ok = ("pass" if e["seconds"] <= EXPORT_GOAL else "FAIL") if judged else "-"
             lines.append(f"| {name} | export {fmt} | {e['seconds']:.1f} | {e['bytes'] / 2**20:,.1f} MiB | "
                          f"{e['peak_rss_mib']:,.0f} | {ok} |")
     return "\n".join(lines) + "\n"
