@@ -97,3 +97,28 @@ def test_cli_db_upgrade_and_current(tracker_url):
     p = run("db", "current", "--db", tracker_url)
     assert "revision 0002 (this takedown: 0002; up to date)" in p.stdout
     assert run("tracker", "list", "--db", tracker_url).returncode == 0
+
+
+FEODO_CSV = """\
+"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"
+"2026-10-17 07:44:46","192.0.2.10","443","online","2026-12-04","Dridex"
+"2026-11-02 13:01:09","198.51.100.7","8080","offline","2026-11-20","Emotet"
+"""
+
+
+def test_cli_import_a_feed_then_export_and_show(tracker_url, tmp_path):
+    """A Feodo Tracker file in, the tracker's own JSON Lines out, through the store."""
+    feed = tmp_path / "ipblocklist.csv"
+    feed.write_text(FEODO_CSV)
+    p = run("tracker", "import", str(feed), "--format", "feodo-csv", "--db", tracker_url)
+    assert p.returncode == 0, p.stderr
+    assert "imported 2 indicator(s)" in p.stdout
+    p = run("tracker", "show", "192.0.2.10:443", "--db", tracker_url)
+    assert p.returncode == 0, p.stderr
+    assert "family        dridex" in p.stdout.lower() and "status        online" in p.stdout
+    assert "first seen    2026-10-17 07:44:46" in p.stdout
+    assert "created online  by import:feodo-csv: imported from ipblocklist.csv" in p.stdout
+    out = tmp_path / "all.jsonl"
+    p = run("tracker", "export", "--format", "jsonl", "--out", str(out), "--status", "offline", "--db", tracker_url)
+    assert p.returncode == 0 and p.stdout.startswith(f"wrote 1 indicator(s) to {out} (jsonl, serial "), p.stderr
+    assert '"value":"198.51.100.7:8080"' in out.read_text()

@@ -405,7 +405,7 @@ def test_cli_import_and_export_round_trip(tracker_url, tsv_format, tmp_path):
     r = runner.invoke(app, ["tracker", "export", "--format", "test-tsv", "--out", str(out), "--db", tracker_url,
                             "--param", "x=1", "--status", "online", "--status", "seized"])
     assert r.exit_code == 0, r.output
-    assert f"wrote 2 indicators to {out} (test-tsv, serial " in r.output
+    assert f"wrote 2 indicator(s) to {out} (test-tsv, serial " in r.output
     lines = out.read_text().splitlines()
     assert lines[:2] == feed.read_text().splitlines()
     assert lines[2].startswith("# serial ") and lines[2].endswith('sinkhole None changes 2 {"x": "1"}')

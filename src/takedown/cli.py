@@ -742,7 +742,7 @@ def tracker_export(
         done = publish.export_selection(
             tracker, fmt, Path(out), family=family or None, status=status or None, kind=kind or None, params=params,
             sinkhole_v4=sk.ipv4[0] if sk and sk.ipv4 else None, sinkhole_v6=sk.ipv6[0] if sk and sk.ipv6 else None)
-    print(f"wrote {done.count:,} indicators to {out} ({done.format}, serial {done.serial})")
+    print(f"wrote {done.count:,} indicator(s) to {out} ({done.format}, serial {done.serial})")
 
 
 @tracker_app.command("show")
