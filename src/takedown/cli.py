@@ -578,6 +578,99 @@ def demo(
         raise typer.Exit(1)
 
 
+# -- tracker: check and stats (issue 15, helper "check") ---------------------------
+# The `tracker` group and how a command opens the store are the store helper's;
+# this block only adds `check` and `stats` to them.
+
+tracker_app = typer.Typer(help="The C&C tracker: indicators, their status, blocklists.", no_args_is_help=True)
+app.add_typer(tracker_app, name="tracker")
+
+
+def _open_tracker(db: Optional[str], op: Any) -> Any:
+    """The tracker's store: ``--db URL``, else the operation's ``[database] url``,
+    else SQLite under the operation's storage."""
+    from takedown.errors import TrackerError
+
+    url = db or getattr(getattr(op, "database", None), "url", None)
+    if url is None and op is not None:
+        url = f"sqlite:///{Path(op.storage) / 'tracker.sqlite'}"
+    if url is None:
+        raise TrackerError("--db URL or --operation FILE is needed to find the tracker's database")
+    return _import("takedown.tracker.store", "Tracker", TrackerError).open(url)
+
+
+_DB_HELP = "The tracker's database URL (sqlite:///PATH, postgresql://...); default: the operation's."
+_OP_HELP = "The operation file: its [database], and its sinkhole addresses (a name resolving to them is sinkholed)."
+
+
+@tracker_app.command("check")
+def tracker_check(
+    resolver: Optional[str] = typer.Option(
+        None, "--resolver", metavar="ADDR[:PORT]",
+        help="The resolver every name is resolved through (required: there is no default)."),
+    family: Optional[str] = typer.Option(None, "--family", metavar="F", help="Only this family."),
+    stale_after: str = typer.Option("1h", "--stale-after", metavar="DURATION",
+                                    help="Check indicators never checked or last checked this long ago (30m, 6h, 2d)."),
+    rate: str = typer.Option("10/s", "--rate", metavar="N/s", help="Targets started per second at most."),
+    concurrency: int = typer.Option(20, "--concurrency", metavar="N", help="Targets probed at once at most."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Seconds for one target, all its steps."),
+    ports: Optional[list[int]] = typer.Option(
+        None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", help=_OP_HELP),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+) -> None:
+    """Probe the tracked C&Cs that are due (DNS through --resolver, TCP connect, HTTP GET for URLs)
+    and record online/offline/sinkholed with the reason. This touches the criminals' servers:
+    see docs/tracker.md, "Checking"."""
+    from takedown.tracker import check as chk
+
+    where = chk.parse_resolver(resolver)  # first: no default resolver, whatever else is wrong
+    stale = chk.parse_duration(stale_after)
+    op = load_operation(operation) if operation else None
+    config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
+                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
+                             sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6) if op else frozenset())
+    tracker = _open_tracker(db, op)
+    counts: dict[str, int] = {}
+    alarms: list[str] = []
+
+    def show(r: Any) -> None:
+        counts[r.status] = counts.get(r.status, 0) + 1
+        if r.alarm:
+            alarms.append(r.value)
+            print(f"ALERT {r.value}: {r.reason}", file=sys.stderr)
+
+    n = chk.check_store(tracker, config, now=datetime.now(timezone.utc), stale_after=stale, family=family,
+                        on_result=show)
+    figures = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+    print(f"checked {n:,} indicator(s)" + (f": {figures}" if figures else ""))
+    if alarms:
+        print(f"{len(alarms)} seizure(s) did not hold: {', '.join(alarms[:10])}"
+              + (" ..." if len(alarms) > 10 else ""))
+
+
+@tracker_app.command("stats")
+def tracker_stats(
+    out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
+                                      help="Also write summary.json and the charts (PNG, SVG) into DIR."),
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", help="The operation file (its [database])."),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+) -> None:
+    """Indicators by status per family, top ASes and countries, new per ISO week."""
+    from rich.console import Console
+
+    from takedown.tracker import stats
+
+    st = stats.collect_store(_open_tracker(db, load_operation(operation) if operation else None))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    summary = stats.write_stats(st, Path(out), now) if out else st.summary(now)
+    console = Console(soft_wrap=True)
+    for table in stats.tables(summary):
+        console.print(table)
+    if out:
+        print(f"summary: {display_path(Path(out) / 'summary.json')}")
+
+
 def main() -> None:
     """Entry point of the ``takedown`` script."""
     try:
