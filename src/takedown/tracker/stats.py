@@ -44,6 +44,10 @@ def iso_week(d: date) -> str:
     return f"{y}-W{w:02d}"
 
 
+def _unknown(key: Any) -> bool:
+    return key is None or (isinstance(key, tuple) and key[0] is None)
+
+
 def _week_start(d: date) -> date:
     return d - timedelta(days=d.isoweekday() - 1)
 
@@ -81,7 +85,8 @@ class Stats:
 
     def summary(self, generated: datetime | None = None, top: int = TOP) -> dict:
         def rows(groups: dict[Any, Counter], key: Any) -> list[dict]:
-            ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), str(kv[0])))
+            # most first; ties by name, the unknown (no AS, no country) last
+            ordered = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), _unknown(kv[0]), str(kv[0])))
             return [{**key(k), **{s: c[s] for s in STATUSES}, "total": sum(c.values())} for k, c in ordered[:top]]
 
         total = self.by_status
