@@ -235,7 +235,7 @@ def write_charts(summary: dict, out: Path, top: int = 10) -> list[Path]:
         ax.set_xlim(0, max(max(left), 1) * 1.12)
         for i, v in enumerate(left):
             ax.annotate(f"{v:,}", (v, i), textcoords="offset points", xytext=(3, 0), va="center", fontsize=7)
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)  # beside the bars
         return save_figure(fig, out, stem)
 
     paths: list[Path] = []
