@@ -109,6 +109,7 @@ def test_is_due():
     assert chk.is_due(ind("a.example"), AT, stale)
     assert chk.is_due(ind("a.example", last_checked=AT - timedelta(hours=2)), AT, stale)
     assert not chk.is_due(ind("a.example", last_checked=AT - timedelta(minutes=59)), AT, stale)
+    assert not chk.is_due(ind("a.example", last_checked=AT - stale), AT, stale)  # as select(stale_before=)
 
 
 @pytest.mark.parametrize("text,expect", [
@@ -364,12 +365,15 @@ class FakeTracker:
         self.indicators = indicators
         self.recorded: list[tuple[str, dict]] = []
 
-    def select(self, family=None, status=None, kind=None, stale_before=None):
-        return iter([i for i in self.indicators if family is None or i.family == family])
+    def select(self, *, family=None, status=None, kind=None, stale_before=None):
+        for i in self.indicators:
+            if (family is None or i.family == family) and (
+                    stale_before is None or i.last_checked is None or i.last_checked < stale_before):
+                yield i
 
-    def record_check(self, value, *, at, online, reason, address=None, status=None):
+    def record_check(self, value, *, at, online, reason="", address=None, status=None, by="check", detail=None):
         self.recorded.append((value, {"at": at, "online": online, "reason": reason, "address": address,
-                                      "status": status}))
+                                      "status": status, "detail": detail}))
 
 
 def test_check_store_records_due_indicators(net):
@@ -389,6 +393,32 @@ def test_check_store_records_due_indicators(net):
     assert got[stale.value]["reason"] == f"tcp connect 127.0.0.1:{net.closed_port} refused"
     assert got[never.value]["status"] == "sinkholed" and got[never.value]["address"] == SINK
     assert all(v["at"] >= now for v in got.values())
+    assert got[stale.value]["detail"]["attempts"] == [
+        {"address": "127.0.0.1", "port": net.closed_port, "outcome": "refused"}]
+
+
+def test_check_store_through_the_store(net, tmp_path):
+    """The glue against the real store (SQLite; the store's tracker_url
+    fixture adds PostgreSQL once both are merged)."""
+    store = pytest.importorskip("takedown.tracker.store", reason="the store (helper i15-store) is not merged yet")
+    tracker = store.Tracker.open(f"sqlite:///{tmp_path / 'tracker.sqlite'}", enricher=False)
+    try:
+        tracker.add([ind("c2.example", "online"), ind("sunk.example"), ind("multi.example", "seized")],
+                    by="test")
+        alarms = []
+        n = chk.check_store(tracker, config(net, ports=(net.http_port,)), now=datetime.now(timezone.utc),
+                            stale_after=timedelta(hours=1), on_result=lambda r: r.alarm and alarms.append(r.value))
+        assert n == 3 and alarms == ["multi.example"]
+        assert tracker.get("c2.example").status == "online" and tracker.get("c2.example").last_checked
+        assert tracker.get("sunk.example").status == "sinkholed"
+        last = tracker.history("multi.example")[-1]
+        assert (last.old, last.new, last.by) == ("seized", "online", "check")
+        assert "the seizure did not hold" in last.reason and last.detail["alarm"] is True
+        # checked just now: nothing is due
+        assert chk.check_store(tracker, config(net), now=datetime.now(timezone.utc),
+                               stale_after=timedelta(hours=1)) == 0
+    finally:
+        tracker.close()
 
 
 # -- the command ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ without loading numba, DuckDB, matplotlib or uvloop.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -578,29 +579,39 @@ def demo(
         raise typer.Exit(1)
 
 
-# -- tracker: check and stats (issue 15, helper "check") ---------------------------
-# The `tracker` group and how a command opens the store are the store helper's;
-# this block only adds `check` and `stats` to them.
+# -- tracker scaffold (issue 15): the same as the store helper's (i15-store) -------
+# tracker_app, DB_OPTION, OPERATION_OPTION and _open_tracker are defined the same
+# way on branch i15-store; on merging, keep that branch's and drop this block.
 
-tracker_app = typer.Typer(help="The C&C tracker: indicators, their status, blocklists.", no_args_is_help=True)
+tracker_app = typer.Typer(help="The C&C tracker: indicators, their status and history, blocklists.",
+                          no_args_is_help=True)
 app.add_typer(tracker_app, name="tracker")
 
+DB_OPTION = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB",
+                         help="The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... "
+                              "[env TAKEDOWN_DB]")
+OPERATION_OPTION = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                help="An operation file: its [database] url, else tracker.sqlite in its storage; "
+                                     "its sinkhole addresses [env TAKEDOWN_OPERATION]")
 
-def _open_tracker(db: Optional[str], op: Any) -> Any:
-    """The tracker's store: ``--db URL``, else the operation's ``[database] url``,
-    else SQLite under the operation's storage."""
+
+def _open_tracker(db: Optional[str], operation: Optional[str]):
+    """(the tracker's store, the operation or None) from --db/--operation."""
     from takedown.errors import TrackerError
 
+    op = load_operation(operation) if operation else None
     url = db or getattr(getattr(op, "database", None), "url", None)
+    if url and "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
     if url is None and op is not None:
-        url = f"sqlite:///{Path(op.storage) / 'tracker.sqlite'}"
+        url = f"sqlite:///{Path(op.storage).resolve() / 'tracker.sqlite'}"
     if url is None:
-        raise TrackerError("--db URL or --operation FILE is needed to find the tracker's database")
-    return _import("takedown.tracker.store", "Tracker", TrackerError).open(url)
+        raise TrackerError("no tracker database: give --db URL or --operation FILE "
+                           "(or set TAKEDOWN_DB or TAKEDOWN_OPERATION)")
+    return _import("takedown.tracker.store", "Tracker", TrackerError).open(url), op
 
 
-_DB_HELP = "The tracker's database URL (sqlite:///PATH, postgresql://...); default: the operation's."
-_OP_HELP = "The operation file: its [database], and its sinkhole addresses (a name resolving to them is sinkholed)."
+# -- tracker check and stats (issue 15, helper i15-check) ---------------------------
 
 
 @tracker_app.command("check")
@@ -616,8 +627,8 @@ def tracker_check(
     timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Seconds for one target, all its steps."),
     ports: Optional[list[int]] = typer.Option(
         None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
-    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", help=_OP_HELP),
-    db: Optional[str] = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+    operation: Optional[str] = OPERATION_OPTION,
+    db: Optional[str] = DB_OPTION,
 ) -> None:
     """Probe the tracked C&Cs that are due (DNS through --resolver, TCP connect, HTTP GET for URLs)
     and record online/offline/sinkholed with the reason. This touches the criminals' servers:
@@ -626,11 +637,11 @@ def tracker_check(
 
     where = chk.parse_resolver(resolver)  # first: no default resolver, whatever else is wrong
     stale = chk.parse_duration(stale_after)
-    op = load_operation(operation) if operation else None
     config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
-                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
-                             sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6) if op else frozenset())
-    tracker = _open_tracker(db, op)
+                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS)
+    tracker, op = _open_tracker(db, operation)
+    if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
+        config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))
     counts: dict[str, int] = {}
     alarms: list[str] = []
 
@@ -640,8 +651,9 @@ def tracker_check(
             alarms.append(r.value)
             print(f"ALERT {r.value}: {r.reason}", file=sys.stderr)
 
-    n = chk.check_store(tracker, config, now=datetime.now(timezone.utc), stale_after=stale, family=family,
-                        on_result=show)
+    with tracker:
+        n = chk.check_store(tracker, config, now=datetime.now(timezone.utc), stale_after=stale, family=family,
+                            on_result=show)
     figures = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
     print(f"checked {n:,} indicator(s)" + (f": {figures}" if figures else ""))
     if alarms:
@@ -653,15 +665,17 @@ def tracker_check(
 def tracker_stats(
     out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
                                       help="Also write summary.json and the charts (PNG, SVG) into DIR."),
-    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", help="The operation file (its [database])."),
-    db: Optional[str] = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+    operation: Optional[str] = OPERATION_OPTION,
+    db: Optional[str] = DB_OPTION,
 ) -> None:
     """Indicators by status per family, top ASes and countries, new per ISO week."""
     from rich.console import Console
 
     from takedown.tracker import stats
 
-    st = stats.collect_store(_open_tracker(db, load_operation(operation) if operation else None))
+    tracker, _ = _open_tracker(db, operation)
+    with tracker:
+        st = stats.collect_store(tracker)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     summary = stats.write_stats(st, Path(out), now) if out else st.summary(now)
     console = Console(soft_wrap=True)

@@ -134,8 +134,9 @@ class CheckConfig:
 
 
 def is_due(ind: Indicator, now: datetime, stale_after: timedelta) -> bool:
-    """Never checked, or last checked ``stale_after`` or more before ``now``."""
-    return ind.last_checked is None or ind.last_checked <= now - stale_after
+    """Never checked, or last checked more than ``stale_after`` before
+    ``now`` (the store's ``select(stale_before=)``)."""
+    return ind.last_checked is None or ind.last_checked < now - stale_after
 
 
 # -- what was observed, and the decision ---------------------------------------
@@ -490,17 +491,21 @@ def check_store(tracker: Any, config: CheckConfig, *, now: datetime, stale_after
                 family: str | None = None, on_result: Callable[[CheckResult], None] | None = None) -> int:
     """Check the indicators of a :class:`takedown.tracker.store.Tracker`
     that are due and record each result in it (``record_check``: the
-    status, the history row with the reason, ``last_checked``,
-    ``last_online``); ``on_result`` sees each result after it is recorded.
+    status, a history row with the reason and what was tried,
+    ``last_checked``, ``last_online``, the address reached); ``on_result``
+    sees each result after it is recorded.
 
-    The due indicators are read before the first probe: the store is not
-    read and written at once (SQLite would lock a streamed select's reader
-    against the writer)."""
-    due = [ind for ind in tracker.select(family=family) if is_due(ind, now, stale_after)]
+    The due indicators are streamed from the store (its ``select`` reads
+    a page at a time by id, each page a short read, so recording results
+    meanwhile does not wait on a reader)."""
+    stale_before = now - stale_after
+    due = (ind for ind in tracker.select(family=family, stale_before=stale_before) if is_due(ind, now, stale_after))
 
     def record(r: CheckResult) -> None:
         tracker.record_check(r.value, at=r.at, online=r.online, reason=r.reason, address=r.address,
-                             status=r.status)
+                             status=r.status, detail={**r.detail, **({"alarm": True} if r.alarm else {}),
+                                                      **({"http_status": r.http_status}
+                                                         if r.http_status is not None else {})})
         if on_result is not None:
             on_result(r)
 

@@ -9,9 +9,9 @@ charts (PNG and SVG, in the style of the report's: ``analytics.charts``).
 The counting runs in SQL (``GROUP BY`` through SQLAlchemy Core), so it is
 the database's work on SQLite and PostgreSQL alike; :func:`collect` does the
 same over a list of indicators (tests hold the two equal). Days are counted
-in SQL with ``EXTRACT`` (which SQLAlchemy writes as ``strftime`` on SQLite)
-and folded into ISO 8601 weeks here: the two databases have no common
-ISO-week function.
+in SQL (Unix seconds divided by 86,400, or ``EXTRACT`` of a timestamp) and
+folded into ISO 8601 weeks here: the two databases have no common ISO-week
+function.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = ["Stats", "collect", "collect_sql", "collect_store", "write_stats", "w
 
 #: Rows of the AS and country tables (ZeuS Tracker showed its top 10s; 20 here).
 TOP = 20
+_EPOCH = date(1970, 1, 1)
 #: Chart colours per status, as on abuse.ch's pages: red live, green sunk.
 COLORS = {"online": "#b03a2e", "offline": "#8c8c8c", "sinkholed": "#3b7d3b", "seized": "#1f5f99",
           "unknown": "#d4a017"}
@@ -116,7 +117,8 @@ def collect(indicators: Iterable[Indicator]) -> Stats:
 def collect_sql(conn: sa.Connection, table: sa.FromClause) -> Stats:
     """The statistics counted by the database over ``table``, which has the
     columns ``family``, ``status``, ``asn``, ``as_name``, ``country`` and
-    ``first_seen`` (a timestamp in UTC), one row per indicator."""
+    ``first_seen`` (Unix seconds, as the store keeps it, or a timestamp in
+    UTC), one row per indicator."""
     c = table.c
     n = sa.func.count().label("n")
     st = Stats()
@@ -125,6 +127,11 @@ def collect_sql(conn: sa.Connection, table: sa.FromClause) -> Stats:
             key = row[0] if len(keys) == 1 else tuple(row[:len(keys)])
             groups[key][row.status] += row.n
     first_seen: Any = c.first_seen
+    if isinstance(first_seen.type, sa.Integer):  # Unix seconds, as the store keeps times
+        day = (first_seen // 86400).label("day")
+        for row in conn.execute(sa.select(day, n).where(first_seen.is_not(None)).group_by(day)):
+            st.days[_EPOCH + timedelta(days=int(row.day))] += row.n
+        return st
     if conn.dialect.name == "postgresql" and getattr(first_seen.type, "timezone", False):
         # EXTRACT from a timestamptz reads it in the session's zone: the day in UTC is wanted
         first_seen = sa.func.timezone("UTC", first_seen)
