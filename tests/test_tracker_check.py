@@ -440,3 +440,28 @@ def test_command_refuses_bad_options(args, starts):
     assert p.returncode == 1, (p.stdout, p.stderr)
     assert len(p.stderr.splitlines()) == 1 and p.stderr.startswith(starts), p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_command_through_the_store(net, tmp_path):
+    """``takedown tracker check`` end to end: the operation's sinkhole, an
+    ALERT for a seizure that did not hold, the figures, the store updated."""
+    store = pytest.importorskip("takedown.tracker.store", reason="the store (helper i15-store) is not merged yet")
+    from dns_helpers import SINK_V4, make_operation
+
+    op = make_operation(tmp_path / "op")
+    net.names["op-sunk.example"] = [SINK_V4]
+    url = f"sqlite:///{tmp_path / 'tracker.sqlite'}"
+    with store.Tracker.open(url, enricher=False) as tracker:
+        tracker.add([ind("c2.example"), ind("op-sunk.example", "online"), ind("multi.example", "seized"),
+                     Indicator.new("gone.example", "emotet")], by="test")
+    p = run("tracker", "check", "--db", url, "--operation", str(op), "--resolver", f"127.0.0.1:{net.dns_port}",
+            "--port", str(net.http_port), "--family", "zeus", "--timeout", "3")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["checked 3 indicator(s): online 2, sinkholed 1",
+                                     "1 seizure(s) did not hold: multi.example"]
+    assert p.stderr.startswith("ALERT multi.example: seized but resolves to 127.0.0.1, not the sinkhole"), p.stderr
+    with store.Tracker.open(url, enricher=False) as tracker:
+        assert {i.value: i.status for i in tracker.select()} == {
+            "c2.example": "online", "op-sunk.example": "sinkholed", "multi.example": "online",
+            "gone.example": "unknown"}
+        assert tracker.get("gone.example").last_checked is None  # another family: not checked
