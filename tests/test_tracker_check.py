@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -182,15 +183,19 @@ class Loopback:
     answers (counting connections open at once) and a closed port, on one
     event loop in a thread, all on 127.0.0.1."""
 
-    def __init__(self, names: dict[str, list[str]]) -> None:
+    def __init__(self, names: dict[str, list[str]], tls: "ssl.SSLContext | None" = None) -> None:
         self.names = names
+        self.tls = tls
+        self.sni: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = lambda sock, name, ctx: self.sni.append(name)
         self.queries: list[tuple[str, str]] = []
         self.requests: list[bytes] = []
         self.hanging_now = self.hanging_max = self.hanging_total = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.dns_port, self.http_port, self.hang_port = self._call(self._start())
+        self.dns_port, self.http_port, self.hang_port, self.junk_port, self.https_port = self._call(self._start())
         with socket.socket() as s:  # bound, never listening: connects are refused
             s.bind(("127.0.0.1", 0))
             self.closed_port = s.getsockname()[1]
@@ -237,12 +242,20 @@ class Loopback:
                 self.hanging_now -= 1
                 writer.close()
 
+        async def junk(reader, writer):  # another protocol's banner, then close
+            writer.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+            await writer.drain()
+            writer.close()
+
         transport, _ = await self.loop.create_datagram_endpoint(Dns, local_addr=("127.0.0.1", 0))
-        self.servers = [transport,
-                        await asyncio.start_server(http, "127.0.0.1", 0),
-                        await asyncio.start_server(hang, "127.0.0.1", 0)]
-        return (transport.get_extra_info("sockname")[1],
-                self.servers[1].sockets[0].getsockname()[1], self.servers[2].sockets[0].getsockname()[1])
+        self.servers = [await asyncio.start_server(http, "127.0.0.1", 0),
+                        await asyncio.start_server(hang, "127.0.0.1", 0),
+                        await asyncio.start_server(junk, "127.0.0.1", 0)]
+        if self.tls is not None:
+            self.servers.append(await asyncio.start_server(http, "127.0.0.1", 0, ssl=self.tls))
+        ports = [s.sockets[0].getsockname()[1] for s in self.servers]
+        self.servers.append(transport)
+        return transport.get_extra_info("sockname")[1], *ports, *([None] if self.tls is None else [])
 
     def close(self) -> None:
         async def stop():
@@ -255,8 +268,11 @@ class Loopback:
 
 
 @pytest.fixture
-def net():
-    lo = Loopback({"c2.example": ["127.0.0.1"], "sunk.example": [SINK], "multi.example": ["127.0.0.1"]})
+def net(tmp_path):
+    from takedown.net.certs import self_signed_context
+
+    lo = Loopback({"c2.example": ["127.0.0.1"], "sunk.example": [SINK], "multi.example": ["127.0.0.1"]},
+                  tls=self_signed_context(tmp_path / "cert"))
     yield lo
     lo.close()
 
@@ -310,6 +326,27 @@ def test_check_against_loopback(net):
     for name in ("c2.example", "gone.example", "sunk.example", "multi.example"):
         assert {(name, "A"), (name, "AAAA")} <= asked
     assert {n for n, _ in asked} == {"c2.example", "gone.example", "sunk.example", "multi.example"}
+
+
+def test_https_url_with_a_self_signed_certificate(net):
+    url = f"https://c2.example:{net.https_port}/gate.php"
+    results, _ = check_all(config(net), [ind(url)])
+    r = results[url]
+    assert (r.online, r.status, r.http_status) == (True, "online", 200), r.reason
+    assert r.reason == f"http GET {url} at 127.0.0.1:{net.https_port}: 200"
+    assert net.sni == ["c2.example"]
+    # a port that answers something else: no TLS, no HTTP, offline
+    junk_tls, junk_http = f"https://c2.example:{net.junk_port}/", f"http://c2.example:{net.junk_port}/"
+    results, _ = check_all(config(net), [ind(junk_tls), ind(junk_http)])
+    assert (results[junk_tls].online, results[junk_tls].status) == (False, "offline")
+    assert results[junk_tls].reason.startswith(f"http GET {junk_tls} at 127.0.0.1:{net.junk_port}: TLS handshake failed")
+    assert (results[junk_http].online, results[junk_http].reason) == (
+        False, f"http GET {junk_http} at 127.0.0.1:{net.junk_port}: not an HTTP response")
+    # a port that accepts and never answers: the handshake times out
+    silent = f"https://127.0.0.1:{net.hang_port}/"
+    r = check_all(config(net, timeout=0.5), [ind(silent)])[0][silent]
+    assert (r.online, r.reason) == (False, f"http GET {silent} at 127.0.0.1:{net.hang_port}: no TLS handshake in "
+                                           f"0.5 s; timeout during http GET 127.0.0.1:{net.hang_port}")
 
 
 def test_timeout_with_a_server_that_never_answers(net):

@@ -368,31 +368,33 @@ class Checker:
         return Resolution(host, (), e4 or e6 or "no A/AAAA records")
 
     async def connect(self, target: Target, address: str, port: int, progress: list[str] | None = None) -> Attempt:
-        """One TCP connect (and GET, for a URL); ``progress`` gets
-        ``connected`` once the connection is up, for a caller whose deadline
-        may cut this short."""
-        tls = self._tls if target.scheme == "https" else None
+        """One TCP connect (then TLS for an https URL, and the GET, for a
+        URL); ``progress`` gets ``connected`` once the connection is up and
+        ``tls`` once the handshake is done, for a caller whose deadline may
+        cut this short."""
+        progress = [] if progress is None else progress
         try:
-            reader, writer = await asyncio.open_connection(
-                address, port, ssl=tls, server_hostname=target.host if tls and not target.is_ip else None)
+            reader, writer = await asyncio.open_connection(address, port)
         except ConnectionRefusedError:
             return Attempt(address, port, "refused")
-        except ssl.SSLError as exc:
-            return Attempt(address, port, "open", http_error=f"TLS handshake failed ({exc.reason or exc})")
         except OSError as exc:
             return Attempt(address, port, "unreachable" if exc.errno else "error")
-        if progress is not None:
-            progress.append("connected")
+        progress.append("connected")
         try:
             if target.url is None:
                 return Attempt(address, port, "open")
+            if target.scheme == "https":
+                try:
+                    await writer.start_tls(self._tls, server_hostname=None if target.is_ip else target.host)
+                except (ssl.SSLError, OSError) as exc:
+                    why = getattr(exc, "reason", None) or type(exc).__name__
+                    return Attempt(address, port, "open", http_error=f"TLS handshake failed ({why})")
+                progress.append("tls")
             return await self._get(target, address, port, reader, writer)
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, ssl.SSLError):
-                pass
+            # no graceful close: a TLS shutdown waits for the peer's close_notify, which
+            # a silent C&C never sends, and would hold the target past its deadline
+            writer.transport.abort()
 
     async def _get(self, target: Target, address: str, port: int, reader: asyncio.StreamReader,
                    writer: asyncio.StreamWriter) -> Attempt:
@@ -442,9 +444,10 @@ class Checker:
         except TimeoutError:
             if step.startswith(("tcp", "http")):
                 address, _, port = step.split(" ")[-1].rpartition(":")
-                if progress:  # connected: the GET got no answer in time
+                if progress:  # connected: the handshake or the GET got no answer in time
+                    what = "no TLS handshake" if target.scheme == "https" and "tls" not in progress else "no answer"
                     attempts.append(Attempt(address.strip("[]"), int(port), "open",
-                                            http_error=f"no answer in {cfg.timeout:g} s"))
+                                            http_error=f"{what} in {cfg.timeout:g} s"))
                 else:
                     attempts.append(Attempt(address.strip("[]"), int(port), "timeout"))
             return decide(ind, at, resolution, attempts, cfg.sinkhole, target.url, timed_out=step)
