@@ -24,7 +24,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError
+from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -579,39 +579,96 @@ def demo(
         raise typer.Exit(1)
 
 
-# -- tracker scaffold (issue 15): the same as the store helper's (i15-store) -------
-# tracker_app, DB_OPTION, OPERATION_OPTION and _open_tracker are defined the same
-# way on branch i15-store; on merging, keep that branch's and drop this block.
+# --------------------------------------------------------------------------
+# The tracker's ways in (issue 15): import a feed, sync from the operation
+# and its events. The store (`takedown.tracker.store.Tracker`) is opened
+# only after the input is checked: a bad file never touches the database.
 
-tracker_app = typer.Typer(help="The C&C tracker: indicators, their status and history, blocklists.",
+tracker_app = typer.Typer(help="The C&C tracker: indicators, their status, the blocklists others load.",
                           no_args_is_help=True)
 app.add_typer(tracker_app, name="tracker")
-
-DB_OPTION = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB",
-                         help="The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... "
-                              "[env TAKEDOWN_DB]")
-OPERATION_OPTION = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
-                                help="An operation file: its [database] url, else tracker.sqlite in its storage; "
-                                     "its sinkhole addresses [env TAKEDOWN_OPERATION]")
+OPERATION_HELP = "The operation file (TOML): its tracker database."
 
 
-def _open_tracker(db: Optional[str], operation: Optional[str]):
+def _open_tracker(op: Any) -> Any:
+    """The operation's tracker: ``[database] url``, else SQLite under its storage."""
+    tracker = _import("takedown.tracker.store", "Tracker", TrackerError)
+    url = getattr(getattr(op, "database", None), "url", None) or f"sqlite:///{op.storage / 'tracker.sqlite'}"
+    return tracker.open(url)
+
+
+@tracker_app.command("import")
+def tracker_import(
+    file: str = typer.Argument(..., metavar="FILE", help="The file to import."),
+    fmt: str = typer.Option(..., "--format", metavar="FORMAT",
+                            help="feodo-csv, feodo-json, threatfox-csv, urlhaus-csv, plain or jsonl."),
+    operation: str = typer.Option(..., "--operation", metavar="FILE", help=OPERATION_HELP),
+    family: Optional[str] = typer.Option(None, "--family", help="Family of every entry (URLhaus and plain lists "
+                                                                "name none)."),
+    status: Optional[str] = typer.Option(None, "--status", help="Status of every entry (online, offline, "
+                                                                "sinkholed, seized, unknown)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Source of every entry; default: the feed's."),
+    confidence: Optional[int] = typer.Option(None, "--confidence", metavar="0-100",
+                                             help="Confidence of every entry; default: the feed's."),
+) -> None:
+    """Import a feed file (abuse.ch's formats, a plain list, takedown's own JSON Lines): all rows or none."""
+    ingest = _import("takedown.tracker.ingest", None, TrackerError)
+    op = load_operation(operation)
+    over = ingest.Overrides(family=family, status=status, source=source, confidence=confidence).check()
+    checked = ingest.check_file(fmt, Path(file), over)
+    added = ingest.add_file(_open_tracker(op), fmt, Path(file), over)
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.kinds.items()))
+    print(f"imported {added:,} indicator(s) from {display_path(file)}" + (f": {kinds}" if kinds else ""))
+    if checked.skipped:
+        what = ", ".join(f"{n:,} {k}" for k, n in sorted(checked.skipped.items()))
+        print(f"skipped {sum(checked.skipped.values()):,} row(s) that are not network indicators: {what}")
+
+
+@tracker_app.command("sync")
+def tracker_sync(
+    operation: str = typer.Option(..., "--operation", metavar="FILE", help=OPERATION_HELP),
+    day: Optional[str] = typer.Option(None, "--date", metavar="DATE",
+                                      help="The UTC day whose DGA names are due, YYYY-MM-DD; default: today."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DATE",
+                                        help="Count the sinkhole's events from this UTC day; default: the 7 days "
+                                             "ending on --date."),
+    from_events: bool = typer.Option(True, "--from-events/--no-from-events",
+                                     help="Also mark tracked domains the sinkhole's events name."),
+) -> None:
+    """Track what the operation holds (seized, DGA names due, zones' blocklists) and what the sinkhole sees."""
+    sync = _import("takedown.tracker.sync", None, TrackerError)
+    now = datetime.now(timezone.utc)
+    the_day = _date("--date", day) or now.date()
+    first = _date("--since", since) or sync.default_since(the_day)
+    op = load_operation(operation)
+    tracker = _open_tracker(op)
+    done = sync.apply_operation(tracker, op, the_day, now)
+    print(f"operation {op.name} on {the_day.isoformat()}: {done.seized:,} seized, {done.sinkholed:,} sinkholed")
+    if from_events:
+        seen = sync.apply_events(tracker, op.storage, first, the_day)
+        print(f"events {first.isoformat()}..{the_day.isoformat()}: {seen.seized + seen.sinkholed:,} tracked "
+              f"domain(s) asked for at the sinkhole ({seen.seized:,} seized, {seen.sinkholed:,} sinkholed), "
+              f"{seen.checkins:,} event(s)")
+
+# -- tracker check and stats (issue 15) ---------------------------------------------
+# --db/--operation as the store's commands take them (branch i15-store): on
+# merging, _tracker_and_operation gives way to its _open_tracker(db, operation).
+
+_DB_OPTION_HELP = "The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... [env TAKEDOWN_DB]"
+_OP_OPTION_HELP = ("An operation file: its [database] url, else tracker.sqlite in its storage; its sinkhole "
+                   "addresses [env TAKEDOWN_OPERATION]")
+
+
+def _tracker_and_operation(db: Optional[str], operation: Optional[str]) -> tuple[Any, Any]:
     """(the tracker's store, the operation or None) from --db/--operation."""
-    from takedown.errors import TrackerError
-
     op = load_operation(operation) if operation else None
-    url = db or getattr(getattr(op, "database", None), "url", None)
-    if url and "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url is None and op is not None:
-        url = f"sqlite:///{Path(op.storage).resolve() / 'tracker.sqlite'}"
-    if url is None:
+    if db:
+        url = db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
+        return _import("takedown.tracker.store", "Tracker", TrackerError).open(url), op
+    if op is None:
         raise TrackerError("no tracker database: give --db URL or --operation FILE "
                            "(or set TAKEDOWN_DB or TAKEDOWN_OPERATION)")
-    return _import("takedown.tracker.store", "Tracker", TrackerError).open(url), op
-
-
-# -- tracker check and stats (issue 15, helper i15-check) ---------------------------
+    return _open_tracker(op), op
 
 
 @tracker_app.command("check")
@@ -627,8 +684,9 @@ def tracker_check(
     timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Seconds for one target, all its steps."),
     ports: Optional[list[int]] = typer.Option(
         None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
-    operation: Optional[str] = OPERATION_OPTION,
-    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                            help=_OP_OPTION_HELP),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
 ) -> None:
     """Probe the tracked C&Cs that are due (DNS through --resolver, TCP connect, HTTP GET for URLs)
     and record online/offline/sinkholed with the reason. This touches the criminals' servers:
@@ -639,7 +697,7 @@ def tracker_check(
     stale = chk.parse_duration(stale_after)
     config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
                              ports=tuple(ports) if ports else chk.DEFAULT_PORTS)
-    tracker, op = _open_tracker(db, operation)
+    tracker, op = _tracker_and_operation(db, operation)
     if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
         config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))
     counts: dict[str, int] = {}
@@ -665,15 +723,16 @@ def tracker_check(
 def tracker_stats(
     out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
                                       help="Also write summary.json and the charts (PNG, SVG) into DIR."),
-    operation: Optional[str] = OPERATION_OPTION,
-    db: Optional[str] = DB_OPTION,
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                            help=_OP_OPTION_HELP),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
 ) -> None:
     """Indicators by status per family, top ASes and countries, new per ISO week."""
     from rich.console import Console
 
     from takedown.tracker import stats
 
-    tracker, _ = _open_tracker(db, operation)
+    tracker, _ = _tracker_and_operation(db, operation)
     with tracker:
         st = stats.collect_store(tracker)
     now = datetime.now(timezone.utc).replace(microsecond=0)

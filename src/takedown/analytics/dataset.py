@@ -57,7 +57,8 @@ def arrow_table(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return get()
 
 
-def _period(date_from: date | None, date_to: date | None) -> str:
+def period_condition(date_from: date | None, date_to: date | None) -> str:
+    """SQL condition on the ``date`` partition for the period (inclusive; None: unbounded)."""
     cond = ["true"]
     if date_from is not None:
         cond.append(f"date >= DATE '{date_from.isoformat()}'")
@@ -79,7 +80,7 @@ def open_dataset(
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the ``checkins``, ``resolvers`` and ``ipinfo`` views (see the module doc)."""
     con = connect(storage)
-    period = _period(date_from, date_to)
+    period = period_condition(date_from, date_to)
     con.execute(f"CREATE OR REPLACE VIEW _period AS SELECT * FROM events WHERE {period}")
     ips = arrow_table(con.sql(
         "SELECT DISTINCT src_ip FROM _period WHERE src_ip IS NOT NULL AND src_key IS NULL"
