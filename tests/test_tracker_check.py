@@ -218,8 +218,11 @@ class Loopback:
                 r = dns.message.make_response(q)
                 if name not in outer.names:
                     r.set_rcode(dns.rcode.NXDOMAIN)
-                elif question.rdtype == dns.rdatatype.A:
-                    r.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", "A", outer.names[name]))
+                else:
+                    rdtype = dns.rdatatype.to_text(question.rdtype)
+                    found = [a for a in outer.names[name] if (":" in a) == (rdtype == "AAAA")]
+                    if found and rdtype in ("A", "AAAA"):
+                        r.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", rdtype, found))
                 self.transport.sendto(r.to_wire(), addr)
 
         async def http(reader, writer):
@@ -326,6 +329,29 @@ def test_check_against_loopback(net):
     for name in ("c2.example", "gone.example", "sunk.example", "multi.example"):
         assert {(name, "A"), (name, "AAAA")} <= asked
     assert {n for n, _ in asked} == {"c2.example", "gone.example", "sunk.example", "multi.example"}
+
+
+def test_ipv6_from_aaaa(net):
+    from dns_helpers import ipv6_loopback_available
+
+    if not ipv6_loopback_available():
+        pytest.skip("no IPv6 loopback on this machine")
+
+    async def listen():
+        return await asyncio.start_server(lambda r, w: w.close(), "::1", 0)
+
+    server = net._call(listen())
+    port = server.sockets[0].getsockname()[1]
+    net.names["v6.example"] = ["::1"]
+    try:
+        results, _ = check_all(config(net, ports=(port,)), [ind("v6.example"), ind(f"[::1]:{net.closed_port}")])
+    finally:
+        net.loop.call_soon_threadsafe(server.close)
+    r = results["v6.example"]
+    assert (r.online, r.address, r.reason) == (True, "::1", f"tcp connect [::1]:{port} open")
+    assert r.detail["addresses"] == ["::1"]
+    r = results[f"[::1]:{net.closed_port}"]
+    assert (r.online, r.reason) == (False, f"tcp connect [::1]:{net.closed_port} refused")
 
 
 def test_https_url_with_a_self_signed_certificate(net):
