@@ -144,7 +144,8 @@ def test_parse_rate_and_resolver():
 
 def test_config_bounds():
     for kw, msg in (({"rate": 0}, "--rate"), ({"concurrency": 0}, "--concurrency"),
-                    ({"timeout": 0}, "--timeout"), ({"ports": (0,)}, "--port")):
+                    ({"timeout": 0}, "--timeout"), ({"ports": (0,)}, "--port"),
+                    ({"user_agent": "x\r\nX-Injected: 1"}, "--user-agent")):
         with pytest.raises(TrackerError, match=msg):
             CheckConfig(("127.0.0.1", 53), **kw)
 
@@ -296,10 +297,11 @@ def check_all(cfg: CheckConfig, indicators: list[Indicator]) -> tuple[dict[str, 
 def test_check_against_loopback(net):
     url = f"http://c2.example:{net.http_port}/gate.php"
     missing = f"http://c2.example:{net.http_port}/other"
+    odd = f"http://c2.example:{net.http_port}/pánel gate.php"  # as a feed may write it
     cfg = config(net, ports=(net.closed_port, net.http_port))
     indicators = [ind("c2.example"), ind("gone.example", "online"), ind("sunk.example", "online"),
                   ind(f"127.0.0.1:{net.closed_port}", "online"), ind(url), ind(missing),
-                  ind("multi.example", "seized")]
+                  ind("multi.example", "seized"), ind(odd)]
     results, _ = check_all(cfg, indicators)
 
     r = results["c2.example"]  # the closed port first, then the open one
@@ -318,11 +320,15 @@ def test_check_against_loopback(net):
     assert r.reason == f"http GET {url} at 127.0.0.1:{net.http_port}: 200"
     r = results[missing]
     assert (r.online, r.http_status) == (True, 404)  # any HTTP answer: the server is up
+    assert results[odd].http_status == 404
     r = results["multi.example"]
     assert r.alarm and r.status == "online" and "the seizure did not hold" in r.reason
 
     gets = [h for h in net.requests if h.startswith(b"GET ")]
-    assert sorted(h.split(b"\r\n")[0] for h in gets) == [b"GET /gate.php HTTP/1.1", b"GET /other HTTP/1.1"]
+    # the GET does not name the tool: a browser's User-Agent
+    assert all(f"User-Agent: {chk.DEFAULT_USER_AGENT}".encode() in h and b"takedown" not in h.lower() for h in gets)
+    assert sorted(h.split(b"\r\n")[0] for h in gets) == [
+        b"GET /gate.php HTTP/1.1", b"GET /other HTTP/1.1", b"GET /p%C3%A1nel%20gate.php HTTP/1.1"]
     assert all(f"Host: c2.example:{net.http_port}".encode() in h for h in gets)
     # every name was asked of the configured resolver, A and AAAA, and only names were
     asked = set(net.queries)

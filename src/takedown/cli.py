@@ -684,6 +684,8 @@ def tracker_check(
     timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Seconds for one target, all its steps."),
     ports: Optional[list[int]] = typer.Option(
         None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
+    user_agent: Optional[str] = typer.Option(
+        None, "--user-agent", metavar="TEXT", help="User-Agent of the HTTP GETs; default: a common browser's."),
     operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
                                             help=_OP_OPTION_HELP),
     db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
@@ -696,7 +698,8 @@ def tracker_check(
     where = chk.parse_resolver(resolver)  # first: no default resolver, whatever else is wrong
     stale = chk.parse_duration(stale_after)
     config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
-                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS)
+                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
+                             user_agent=user_agent or chk.DEFAULT_USER_AGENT)
     tracker, op = _tracker_and_operation(db, operation)
     if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
         config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))

@@ -32,11 +32,13 @@ import asyncio
 import ipaddress
 import re
 import ssl
+import string
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import dns.asyncresolver
 import dns.exception
@@ -56,7 +58,9 @@ __all__ = ["CheckConfig", "Resolution", "Attempt", "CheckResult", "TokenBucket",
 DEFAULT_PORTS = (443, 80)
 _SCHEME_PORTS = {"http": 80, "https": 443}
 _HELD = ("seized", "sinkholed")  # statuses a takedown made, which a check verifies
-_USER_AGENT = "takedown-tracker-check"
+#: The GET's User-Agent: a common browser's, not one that names the tool or
+#: the team (a C&C operator reads his logs too); ``--user-agent`` changes it.
+DEFAULT_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: |\r?\n|$)")
 _DURATION = re.compile(r"([0-9]+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -121,6 +125,7 @@ class CheckConfig:
     timeout: float = 5.0  # seconds for one target, all its steps together
     ports: tuple[int, ...] = DEFAULT_PORTS
     sinkhole: frozenset[str] = frozenset()  # the operation's sinkhole addresses; empty: none known
+    user_agent: str = DEFAULT_USER_AGENT
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -131,6 +136,8 @@ class CheckConfig:
             raise TrackerError(f"--timeout: {self.timeout:g} is not between 0 and 600 seconds")
         if not self.ports or not all(0 < p < 65536 for p in self.ports):
             raise TrackerError(f"--port: {self.ports} are not ports 1-65535")
+        if not self.user_agent.isascii() or not self.user_agent.isprintable():
+            raise TrackerError(f"--user-agent: {self.user_agent!r} is not printable ASCII")
 
 
 def is_due(ind: Indicator, now: datetime, stale_after: timedelta) -> bool:
@@ -398,8 +405,11 @@ class Checker:
 
     async def _get(self, target: Target, address: str, port: int, reader: asyncio.StreamReader,
                    writer: asyncio.StreamWriter) -> Attempt:
-        writer.write(f"GET {target.request_target} HTTP/1.1\r\nHost: {target.host_header}\r\n"
-                     f"User-Agent: {_USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode("ascii"))
+        # a path as written in a feed may hold spaces or non-ASCII: percent-encoded (RFC 3986, 2.1)
+        path = quote(target.request_target, safe=string.punctuation)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+                     f"User-Agent: {self.config.user_agent}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                     .encode("ascii"))
         try:
             await writer.drain()
             line = await reader.readuntil(b"\n")
