@@ -12,6 +12,7 @@ without loading numba, DuckDB, matplotlib or uvloop.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -719,6 +720,102 @@ def tracker_sync(
         print(f"events {first.isoformat()}..{the_day.isoformat()}: {seen.seized + seen.sinkholed:,} tracked "
               f"domain(s) asked for at the sinkhole ({seen.seized:,} seized, {seen.sinkholed:,} sinkholed), "
               f"{seen.checkins:,} event(s)")
+
+# -- tracker check and stats (issue 15) ---------------------------------------------
+# --db/--operation as the store's commands take them (branch i15-store): on
+# merging, _tracker_and_operation gives way to its _open_tracker(db, operation).
+
+_DB_OPTION_HELP = "The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... [env TAKEDOWN_DB]"
+_OP_OPTION_HELP = ("An operation file: its [database] url, else tracker.sqlite in its storage; its sinkhole "
+                   "addresses [env TAKEDOWN_OPERATION]")
+
+
+def _tracker_and_operation(db: Optional[str], operation: Optional[str]) -> tuple[Any, Any]:
+    """(the tracker's store, the operation or None) from --db/--operation."""
+    op = load_operation(operation) if operation else None
+    if db:
+        url = db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
+        return _import("takedown.tracker.store", "Tracker", TrackerError).open(url), op
+    if op is None:
+        raise TrackerError("no tracker database: give --db URL or --operation FILE "
+                           "(or set TAKEDOWN_DB or TAKEDOWN_OPERATION)")
+    return _open_tracker(op), op
+
+
+@tracker_app.command("check")
+def tracker_check(
+    resolver: Optional[str] = typer.Option(
+        None, "--resolver", metavar="ADDR[:PORT]",
+        help="The resolver every name is resolved through (required: there is no default)."),
+    family: Optional[str] = typer.Option(None, "--family", metavar="F", help="Only this family."),
+    stale_after: str = typer.Option("1h", "--stale-after", metavar="DURATION",
+                                    help="Check indicators never checked or last checked this long ago (30m, 6h, 2d)."),
+    rate: str = typer.Option("10/s", "--rate", metavar="N/s", help="Targets started per second at most."),
+    concurrency: int = typer.Option(20, "--concurrency", metavar="N", help="Targets probed at once at most."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Seconds for one target, all its steps."),
+    ports: Optional[list[int]] = typer.Option(
+        None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
+    user_agent: Optional[str] = typer.Option(
+        None, "--user-agent", metavar="TEXT", help="User-Agent of the HTTP GETs; default: a common browser's."),
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                            help=_OP_OPTION_HELP),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
+) -> None:
+    """Probe the tracked C&Cs that are due (DNS through --resolver, TCP connect, HTTP GET for URLs)
+    and record online/offline/sinkholed with the reason. This touches the criminals' servers:
+    see docs/tracker.md, "Checking"."""
+    from takedown.tracker import check as chk
+
+    where = chk.parse_resolver(resolver)  # first: no default resolver, whatever else is wrong
+    stale = chk.parse_duration(stale_after)
+    config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
+                             ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
+                             user_agent=user_agent or chk.DEFAULT_USER_AGENT)
+    tracker, op = _tracker_and_operation(db, operation)
+    if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
+        config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))
+    counts: dict[str, int] = {}
+    alarms: list[str] = []
+
+    def show(r: Any) -> None:
+        counts[r.status] = counts.get(r.status, 0) + 1
+        if r.alarm:
+            alarms.append(r.value)
+            print(f"ALERT {r.value}: {r.reason}", file=sys.stderr)
+
+    with tracker:
+        n = chk.check_store(tracker, config, now=datetime.now(timezone.utc), stale_after=stale, family=family,
+                            on_result=show)
+    figures = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+    print(f"checked {n:,} indicator(s)" + (f": {figures}" if figures else ""))
+    if alarms:
+        print(f"{len(alarms)} seizure(s) did not hold: {', '.join(alarms[:10])}"
+              + (" ..." if len(alarms) > 10 else ""))
+
+
+@tracker_app.command("stats")
+def tracker_stats(
+    out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
+                                      help="Also write summary.json and the charts (PNG, SVG) into DIR."),
+    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                            help=_OP_OPTION_HELP),
+    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
+) -> None:
+    """Indicators by status per family, top ASes and countries, new per ISO week."""
+    from rich.console import Console
+
+    from takedown.tracker import stats
+
+    tracker, _ = _tracker_and_operation(db, operation)
+    with tracker:
+        st = stats.collect_store(tracker)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    summary = stats.write_stats(st, Path(out), now) if out else st.summary(now)
+    console = Console(soft_wrap=True)
+    for table in stats.tables(summary):
+        console.print(table)
+    if out:
+        print(f"summary: {display_path(Path(out) / 'summary.json')}")
 
 
 @tracker_app.command("export")
