@@ -469,7 +469,7 @@ def test_check_store_records_due_indicators(net):
 def test_check_store_through_the_store(net, tmp_path):
     """The glue against the real store (SQLite; the store's tracker_url
     fixture adds PostgreSQL once both are merged)."""
-    store = pytest.importorskip("takedown.tracker.store", reason="the store (helper i15-store) is not merged yet")
+    from takedown.tracker import store
     tracker = store.Tracker.open(f"sqlite:///{tmp_path / 'tracker.sqlite'}", enricher=False)
     try:
         tracker.add([ind("c2.example", "online"), ind("sunk.example"), ind("multi.example", "seized")],
@@ -514,7 +514,7 @@ def test_command_refuses_bad_options(args, starts):
 def test_command_through_the_store(net, tmp_path):
     """``takedown tracker check`` end to end: the operation's sinkhole, an
     ALERT for a seizure that did not hold, the figures, the store updated."""
-    store = pytest.importorskip("takedown.tracker.store", reason="the store (helper i15-store) is not merged yet")
+    from takedown.tracker import store
     from dns_helpers import SINK_V4, make_operation
 
     op = make_operation(tmp_path / "op")

@@ -124,7 +124,7 @@ def test_stats_through_the_store(backend, tmp_path, request):
     """The counts of a real store, on SQLite and PostgreSQL (the store's
     private server, fixture ``postgres``), equal those made in Python; and
     the command over it."""
-    store = pytest.importorskip("takedown.tracker.store", reason="the store (helper i15-store) is not merged yet")
+    from takedown.tracker import store
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'tracker.sqlite'}"
     else:

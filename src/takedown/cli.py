@@ -722,24 +722,6 @@ def tracker_sync(
               f"{seen.checkins:,} event(s)")
 
 # -- tracker check and stats (issue 15) ---------------------------------------------
-# --db/--operation as the store's commands take them (branch i15-store): on
-# merging, _tracker_and_operation gives way to its _open_tracker(db, operation).
-
-_DB_OPTION_HELP = "The tracker's database: sqlite:///PATH, a SQLite file path or postgresql://... [env TAKEDOWN_DB]"
-_OP_OPTION_HELP = ("An operation file: its [database] url, else tracker.sqlite in its storage; its sinkhole "
-                   "addresses [env TAKEDOWN_OPERATION]")
-
-
-def _tracker_and_operation(db: Optional[str], operation: Optional[str]) -> tuple[Any, Any]:
-    """(the tracker's store, the operation or None) from --db/--operation."""
-    op = load_operation(operation) if operation else None
-    if db:
-        url = db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
-        return _import("takedown.tracker.store", "Tracker", TrackerError).open(url), op
-    if op is None:
-        raise TrackerError("no tracker database: give --db URL or --operation FILE "
-                           "(or set TAKEDOWN_DB or TAKEDOWN_OPERATION)")
-    return _open_tracker(op), op
 
 
 @tracker_app.command("check")
@@ -757,9 +739,8 @@ def tracker_check(
         None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
     user_agent: Optional[str] = typer.Option(
         None, "--user-agent", metavar="TEXT", help="User-Agent of the HTTP GETs; default: a common browser's."),
-    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
-                                            help=_OP_OPTION_HELP),
-    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
+    operation: Optional[str] = OPERATION_OPTION,
+    db: Optional[str] = DB_OPTION,
 ) -> None:
     """Probe the tracked C&Cs that are due (DNS through --resolver, TCP connect, HTTP GET for URLs)
     and record online/offline/sinkholed with the reason. This touches the criminals' servers:
@@ -771,7 +752,7 @@ def tracker_check(
     config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
                              ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
                              user_agent=user_agent or chk.DEFAULT_USER_AGENT)
-    tracker, op = _tracker_and_operation(db, operation)
+    tracker, op = _open_tracker(db, operation)
     if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
         config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))
     counts: dict[str, int] = {}
@@ -797,16 +778,15 @@ def tracker_check(
 def tracker_stats(
     out: Optional[str] = typer.Option(None, "--out", metavar="DIR",
                                       help="Also write summary.json and the charts (PNG, SVG) into DIR."),
-    operation: Optional[str] = typer.Option(None, "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
-                                            help=_OP_OPTION_HELP),
-    db: Optional[str] = typer.Option(None, "--db", metavar="URL", envvar="TAKEDOWN_DB", help=_DB_OPTION_HELP),
+    operation: Optional[str] = OPERATION_OPTION,
+    db: Optional[str] = DB_OPTION,
 ) -> None:
     """Indicators by status per family, top ASes and countries, new per ISO week."""
     from rich.console import Console
 
     from takedown.tracker import stats
 
-    tracker, _ = _tracker_and_operation(db, operation)
+    tracker, _ = _open_tracker(db, operation)
     with tracker:
         st = stats.collect_store(tracker)
     now = datetime.now(timezone.utc).replace(microsecond=0)
