@@ -63,6 +63,18 @@ def test_add_keeps_every_field_and_writes_the_creation_to_the_history(tracker):
     assert tracker.get("other.example") is None
 
 
+def test_get_many_is_get_for_many_values(tracker):
+    values = [f"c{i}.example" for i in range(4500)] + ["192.0.2.7:443", "http://198.51.100.9/gate.php"]
+    tracker.add([ind(v) for v in values], by="test", at=T0)
+    # more values than one IN (...) takes, written as a feed would, repeated, and some not tracked
+    asked = [v.upper() + "." if v.endswith(".example") else v for v in values] + ["c0.example", "nope.example"]
+    got = tracker.get_many(asked)
+    assert set(got) == set(values)
+    assert all(got[v] == tracker.get(v) for v in ("c0.example", "c4499.example", "192.0.2.7:443",
+                                                  "http://198.51.100.9/gate.php"))
+    assert tracker.get_many([]) == {} and tracker.get_many(["nope.example"]) == {}
+
+
 def test_a_new_indicator_without_times_is_seen_now(tracker):
     tracker.add([ind("a.example")], by="test", at=T0)
     got = tracker.get("a.example")

@@ -263,6 +263,9 @@ class DictTracker:
     def get(self, value):
         return self.rows.get(value)
 
+    def get_many(self, values):
+        return {v: self.rows[v] for v in values if v in self.rows}
+
     def add(self, indicators, *, by, reason):
         batch = list(indicators)
         self.adds.append((len(batch), by, reason))

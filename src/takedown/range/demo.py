@@ -10,8 +10,15 @@
 3. Runs the range (:mod:`takedown.range.run`): by default 50,000 bots with
    the country mix of Rustock's first week, over the eight full ISO weeks
    before the current one, with progress bars.
-4. Stops the sinkhole (it flushes its events), builds the report of
-   ``takedown report`` for the emulated period, prints its summary, then
+4. While the sinkhole still serves, the C&C tracker takes what the
+   operation holds, tracks eight emulated C&C servers on loopback and
+   checks them and a sample of the held names through the sinkhole's DNS
+   (:func:`takedown.range.tracking.hold_and_check`).
+5. Stops the sinkhole (it flushes its events), builds the report of
+   ``takedown report`` for the emulated period, marks the tracked names
+   the bots asked for and writes every tracker export and its statistics
+   into ``out/tracker/`` (:func:`takedown.range.tracking.publish`).
+   ``takedown demo`` prints the report's summary, the tracker's line, then
    every count that differs from the range's truth and the line
    ``differences from truth: N``.
 """
@@ -36,7 +43,7 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.operation import load_operation
-from takedown.range import compare
+from takedown.range import cnc, compare, tracking
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
@@ -55,6 +62,7 @@ class DemoResult:
     differences: list[str]
     report: Path
     timings: dict
+    tracker: tracking.Figures
 
 
 def check_args(weeks: int, seed: int) -> None:
@@ -263,6 +271,11 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         result = run_range(op, bots=bots, start=start, days=days, seed=seed, mix=FAMILY_MIX,
                            truth_dir=out / "truth", on_day=on_day, enricher=enricher)
         timings["range"] = time.monotonic() - t1
+        t4 = time.monotonic()
+        now = datetime.now(UTC)
+        stage(f"tracking the operation's names and {len(cnc.PLAN)} emulated C&C servers; checking them through the sinkhole")
+        checked = tracking.hold_and_check(op, day=now.date(), now=now, enricher=enricher)
+        timings["tracker"] = time.monotonic() - t4
     except BaseException:
         with contextlib.suppress(RangeError):  # the first error is the one to show
             stop_server(proc)
@@ -276,6 +289,11 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
     rep = build_report(op.storage, report_dir, enricher=enricher, date_from=start,
                        date_to=start + timedelta(days - 1), operation=op.name)
     timings["report"] = time.monotonic() - t3
+    t5 = time.monotonic()
+    stage("writing the tracker's exports and statistics")
+    figures = tracking.publish(op, out / "tracker", checked, since=start, until=start + timedelta(days - 1),
+                               now=now, enricher=enricher)
+    timings["tracker"] += time.monotonic() - t5
     diffs = compare.differences(rep.summary, result.counts)
     timings["total"] = time.monotonic() - t0
-    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings)
+    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures)

@@ -50,7 +50,8 @@ from takedown.hostport import join
 from takedown.tracker.indicator import Indicator, parse_value, utc
 
 __all__ = ["CheckConfig", "Resolution", "Attempt", "CheckResult", "TokenBucket", "Checker", "decide",
-           "is_due", "parse_duration", "parse_rate", "parse_resolver", "targets", "run_checks", "check_store"]
+           "is_due", "parse_duration", "parse_rate", "parse_resolver", "targets", "run_checks", "check_store",
+           "check_indicators"]
 
 #: The ports a bare domain or IP (no port in the indicator) is tried on,
 #: in order: C&C panels of ZeuS, SpyEye and their successors sat on HTTPS
@@ -503,16 +504,22 @@ def run_checks(indicators: Iterable[Indicator], config: CheckConfig, record: Cal
 def check_store(tracker: Any, config: CheckConfig, *, now: datetime, stale_after: timedelta,
                 family: str | None = None, on_result: Callable[[CheckResult], None] | None = None) -> int:
     """Check the indicators of a :class:`takedown.tracker.store.Tracker`
-    that are due and record each result in it (``record_check``: the
-    status, a history row with the reason and what was tried,
-    ``last_checked``, ``last_online``, the address reached); ``on_result``
-    sees each result after it is recorded.
+    that are due and record each result in it (:func:`check_indicators`).
 
     The due indicators are streamed from the store (its ``select`` reads
     a page at a time by id, each page a short read, so recording results
     meanwhile does not wait on a reader)."""
     stale_before = now - stale_after
     due = (ind for ind in tracker.select(family=family, stale_before=stale_before) if is_due(ind, now, stale_after))
+    return check_indicators(tracker, due, config, on_result=on_result)
+
+
+def check_indicators(tracker: Any, indicators: Iterable[Indicator], config: CheckConfig, *,
+                     on_result: Callable[[CheckResult], None] | None = None) -> int:
+    """Check ``indicators`` (tracked by ``tracker``) and record each result
+    in it (``record_check``: the status, a history row with the reason and
+    what was tried, ``last_checked``, ``last_online``, the address
+    reached); ``on_result`` sees each result after it is recorded."""
 
     def record(r: CheckResult) -> None:
         tracker.record_check(r.value, at=r.at, online=r.online, reason=r.reason, address=r.address,
@@ -522,4 +529,4 @@ def check_store(tracker: Any, config: CheckConfig, *, now: datetime, stale_after
         if on_result is not None:
             on_result(r)
 
-    return run_checks(due, config, record)
+    return run_checks(indicators, config, record)

@@ -19,7 +19,7 @@ status (releasing a name is an operator's decision, not a sync's).
 
 Library functions return indicators or :class:`Sighting` rows;
 :func:`apply_operation` and :func:`apply_events` write them through the
-store's :class:`~takedown.tracker.store.Tracker` (``get``, ``add``, ``select``).
+store's :class:`~takedown.tracker.store.Tracker` (``get_many``, ``add``, ``select``).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def sinkholed(found: Iterable[Sighting]) -> Iterator[Indicator]:
 class Store(Protocol):
     """What this module needs of :class:`takedown.tracker.store.Tracker`."""
 
-    def get(self, value: str) -> Indicator | None: ...
+    def get_many(self, values: Iterable[str]) -> dict[str, Indicator]: ...
 
     def add(self, indicators: Iterable[Indicator], *, by: str, reason: str) -> object: ...
 
@@ -248,10 +248,13 @@ def _count(written: list[Indicator]) -> Applied:
 
 def apply_operation(tracker: Store, op: Operation, day: date, now: datetime) -> Applied:
     """Write :func:`from_operation` through ``tracker``, merged with what it
-    already holds (:func:`merged`)."""
-    written = [merged(tracker.get(i.value), i) for i in from_operation(op, day, now)]
-    for batch in batches(written):
+    already holds (:func:`merged`), a batch at a time."""
+    written = []
+    for batch in batches(from_operation(op, day, now)):
+        stored = tracker.get_many(i.value for i in batch)
+        batch = [merged(stored.get(i.value), i) for i in batch]
         tracker.add(batch, by="operation", reason=f"held by operation {op.name} on {day.isoformat()}")
+        written += batch
     return _count(written)
 
 
