@@ -13,5 +13,7 @@ that the pipeline counts right (docs/range.md).
 - :mod:`takedown.range.truth`, :mod:`takedown.range.compare`: what was sent,
   counted, and held against a report.
 - :mod:`takedown.range.run` (``takedown range``), :mod:`takedown.range.demo`
-  (``takedown demo``, ``make run``).
+  (``takedown demo``, ``make run``), with :mod:`takedown.range.tracking`
+  (the demo's C&C tracker) and :mod:`takedown.range.cnc` (emulated C&C
+  servers on loopback).
 """

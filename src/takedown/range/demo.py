@@ -273,7 +273,8 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         timings["range"] = time.monotonic() - t1
         t4 = time.monotonic()
         now = datetime.now(UTC)
-        stage(f"tracking the operation's names and {len(cnc.PLAN)} emulated C&C servers; checking them through the sinkhole")
+        stage(f"tracking the operation's names and {len(cnc.PLAN)} emulated C&C servers, checked through the "
+              "sinkhole's DNS")
         checked = tracking.hold_and_check(op, day=now.date(), now=now, enricher=enricher)
         timings["tracker"] = time.monotonic() - t4
     except BaseException:
@@ -290,7 +291,7 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
                        date_to=start + timedelta(days - 1), operation=op.name)
     timings["report"] = time.monotonic() - t3
     t5 = time.monotonic()
-    stage("writing the tracker's exports and statistics")
+    stage(f"tracker exports and statistics into {display_path(out / 'tracker')}/")
     figures = tracking.publish(op, out / "tracker", checked, since=start, until=start + timedelta(days - 1),
                                now=now, enricher=enricher)
     timings["tracker"] += time.monotonic() - t5
