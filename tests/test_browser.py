@@ -66,7 +66,7 @@ def test_notice_page_over_https_and_chromes_client_hello(server):
 def test_demo_report_renders(tmp_path):
     from takedown.range.demo import run_demo
 
-    result = run_demo(tmp_path / "demo", bots=300, weeks=1, start=date(2026, 3, 16))
+    result = run_demo(tmp_path / "demo", bots=300, weeks=1, start=date(2026, 3, 16), tracker=False)
     page = result.report
     dom = chromium("--dump-dom", f"file://{page}").stdout
     assert "takedown report: demo" in dom

@@ -32,7 +32,7 @@ START = date(2026, 3, 16)  # a Monday
 def demo(tmp_path_factory):
     """A short demo: 3,000 bots, two emulated weeks, the whole pipeline."""
     out = tmp_path_factory.mktemp("demo") / "demo"
-    return run_demo(out, bots=3000, weeks=2, seed=5, start=START)
+    return run_demo(out, bots=3000, weeks=2, seed=5, start=START, tracker=False)  # tests/test_demo_tracker.py
 
 
 def test_short_range_report_equals_truth(demo):
@@ -77,9 +77,8 @@ def test_events_carry_the_emulated_clock(demo):
     days = sorted(p.name for p in (out / "data" / "events" / "kind=http").iterdir())
     assert days[0] == "date=2026-03-16" and days[-1] == "date=2026-03-29" and len(days) == 14
     dns_days = sorted(p.name for p in (out / "data" / "events" / "kind=dns").iterdir())
-    # and the day the demo's tracker checked held names through the sinkhole (its lookups carry no clock)
-    checked = sorted(set(dns_days) - set(days))
-    assert set(days) <= set(dns_days) and len(checked) == 1 and checked[0] > days[-1]
+    assert dns_days == days  # tracker=False: no check looked names up at the sinkhole
+    assert demo.tracker is None and not (out / "tracker").exists() and not (out / "data" / "tracker.sqlite").exists()
 
 
 def test_differences_catch_a_wrong_count(demo):

@@ -570,7 +570,8 @@ def demo(
         print(f"{label} (by check-ins): " + ", ".join(f"{r['cc']} {r['events']:,}" for r in rows))
     print(f"report: {display_path(result.report)}")
     print(f"truth: {display_path(Path(out) / 'truth' / 'truth.json')}")
-    print(result.tracker.line())
+    if result.tracker is not None:
+        print(result.tracker.line())
     t = result.timings
     print(f"took {t['total']:.0f} s (range {t['range']:.0f} s, report {t['report']:.0f} s, "
           f"tracker {t['tracker']:.0f} s)")

@@ -44,9 +44,9 @@ __all__ = ["Checked", "Figures", "hold_and_check", "publish", "sample", "exports
 #: Held names checked per family (evenly spaced in value order): enough to
 #: see each list resolve to the sinkhole, few enough for seconds of checks.
 PER_FAMILY = 40
-#: The check's bounds: loopback answers in microseconds, so a short timeout
-#: only delays the mute server's verdict; the rate keeps the sinkhole's
-#: DNS listener far from busy.
+#: The check's bounds: loopback answers in microseconds, so a second per
+#: target is ample and bounds one that would hang; the rate keeps the
+#: sinkhole's DNS listener far from busy.
 CHECK = {"rate": 500.0, "burst": 50, "concurrency": 50, "timeout": 1.0}
 
 
