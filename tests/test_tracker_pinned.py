@@ -1,4 +1,4 @@
-"""The Suricata and STIX writers' output pinned byte for byte: both are
+"""The Suricata, STIX and RPZ writers' output pinned byte for byte: each is
 hand-tuned for a million indicators (string templates, caches, canonical
 values split by hand rather than re-parsed), and these files were written
 by the general code they replaced (``ipaddress``, ``urlsplit``, ``quote``,
@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import io
 import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from takedown.tracker.formats import ExportContext, get
-from takedown.tracker.indicator import Indicator
+from takedown.tracker.formats._values import split_url, uuid5, value_of
+from takedown.tracker.indicator import Indicator, parse_value
 
 DATA = Path(__file__).resolve().parent / "data" / "tracker"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
@@ -54,12 +56,14 @@ def sample() -> list[Indicator]:
 
 def written(name: str) -> bytes:
     buf = io.BytesIO()
-    ctx = ExportContext(now=NOW, serial=7, link="https://tracker.example/ioc/")
+    # with sinkhole addresses: the RPZ points sinkholed and seized names at them
+    ctx = ExportContext(now=NOW, serial=7, link="https://tracker.example/ioc/", sinkhole_v4="192.0.2.53",
+                        sinkhole_v6="2001:db8::53")
     assert get(name).write(sample(), ctx, buf) == len(VALUES)
     return buf.getvalue()
 
 
-PINNED = {"suricata": "pinned.rules", "stix": "pinned-stix.json"}
+PINNED = {"rpz": "pinned.zone", "suricata": "pinned.rules", "stix": "pinned-stix.json"}
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
@@ -68,6 +72,31 @@ def test_writer_output_is_pinned(name):
     got = written(name)
     assert got.splitlines() == want.splitlines()  # a line-wise diff on failure
     assert got == want
+
+
+def test_value_of_agrees_with_parse_value():
+    """The writers' hand split of a canonical value is what the general
+    parser makes of it, for every kind and URL form of the sample."""
+    for ind in sample():
+        assert value_of(ind.value, ind.kind) == parse_value(ind.value, ind.kind), ind.value
+
+
+def test_split_url_gives_the_request_target():
+    from urllib.parse import urlsplit
+
+    for ind in sample():
+        if ind.kind == "url":
+            parts = urlsplit(ind.value)
+            assert split_url(ind.value)[3] == parts.path + (f"?{parts.query}" if parts.query else ""), ind.value
+
+
+def test_uuid5_keeps_namespaces_apart():
+    """uuid5 keeps one hash state per namespace: two namespaces used in turn
+    each give the uuid module's answer."""
+    a, b = uuid.uuid5(uuid.NAMESPACE_URL, "a"), uuid.uuid5(uuid.NAMESPACE_URL, "b")
+    for name in ("x", "y", "indicator:1.2.3.4:443"):
+        for ns in (a, b, a):
+            assert uuid5(ns, name) == str(uuid.uuid5(ns, name))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ check each against the general one."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
 
 from takedown.tracker.indicator import Value
@@ -52,6 +53,21 @@ def value_of(value: str, kind: str) -> Value:
         return Value(value, kind, host, port)
     scheme, host, port, _ = split_url(value)
     return Value(value, kind, host, port, scheme)
+
+
+def host_address(host: str) -> str | None:
+    """The address a canonical value's host is, if it is one (as
+    ``str(ipaddress.ip_address(host))``). A canonical IP host is written as
+    ipaddress writes it already; a name never has a ':' and ends in a letter
+    unless it is all digits and dots, so only those are parsed."""
+    if ":" in host:
+        return host
+    if not host[-1:].isdigit():
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 _NAMESPACES: dict[int, "hashlib._Hash"] = {}  # by the namespace's int: UUID.__hash__ is Python code

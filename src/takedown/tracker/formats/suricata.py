@@ -33,7 +33,6 @@ managers see the change.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from datetime import datetime
 from typing import BinaryIO, Iterable
@@ -41,7 +40,7 @@ from urllib.parse import quote
 
 from takedown.errors import TrackerError
 from takedown.tracker.formats import ExportContext, Format
-from takedown.tracker.formats._values import split_url, value_of
+from takedown.tracker.formats._values import host_address, split_url, value_of
 from takedown.tracker.indicator import Indicator, Value
 
 __all__ = ["FORMAT", "SID_BASE", "SLOTS", "rules", "write"]
@@ -112,21 +111,6 @@ def _sid_base(ctx: ExportContext) -> int:
     return int(text)
 
 
-def _addr(host: str) -> str | None:
-    """The canonical address ``host`` is, if it is one. A canonical value's
-    IP host is already written as ``ipaddress`` writes it; a name never has
-    a ':' and ends in a letter unless it is all digits and dots, so only
-    those are parsed."""
-    if ":" in host:
-        return host
-    if not host[-1:].isdigit():
-        return None
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
 def _name_match(buffer: str, name: str, nocase: bool = True) -> str:
     # dotprefix turns "a.example.com" into ".a.example.com": ".example.com" at
     # its end matches the name itself and every subdomain, never
@@ -154,7 +138,7 @@ def _bodies(v: Value) -> list[tuple[int, str, str, str]]:
         return [(0, "http $HOME_NET any -> any any", "HTTP request",
                  f'{_TLS}http.host; content:"{_content(v.host)}"; startswith; endswith; '
                  f'http.uri; content:"{_content(uri)}"; startswith;')]
-    addr = _addr(v.host)
+    addr = host_address(v.host)
     if v.scheme == "https" and addr is None:
         return [(0, "tls $HOME_NET any -> any any", "TLS SNI",
                  f'{_TLS}tls.sni; content:"{_content(v.host)}"; nocase; startswith; endswith;')]
