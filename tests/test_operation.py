@@ -482,3 +482,16 @@ def test_every_model_field_is_a_key_once():
         "nxdomains_per_second", "errors_per_second", "all_per_second", "slip", "window",
         "ipv4_prefix", "ipv6_prefix", "exempt"]
     assert all(k.doc for k in keys(Rrl))
+
+
+def test_a_home_of_an_unknown_user_is_one_line(tmp_path):
+    """``~nosuchuser/x`` (found by the fuzz campaign: pathlib raises
+    RuntimeError) is the file's error, naming the key."""
+    from takedown.errors import OperationError
+    from takedown.operation import load_operation
+
+    op = tmp_path / "op.toml"
+    op.write_text('[operation]\nname = "t"\nstorage = "~no-such-user-takedown/data"\n'
+                  '[sinkhole]\nipv4 = ["192.0.2.1"]\n')
+    with pytest.raises(OperationError, match=r"storage.*no-such-user-takedown: no such user"):
+        load_operation(op)

@@ -122,3 +122,15 @@ def test_cli_import_a_feed_then_export_and_show(tracker_url, tmp_path):
     p = run("tracker", "export", "--format", "jsonl", "--out", str(out), "--status", "offline", "--db", tracker_url)
     assert p.returncode == 0 and p.stdout.startswith(f"wrote 1 indicator(s) to {out} (jsonl, serial "), p.stderr
     assert '"value":"198.51.100.7:8080"' in out.read_text()
+
+
+def test_cli_formats_lists_every_format_and_its_ways():
+    from takedown.tracker import formats
+
+    p = run("tracker", "formats")
+    assert p.returncode == 0, p.stderr
+    rows = {line.split("\t")[0]: line.split("\t")[1] for line in p.stdout.splitlines()}
+    assert set(rows) == set(formats.names())
+    for name, ways in rows.items():
+        assert ("in" in ways.split("/")) == (name in formats.names(readable=True)), name
+        assert ("out" in ways.split("/")) == (name in formats.names(writable=True)), name

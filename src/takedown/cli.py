@@ -876,6 +876,17 @@ def tracker_list(
         _to_stdout(lambda: lines(rows))
 
 
+@tracker_app.command("formats")
+def tracker_formats() -> None:
+    """Every format: its name, whether import reads it and export writes it, what it is."""
+    from takedown.tracker import formats
+
+    for name in formats.names():
+        fmt = formats.get(name, reading=True) if name in formats.names(readable=True) else formats.get(name)
+        ways = "/".join(w for w, ok in (("in", fmt.read), ("out", fmt.write or fmt.write_dir)) if ok)
+        print(f"{name}\t{ways}\t{fmt.summary}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATION_OPTION) -> None:
     """Migrate the tracker's database to this takedown's schema (back it up first)."""

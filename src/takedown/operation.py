@@ -40,6 +40,7 @@ from takedown.tomlfile import (
     Table,
     Tables,
     dotted,
+    expand_home,
     first_repeat,
     key,
     load_document,
@@ -493,7 +494,10 @@ def _database_url(v: Any, where: KeyPath, ctx: Context) -> str:
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise Invalid(where, f"{dotted(where)}: a SQLite URL is sqlite:///PATH (three slashes), not {show(v)}")
-        return f"sqlite:///{os.path.abspath(ctx.base / Path(rest[1:]).expanduser())}"
+        try:
+            return f"sqlite:///{os.path.abspath(ctx.base / expand_home(rest[1:]))}"
+        except ValueError as e:
+            raise Invalid(where, f"{dotted(where)}: {show(v)}: {e}") from None
     return s
 
 

@@ -505,6 +505,15 @@ class Choice(Kind):
         return v
 
 
+def expand_home(s: str) -> Path:
+    """``Path(s).expanduser()``, with ValueError (not pathlib's RuntimeError)
+    for ``~name`` when the system has no user ``name``."""
+    try:
+        return Path(s).expanduser()
+    except RuntimeError:
+        raise ValueError(f"{s.split('/', 1)[0]}: no such user, so no home directory to expand") from None
+
+
 class File(Kind):
     """A path, relative to the file's directory, ``~`` expanded, returned
     absolute. ``must``: "file" (an existing regular file), "dir" (an existing
@@ -519,7 +528,10 @@ class File(Kind):
         s = Str().parse(v, where, ctx)
         if not s:
             raise Invalid(where, f"{dotted(where)} must not be empty")
-        p = Path(os.path.abspath(ctx.base / Path(s).expanduser()))
+        try:
+            p = Path(os.path.abspath(ctx.base / expand_home(s)))
+        except ValueError as e:
+            raise Invalid(where, f"{dotted(where)}: {show(v)}: {e}") from None
         if self.must == "file":
             if not p.exists():
                 raise Invalid(where, f"{dotted(where)}: file {show(v)} does not exist "

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from takedown.errors import TrackerError
+from takedown.tomlfile import expand_home
 
 __all__ = ["DEFAULT_FILE", "resolve_url", "open_engine", "shown", "errors", "head", "known", "current", "upgrade",
            "upgrade_url", "revision_state", "ensure_current"]
@@ -44,7 +45,10 @@ def resolve_url(db: str | None, storage: Path | None = None) -> str:
     else the SQLite file under ``storage`` (an operation's storage)."""
     if db:
         if "://" not in db:
-            return f"sqlite:///{Path(db).expanduser().resolve()}"
+            try:
+                return f"sqlite:///{expand_home(db).resolve()}"
+            except ValueError as e:
+                raise TrackerError(f"--db: {db!r}: {e}") from None
         return db
     if storage is not None:
         return f"sqlite:///{Path(storage).resolve() / DEFAULT_FILE}"

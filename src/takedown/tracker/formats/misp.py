@@ -77,6 +77,11 @@ def attribute_feed(ind: Indicator, ctx: ExportContext) -> dict:
     return a
 
 
+# json.dumps(obj, ensure_ascii=False) with the encoder made once: dumps
+# makes one per call when given an option (1.5 s of CPU in a million)
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def md5s(kind: str, value: str) -> list[str]:
     """``MISPAttribute.hash_values("md5")``: one per part of a composite value."""
     parts = value.split("|") if "|" in kind else [value]
@@ -146,7 +151,7 @@ def write_dir(indicators: Iterable[Indicator], ctx: ExportContext, d: Path) -> i
                 ev.analysis = 2  # completed
                 ev.threat_level_id = 1  # high: live C&C infrastructure
             a = attribute_feed(ind, ctx)
-            parts.add(key, json.dumps(a, ensure_ascii=False))
+            parts.add(key, _ENCODE(a))
             hashes.write("".join(f"{h},{ev.uuid}\n" for h in md5s(a["type"], a["value"])))
             n += 1
     parts.close()
