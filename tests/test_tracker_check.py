@@ -7,6 +7,7 @@ of the store's API, and the command's refusal to run without a resolver."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import ssl
 import subprocess
@@ -503,6 +504,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     (("--resolver", "127.0.0.1:5353", "--stale-after", "soon"), "Error: --stale-after: 'soon' is not a duration"),
     (("--resolver", "127.0.0.1:5353", "--rate", "0/s"), "Error: --rate: '0/s' is not a positive rate"),
     (("--resolver", "127.0.0.1:5353", "--concurrency", "0"), "Error: --concurrency: 0 is not 1 or more"),
+    (("--resolver", "127.0.0.1:5353", "--only", "loopback"), "Error: --only: 'loopback' is not a network"),
 ])
 def test_command_refuses_bad_options(args, starts):
     p = run("tracker", "check", *args)
@@ -524,7 +526,7 @@ def test_command_through_the_store(net, tmp_path):
         tracker.add([ind("c2.example"), ind("op-sunk.example", "online"), ind("multi.example", "seized"),
                      Indicator.new("gone.example", "emotet")], by="test")
     p = run("tracker", "check", "--db", url, "--operation", str(op), "--resolver", f"127.0.0.1:{net.dns_port}",
-            "--port", str(net.http_port), "--family", "zeus", "--timeout", "3")
+            "--port", str(net.http_port), "--family", "zeus", "--timeout", "3", "--only", "127.0.0.0/8")
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == ["checked 3 indicator(s): online 2, sinkholed 1",
                                      "1 seizure(s) did not hold: multi.example"]
@@ -534,3 +536,21 @@ def test_command_through_the_store(net, tmp_path):
             "c2.example": "online", "op-sunk.example": "sinkholed", "multi.example": "online",
             "gone.example": "unknown"}
         assert tracker.get("gone.example").last_checked is None  # another family: not checked
+
+
+def test_addresses_outside_only_are_never_connected(net):
+    """``CheckConfig.only`` (the CLI's --only): a name resolving outside the
+    allowed networks is recorded as such and never connected to."""
+    import ipaddress
+
+    cfg = config(net, ports=(net.http_port,))
+    allowed = dataclasses.replace(cfg, only=(ipaddress.ip_network("127.0.0.0/8"),))
+    denied = dataclasses.replace(cfg, only=(ipaddress.ip_network("10.0.0.0/8"),))
+    before = len(net.requests)
+    results, _ = check_all(denied, [ind("c2.example"), ind(f"127.0.0.1:{net.http_port}", "online")])
+    for r in results.values():
+        assert (r.online, r.status) == (False, "offline")
+        assert [a["outcome"] for a in r.detail["attempts"]] == ["not allowed"]
+    assert len(net.requests) == before
+    results, _ = check_all(allowed, [ind("c2.example")])
+    assert results["c2.example"].online

@@ -742,6 +742,9 @@ def tracker_check(
         None, "--port", metavar="PORT", help="Ports tried for a domain or IP without one (repeatable; default 443, 80)."),
     user_agent: Optional[str] = typer.Option(
         None, "--user-agent", metavar="TEXT", help="User-Agent of the HTTP GETs; default: a common browser's."),
+    only: Optional[list[str]] = typer.Option(
+        None, "--only", metavar="CIDR", help="Connect only to addresses in these networks (repeatable); "
+                                             "others are recorded as 'not allowed'."),
     operation: Optional[str] = OPERATION_OPTION,
     db: Optional[str] = DB_OPTION,
 ) -> None:
@@ -754,7 +757,8 @@ def tracker_check(
     stale = chk.parse_duration(stale_after)
     config = chk.CheckConfig(resolver=where, rate=chk.parse_rate(rate), concurrency=concurrency, timeout=timeout,
                              ports=tuple(ports) if ports else chk.DEFAULT_PORTS,
-                             user_agent=user_agent or chk.DEFAULT_USER_AGENT)
+                             user_agent=user_agent or chk.DEFAULT_USER_AGENT,
+                             only=chk.parse_networks(only) if only else None)
     tracker, op = _open_tracker(db, operation)
     if op is not None:  # a name resolving to the sinkhole is sinkholed; a held one elsewhere, an alarm
         config = dataclasses.replace(config, sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6))

@@ -24,6 +24,8 @@ stopped:
 
 from __future__ import annotations
 
+import ipaddress
+
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -100,10 +102,14 @@ def sample(indicators: list[Indicator], per_family: int = PER_FAMILY) -> list[In
     return out
 
 
+#: The demo's probes connect nowhere else, whatever a name resolves to.
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
 def hold_and_check(op: Operation, *, day: date, now: datetime, enricher=None) -> Checked:
     """Step 1 (the sinkhole serving ``op``'s bound listeners)."""
     config = chk.CheckConfig(resolver=chk.parse_resolver(op.dns.listen[0]),
-                             sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6), **CHECK)
+                             sinkhole=frozenset(op.sinkhole.ipv4 + op.sinkhole.ipv6), only=LOOPBACK, **CHECK)
     results: Counter = Counter()
     alarms = 0
 

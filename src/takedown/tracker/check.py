@@ -127,6 +127,10 @@ class CheckConfig:
     ports: tuple[int, ...] = DEFAULT_PORTS
     sinkhole: frozenset[str] = frozenset()  # the operation's sinkhole addresses; empty: none known
     user_agent: str = DEFAULT_USER_AGENT
+    # networks probes may connect to; None: any. A resolved address outside
+    # them is not connected to (outcome "not allowed"): the demo and the tests
+    # confine every probe to loopback whatever a name resolves to.
+    only: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -139,6 +143,18 @@ class CheckConfig:
             raise TrackerError(f"--port: {self.ports} are not ports 1-65535")
         if not self.user_agent.isascii() or not self.user_agent.isprintable():
             raise TrackerError(f"--user-agent: {self.user_agent!r} is not printable ASCII")
+
+
+def parse_networks(texts) -> tuple:
+    """``--only`` values: networks in CIDR notation (an address alone is its
+    own /32 or /128)."""
+    out = []
+    for t in texts:
+        try:
+            out.append(ipaddress.ip_network(t.strip(), strict=False))
+        except ValueError:
+            raise TrackerError(f"--only: {t!r} is not a network (CIDR, e.g. 127.0.0.0/8)") from None
+    return tuple(out)
 
 
 def is_due(ind: Indicator, now: datetime, stale_after: timedelta) -> bool:
@@ -163,7 +179,8 @@ class Resolution:
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One try at ``address:port``: ``outcome`` is ``open``, ``refused``,
-    ``timeout``, ``unreachable`` or ``error``; for URLs ``http_status`` is the
+    ``timeout``, ``unreachable``, ``error`` or ``not allowed`` (outside
+    :attr:`CheckConfig.only`: never tried); for URLs ``http_status`` is the
     status code of the answer to the GET (None: no HTTP answer)."""
 
     address: str
@@ -381,6 +398,8 @@ class Checker:
         ``tls`` once the handshake is done, for a caller whose deadline may
         cut this short."""
         progress = [] if progress is None else progress
+        if self.config.only is not None and not any(ipaddress.ip_address(address) in n for n in self.config.only):
+            return Attempt(address, port, "not allowed")
         try:
             reader, writer = await asyncio.open_connection(address, port)
         except ConnectionRefusedError:
