@@ -32,7 +32,6 @@ and renamed when complete, so a failed query never leaves half a file.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -43,6 +42,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from takedown.atomic import atomic_file
 from takedown.errors import QueryError
 
 FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "parquet")
@@ -265,21 +265,7 @@ def write_table(relation: duckdb.DuckDBPyRelation, stream: TextIO, *, max_rows: 
     return len(shown)
 
 
-@contextlib.contextmanager
-def output_file(path: Path) -> Iterator[BinaryIO]:
+def output_file(path: Path):
     """A binary file that appears at ``path`` only when the block succeeds."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        f = open(tmp, "wb")
-    except OSError as exc:
-        raise QueryError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    return atomic_file(path, QueryError)
 

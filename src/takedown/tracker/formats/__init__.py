@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
+from takedown import atomic as _atomic
 from takedown.errors import TrackerError
 from takedown.tracker.indicator import Change, Indicator
 
@@ -89,25 +90,9 @@ def get(name: str, *, reading: bool = False) -> Format:
     return fmt
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path):
     """A binary file that replaces ``path`` only when the block succeeds."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        f = open(tmp, "wb")
-    except OSError as exc:
-        raise TrackerError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    return _atomic.atomic_file(path, TrackerError)
 
 
 @contextlib.contextmanager
