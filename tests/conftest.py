@@ -42,3 +42,13 @@ def tracker_url(request, tmp_path):
     server, name = request.getfixturevalue("postgres"), f"tracker_{os.getpid()}_{next(_databases)}"
     yield server.create_database(name)
     server.drop_database(name)
+
+
+@pytest.fixture
+def console(tmp_path):
+    """An operation with a console, two partners and three users (tests/console_helpers.py)."""
+    from console_helpers import make_console
+
+    c = make_console(tmp_path / "console")
+    yield c
+    c.store.close()

@@ -910,6 +910,107 @@ def db_current(db: Optional[str] = DB_OPTION, operation: Optional[str] = OPERATI
     print(f"{dbm.shown(url)}: revision {rev or 'none'} (this takedown: {head}; {state})")
 
 
+# --- the web console and partner portal (docs/console.md) -------------------
+
+from typer.core import TyperGroup  # noqa: E402  (beside the group it serves)
+
+
+class _ConsoleGroup(TyperGroup):
+    """``takedown console FILE`` runs the console; ``takedown console user ...``
+    and the other words are subcommands."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+console_app = typer.Typer(cls=_ConsoleGroup, no_args_is_help=True,
+                          help="The web console and partner portal: `takedown console FILE` runs it; "
+                               "users, partners and claims from the command line.")
+app.add_typer(console_app, name="console")
+console_user_app = typer.Typer(help="Console users: operators and partners' users.", no_args_is_help=True)
+console_app.add_typer(console_user_app, name="user")
+console_partner_app = typer.Typer(help="Partners (CERTs, ISPs, hosting providers) and their claims.",
+                                  no_args_is_help=True)
+console_app.add_typer(console_partner_app, name="partner")
+CONSOLE_OPERATION = typer.Option(..., "--operation", metavar="FILE", envvar="TAKEDOWN_OPERATION",
+                                 help="The operation file: its database and console key [env TAKEDOWN_OPERATION]")
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
+def _console_store(operation: str):
+    ConsoleStore = _import("takedown.console.store", "ConsoleStore", TakedownError)
+    from takedown.tracker.db import resolve_url
+
+    op = load_operation(operation)
+    return ConsoleStore.open(resolve_url(op.database.url or None, op.storage)), op
+
+
+@console_app.command("run")
+def console_run(
+    file: Path = typer.Argument(..., metavar="FILE", help="The operation file."),
+    listen: Optional[str] = typer.Option(None, "--listen", metavar="HOST:PORT",
+                                         help="Where to listen (default: [console] listen, else 127.0.0.1:9080)."),
+) -> None:
+    """Run the console and partner portal for an operation."""
+    ctxmod = _import("takedown.console.context", None, TakedownError)
+    server = _import("takedown.console.server", None, TakedownError)
+    op = load_operation(file)
+    if listen is not None:
+        listen = _option("--listen", parse_listen, listen)
+    ctx = ctxmod.build(op)
+    sock = server.bind(listen or ctx.settings.listen)
+    if not any(u.is_operator and not u.disabled for u in ctx.store.users()):
+        print(f"takedown: no operator yet: takedown console user add NAME --operator --operation {file}",
+              file=sys.stderr)
+    address = server.url(ctx, sock)
+    server.run_on(ctx, sock, ready=lambda: print(f"takedown: console ready {address}", file=sys.stderr, flush=True))
+
+
+@console_user_app.command("add")
+def console_user_add(
+    username: str = typer.Argument(..., metavar="NAME"),
+    operation: str = CONSOLE_OPERATION,
+    operator: bool = typer.Option(False, "--operator", help="An operator (sees everything, approves claims)."),
+    partner: Optional[str] = typer.Option(None, "--partner", metavar="PARTNER", help="The partner it belongs to."),
+) -> None:
+    """Add a user with a one-time password (printed once; changed at first login)."""
+    import secrets
+
+    if operator == (partner is not None):
+        raise TakedownError("console user add: give exactly one of --operator and --partner PARTNER")
+    store, _ = _console_store(operation)
+    with store:
+        pid = store.partner(partner).id if partner is not None else None
+        password = secrets.token_urlsafe(12)
+        store.add_user(username, password, role="operator" if operator else "partner", partner_id=pid,
+                       must_change=True, by=_cli_actor())
+    print(f"user {username.lower()} added; one-time password: {password}")
+
+
+@console_partner_app.command("add")
+def console_partner_add(
+    name: str = typer.Argument(..., metavar="NAME"),
+    operation: str = CONSOLE_OPERATION,
+    kind: str = typer.Option("cert", "--kind", metavar="KIND", help="cert, isp, hosting or other."),
+    contact: str = typer.Option("", "--contact", metavar="ADDRESS", help="The partner's abuse mail address."),
+) -> None:
+    """Add a partner."""
+    store, _ = _console_store(operation)
+    with store:
+        store.add_partner(name, kind, contact, by=_cli_actor())
+    print(f"partner {name} added")
+
+
 # --------------------------------------------------------------------------
 
 

@@ -70,3 +70,9 @@ class TrackerError(TakedownError):
     status (the message names the file, line or field), a database that
     cannot be opened or is newer than this code, an export that cannot be
     written."""
+
+
+class ConsoleError(TakedownError):
+    """The web console or partner portal cannot do what was asked: a bad user,
+    partner or claim (the message names the field), a refused approval, a
+    database or secret file that cannot be used, a listener that cannot bind."""

@@ -59,6 +59,7 @@ __all__ = [
     "DomainSet",
     "Events",
     "Control",
+    "Console",
     "Fingerprints",
     "Listener",
     "Notice",
@@ -480,6 +481,34 @@ class Control:
     health_timeout: float = key(Float(0, 60), 1.0, doc="seconds a worker has to answer a /healthz check")
 
 
+@dataclass(frozen=True)
+class Console:
+    """``[console]``: the web console and partner portal (docs/console.md),
+    run by ``takedown console FILE`` or, with this section, by ``takedown
+    serve`` as one more listener."""
+
+    listen: str = key(ONE_LISTEN, "127.0.0.1:9080", doc="HOST:PORT of the console")
+    certificate: Path | None = key(File(), None, doc="PEM certificate chain: serve the console over TLS")
+    private_key: Path | None = key(File(), None, doc="PEM private key of the certificate")
+    #: behind a TLS-terminating proxy (nginx) the console itself speaks plain
+    #: HTTP but its cookies must still be Secure
+    secure_cookies: bool | None = key(Bool(), None, doc="mark cookies Secure", doc_default="true with TLS")
+    secret_file: Path | None = key(File(None), None,
+                                   doc="the key that signs cookies and derives API secrets",
+                                   doc_default="console.secret in the storage directory")
+    session_hours: float = key(Float(0.05, 24 * 30), 12.0, doc="hours a session lasts without activity")
+    login_attempts: int = key(Int(1, 1000), 5, doc="failed logins of one user before it is locked")
+    lockout_minutes: float = key(Float(0, 24 * 60), 15.0, doc="minutes a locked user stays locked")
+    api_window: int = key(Int(5, 3600), 300, doc="seconds an API request's timestamp may be off")
+
+
+def _check_console(c: Console, data: dict, where: KeyPath, ctx: Context) -> Console:
+    if (c.certificate is None) != (c.private_key is None):
+        missing = "private_key" if c.private_key is None else "certificate"
+        raise Invalid(where, f"{dotted(where)}: certificate and private_key go together ({missing} is missing)")
+    return c
+
+
 def _database_url(v: Any, where: KeyPath, ctx: Context) -> str:
     """A SQLite path is made absolute against the operation file's directory,
     like every other path of the file; the password of a PostgreSQL URL
@@ -539,6 +568,8 @@ class Operation:
     dga: tuple[DgaSpec, ...] = key(Tables(DgaSpec, check=_check_dga), (), doc="DGA families sunk as names come due")
     service: Service = key(Table(Service, check=_check_service), Service(), doc="the user takedown serve runs as")
     database: Database = key(Table(Database), Database(), doc="the tracker's database")
+    console: Console | None = key(Table(Console, check=_check_console), None,
+                                  doc="the web console and partner portal")
 
 
 # --------------------------------------------------------------------------

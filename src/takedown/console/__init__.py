@@ -1,0 +1,1 @@
+"""The web console and partner portal (docs/console.md)."""

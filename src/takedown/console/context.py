@@ -1,0 +1,64 @@
+"""What every page and API method of the console reaches: the operation,
+the stores, the console key, the templates, the settings and the clock.
+
+Built once per process (:func:`build`); the tracker shares the console's
+engine (one database, one connection pool).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from takedown.console.secret import Secret, load_secret, secret_path
+from takedown.console.store import ConsoleStore
+from takedown.operation import Console, Operation
+from takedown.tracker.db import resolve_url
+
+__all__ = ["ConsoleContext", "build", "templates"]
+
+
+def templates() -> Environment:
+    """Jinja2 with autoescaping on for every template (an indicator value, a
+    user agent or a hostname with markup in it is shown as text)."""
+    env = Environment(loader=PackageLoader("takedown.console", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["utc"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"
+    env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    return env
+
+
+@dataclass
+class ConsoleContext:
+    operation: Operation
+    store: ConsoleStore
+    secret: Secret
+    settings: Console
+    env: Environment = field(default_factory=templates)
+    now: Callable[[], float] = time.time
+    #: True when the console is reached over TLS (its own, or a proxy's): cookies are Secure
+    secure: bool = False
+
+    @cached_property
+    def tracker(self):
+        from takedown.tracker.store import Tracker  # the tracker's pages only
+
+        return Tracker(self.store.engine)
+
+    @property
+    def storage(self) -> Path:
+        return self.operation.storage
+
+
+def build(op: Operation, *, db: str | None = None) -> ConsoleContext:
+    settings = op.console or Console()
+    url = resolve_url(db or op.database.url or None, op.storage)
+    store = ConsoleStore.open(url)
+    secure = settings.secure_cookies if settings.secure_cookies is not None else settings.certificate is not None
+    return ConsoleContext(operation=op, store=store, secret=load_secret(secret_path(op)), settings=settings,
+                          secure=secure)
