@@ -4,6 +4,7 @@ page modules (each a ``ROUTES`` list made with :func:`takedown.console.access.ro
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -13,13 +14,18 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from takedown.console import assets, web
+from takedown.console import assets, pages, web
 from takedown.console.context import ConsoleContext
 
-__all__ = ["create_app", "PAGES"]
+__all__ = ["create_app", "page_modules"]
 
-#: The modules whose ROUTES make the console, in order.
-PAGES = ("login", "home")
+
+
+def page_modules() -> list[str]:
+    """Every module of :mod:`takedown.console.pages`, sorted: a new page
+    module is served (and enumerated by the security tests) without a list
+    to keep in step."""
+    return sorted(m.name for m in pkgutil.iter_modules(pages.__path__))
 
 SECURITY_HEADERS = {
     # own files only: no inline script, no CDN (htmx is served from /static/vendor)
@@ -37,8 +43,8 @@ def _static(directory) -> StaticFiles:
 
 def create_app(ctx: ConsoleContext) -> Starlette:
     routes: list = []
-    for name in PAGES:
-        routes.extend(importlib.import_module(f"takedown.console.{name}").ROUTES)
+    for name in page_modules():
+        routes.extend(importlib.import_module(f"takedown.console.pages.{name}").ROUTES)
     vendor = Mount("/static/vendor", app=_static(assets.vendor_dir()), name="vendor")
     own = Mount("/static", app=_static(assets.own_dir()), name="static")
     for m in (vendor, own):

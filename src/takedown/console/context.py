@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from takedown.console import nav
 from takedown.console.secret import Secret, load_secret, secret_path
 from takedown.console.store import ConsoleStore
 from takedown.operation import Console, Operation
@@ -29,6 +30,8 @@ def templates() -> Environment:
     env = Environment(loader=PackageLoader("takedown.console", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["utc"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"
+    env.globals["operator_nav"] = nav.OPERATOR
+    env.globals["partner_nav"] = nav.PARTNER
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
     return env
 
