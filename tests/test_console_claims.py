@@ -169,15 +169,19 @@ def test_withdraw_only_pending(console):
 
 # --- the operators' pages -------------------------------------------------------
 
+def ask(console, partner: str, kind: str, value: str, by: str) -> Claim:
+    """A claim of ``partner`` entered by ``by`` (opa is the operator)."""
+    return approval.request(console.store, console.partners[partner], kind, value, by=by, by_operator=by == "opa")
+
+
 def _post(client, url, console, **data):
     return client.post(url, data={"csrf_token": console.csrf(client, "/partners"), **data})
 
 
 def test_partners_list_and_page(console):
-    s = console.store
     a, b = console.partners["CERT-A"], console.partners["ISP-B"]
-    approval.request(s, a, "cidr", "192.0.2.0/24", by="opa", by_operator=True)
-    approval.request(s, a, "asn", "64500", by="alice", by_operator=False)
+    ask(console, "CERT-A", "cidr", "192.0.2.0/24", "opa")
+    ask(console, "CERT-A", "asn", "64500", "alice")
     op = console.client("opa")
     r = op.get("/partners")
     assert r.status_code == 200
@@ -240,7 +244,7 @@ def test_pending_claims_oldest_first_with_overlaps_then_decided(console):
 
 
 def test_decisions_need_csrf(console):
-    c = approval.request(console.store, console.partners["CERT-A"], "asn", "64500", by="alice", by_operator=False)
+    c = ask(console, "CERT-A", "asn", "64500", "alice")
     op = console.client("opa")
     r = op.post(f"/claims/{c.id}/approve", data={})
     assert r.status_code in (400, 403)
@@ -253,7 +257,7 @@ def test_partner_users_do_not_see_operator_pages(console, path):
 
 
 def test_partner_cannot_approve(console):
-    c = approval.request(console.store, console.partners["CERT-A"], "asn", "64500", by="alice", by_operator=False)
+    c = ask(console, "CERT-A", "asn", "64500", "alice")
     alice = console.client("alice")
     r = alice.post(f"/claims/{c.id}/approve", data={"csrf_token": console.csrf(alice)})
     assert r.status_code == 404
@@ -263,17 +267,15 @@ def test_partner_cannot_approve(console):
 # --- the partners' page -----------------------------------------------------------
 
 def test_partner_asks_and_sees_only_its_own(console):
-    s = console.store
-    a, b = console.partners["CERT-A"], console.partners["ISP-B"]
-    approval.request(s, a, "cidr", "192.0.2.0/24", by="opa", by_operator=True)
-    approval.request(s, b, "cidr", "198.51.100.0/24", by="opa", by_operator=True)
+    ask(console, "CERT-A", "cidr", "192.0.2.0/24", "opa")
+    ask(console, "ISP-B", "cidr", "198.51.100.0/24", "opa")
     alice = console.client("alice")
     token = console.csrf(alice, "/my/claims")
     r = alice.post("/my/claims", data={"csrf_token": token, "kind": "cidr", "value": "192.0.2.64/26"})
     assert (r.status_code, r.headers["location"]) == (303, "/my/claims")
     r = alice.post("/my/claims", data={"csrf_token": token, "kind": "cidr", "value": "192.0.0.0/16"})
     assert r.status_code == 303
-    got = {c.value: (c.status, c.note) for c in s.claims(partner_id=a)}
+    got = {c.value: (c.status, c.note) for c in console.store.claims(partner_id=console.partners["CERT-A"])}
     assert got["192.0.2.64/26"] == ("approved", "inside approved 192.0.2.0/24")
     assert got["192.0.0.0/16"] == ("pending", "")
     page = alice.get("/my/claims").text
