@@ -238,6 +238,51 @@ def _render_html(summary: dict, svgs: dict[str, Path]) -> str:
     return env.get_template("report.html.j2").render(s=summary, week_rows=week_rows, charts=charts_svg)
 
 
+def summarise(
+    storage: Path,
+    *,
+    enricher: IpLookup,
+    date_from: date | str | None = None,
+    date_to: date | str | None = None,
+    operation: str = "",
+    exact: bool = True,
+    top_n: int = TOP_N,
+    bottom_min_ips: int = BOTTOM_MIN_IPS,
+) -> dict:
+    """The report's figures (``summary.json``) of the events under
+    ``storage``, without writing anything: :func:`build_report` writes them,
+    the console draws them. Same arguments and errors as :func:`build_report`."""
+    date_from = _as_date(date_from, "--from date")
+    date_to = _as_date(date_to, "--to date")
+    if date_from and date_to and date_from > date_to:
+        raise ReportError(f"empty report period: --from {date_from} is after --to {date_to}")
+    if top_n < 1 or bottom_min_ips < 0:
+        raise ReportError(f"top_n must be >= 1 and bottom_min_ips >= 0, not {top_n} and {bottom_min_ips}")
+
+    def once() -> dict:
+        con = open_dataset(storage, enricher=enricher, date_from=date_from, date_to=date_to)
+        try:
+            return _summarise(
+                con,
+                period=_period(con, date_from, date_to),
+                operation=operation,
+                sources=_sources(enricher),
+                exact=exact,
+                top_n=top_n,
+                bottom_min_ips=bottom_min_ips,
+            )
+        finally:
+            con.close()
+
+    try:
+        # a day compacted while the report runs swaps its files: the whole
+        # summary is taken again, so its queries never mix two listings
+        return retry_vanished(once)
+    except duckdb.Error as exc:  # e.g. files of a layout the views do not expect
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReportError(f"cannot query the events under {storage}: {reason}") from None
+
+
 def build_report(
     storage: Path,
     out: Path,
@@ -258,41 +303,13 @@ def build_report(
     date, an empty period (from after to) or an unusable ``out``;
     :class:`takedown.errors.StoreError` for an unreadable event file.
     """
-    date_from = _as_date(date_from, "--from date")
-    date_to = _as_date(date_to, "--to date")
-    if date_from and date_to and date_from > date_to:
-        raise ReportError(f"empty report period: --from {date_from} is after --to {date_to}")
-    if top_n < 1 or bottom_min_ips < 0:
-        raise ReportError(f"top_n must be >= 1 and bottom_min_ips >= 0, not {top_n} and {bottom_min_ips}")
+    summary = summarise(storage, enricher=enricher, date_from=date_from, date_to=date_to, operation=operation,
+                        exact=exact, top_n=top_n, bottom_min_ips=bottom_min_ips)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create report directory {out}: {exc.strerror or exc}") from None
-
-    def summarise() -> dict:
-        con = open_dataset(storage, enricher=enricher, date_from=date_from, date_to=date_to)
-        try:
-            return _summarise(
-                con,
-                period=_period(con, date_from, date_to),
-                operation=operation,
-                sources=_sources(enricher),
-                exact=exact,
-                top_n=top_n,
-                bottom_min_ips=bottom_min_ips,
-            )
-        finally:
-            con.close()
-
-    try:
-        # a day compacted while the report runs swaps its files: the whole
-        # summary is taken again, so its queries never mix two listings
-        summary = retry_vanished(summarise)
-    except duckdb.Error as exc:  # e.g. files of a layout the views do not expect
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReportError(f"cannot query the events under {storage}: {reason}") from None
-
     try:
         files = _write(summary, out)
     except OSError as exc:
