@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import date
+import subprocess
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
 import pytest
 
+from aiosmtpd.controller import Controller
+from net_helpers import TAKEDOWN
+from test_notify import Collect, free_port
 from test_report import NETS, FakeEnricher, make_events, write_dataset
 
 from takedown.analytics.report import build_report
@@ -332,3 +336,81 @@ def test_status_change_needs_a_reason_and_a_known_status_and_csrf(console, track
     assert c.get("/tracker/i/not a value at all").status_code == 404
     assert c.post("/tracker/i/unknown.example", data={"status": "seized", "reason": "x",
                                                       "csrf_token": token}).status_code == 404
+
+
+# --------------------------------------------------------------------------
+# /notifications: takedown notify's deliveries
+# --------------------------------------------------------------------------
+
+NOTIFY_DAY = date(2025, 1, 6)
+NOTIFY_CONTACTS = """match,address,organisation
+198.51.100.0/24,noc@a.example,Org <A>
+203.0.113.0/24,noc@b.example,Org B
+192.0.2.0/24,quiet@c.example,No events
+"""
+
+
+def notify_cli(console, tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(NOTIFY_CONTACTS)
+    return subprocess.run([TAKEDOWN, "notify", str(console.path), "--out", str(tmp_path / "out"), "--date",
+                           NOTIFY_DAY.isoformat(), "--contacts", str(contacts), *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def notify_data(console):
+    """Check-ins of NOTIFY_DAY from two contact networks (the real enricher does
+    not know these documentation addresses: the contacts match by prefix)."""
+    t0 = datetime(2025, 1, 6, tzinfo=UTC).timestamp()
+    checkins = [{"time": t0 + 60 * i, "day": NOTIFY_DAY, "ip": ip, "kind": "http", "family": "rustock",
+                 "rule": "domain:rustock"}
+                for i, ip in enumerate(["198.51.100.1"] * 3 + ["198.51.100.2"] + ["203.0.113.5"] * 2)]
+    write_dataset(console.ctx.storage, checkins, [])
+    return {"noc@a.example": 4, "noc@b.example": 2}
+
+
+def deliveries_shown(console) -> list[list[str]]:
+    r = console.client("opa").get("/notifications")
+    assert r.status_code == 200
+    return Tables(r.text).tables["deliveries"]
+
+
+def test_notify_sent_deliveries_are_on_the_page(console, notify_data, tmp_path):
+    handler = Collect()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        p = notify_cli(console, tmp_path, "--smtp", f"127.0.0.1:{port}")
+    finally:
+        controller.stop()
+    assert p.returncode == 0, p.stderr
+    assert sorted(e.rcpt_tos[0] for e in handler.envelopes) == sorted(notify_data)
+    rows = deliveries_shown(console)
+    got = {r[3]: r for r in rows}
+    assert set(got) == set(notify_data)  # quiet@c.example had nothing: no delivery
+    for address, events in notify_data.items():
+        _, day, owner, _, organisation, files, n, status, _ = got[address]
+        assert (day, status, num(n)) == (NOTIFY_DAY.isoformat(), "sent", events)
+        assert owner.startswith("cidr-") and files and all(f.endswith(".csv") for f in files.split(", "))
+        assert all((tmp_path / "out" / f).exists() for f in files.split(", "))
+    assert got["noc@a.example"][4] == "Org <A>"  # the parser unescaped it: it was escaped in the page
+    stored = console.store.deliveries()
+    assert {d["address"]: d["events"] for d in stored} == notify_data
+
+
+def test_notify_without_smtp_and_with_a_dead_relay_are_recorded(console, notify_data, tmp_path):
+    p = notify_cli(console, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted((r[3], r[7]) for r in deliveries_shown(console)) == [("noc@a.example", "written"),
+                                                                     ("noc@b.example", "written")]
+    port = free_port()  # nobody listens there
+    p = notify_cli(console, tmp_path, "--smtp", f"127.0.0.1:{port}")
+    assert p.returncode == 1 and p.stderr.startswith(f"Error: SMTP 127.0.0.1:{port}: cannot send to")
+    rows = deliveries_shown(console)
+    assert len(rows) == 4
+    failed = [r for r in rows if r[7] == "failed"]
+    assert sorted(r[3] for r in failed) == ["noc@a.example", "noc@b.example"]
+    assert any(f"SMTP 127.0.0.1:{port}" in r[8] for r in failed)
+    assert any("not sent" in r[8] for r in failed)
