@@ -283,18 +283,7 @@ def summarise(
         raise ReportError(f"cannot query the events under {storage}: {reason}") from None
 
 
-def build_report(
-    storage: Path,
-    out: Path,
-    *,
-    enricher: IpLookup,
-    date_from: date | str | None = None,
-    date_to: date | str | None = None,
-    operation: str = "",
-    exact: bool = True,
-    top_n: int = TOP_N,
-    bottom_min_ips: int = BOTTOM_MIN_IPS,
-) -> ReportResult:
+def build_report(storage: Path, out: Path, *, enricher: IpLookup, **options) -> ReportResult:
     """Write the report of the events under ``storage`` into directory ``out``.
 
     The period is ``date_from``..``date_to`` inclusive (UTC days; dates or
@@ -302,9 +291,10 @@ def build_report(
     dataset gives a report of zeros. Raises :class:`ReportError` for a bad
     date, an empty period (from after to) or an unusable ``out``;
     :class:`takedown.errors.StoreError` for an unreadable event file.
+    ``options`` are :func:`summarise`'s: ``date_from``, ``date_to``,
+    ``operation``, ``exact``, ``top_n``, ``bottom_min_ips``.
     """
-    summary = summarise(storage, enricher=enricher, date_from=date_from, date_to=date_to, operation=operation,
-                        exact=exact, top_n=top_n, bottom_min_ips=bottom_min_ips)
+    summary = summarise(storage, enricher=enricher, **options)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

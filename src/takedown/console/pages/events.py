@@ -25,14 +25,23 @@ async def events(request: Request) -> Response:
     q = request.query_params
     values = {k: q.get(k, "") for k in FIELDS}
     page, size = web.page_args(request)
-    template = "events_results.html.j2" if web.is_htmx(request) else "events.html.j2"
+    htmx = web.is_htmx(request)
+    template = "events_results.html.j2" if htmx else "events.html.j2"
     common = {"values": values, "kinds": KINDS, "page": page, "size": size}
+
+    def failed(message: str, status: int) -> Response:
+        # htmx swaps no 4xx/5xx answer: its partial comes as 200 so the line shows in place
+        return web.render(request, template, status=200 if htmx else status, error=message, rows=[], total=0,
+                          prev=None, next=None, **common)
+
     try:
         f = parse_filters(q)
+    except TakedownError as exc:  # a bad field: the form again, with the line naming it
+        return failed(str(exc), 400)
+    try:
         rows, total = await asyncio.to_thread(search, c.storage, f, enricher=c.lookup(), page=page, size=size)
-    except TakedownError as exc:
-        return web.render(request, template, status=400, error=str(exc), rows=[], total=0, prev=None, next=None,
-                          **common)
+    except TakedownError as exc:  # the dataset or the enrichment cannot be read: not the user's input
+        return failed(str(exc), 503)
     link = lambda p: "/events?" + urlencode({**f.query(), "page": p, "size": size})  # noqa: E731
     return web.render(request, template, error="", rows=rows, total=total,
                       prev=link(page - 1) if page > 1 else None,

@@ -14,6 +14,7 @@ from takedown.analytics.report import ReportError, parse_date, summarise
 from takedown.console import web
 from takedown.console.access import route
 from takedown.console.charts import bars
+from takedown.errors import TakedownError
 
 __all__ = ["ROUTES"]
 
@@ -43,13 +44,23 @@ async def numbers(request: Request) -> Response:
     c = web.ctx(request)
     q = request.query_params
     values = {"from": q.get("from", "").strip(), "to": q.get("to", "").strip()}
+
+    def failed(message: str, status: int) -> Response:
+        return web.render(request, "numbers.html.j2", status=status, error=message, values=values, s=None,
+                          charts={})
+
     try:
         first = parse_date(values["from"], "from") if values["from"] else None
         last = parse_date(values["to"], "to") if values["to"] else None
+    except ReportError as exc:
+        return failed(str(exc), 400)
+    if first and last and first > last:
+        return failed(f"empty period: from {first} is after to {last}", 400)
+    try:
         s = await asyncio.to_thread(summarise, c.storage, enricher=c.lookup(), date_from=first, date_to=last,
                                     operation=c.operation.name)
-    except ReportError as exc:
-        return web.render(request, "numbers.html.j2", status=400, error=str(exc), values=values, s=None, charts={})
+    except TakedownError as exc:  # the dataset or the enrichment cannot be read: not the user's input
+        return failed(str(exc), 503)
     return web.render(request, "numbers.html.j2", error="", values=values, s=s, charts=_charts(s))
 
 
