@@ -267,6 +267,22 @@ def test_markup_in_events_is_shown_escaped(console):
     assert "&lt;i&gt;p&lt;/i&gt;" in r.text
 
 
+def test_ipv6_address_and_prefix_filters(console):
+    t0 = datetime(2025, 1, 6, tzinfo=UTC).timestamp()
+    ips = ["2001:db8:1::5", "2001:db8:1::5", "2001:db8:2::7", "2001:db9::1", "198.51.100.1"]
+    write_dataset(console.ctx.storage, [{"time": t0 + i, "day": NOTIFY_DAY, "ip": ip, "kind": "tcp",
+                                         "family": None, "rule": "none"} for i, ip in enumerate(ips)], [])
+    console.ctx.enricher = FakeEnricher()
+    c = console.client("opa")
+    for params, want in [({"cidr": "2001:db8::/32"}, ["2001:db8:2::7", "2001:db8:1::5", "2001:db8:1::5"]),
+                         ({"cidr": "2001:db8:1::/48"}, ["2001:db8:1::5", "2001:db8:1::5"]),
+                         ({"ip": "2001:DB8:1:0:0::5"}, ["2001:db8:1::5", "2001:db8:1::5"]),
+                         ({"cidr": "::/0"}, ["2001:db9::1", "2001:db8:2::7", "2001:db8:1::5", "2001:db8:1::5"]),
+                         ({"cidr": "198.51.100.1/32"}, ["198.51.100.1"])]:
+        total, rows = shown(c, params)
+        assert total == len(want) and [ip for _kind, ip in rows] == want, params
+
+
 def test_operator_pages_are_404_for_a_partner(console, dataset):
     alice = console.client("alice")
     for path in ("/status", "/status/panel", "/numbers", "/events", "/tracker", "/tracker/i/evil.example",
