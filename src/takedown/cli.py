@@ -258,9 +258,14 @@ def notify(
     op = load_operation(file)
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
     run = _import("takedown.analytics.notify", "notify", StoreError)
-    result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
-                 contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,
-                 operation=op.name)
+    recorder = _import("takedown.console.deliveries", "recorder", StoreError)
+    store, record = recorder(op, when)  # every delivery is kept for the console's notifications page
+    try:
+        result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
+                     contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,
+                     operation=op.name, record=record)
+    finally:
+        store.close()
     for line in result.summary():
         print(line)
 

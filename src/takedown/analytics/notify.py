@@ -25,7 +25,7 @@ import ipaddress
 import os
 import re
 import smtplib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
@@ -436,9 +436,15 @@ def message(delivery: Delivery, *, sender: str, day: date, operation: str) -> Em
     return msg
 
 
+#: called once per delivery with its outcome: "sent", "failed" or "written" (no SMTP relay given), and a reason
+Record = Callable[[Delivery, str, str], None]
+
+
 def send(deliveries: Sequence[Delivery], smtp: tuple[str, int], *, sender: str, day: date,
-         operation: str) -> list[Delivery]:
-    """Mail every delivery over one SMTP connection; return those sent."""
+         operation: str, record: Record | None = None) -> list[Delivery]:
+    """Mail every delivery over one SMTP connection; return those sent.
+    ``record`` hears of each delivery's outcome, the failed ones included,
+    before the error is raised."""
     host, port = smtp
     sent: list[Delivery] = []
     if not deliveries:
@@ -448,8 +454,14 @@ def send(deliveries: Sequence[Delivery], smtp: tuple[str, int], *, sender: str, 
             for d in deliveries:
                 conn.send_message(message(d, sender=sender, day=day, operation=operation))
                 sent.append(d)
+                if record is not None:
+                    record(d, "sent", f"SMTP {host}:{port}")
     except (smtplib.SMTPException, OSError) as exc:
         failed = deliveries[len(sent)].address if len(sent) < len(deliveries) else "the last message"
+        if record is not None:
+            for d in deliveries[len(sent):]:
+                record(d, "failed", f"SMTP {host}:{port}: {exc}" if d.address == failed
+                       else f"not sent: the message to {failed} failed before it")
         raise NotifyError(
             f"SMTP {host}:{port}: cannot send to {failed}: {exc} ({len(sent)} of {len(deliveries)} sent)"
         ) from None
@@ -506,11 +518,13 @@ def notify(
     smtp: tuple[str, int] | None = None,
     sender: str = "takedown@localhost",
     operation: str = "takedown",
+    record: Record | None = None,
 ) -> NotifyResult:
     """Write the reports of ``day`` (UTC) into ``out``, route them with the
     ``contacts`` file and, with ``smtp=(host, port)``, mail them: one
     message per recipient. The contacts file and the arguments are checked
-    before any file is written."""
+    before any file is written; ``record`` hears of every delivery's outcome
+    (see :func:`send`)."""
     if smtp is not None and contacts is None:
         raise NotifyError("sending mail (smtp) needs a contacts file")
     if smtp is not None and not (isinstance(smtp[1], int) and 0 < smtp[1] < 65536):
@@ -521,5 +535,10 @@ def notify(
     networks = [c.network for c in loaded if c.network is not None]
     files, withheld = write_reports(storage, out, day=day, enricher=enricher, networks=networks, operation=operation)
     deliveries = route(loaded, files)
-    sent = send(deliveries, smtp, sender=sender, day=day, operation=operation) if smtp is not None else []
+    if smtp is not None:
+        sent = send(deliveries, smtp, sender=sender, day=day, operation=operation, record=record)
+    else:
+        sent = []
+        for d in deliveries if record is not None else ():
+            record(d, "written", "no SMTP relay given")
     return NotifyResult(day, tuple(files), tuple(deliveries), tuple(sent), withheld)

@@ -238,9 +238,8 @@ def _render_html(summary: dict, svgs: dict[str, Path]) -> str:
     return env.get_template("report.html.j2").render(s=summary, week_rows=week_rows, charts=charts_svg)
 
 
-def build_report(
+def summarise(
     storage: Path,
-    out: Path,
     *,
     enricher: IpLookup,
     date_from: date | str | None = None,
@@ -249,28 +248,18 @@ def build_report(
     exact: bool = True,
     top_n: int = TOP_N,
     bottom_min_ips: int = BOTTOM_MIN_IPS,
-) -> ReportResult:
-    """Write the report of the events under ``storage`` into directory ``out``.
-
-    The period is ``date_from``..``date_to`` inclusive (UTC days; dates or
-    ``YYYY-MM-DD``), by default the data's first to last day. An empty
-    dataset gives a report of zeros. Raises :class:`ReportError` for a bad
-    date, an empty period (from after to) or an unusable ``out``;
-    :class:`takedown.errors.StoreError` for an unreadable event file.
-    """
+) -> dict:
+    """The report's figures (``summary.json``) of the events under
+    ``storage``, without writing anything: :func:`build_report` writes them,
+    the console draws them. Same arguments and errors as :func:`build_report`."""
     date_from = _as_date(date_from, "--from date")
     date_to = _as_date(date_to, "--to date")
     if date_from and date_to and date_from > date_to:
         raise ReportError(f"empty report period: --from {date_from} is after --to {date_to}")
     if top_n < 1 or bottom_min_ips < 0:
         raise ReportError(f"top_n must be >= 1 and bottom_min_ips >= 0, not {top_n} and {bottom_min_ips}")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create report directory {out}: {exc.strerror or exc}") from None
 
-    def summarise() -> dict:
+    def once() -> dict:
         con = open_dataset(storage, enricher=enricher, date_from=date_from, date_to=date_to)
         try:
             return _summarise(
@@ -288,11 +277,29 @@ def build_report(
     try:
         # a day compacted while the report runs swaps its files: the whole
         # summary is taken again, so its queries never mix two listings
-        summary = retry_vanished(summarise)
+        return retry_vanished(once)
     except duckdb.Error as exc:  # e.g. files of a layout the views do not expect
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReportError(f"cannot query the events under {storage}: {reason}") from None
 
+
+def build_report(storage: Path, out: Path, *, enricher: IpLookup, **options) -> ReportResult:
+    """Write the report of the events under ``storage`` into directory ``out``.
+
+    The period is ``date_from``..``date_to`` inclusive (UTC days; dates or
+    ``YYYY-MM-DD``), by default the data's first to last day. An empty
+    dataset gives a report of zeros. Raises :class:`ReportError` for a bad
+    date, an empty period (from after to) or an unusable ``out``;
+    :class:`takedown.errors.StoreError` for an unreadable event file.
+    ``options`` are :func:`summarise`'s: ``date_from``, ``date_to``,
+    ``operation``, ``exact``, ``top_n``, ``bottom_min_ips``.
+    """
+    summary = summarise(storage, enricher=enricher, **options)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create report directory {out}: {exc.strerror or exc}") from None
     try:
         files = _write(summary, out)
     except OSError as exc:

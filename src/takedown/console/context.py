@@ -46,6 +46,16 @@ class ConsoleContext:
     now: Callable[[], float] = time.time
     #: True when the console is reached over TLS (its own, or a proxy's): cookies are Secure
     secure: bool = False
+    #: the address lookup of the numbers and events pages; None: the operation's (``[enrich]``)
+    enricher: object | None = None
+
+    def lookup(self):
+        """The enricher of the operation's events (built once, on first use)."""
+        if self.enricher is None:
+            from takedown.enrich.choice import for_operation
+
+            self.enricher = for_operation(self.operation)
+        return self.enricher
 
     @cached_property
     def tracker(self):

@@ -483,6 +483,20 @@ class Tracker:
                 return
             last = rows[-1].id
 
+    def search(self, *, family=None, status=None, kind=None, text: str = "", limit: int = 50,
+               offset: int = 0) -> tuple[list[Indicator], int]:
+        """(one page of the indicators matching every filter, newest first;
+        their total): ``text`` is a case-insensitive substring of the value
+        (``%`` and ``_`` match themselves), for the console's tracker page."""
+        cond = self._where(family, status, kind, None)
+        if text:
+            escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            cond.append(func.lower(IND.c.value).like(f"%{escaped}%", escape="\\"))
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(IND).where(*cond)).scalar_one()
+            rows = conn.execute(select(IND).where(*cond).order_by(IND.c.id.desc()).limit(limit).offset(offset)).all()
+        return [_indicator(r) for r in rows], int(total)
+
     def count(self, *, family=None, status=None, kind=None, stale_before=None) -> int:
         cond = self._where(family, status, kind, stale_before)
         with db.errors(self.url, "read"), self.engine.connect() as conn:
