@@ -47,6 +47,11 @@ class ConsoleContext:
     #: True when the console is reached over TLS (its own, or a proxy's): cookies are Secure
     secure: bool = False
 
+    def __post_init__(self) -> None:
+        # the store reads the clock through the context, so a test that sets
+        # ctx.now moves sessions, lock-outs and audit times together
+        self.store.clock = lambda: self.now()
+
     @cached_property
     def tracker(self):
         from takedown.tracker.store import Tracker  # the tracker's pages only
