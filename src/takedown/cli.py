@@ -1069,6 +1069,63 @@ def console_user_list(operation: str = CONSOLE_OPERATION) -> None:
                    when(u.locked_until) if (u.locked_until or 0) > now else "-", when(u.last_login)] for u in users])
 
 
+# --- console: partners' claims (docs/console.md, "partners and claims") ----
+
+
+@console_partner_app.command("claim")
+def console_partner_claim(
+    partner: str = typer.Argument(..., metavar="PARTNER"),
+    kind: str = typer.Argument(..., metavar="KIND", help="asn, cidr, country or domain."),
+    value: str = typer.Argument(..., metavar="VALUE", help="AS64500, 192.0.2.0/24, at, example.net"),
+    operation: str = CONSOLE_OPERATION,
+) -> None:
+    """Add a claim for a partner, approved (an operator's own entry)."""
+    approval = _import("takedown.console.approval", None, TakedownError)
+    store, _ = _console_store(operation)
+    with store:
+        c = approval.request(store, store.partner(partner).id, kind, value, by=_cli_actor(), by_operator=True)
+    print(f"claim {c.id}: {partner} {c.kind} {c.value} {c.status}")
+
+
+@console_partner_app.command("approve")
+def console_partner_approve(
+    claim_id: int = typer.Argument(..., metavar="CLAIM_ID"),
+    operation: str = CONSOLE_OPERATION,
+    note: str = typer.Option("", "--note", metavar="TEXT", help="Why (kept in the claim and the audit log)."),
+) -> None:
+    """Approve a pending claim (and the partner's pending claims it covers)."""
+    approval = _import("takedown.console.approval", None, TakedownError)
+    store, op = _console_store(operation)
+    with store:
+        for c in approval.approve(store, claim_id, by=_cli_actor(), note=note, enricher=approval.enricher_for(op)):
+            print(f"claim {c.id}: {c.kind} {c.value} approved{f' ({c.note})' if c.note else ''}")
+
+
+@console_partner_app.command("reject")
+def console_partner_reject(
+    claim_id: int = typer.Argument(..., metavar="CLAIM_ID"),
+    operation: str = CONSOLE_OPERATION,
+    reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (the partner sees it)."),
+) -> None:
+    """Reject a claim."""
+    store, _ = _console_store(operation)
+    with store:
+        c = store.decide(claim_id, "rejected", by=_cli_actor(), note=reason)
+    print(f"claim {c.id}: {c.kind} {c.value} rejected")
+
+
+@console_partner_app.command("list")
+def console_partner_list(operation: str = CONSOLE_OPERATION) -> None:
+    """The partners with their claims (id, kind, value, status, note)."""
+    store, _ = _console_store(operation)
+    with store:
+        claims = store.claims()
+        for p in store.partners():
+            print(f"{p.name} ({p.kind}){f' <{p.contact}>' if p.contact else ''}")
+            for c in (c for c in claims if c.partner_id == p.id):
+                print(f"  {c.id:>5}  {c.kind:<7} {c.value:<40} {c.status}{f'  {c.note}' if c.note else ''}")
+
+
 # --------------------------------------------------------------------------
 
 

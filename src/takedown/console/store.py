@@ -342,6 +342,17 @@ class ConsoleStore:
                         c.partner_id)
         return self.claim(c.id)
 
+    def withdraw(self, claim_id: int, *, by: str, address: str = "") -> Claim:
+        """Delete a pending claim (its partner changed its mind); decided
+        claims stay, for the record."""
+        c = self.claim(claim_id)
+        if c.status != "pending":
+            raise ConsoleError(f"claim: claim {c.id} is {c.status}, only a pending claim can be withdrawn")
+        with self._begin() as conn:
+            conn.execute(delete(CL).where(CL.c.id == c.id))
+            self._audit(conn, by, "withdraw", f"claim {c.id}: {c.kind} {c.value}", {}, address, c.partner_id)
+        return c
+
     # --- sessions -------------------------------------------------------
     def create_session(self, user_id: int, *, address: str, lifetime: float) -> tuple[str, Session]:
         """A new session (token for the cookie, and the stored row)."""

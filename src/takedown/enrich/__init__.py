@@ -171,6 +171,25 @@ class Enricher:
         names = self._name.names.take(at if name_i is asn_i else pa.array(name_i, pa.int32(), mask=name_i < 0))
         return pa.Table.from_arrays([cc, asn, names], schema=SCHEMA)
 
+    def asns_over(self, first: str, last: str) -> frozenset[int | None]:
+        """The AS numbers of every range of the asn table from ``first`` to
+        ``last`` inclusive (None for a stretch no range covers): one AS alone
+        means the whole stretch is announced by it. Reads the flattened
+        segments, so a prefix split over many announced ranges is seen whole,
+        not only at its two ends."""
+        lo, hi = ipaddress.ip_address(first), ipaddress.ip_address(last)
+        if lo.version != hi.version or int(lo) > int(hi):
+            raise EnrichError(f"asns_over: {first} .. {last} is not a range of one address family")
+        seg = self._asn.table.v4 if lo.version == 4 else self._asn.table.v6
+        if lo.version == 4:
+            keys = np.array([int(lo), int(hi)], np.uint32)
+        else:
+            keys = v6_from_ints([int(lo), int(hi)])
+        k0, k1 = np.searchsorted(seg.bounds, keys, side="right") - 1
+        vals = seg.values[k0:k1 + 1]
+        numbers = self._asn.numbers
+        return frozenset(None if v < 0 or numbers[v] < 0 else int(numbers[v]) for v in np.unique(vals))
+
     def __repr__(self) -> str:
         return f"Enricher(sources={[f'{s.name} {s.version}'.strip() for s in self.sources]})"
 
