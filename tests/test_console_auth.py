@@ -211,6 +211,15 @@ def test_session_expires_by_the_context_clock(console, clock):
     assert c.get("/").headers["location"].startswith("/login")
 
 
+def test_expired_sessions_purged_at_login(console, clock):
+    from takedown.console.schema import sessions as SE
+
+    console.client("alice")
+    clock.advance(console.ctx.settings.session_hours * 3600 + 1)
+    console.client("bob")
+    assert console.store.count(SE) == 1
+
+
 def test_tampered_cookie_is_no_session(console):
     c = console.client("alice")
     value = c.cookies[auth.SESSION_COOKIE]
@@ -354,6 +363,10 @@ def test_audit_page_filters_and_pages(console, clock):
     assert "report-x.csv" in r.text and "indicator-" not in r.text
     r = op.get(f"/audit?to={day}")
     assert "report-x.csv" in r.text and "indicator-6" in r.text
+    r = op.get("/audit?action=login&actor=alice")
+    assert r.text.count("<td>CERT-A</td>") == 0
+    console.client("alice")
+    assert op.get("/audit?action=login&actor=alice").text.count("<td>CERT-A</td>") == 1
     bad = op.get("/audit?from=yesterday")
     assert bad.status_code == 400 and "not a date" in bad.text
     assert console.client("alice").get("/audit").status_code == 404

@@ -1021,11 +1021,10 @@ def console_user_passwd(
 ) -> None:
     """Give a user a new one-time password (printed once; changed at the next
     login); the user's sessions end."""
-    import secrets
-
+    passwords = _import("takedown.console.passwords", None, TakedownError)
     store, _ = _console_store(operation)
     with store:
-        password = secrets.token_urlsafe(12)
+        password = passwords.one_time_password()
         store.set_password(username, password, must_change=True, by=_cli_actor())
     print(f"user {username.lower()}: new one-time password: {password}")
 
@@ -1036,10 +1035,7 @@ def console_user_disable(
     operation: str = CONSOLE_OPERATION,
 ) -> None:
     """Disable a user: its sessions end and it can no longer log in."""
-    store, _ = _console_store(operation)
-    with store:
-        store.set_disabled(username, True, by=_cli_actor())
-    print(f"user {username.lower()} disabled")
+    _console_user_disabled(username, operation, True)
 
 
 @console_user_app.command("enable")
@@ -1048,10 +1044,14 @@ def console_user_enable(
     operation: str = CONSOLE_OPERATION,
 ) -> None:
     """Enable a user again (also lifts a lock-out after failed logins)."""
+    _console_user_disabled(username, operation, False)
+
+
+def _console_user_disabled(username: str, operation: str, disabled: bool) -> None:
     store, _ = _console_store(operation)
     with store:
-        store.set_disabled(username, False, by=_cli_actor())
-    print(f"user {username.lower()} enabled")
+        store.set_disabled(username, disabled, by=_cli_actor())
+    print(f"user {username.lower()} {'disabled' if disabled else 'enabled'}")
 
 
 @console_user_app.command("list")

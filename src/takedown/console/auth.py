@@ -187,6 +187,7 @@ def login(request: Request, username: str, password: str) -> tuple[str | None, s
         store._audit(conn, u.username, "login", u.username, {"rehashed": "password_hash" in values}, address,
                      u.partner_id)
     token, _ = store.create_session(u.id, address=address, lifetime=c.settings.session_hours * 3600)
+    store.purge_sessions()  # sessions left to expire (no logout) do not pile up
     return None, token
 
 

@@ -52,6 +52,7 @@ async def audit_page(request: Request) -> Response:
 
     return web.render(request, "audit.html.j2", status=400 if errors else 200, entries=entries, total=total,
                       page=page, size=size, actions=c.store.audit_actions(), errors=errors, query=q,
+                      partners={p.id: p.name for p in c.store.partners()},
                       previous=link(page - 1) if page > 1 else None,
                       next=link(page + 1) if page * size < total else None)
 
