@@ -1016,6 +1016,64 @@ def console_partner_add(
     print(f"partner {name} added")
 
 
+# --- console users: passwords, disabling, the list (H1, docs/console.md "Roles") ---
+
+
+@console_user_app.command("passwd")
+def console_user_passwd(
+    username: str = typer.Argument(..., metavar="NAME"),
+    operation: str = CONSOLE_OPERATION,
+) -> None:
+    """Give a user a new one-time password (printed once; changed at the next
+    login); the user's sessions end."""
+    passwords = _import("takedown.console.passwords", None, TakedownError)
+    store, _ = _console_store(operation)
+    with store:
+        password = passwords.one_time_password()
+        store.set_password(username, password, must_change=True, by=_cli_actor())
+    print(f"user {username.lower()}: new one-time password: {password}")
+
+
+@console_user_app.command("disable")
+def console_user_disable(
+    username: str = typer.Argument(..., metavar="NAME"),
+    operation: str = CONSOLE_OPERATION,
+) -> None:
+    """Disable a user: its sessions end and it can no longer log in."""
+    _console_user_disabled(username, operation, True)
+
+
+@console_user_app.command("enable")
+def console_user_enable(
+    username: str = typer.Argument(..., metavar="NAME"),
+    operation: str = CONSOLE_OPERATION,
+) -> None:
+    """Enable a user again (also lifts a lock-out after failed logins)."""
+    _console_user_disabled(username, operation, False)
+
+
+def _console_user_disabled(username: str, operation: str, disabled: bool) -> None:
+    store, _ = _console_store(operation)
+    with store:
+        store.set_disabled(username, disabled, by=_cli_actor())
+    print(f"user {username.lower()} {'disabled' if disabled else 'enabled'}")
+
+
+@console_user_app.command("list")
+def console_user_list(operation: str = CONSOLE_OPERATION) -> None:
+    """The users: name, role, partner, disabled, locked (until when), last login."""
+    store, _ = _console_store(operation)
+    with store:
+        users, now = store.users(), store.now()
+
+    def when(t: int | None) -> str:
+        return _when(datetime.fromtimestamp(t, timezone.utc) if t else None)
+
+    _print_table(["name", "role", "partner", "disabled", "locked until", "last login"],
+                 [[u.username, u.role, u.partner or "-", "yes" if u.disabled else "no",
+                   when(u.locked_until) if (u.locked_until or 0) > now else "-", when(u.last_login)] for u in users])
+
+
 # --- console: partners' claims (docs/console.md, "partners and claims") ----
 
 
@@ -1112,15 +1170,20 @@ def _import(module: str, attr: str | None, error: type[TakedownError]) -> Any:
     return getattr(mod, attr) if attr else mod
 
 
+def _print_table(header: list[str], rows: list[list[object]], indent: str = "") -> None:
+    """Columns aligned on the widest cell, one row a line."""
+    cells = [header] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for r in cells:
+        print(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
 def _print_summary(s: dict[str, Any]) -> None:
     def row(label: str, value: object) -> None:
         print(f"  {label:<14}{value}")
 
     def table(header: list[str], rows: list[list[object]]) -> None:
-        cells = [header] + [[str(c) for c in r] for r in rows]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-        for r in cells:
-            print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        _print_table(header, rows, indent="  ")
 
     sk = s["sinkhole"]
     print(f"operation {s['name']}  ({display_path(s['path'])})")

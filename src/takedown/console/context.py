@@ -57,6 +57,11 @@ class ConsoleContext:
             self.enricher = for_operation(self.operation)
         return self.enricher
 
+    def __post_init__(self) -> None:
+        # the store reads the clock through the context, so a test that sets
+        # ctx.now moves sessions, lock-outs and audit times together
+        self.store.clock = lambda: self.now()
+
     @cached_property
     def tracker(self):
         from takedown.tracker.store import Tracker  # the tracker's pages only

@@ -9,12 +9,14 @@ next successful login (``check_needs_rehash``).
 
 from __future__ import annotations
 
+import secrets
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from takedown.errors import ConsoleError
 
-__all__ = ["HASHER", "hash_password", "verify_password", "needs_rehash", "check_password_rules", "MIN_LENGTH"]
+__all__ = ["HASHER", "one_time_password", "hash_password", "verify_password", "needs_rehash", "check_password_rules", "MIN_LENGTH"]
 
 TIME_COST = 3
 MEMORY_KIB = 64 * 1024
@@ -34,6 +36,12 @@ def check_password_rules(password: str) -> None:
         raise ConsoleError(f"password: at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise ConsoleError(f"password: at most {MAX_LENGTH} characters")
+
+
+def one_time_password() -> str:
+    """A password an operator hands over and the user must change: 16
+    characters of URL-safe base64 (96 random bits), above MIN_LENGTH."""
+    return secrets.token_urlsafe(12)
 
 
 def hash_password(password: str) -> str:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, insert, select, update
@@ -37,10 +38,6 @@ from takedown.tracker import db
 __all__ = ["ConsoleStore", "User", "Partner", "Claim", "Session", "AuditEntry", "token_hash"]
 
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 def token_hash(token: str) -> str:
@@ -118,9 +115,15 @@ def check_username(name: str) -> str:
 
 
 class ConsoleStore:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time):
         self.engine = engine
         self.url = str(engine.url)
+        #: every time the store writes or compares (sessions, audit rows, claims):
+        #: the console context's clock, so that tests move time instead of sleeping
+        self.clock = clock
+
+    def now(self) -> int:
+        return int(self.clock())
 
     @classmethod
     def open(cls, url: str) -> "ConsoleStore":
@@ -144,10 +147,9 @@ class ConsoleStore:
         return _Tx(self)
 
     # --- audit ----------------------------------------------------------
-    @staticmethod
-    def _audit(conn, actor: str, action: str, target: str = "", detail: dict | None = None, address: str = "",
+    def _audit(self, conn, actor: str, action: str, target: str = "", detail: dict | None = None, address: str = "",
                partner_id: int | None = None, at: int | None = None) -> None:
-        conn.execute(insert(AU).values(at=at or _now(), actor=actor, partner_id=partner_id, action=action,
+        conn.execute(insert(AU).values(at=at or self.now(), actor=actor, partner_id=partner_id, action=action,
                                        target=target, detail=json.dumps(detail or {}, sort_keys=True),
                                        address=address))
 
@@ -156,16 +158,37 @@ class ConsoleStore:
         with self._begin() as conn:
             self._audit(conn, actor, action, target, detail, address, partner_id)
 
-    def audit_log(self, *, limit: int = 100, offset: int = 0, action: str | None = None,
-                  actor: str | None = None) -> list[AuditEntry]:
-        q = select(AU).order_by(AU.c.id.desc()).limit(limit).offset(offset)
+    @staticmethod
+    def _audit_filter(q, action: str | None, actor: str | None, since: int | None, until: int | None):
         if action:
             q = q.where(AU.c.action == action)
         if actor:
             q = q.where(AU.c.actor == actor)
+        if since is not None:
+            q = q.where(AU.c.at >= since)
+        if until is not None:
+            q = q.where(AU.c.at < until)
+        return q
+
+    def audit_log(self, *, limit: int = 100, offset: int = 0, action: str | None = None,
+                  actor: str | None = None, since: int | None = None, until: int | None = None) -> list[AuditEntry]:
+        """Audit rows, newest first; ``since``/``until`` bound ``at`` (Unix
+        seconds, ``until`` excluded)."""
+        q = self._audit_filter(select(AU).order_by(AU.c.id.desc()), action, actor, since, until)
         with self._begin() as conn:
             return [AuditEntry(r.id, r.at, r.actor, r.partner_id, r.action, r.target, json.loads(r.detail), r.address)
-                    for r in conn.execute(q)]
+                    for r in conn.execute(q.limit(limit).offset(offset))]
+
+    def audit_count(self, *, action: str | None = None, actor: str | None = None, since: int | None = None,
+                    until: int | None = None) -> int:
+        q = self._audit_filter(select(func.count()).select_from(AU), action, actor, since, until)
+        with self._begin() as conn:
+            return conn.execute(q).scalar_one()
+
+    def audit_actions(self) -> list[str]:
+        """The actions the log holds, for the page's filter."""
+        with self._begin() as conn:
+            return list(conn.execute(select(AU.c.action).distinct().order_by(AU.c.action)).scalars())
 
     # --- partners -------------------------------------------------------
     def add_partner(self, name: str, kind: str, contact: str = "", *, by: str, address: str = "") -> int:
@@ -177,7 +200,7 @@ class ConsoleStore:
         try:
             with self._begin() as conn:
                 pid = conn.execute(insert(PA).values(name=name, kind=kind, contact=contact.strip(),
-                                                     created=_now())).inserted_primary_key[0]
+                                                     created=self.now())).inserted_primary_key[0]
                 self._audit(conn, by, "partner-add", name, {"kind": kind, "contact": contact}, address)
         except IntegrityError:
             raise ConsoleError(f"partner: {name!r} exists already") from None
@@ -211,7 +234,7 @@ class ConsoleStore:
             with self._begin() as conn:
                 uid = conn.execute(insert(US).values(
                     username=username, password_hash=hashed, role=role, partner_id=partner_id, disabled=False,
-                    must_change=must_change, failures=0, locked_until=None, created=_now(),
+                    must_change=must_change, failures=0, locked_until=None, created=self.now(),
                     last_login=None)).inserted_primary_key[0]
                 self._audit(conn, by, "user-add", username, {"role": role, "partner_id": partner_id}, address)
         except IntegrityError:
@@ -257,7 +280,10 @@ class ConsoleStore:
     def set_disabled(self, ref: int | str, disabled: bool, *, by: str, address: str = "") -> None:
         u = self.user(ref)
         with self._begin() as conn:
-            conn.execute(update(US).where(US.c.id == u.id).values(disabled=disabled))
+            values = {"disabled": disabled}
+            if not disabled:  # enabling also lifts a lock-out: the operator has looked at the account
+                values.update(failures=0, locked_until=None)
+            conn.execute(update(US).where(US.c.id == u.id).values(**values))
             if disabled:
                 conn.execute(delete(SE).where(SE.c.user_id == u.id))
             self._audit(conn, by, "disable" if disabled else "enable", u.username, {}, address, u.partner_id)
@@ -274,7 +300,7 @@ class ConsoleStore:
         own entry, or one :mod:`takedown.console.scope` finds already covered)."""
         kind, value = parse_claim(kind, value)
         p = self.partner(partner_id)
-        now = _now()
+        now = self.now()
         decided = status != "pending"
         try:
             with self._begin() as conn:
@@ -309,7 +335,7 @@ class ConsoleStore:
             raise ConsoleError(f"claim: status must be approved, rejected or pending, not {status!r}")
         c = self.claim(claim_id)
         with self._begin() as conn:
-            conn.execute(update(CL).where(CL.c.id == c.id).values(status=status, decided_by=by, decided_at=_now(),
+            conn.execute(update(CL).where(CL.c.id == c.id).values(status=status, decided_by=by, decided_at=self.now(),
                                                                   note=note))
             action = {"approved": "approve", "rejected": "reject", "pending": "reopen"}[status]
             self._audit(conn, by, action, f"claim {c.id}: {c.kind} {c.value}", {"note": note}, address,
@@ -331,7 +357,7 @@ class ConsoleStore:
     def create_session(self, user_id: int, *, address: str, lifetime: float) -> tuple[str, Session]:
         """A new session (token for the cookie, and the stored row)."""
         token = secrets.token_urlsafe(32)
-        now = _now()
+        now = self.now()
         with self._begin() as conn:
             conn.execute(insert(SE).values(id=token_hash(token), user_id=user_id, csrf=secrets.token_urlsafe(32),
                                            created=now, seen=now, expires=now + int(lifetime), address=address))
@@ -343,7 +369,7 @@ class ConsoleStore:
         """The live session of ``token`` (its expiry moved on by ``lifetime``
         when ``touch``); None for an unknown, expired or disabled user's one."""
         h = token_hash(token)
-        now = _now()
+        now = self.now()
         with self._begin() as conn:
             r = conn.execute(select(SE).where(SE.c.id == h)).first()
             if r is None:
@@ -367,7 +393,7 @@ class ConsoleStore:
 
     def purge_sessions(self) -> int:
         with self._begin() as conn:
-            return conn.execute(delete(SE).where(SE.c.expires <= _now())).rowcount
+            return conn.execute(delete(SE).where(SE.c.expires <= self.now())).rowcount
 
     # --- notifications sent ---------------------------------------------
     def record_delivery(self, *, day: str, operation: str, owner: str, address: str, organisation: str,
@@ -375,7 +401,7 @@ class ConsoleStore:
         with self._begin() as conn:
             conn.execute(insert(DE).values(day=day, operation=operation, owner=owner, address=address,
                                            organisation=organisation, files=json.dumps(list(files)),
-                                           events=int(events), status=status, detail=detail, at=at or _now()))
+                                           events=int(events), status=status, detail=detail, at=at or self.now()))
 
     def deliveries(self, *, limit: int = 100, offset: int = 0) -> list[dict]:
         q = select(DE).order_by(DE.c.at.desc(), DE.c.id.desc()).limit(limit).offset(offset)

@@ -9,7 +9,7 @@ from starlette.responses import HTMLResponse, Response
 
 from takedown.console.context import ConsoleContext
 
-__all__ = ["ctx", "render", "not_found", "user", "client_address", "is_htmx", "page_args"]
+__all__ = ["ctx", "render", "not_found", "user", "client_address", "is_htmx", "page_args", "audit"]
 
 
 def ctx(request: Request) -> ConsoleContext:
@@ -44,6 +44,11 @@ def render(request: Request, template: str, status: int = 200, headers: dict | N
 
 
 def not_found(request: Request) -> Response:
+    """The one 404 page: rendered as for nobody, so that a page the user may
+    not see, an object outside its scope and an unknown path are the same
+    bytes (nothing tells a partner that something is there)."""
+    request.state.session = None
+    request.state.pre_csrf = ""
     return render(request, "404.html.j2", status=404)
 
 
@@ -58,3 +63,16 @@ def page_args(request: Request, default_size: int = 50, max_size: int = 500) -> 
     except ValueError:
         size = default_size
     return page, size
+
+
+def audit(request: Request, action: str, target: str = "", detail: dict | None = None, *,
+          actor: str | None = None, partner_id: int | None = None) -> None:
+    """An audit row for what this request did (a download, a status change):
+    the actor is the logged-in user (or ``actor``, e.g. ``api:<key id>``),
+    with its partner and the client's address; the time is the context's clock."""
+    u = user(request)
+    if actor is None:
+        actor = u.username if u is not None else "-"
+    if partner_id is None and u is not None:
+        partner_id = u.partner_id
+    ctx(request).store.audit(actor, action, target, detail, client_address(request), partner_id)

@@ -27,9 +27,8 @@ async def login_submit(request: Request) -> Response:
     if error:
         return web.render(request, "login.html.j2", status=401, next=target, error=error)
     response = RedirectResponse(target, status_code=303)
-    old = request.cookies.get(auth.SESSION_COOKIE)
-    if old:  # the session a browser came with ends here: a new id at every login
-        auth.end_session(request, response)
+    # the session a browser came with ends here (a new id at every login: no fixation)
+    auth.end_session(request)
     auth.start_session(request, response, token)
     return response
 
@@ -38,7 +37,7 @@ async def logout(request: Request) -> Response:
     u = web.user(request)
     response = RedirectResponse("/login", status_code=303)
     auth.end_session(request, response)
-    web.ctx(request).store.audit(u.username, "logout", u.username, {}, web.client_address(request), u.partner_id)
+    web.audit(request, "logout", u.username)
     return response
 
 
@@ -53,6 +52,11 @@ async def password_submit(request: Request) -> Response:
     current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
     error = None
     if not verify_password(c.store.password_hash(u.id), current):
+        # a stolen session must not become a way to guess the password: it counts towards the lock-out
+        if auth.count_failure(request, u, "passwd-failed"):
+            response = RedirectResponse("/login", status_code=303)
+            auth.end_session(request, response)
+            return response
         error = "the current password is wrong"
     elif new != again:
         error = "the two new passwords differ"
