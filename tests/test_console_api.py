@@ -156,6 +156,7 @@ def test_replayed_signature_is_refused_and_expired_ones_purged(keyed):
     assert _raw(keyed, body, sig).status_code == 200
     r = _raw(keyed, body, sig)
     assert r.status_code == 401 and "replay" in r.json()["error"]
+    assert _raw(keyed, body, sig.upper()).status_code == 401  # the same signature in other letters
     from takedown.console.schema import api_nonces
 
     old = json.dumps({"apikey": key_id, "timestamp": int(time.time()) - 200}).encode()
@@ -249,9 +250,11 @@ def test_reports_list_download_and_query(keyed):
     q = keyed.call("reports/query", type=report["type"], date_from=first["day"], date_to=first["day"], size=2)
     assert q.status_code == 200 and q.json()["total"] == report["rows"]
     assert [x["src_ip"] for x in q.json()["rows"]] == [x["src_ip"] for x in rows[:2]]
-    # another partner's day holds none of A's rows
-    b = keyed.call("reports/download", "ISP-B", day=first["day"], type=report["type"]).text
-    assert "198.51.100." not in b
+    # another partner's day holds none of A's rows; a day without rows in scope has no file
+    b = keyed.call("reports/download", "ISP-B", day=first["day"], type=report["type"])
+    assert b.status_code in (200, 404) and "198.51.100." not in b.text
+    assert keyed.call("reports/download", day="2030-01-01", type=report["type"]).status_code == 404
+    assert keyed.call("reports/list", date_from="2030-01-01", date_to="2030-01-02").json()["days"] == []
 
 
 # --- OpenAPI ------------------------------------------------------------------

@@ -120,13 +120,14 @@ def report_rows(op: Operation, scope: Scope, report: str, date_from: date, date_
     return table, int(total)
 
 
-def report_csv(op: Operation, scope: Scope, report: str, day: date) -> bytes:
-    """One day's report file of ``report`` for the partner, as ``takedown
-    notify`` writes it (header, then the rows; strings quoted when needed)."""
-    table, _ = report_rows(op, scope, report, day, day)
+def report_csv(op: Operation, scope: Scope, report: str, day: date) -> tuple[bytes, int]:
+    """(one day's report file of ``report`` for the partner, as ``takedown
+    notify`` writes it: header, then the rows, strings quoted when needed;
+    its rows). With no row there is no file: ``takedown notify`` writes none."""
+    table, rows = report_rows(op, scope, report, day, day)
     out = io.BytesIO()
     pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-    return out.getvalue()
+    return out.getvalue(), rows
 
 
 _IP_EVENT = ("time", "kind", "transport", "src_port", "dst_ip", "dst_port", "family", "rule", "host", "path",

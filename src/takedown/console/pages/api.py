@@ -190,9 +190,11 @@ def reports_list(call: Call) -> dict:
 
 def reports_download(call: Call) -> Response:
     day, report = call.params["day"], call.params["type"]
-    body = partnerreports.report_csv(call.ctx.operation, call.scope, report, day)
+    body, rows = partnerreports.report_csv(call.ctx.operation, call.scope, report, day)
+    if not rows:  # no such file, as reports/list says
+        raise ApiError(404, "not found")
     name = partnerreports.report_name(day, report, partnerreports.report_owner(call.key.partner))
-    call.ctx.store.audit(f"api:{call.key.key_id}", "download", name, {"rows": body.count(b"\n") - 1},
+    call.ctx.store.audit(f"api:{call.key.key_id}", "download", name, {"rows": rows},
                          web.client_address(call.request), call.key.partner_id)
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}"'})
@@ -263,7 +265,8 @@ METHODS: tuple[Method, ...] = (
                    "day": {"type": "string", "format": "date"},
                    "reports": {"type": "array", "items": {"type": "object", "properties": {
                        "type": {"type": "string"}, "name": {"type": "string"}, "rows": {"type": "integer"}}}}}}}}}),
-    Method("reports/download", "One day's report file of one type, in Shadowserver's CSV format.",
+    Method("reports/download", "One day's report file of one type, in Shadowserver's CSV format; 404 when "
+           "the day has no row of that type in scope.",
            reports_download, {"day": Param("date", "the day (UTC)", required=True), "type": _REPORT_TYPE},
            {"type": "string"}, media="text/csv"),
     Method("reports/query", "The rows of one report type over a period, a page at a time "
