@@ -130,6 +130,7 @@ def test_bad_json_400_unknown_method_404_bad_parameter_400(keyed):
     r = _raw(keyed, b"{not json", "0" * 64)
     assert r.status_code == 400 and "\n" not in r.json()["error"]
     assert _raw(keyed, b"[1, 2]", "0" * 64).status_code == 400
+    assert _raw(keyed, b" " * (api.MAX_BODY + 1), "0" * 64).status_code == 413
     assert keyed.call("reports/nothing").status_code == 404
     r = keyed.call("ips/get", ip="not-an-address")
     assert r.status_code == 400 and "ip" in r.json()["error"]

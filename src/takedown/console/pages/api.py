@@ -298,14 +298,28 @@ METHODS: tuple[Method, ...] = (
 RESERVED = ("apikey", "timestamp")
 
 
+async def _body(request: Request) -> bytes:
+    """The raw body, read no further than :data:`MAX_BODY` (a client cannot
+    make the console hold a large upload in memory)."""
+    too_large = ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _authenticate(request: Request) -> tuple[apikeys.ApiKey, dict]:
     """The key that signed the request and its body, or an ApiError: bad
     JSON 400; unknown key, bad or missing signature 401; timestamp outside
     ``[console] api_window`` 401; a signature seen before 401 (replay)."""
     c = web.ctx(request)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise ApiError(413, f"the request body is larger than {MAX_BODY} bytes")
+    body = await _body(request)
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
