@@ -157,16 +157,20 @@ def test_replayed_signature_is_refused_and_expired_ones_purged(keyed):
     assert _raw(keyed, body, sig).status_code == 200
     r = _raw(keyed, body, sig)
     assert r.status_code == 401 and "replay" in r.json()["error"]
+    again = json.dumps({"apikey": key_id, "timestamp": json.loads(body)["timestamp"], "nonce": "n1"}).encode()
+    assert _raw(keyed, again, apikeys.signature(secret, again)).status_code == 200  # the same second, a nonce
+    assert _raw(keyed, again, apikeys.signature(secret, again)).status_code == 401
+    assert keyed.call("key/info", nonce=["x"]).status_code == 400
     assert _raw(keyed, body, sig.upper()).status_code == 401  # the same signature in other letters
     from takedown.console.schema import api_nonces
 
     old = json.dumps({"apikey": key_id, "timestamp": int(time.time()) - 200}).encode()
     assert _raw(keyed, old, apikeys.signature(secret, old)).status_code == 200
-    assert keyed.console.store.count(api_nonces) == 2
-    keyed.console.ctx.now = lambda: time.time() + 250  # the first request's signature has expired
-    fresh = json.dumps({"apikey": key_id, "timestamp": int(time.time()) + 250}).encode()
+    assert keyed.console.store.count(api_nonces) == 3
+    keyed.console.ctx.now = lambda: time.time() + 350  # every signature so far has left the window
+    fresh = json.dumps({"apikey": key_id, "timestamp": int(time.time()) + 350}).encode()
     assert _raw(keyed, fresh, apikeys.signature(secret, fresh)).status_code == 200
-    assert keyed.console.store.count(api_nonces) == 2  # the old one was dropped
+    assert keyed.console.store.count(api_nonces) == 1  # the expired ones were dropped
 
 
 def test_revoked_key_and_replaced_console_key_are_refused(keyed):
@@ -272,7 +276,7 @@ def test_openapi_is_valid_and_documents_every_method(keyed):
     assert app_paths - {"/api/{rest:path}"} == set(spec["paths"])
     for m in api.METHODS:
         body = spec["paths"][f"/api/{m.name}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-        assert set(body["properties"]) == {"apikey", "timestamp", *m.params}
+        assert set(body["properties"]) == {"apikey", "timestamp", "nonce", *m.params}
     doc = (ROOT / "docs" / "console.md").read_text()
     for m in api.METHODS:
         assert f"`{m.name}`" in doc, f"docs/console.md does not describe {m.name}"

@@ -6,7 +6,7 @@
         ips/query date_from=2024-12-16 date_to=2024-12-22 size=100
 
 Each request is a POST of a JSON object carrying the key id, the current
-time and the method's parameters, signed with the key's secret: the header
+time, a random nonce and the method's parameters, signed with the key's secret: the header
 ``HMAC2`` is the hex HMAC-SHA256 of the exact body bytes sent. Parameters
 are NAME=VALUE; a value that is a whole number is sent as a number. The
 answer is printed (JSON, or a report's CSV); an error answer is printed on
@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import sys
 import time
 import urllib.error
@@ -28,7 +29,9 @@ import urllib.request
 
 def call(url, key, secret, method, params, timeout=60):
     """(status, content type, body bytes) of one signed request."""
-    body = json.dumps({"apikey": key, "timestamp": int(time.time()), **params}).encode()
+    # the nonce makes each request's signature new: the server accepts a signature once
+    body = json.dumps({"apikey": key, "timestamp": int(time.time()), "nonce": secrets.token_hex(8),
+                       **params}).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     request = urllib.request.Request(f"{url.rstrip('/')}/api/{method}", data=body, method="POST",
                                      headers={"Content-Type": "application/json", "HMAC2": signature})

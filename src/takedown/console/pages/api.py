@@ -295,7 +295,11 @@ METHODS: tuple[Method, ...] = (
 # Signing, the routes, the description
 # --------------------------------------------------------------------------
 
-RESERVED = ("apikey", "timestamp")
+RESERVED = ("apikey", "timestamp", "nonce")
+#: the fields every request must carry (``nonce`` is optional: a random
+#: string that makes two identical requests in one second differ, since a
+#: signature is accepted once)
+REQUIRED = ("apikey", "timestamp")
 
 
 async def _body(request: Request) -> bytes:
@@ -335,6 +339,9 @@ async def _authenticate(request: Request) -> tuple[apikeys.ApiKey, dict]:
     window = c.settings.api_window
     if isinstance(ts, bool) or not isinstance(ts, int) or abs(now - ts) > window:
         raise ApiError(401, f"timestamp: not within {window} seconds of the server's clock ({now})")
+    nonce = data.get("nonce")
+    if nonce is not None and (not isinstance(nonce, str) or len(nonce) > 64):
+        raise ApiError(400, "nonce: a string of at most 64 characters")
     if not await run_in_threadpool(apikeys.remember, c.store, key, sent, expires=ts + window + 1, now=now):
         raise ApiError(401, "this signature was used already: sign each request anew (replay)")
     return key, data
@@ -393,9 +400,12 @@ def openapi(server: str = "/") -> dict:
         props: dict[str, Any] = {
             "apikey": {"type": "string", "description": "the key id"},
             "timestamp": {"type": "integer", "description": "the request's time, Unix seconds (UTC)"},
+            "nonce": {"type": "string", "maxLength": 64,
+                      "description": "optional: any random text, so that two identical requests in one second "
+                                     "have different signatures (each is accepted once)"},
         }
         props.update({n: p.schema() for n, p in m.params.items()})
-        required = [*RESERVED, *(n for n, p in m.params.items() if p.required)]
+        required = [*REQUIRED, *(n for n, p in m.params.items() if p.required)]
         errors = {str(s): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                   for s, d in ((400, "bad JSON or parameters"),
                                (401, "unknown key, bad signature, timestamp outside the window, or a replay"),
