@@ -41,7 +41,8 @@ from takedown.operation import Operation
 from takedown.tracker.indicator import Indicator
 from takedown.tracker.store import Tracker, ip_host
 
-__all__ = ["report_owner", "report_days", "report_rows", "report_csv", "address_events", "tracker_entries"]
+__all__ = ["report_owner", "file_name", "report_days", "report_rows", "report_csv", "address_events",
+           "tracker_entries", "in_scope"]
 
 _UNSAFE = re.compile(r"[^a-z0-9]+")
 
@@ -53,7 +54,13 @@ def report_owner(partner: str) -> str:
     return _UNSAFE.sub("_", partner.lower()).strip("_") or "partner"
 
 
-def _scoped_rows(op: Operation, scope: Scope, date_from: date | None, date_to: date | None) -> duckdb.DuckDBPyConnection:
+def file_name(day: date, report: str, partner: str) -> str:
+    """The name of a partner's report file: '2024-12-16-event4_sinkhole_http-cert_a.csv'."""
+    return report_name(day, report, report_owner(partner))
+
+
+def _scoped_rows(op: Operation, scope: Scope, date_from: date | None,
+                 date_to: date | None) -> duckdb.DuckDBPyConnection:
     """The scoped connection with ``_ckrows`` (check-in report rows) and
     ``_dnsrows`` (DNS report rows) as ``takedown notify`` builds them."""
     con = open_scoped(op, scope, date_from, date_to)
@@ -91,8 +98,7 @@ def report_days(op: Operation, scope: Scope, partner: str, date_from: date | Non
     days: dict[str, list[tuple[str, int]]] = {}
     for day, report, n in rows:
         days.setdefault(day, []).append((report, int(n)))
-    owner = report_owner(partner)
-    return [{"day": d, "reports": [{"type": r, "name": report_name(date.fromisoformat(d), r, owner), "rows": n}
+    return [{"day": d, "reports": [{"type": r, "name": file_name(date.fromisoformat(d), r, partner), "rows": n}
                                    for r, n in sorted(days[d], key=lambda x: order.index(x[0]))]}
             for d in sorted(days, reverse=True)]
 

@@ -193,7 +193,7 @@ def reports_download(call: Call) -> Response:
     body, rows = partnerreports.report_csv(call.ctx.operation, call.scope, report, day)
     if not rows:  # no such file, as reports/list says
         raise ApiError(404, "not found")
-    name = partnerreports.report_name(day, report, partnerreports.report_owner(call.key.partner))
+    name = partnerreports.file_name(day, report, call.key.partner)
     call.ctx.store.audit(f"api:{call.key.key_id}", "download", name, {"rows": rows},
                          web.client_address(call.request), call.key.partner_id)
     return Response(body, media_type="text/csv; charset=utf-8",
@@ -406,7 +406,8 @@ def openapi(server: str = "/") -> dict:
         }
         props.update({n: p.schema() for n, p in m.params.items()})
         required = [*REQUIRED, *(n for n, p in m.params.items() if p.required)]
-        errors = {str(s): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        errors = {str(s): {"description": d, "content": error}
                   for s, d in ((400, "bad JSON or parameters"),
                                (401, "unknown key, bad signature, timestamp outside the window, or a replay"),
                                (404, "not in the key's scope"))}
