@@ -1131,6 +1131,60 @@ def console_partner_list(operation: str = CONSOLE_OPERATION) -> None:
                 print(f"  {c.id:>5}  {c.kind:<7} {c.value:<40} {c.status}{f'  {c.note}' if c.note else ''}")
 
 
+# --- console API keys (docs/console.md, section API) ---
+
+console_apikey_app = typer.Typer(help="Partners' API keys: made (the secret is shown once), listed, revoked.",
+                                 no_args_is_help=True)
+console_app.add_typer(console_apikey_app, name="apikey")
+
+
+def _apikey_store(operation: str):
+    apikeys = _import("takedown.console.apikeys", None, TakedownError)
+    secret = _import("takedown.console.secret", None, TakedownError)
+    store, op = _console_store(operation)
+    return apikeys, store, secret.load_secret(secret.secret_path(op))
+
+
+@console_apikey_app.command("create")
+def console_apikey_create(
+    partner: str = typer.Argument(..., metavar="PARTNER"),
+    label: str = typer.Option(..., "--label", metavar="TEXT", help="What the key is for."),
+    operation: str = CONSOLE_OPERATION,
+) -> None:
+    """Make an API key for a partner and print its id and secret (once)."""
+    apikeys, store, key = _apikey_store(operation)
+    with store:
+        k, secret = apikeys.create(store, key, store.partner(partner).id, label, by=_cli_actor())
+    print(f"API key for {k.partner} ({k.label})\nkey id: {k.key_id}\nsecret: {secret}\n"
+          "the secret is not stored: keep it now")
+
+
+@console_apikey_app.command("revoke")
+def console_apikey_revoke(key_id: str = typer.Argument(..., metavar="KEY_ID"),
+                          operation: str = CONSOLE_OPERATION) -> None:
+    """Revoke an API key: its requests are refused from now on."""
+    apikeys, store, _ = _apikey_store(operation)
+    with store:
+        k = apikeys.revoke(store, key_id, by=_cli_actor())
+    print(f"API key {k.key_id} of {k.partner} revoked")
+
+
+@console_apikey_app.command("list")
+def console_apikey_list(
+    operation: str = CONSOLE_OPERATION,
+    partner: Optional[str] = typer.Option(None, "--partner", metavar="PARTNER", help="Only this partner's keys."),
+) -> None:
+    """List the API keys (ids, partners, labels, last use; never secrets)."""
+    apikeys, store, _ = _apikey_store(operation)
+    utc = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) if t else "-"  # noqa: E731
+    with store:
+        pid = store.partner(partner).id if partner is not None else None
+        for k in apikeys.keys(store, pid):
+            state = f"revoked {utc(k.revoked)}" if k.revoked else "active"
+            print(f"{k.key_id}\t{k.partner}\t{k.label}\tcreated {utc(k.created)} by {k.created_by}\t"
+                  f"last used {utc(k.last_used)}\t{state}")
+
+
 # --------------------------------------------------------------------------
 
 
