@@ -40,7 +40,7 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import TakedownError
 from takedown.operation import Operation
 
-__all__ = ["summary_path", "event_days", "summarise", "ensure", "open_hosts", "ROW_GROUP"]
+__all__ = ["summary_path", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts", "ROW_GROUP"]
 
 #: Rows per Parquet row group: small enough that a scope's AS or prefix
 #: range lies in a few groups, large enough to keep the footer small.
@@ -151,9 +151,26 @@ def _ensure(op: Operation, date_from: date | None, date_to: date | None,
     return files, live
 
 
+def version(files: list[Path], live: list[pa.Table]) -> tuple:
+    """What identifies the content of :func:`ensure`'s answer: the files and
+    their times, the live tables (kept, hence the same objects, while the
+    current day's files do not change). A cache keyed on it is never stale."""
+    stamps = []
+    for f in files:
+        try:
+            stamps.append((str(f), f.stat().st_mtime_ns))
+        except OSError:
+            stamps.append((str(f), None))
+    return tuple(stamps), tuple(id(t) for t in live)
+
+
 def open_hosts(op: Operation, date_from: date | None = None, date_to: date | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the view ``hosts``: the summary rows of the period."""
-    files, live = ensure(op, date_from, date_to)
+    return connect_hosts(*ensure(op, date_from, date_to))
+
+
+def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the view ``hosts`` over :func:`ensure`'s answer."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     parts = []

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date
 from urllib.parse import urlsplit
@@ -88,16 +90,47 @@ def scope_sql(scope: Scope) -> str:
     return "(" + " OR ".join(terms) + ")" if terms else "false"
 
 
-def _hosts(op: Operation, scope: Scope, date_from: date | None, date_to: date | None) -> duckdb.DuckDBPyConnection:
-    """A connection with ``my_hosts``: the hosts summary's rows of the period in scope."""
-    con = hosts.open_hosts(op, date_from, date_to)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW my_hosts AS SELECT * FROM hosts WHERE {scope_sql(scope)}")
-    return con
+# Answers by (what, storage, scope, period, version of the summary): a
+# partner paging through its addresses or reloading its figures pays the
+# aggregation once; a new or rebuilt summary file changes the key.
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(what: str, op: Operation, scope: Scope, date_from: date | None, date_to: date | None, compute):
+    """``compute(con)`` over a connection whose ``my_hosts`` view is the
+    summary's rows of the period in scope, or its remembered answer."""
+    files, live = hosts.ensure(op, date_from, date_to)
+    key = (what, str(op.storage), scope, date_from, date_to, hosts.version(files, live))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    con = hosts.connect_hosts(files, live)
+    try:
+        con.execute(f"CREATE TEMP VIEW my_hosts AS SELECT * FROM hosts WHERE {scope_sql(scope)}")
+        value = compute(con)
+    finally:
+        con.close()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
 
 
 def _dicts(cursor) -> list[dict]:
     cols = [d[0] for d in cursor.description]
     return [dict(zip(cols, r)) for r in cursor.fetchall()]
+
+
+def _ip_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return arrow_table(con.sql("""
+        SELECT bot AS ip, any_value(cc) AS cc, any_value(asn) AS asn, any_value(as_name) AS as_name,
+               string_agg(DISTINCT family, ',' ORDER BY family) AS families, sum(checkins)::BIGINT AS checkins,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen
+        FROM my_hosts GROUP BY bot ORDER BY last_seen DESC, ip"""))
 
 
 def infected_ips(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None, *,
@@ -107,21 +140,8 @@ def infected_ips(op: Operation, scope: Scope, date_from: date | None = None, dat
     most recently seen first."""
     if not scope.has_addresses:
         return [], 0
-    con = _hosts(op, scope, date_from, date_to)
-    try:
-        con.execute("""CREATE TEMP TABLE _ips AS
-            SELECT bot AS ip, any_value(cc) AS cc, any_value(asn) AS asn, any_value(as_name) AS as_name,
-                   string_agg(DISTINCT family, ',' ORDER BY family) AS families, sum(checkins) AS checkins,
-                   min(first_seen) AS first_seen, max(last_seen) AS last_seen
-            FROM my_hosts GROUP BY bot""")
-        total = con.execute("SELECT count(*) FROM _ips").fetchone()[0]
-        rows = _dicts(con.execute("SELECT * FROM _ips ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?",
-                                  [size, (page - 1) * size]))
-        for r in rows:
-            r["checkins"] = int(r["checkins"])
-        return rows, int(total)
-    finally:
-        con.close()
+    table = _cached("ips", op, scope, date_from, date_to, _ip_table)
+    return table.slice((page - 1) * size, size).to_pylist(), table.num_rows
 
 
 def in_scope(op: Operation, scope: Scope, ip: str) -> bool:
@@ -156,54 +176,53 @@ def ip_events(op: Operation, scope: Scope, ip: str, date_from: date | None = Non
         con.close()
 
 
+def _figures(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
+    """Every figure in one pass over the summary: the period's rows in scope
+    read once into a table, then aggregated several ways."""
+    con.execute("CREATE TEMP TABLE _mine AS SELECT strftime(day, '%G-W%V') AS week, bot, cc, asn, as_name, "
+                "family, checkins FROM my_hosts")
+    out = {
+        "weeks": _dicts(con.execute("SELECT week, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins "
+                                    "FROM _mine GROUP BY week ORDER BY week")),
+        "countries": _dicts(con.execute(
+            "SELECT upper(cc) AS cc, count(DISTINCT bot) AS unique_ips FROM _mine "
+            "GROUP BY 1 ORDER BY unique_ips DESC, cc NULLS LAST")),
+        "asns": _dicts(con.execute(
+            "SELECT asn, any_value(as_name) AS as_name, count(DISTINCT bot) AS unique_ips FROM _mine "
+            "GROUP BY asn ORDER BY unique_ips DESC, asn NULLS LAST")),
+        "families": _dicts(con.execute(
+            "SELECT family, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins FROM _mine "
+            "GROUP BY family ORDER BY unique_ips DESC, family NULLS LAST")),
+    }
+    for rows in out.values():
+        for r in rows:
+            r.update({k: int(v) for k, v in r.items() if k in ("unique_ips", "checkins")})
+    return out
+
+
 def weekly(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None) -> list[dict]:
     """Unique infected addresses and check-ins per ISO week, in scope."""
     if not scope.has_addresses:
         return []
-    con = _hosts(op, scope, date_from, date_to)
-    try:
-        rows = con.execute("SELECT strftime(day, '%G-W%V') AS week, count(DISTINCT bot), sum(checkins) "
-                           "FROM my_hosts GROUP BY week ORDER BY week").fetchall()
-        return [{"week": w, "unique_ips": int(u), "checkins": int(c)} for w, u, c in rows]
-    finally:
-        con.close()
+    return [dict(r) for r in _cached("figures", op, scope, date_from, date_to, _figures)["weeks"]]
 
 
 def breakdown(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None,
               *, top: int = 20) -> dict[str, list[dict]]:
     """The period's unique infected addresses in scope by country, AS and
     family (the ``top`` largest of each, then by name)."""
-    out: dict[str, list[dict]] = {"countries": [], "asns": [], "families": []}
     if not scope.has_addresses:
-        return out
-    con = _hosts(op, scope, date_from, date_to)
-    try:
-        out["countries"] = _dicts(con.execute(
-            "SELECT upper(cc) AS cc, count(DISTINCT bot) AS unique_ips FROM my_hosts "
-            "GROUP BY 1 ORDER BY unique_ips DESC, cc NULLS LAST LIMIT ?", [top]))
-        out["asns"] = _dicts(con.execute(
-            "SELECT asn, any_value(as_name) AS as_name, count(DISTINCT bot) AS unique_ips FROM my_hosts "
-            "GROUP BY asn ORDER BY unique_ips DESC, asn NULLS LAST LIMIT ?", [top]))
-        out["families"] = _dicts(con.execute(
-            "SELECT family, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins FROM my_hosts "
-            "GROUP BY family ORDER BY unique_ips DESC, family NULLS LAST LIMIT ?", [top]))
-        for rows in out.values():
-            for r in rows:
-                r.update({k: int(v) for k, v in r.items() if k in ("unique_ips", "checkins")})
-        return out
-    finally:
-        con.close()
+        return {"countries": [], "asns": [], "families": []}
+    got = _cached("figures", op, scope, date_from, date_to, _figures)
+    return {k: [dict(r) for r in got[k][:top]] for k in ("countries", "asns", "families")}
 
 
 def report_days(op: Operation, scope: Scope) -> list[date]:
     """The days with check-ins in scope, newest first."""
     if not scope.has_addresses:
         return []
-    con = _hosts(op, scope, None, None)
-    try:
-        return [d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()]
-    finally:
-        con.close()
+    return list(_cached("days", op, scope, None, None, lambda con: [
+        d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()]))
 
 
 def csv_owner(name: str) -> str:
