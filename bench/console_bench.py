@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import re
@@ -41,27 +40,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(REPO / "tests"))  # console_helpers: the tests' operation file
 
-from results import dataset_options, machine, scratch, write_section  # noqa: E402
+from results import dataset_options, machine, save_run, scratch  # noqa: E402
 from telemetry_bench import write_dataset  # noqa: E402
 
 GOALS = {"/my/figures": 1.0, "/my/ips": 0.3}  # p99, seconds (issue 16)
 PASSWORD = "bench password 2011 console"
-OPERATION = """[operation]
-name = "consolebench"
-storage = "{storage}"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-[dns]
-listen = ["127.0.0.1:53530"]
-[console]
-listen = "127.0.0.1:{port}"
-[service]
-allow_root = true
-"""
 
 
 def free_port() -> int:
@@ -93,12 +78,14 @@ def choose_asns(storage: Path, target: int) -> tuple[list[int], int]:
     return chosen, total
 
 
-def setup(storage: Path, port: int, asns: list[int]) -> Path:
+def setup(directory: Path, asns: list[int]) -> Path:
+    """The operation (its storage: ``directory/data``, the tests' operation file) and the partner."""
+    from console_helpers import write_operation
+
     from takedown.console.context import build
     from takedown.operation import load_operation
 
-    path = storage / "op.toml"
-    path.write_text(OPERATION.format(storage=storage, port=port))
+    path = write_operation(directory, "consolebench")
     ctx = build(load_operation(path))
     s = ctx.store
     pid = s.add_partner("ISP-BENCH", "isp", "abuse@isp.example", by="bench")
@@ -145,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     dataset_options(ap, "the dataset")
     a = ap.parse_args(argv)
-    storage = scratch(a, "console")
+    directory = scratch(a, "console")
+    storage = directory / "data"
     server = None
     try:
         print(f"writing {a.events:,} events under {storage} ...", flush=True)
@@ -154,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         asns, in_scope = choose_asns(storage, a.scope_ips)
         print(f"  scope: {len(asns)} ASes, {in_scope:,} infected addresses", flush=True)
         port = free_port()
-        op_path = setup(storage, port, asns)
+        op_path = setup(directory, asns)
 
         from takedown.console import hosts
         from takedown.operation import load_operation
@@ -191,19 +179,14 @@ def main(argv: list[str] | None = None) -> int:
         result = {"machine": machine(), "dataset": ds, "asns": len(asns), "in_scope": in_scope,
                   "summary_seconds": summary_s, "summary_bytes": summary_bytes, "pages": results,
                   "concurrency": a.concurrency}
-        out_dir = BENCH_DIR / "out"
-        out_dir.mkdir(exist_ok=True)
-        (out_dir / f"console-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
-        if not a.no_write:
-            cmd = " ".join([".venv/bin/python bench/console_bench.py", *(sys.argv[1:] if argv is None else argv)])
-            write_section("console", render(result, cmd))
+        save_run("console", result, render, "console_bench.py", argv, not a.no_write)
         return 0
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         if not a.keep:
-            shutil.rmtree(storage, ignore_errors=True)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def render(r: dict, command: str) -> str:

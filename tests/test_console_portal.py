@@ -222,6 +222,27 @@ def test_summary_files_are_written_once_and_rebuilt_when_events_change(portal):
     assert path.stat().st_mtime_ns != before
 
 
+def test_late_events_and_todays_reach_the_answers(portal):
+    """A late segment for a closed day rebuilds its summary (and the
+    remembered answers); today's check-ins are summarised live."""
+    op = portal.ctx.operation
+    scope = scope_of(portal.store, portal.partners["CERT-A"])
+    before = pd.infected_ips(op, scope, page=1, size=1)[1]
+    late_day = FIRST + timedelta(days=1)
+    today = datetime.now(UTC).date()
+    new = [{"time": datetime(d.year, d.month, d.day, 0, 0, 1, tzinfo=UTC).timestamp(), "day": d, "ip": ip,
+            "kind": "http", "family": "rustock", "rule": "domain:rustock"}
+           for d, ip in ((late_day, "203.0.113.250"), (today, "203.0.113.251"))]
+    import time
+    time.sleep(0.05)  # the late segment must be newer than the day's summary
+    write_dataset(op.storage, new, [])
+    portal.checkins.extend(new)
+    rows, total = pd.infected_ips(op, scope, page=1, size=10_000)
+    assert total == before + 2 == len(truth(portal.checkins, ALICE))
+    assert {"203.0.113.250", "203.0.113.251"} <= {r["ip"] for r in rows}
+    assert not hosts.summary_path(op.storage, today).exists()  # the open day is never written
+
+
 def main(html: str) -> str:
     return html.split("<main>")[1].split("</main>")[0]
 

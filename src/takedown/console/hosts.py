@@ -176,7 +176,7 @@ def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyCon
     parts = []
     if files:
         names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        parts.append(f"SELECT * FROM read_parquet([{names}])")
+        parts.append(f"SELECT * FROM read_parquet([{names}], hive_partitioning = false)")
     for i, t in enumerate(live):
         con.register(f"_live{i}", t)
         parts.append(f"SELECT * FROM _live{i}")
