@@ -326,3 +326,13 @@ def test_tracker_entries_in_scope(portal):
     assert "3 entries" in page.text
     bob = portal.client("bob").get("/my/tracker?kind=ip")
     assert "198.51.100.5<" in bob.text and "203.0.113.9" not in bob.text
+
+
+def test_ip_list_period_and_a_bad_date(portal):
+    c = portal.client("bob")
+    first, last = FIRST + timedelta(days=5), FIRST + timedelta(days=6)
+    r = c.get(f"/my/ips?from={first.isoformat()}&to={last.isoformat()}&size=500")
+    expected = truth(portal.checkins, BOB, first, last)
+    assert f"{len(expected)} infected addresses" in r.text and 0 < len(expected) < len(truth(portal.checkins, BOB))
+    bad = c.get("/my/ips?from=2026-13-01")
+    assert bad.status_code == 200 and "from: &#39;2026-13-01&#39; is not a date" in bad.text

@@ -49,7 +49,7 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9]")
 
 
 def _list(values) -> str:
-    return ", ".join(f"'{v}'" if isinstance(v, str) else str(int(v)) for v in sorted(values)) or "NULL"
+    return ", ".join(ss.sql_string(v) if isinstance(v, str) else str(int(v)) for v in sorted(values)) or "NULL"
 
 
 def open_scoped(op: Operation, scope: Scope, date_from: date | None = None,
