@@ -17,7 +17,8 @@ scope of a few ASes or prefixes (:func:`takedown.console.partnerdata.scope_sql`)
 lets DuckDB skip most of the file on its min/max statistics. A day's file
 is rebuilt when its event directory or files are newer than it (a late
 segment, a compaction); the current UTC day is never written, it is
-summarised live and kept in memory while its files do not change.
+summarised live and kept in memory while its files do not change, or for
+:data:`LIVE_REFRESH` seconds when they do.
 The values are the dataset's own (:func:`takedown.analytics.dataset.open_dataset`),
 so every count equals the same count over ``checkins``.
 """
@@ -25,6 +26,7 @@ so every count equals the same count over ``checkins``.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -53,8 +55,13 @@ _SCHEMA = pa.schema([
     ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
 ])
 
-# the current day's summary, kept while its event files are unchanged: {storage: (day, stamp, table)}
-_LIVE: dict[str, tuple[date, float, pa.Table]] = {}
+#: Seconds the current day's live summary is kept although its files have
+#: changed: at a few million check-ins a day it takes seconds to compute, and
+#: the writers add a segment every few seconds.
+LIVE_REFRESH = 60.0
+
+# the current day's summary: {storage: (day, stamp, computed at, table)}
+_LIVE: dict[str, tuple[date, float, float, pa.Table]] = {}
 # one builder at a time: two requests must not write the same day's file together
 _BUILD = threading.Lock()
 
@@ -136,9 +143,10 @@ def _ensure(op: Operation, date_from: date | None, date_to: date | None,
         if day >= today:
             key = str(op.storage)
             cached = _LIVE.get(key)
-            if cached is None or cached[:2] != (day, stamp):
-                cached = _LIVE[key] = (day, stamp, summarise(op, day))
-            live.append(cached[2])
+            if (cached is None or cached[0] != day
+                    or (cached[1] != stamp and time.monotonic() - cached[2] >= LIVE_REFRESH)):
+                cached = _LIVE[key] = (day, stamp, time.monotonic(), summarise(op, day))
+            live.append(cached[3])
             continue
         path = summary_path(op.storage, day)
         try:
