@@ -56,3 +56,18 @@ def scratch(a, name: str) -> Path:
     storage = a.dir or Path(os.environ.get("TMPDIR", "/tmp")) / f"takedown-{name}-{os.getpid()}"
     storage.mkdir(parents=True, exist_ok=True)
     return storage
+
+
+def save_run(name: str, result: dict, render, script: str, argv: list[str] | None, write: bool) -> None:
+    """Keep ``result`` as bench/out/NAME-<time>.json and, with ``write``, put
+    ``render(result, command)`` in section ``name`` of RESULTS.md."""
+    import json
+    import sys
+    import time
+
+    out_dir = RESULTS.parent / "out"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
+    if write:
+        command = " ".join([f".venv/bin/python bench/{script}", *(sys.argv[1:] if argv is None else argv)])
+        write_section(name, render(result, command))

@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -56,7 +55,7 @@ START = date(2026, 3, 16)  # a Monday: ISO weeks line up with the eight weeks
 DAYS = 56
 
 from takedown.range.population import addresses, ip_strings  # noqa: E402
-from results import dataset_options, machine, scratch, write_section  # noqa: E402
+from results import dataset_options, machine, save_run, scratch  # noqa: E402
 
 def population(bots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(IPv4 addresses as uint32, cleanup day) of ``bots`` distinct infected hosts
@@ -219,12 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                   "same_answer": got_ours == got_hand, "rows": len(got_hand)}
         ratio = statistics.median(ours_s) / statistics.median(hand_s)
         print(f"ours/hand-written: {ratio:.2f}x (bar {BAR}x); same answer: {result['same_answer']}")
-        out_dir = BENCH_DIR / "out"
-        out_dir.mkdir(exist_ok=True)
-        (out_dir / f"telemetry-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
-        if not a.no_write:
-            cmd = " ".join([".venv/bin/python bench/telemetry_bench.py", *(sys.argv[1:] if argv is None else argv)])
-            write_section("telemetry", render(result, cmd))
+        save_run("telemetry", result, render, "telemetry_bench.py", argv, not a.no_write)
         return 0
     finally:
         if not a.keep:

@@ -340,11 +340,13 @@ def write_reports(
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, enricher: IpLookup,
-             networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network], operation: str) -> None:
-    """The day's rows: ``_ckrows`` and ``_dnsrows`` (and ``_cidr``, address -> network owner)."""
+             networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network], operation: str,
+             checkins: str = "checkins", resolvers: str = "resolvers") -> None:
+    """The day's rows: ``_ckrows`` and ``_dnsrows`` (and ``_cidr``, address -> network owner),
+    from the views ``checkins`` and ``resolvers`` (a partner's: only its scope's rows)."""
     con.execute("SET TimeZone = 'UTC'")  # strftime of TIMESTAMPTZ follows it
-    con.execute(f"CREATE TEMP VIEW _ck AS {ss.inputs_sql('checkins', ss.CHECKIN_INPUTS, _present(con, 'checkins'))}")
-    con.execute(f"CREATE TEMP VIEW _rs AS {ss.inputs_sql('resolvers', ss.DNS_INPUTS, _present(con, 'resolvers'))}")
+    con.execute(f"CREATE TEMP VIEW _ck AS {ss.inputs_sql(checkins, ss.CHECKIN_INPUTS, _present(con, checkins))}")
+    con.execute(f"CREATE TEMP VIEW _rs AS {ss.inputs_sql(resolvers, ss.DNS_INPUTS, _present(con, resolvers))}")
     # where the sensor addresses are (dst_asn, dst_geo): a few addresses, one lookup
     dst = arrow_table(con.sql("SELECT DISTINCT dst_ip FROM _ck WHERE dst_ip IS NOT NULL")).column("dst_ip")
     dst = dst.combine_chunks() if isinstance(dst, pa.ChunkedArray) else dst
@@ -358,6 +360,28 @@ def _prepare(con: duckdb.DuckDBPyConnection, enricher: IpLookup,
     if networks:
         ips = con.execute("SELECT DISTINCT _ip FROM _ckrows UNION SELECT DISTINCT _ip FROM _dnsrows").fetchall()
         con.register("_cidr", _cidr_table((ip for (ip,) in ips), networks))
+
+
+def report_csvs(con: duckdb.DuckDBPyConnection, enricher: IpLookup, *, checkins: str, resolvers: str,
+                operation: str = "takedown") -> list[tuple[str, bytes, int]]:
+    """(report type, CSV bytes, rows) of every report with rows in the views
+    ``checkins`` and ``resolvers`` of ``con`` (an :func:`open_dataset`
+    connection or a view over it): the same columns, row forms and CSV
+    dialect as the files :func:`write_reports` writes, one file per report
+    instead of one per owner. For the partner portal's daily files, whose
+    owner is the partner's scope rather than an AS or country."""
+    _prepare(con, enricher, (), operation, checkins, resolvers)
+    out: list[tuple[str, bytes, int]] = []
+    for report, fields in ss.REPORTS.items():
+        base = "_dnsrows" if report == ss.DNS_REPORT else "_ckrows"
+        cols = ", ".join(f'"{f}"' for f in fields)
+        table = arrow_table(con.sql(f"SELECT {cols} FROM {base} WHERE _report = '{report}' "
+                                    "ORDER BY _time, src_ip, src_port"))
+        if table.num_rows:
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink, write_options=_Csv._OPTIONS)
+            out.append((report, sink.getvalue().to_pybytes(), table.num_rows))
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -2,31 +2,54 @@
 source falls in its scope (:mod:`takedown.console.scope`), for the partner's
 pages and the API alike.
 
-:func:`open_scoped` gives a DuckDB connection over the operation's dataset
-(:func:`takedown.analytics.dataset.open_dataset`: the same enrichment as
-``takedown report`` and ``takedown notify``) with two more views,
-``my_checkins`` and ``my_resolvers``: the rows of ``checkins`` and
-``resolvers`` in scope. Every partner query reads these views and nothing
-else, so nothing outside the scope can reach a partner's page.
+Two ways in:
+
+- :func:`open_scoped` gives a DuckDB connection over the operation's dataset
+  (:func:`takedown.analytics.dataset.open_dataset`: the same enrichment as
+  ``takedown report`` and ``takedown notify``) with two more views,
+  ``my_checkins`` and ``my_resolvers``: the rows of ``checkins`` and
+  ``resolvers`` in scope. The daily CSVs (:func:`daily_csvs`) read them.
+- The *hosts summary* (:mod:`takedown.console.hosts`): one row per day,
+  infected address and family, enriched once when the day is closed. The
+  lists and figures (:func:`infected_ips`, :func:`weekly`,
+  :func:`breakdown`, :func:`report_days`) read its ``my_hosts`` view, which
+  keeps the rows in scope by the same rule as :meth:`Scope.mask`, written
+  as SQL so that DuckDB skips the row groups outside it.
+
+Nothing outside the scope reaches a partner's page: every query reads one
+of these scoped views.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import date
+from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
 
-from takedown.analytics.dataset import arrow_table, open_dataset
+from takedown.analytics import notify, shadowserver as ss
+from takedown.analytics.dataset import arrow_table, open_dataset, period_condition
+from takedown.console import hosts
+from takedown.console.access import NotFound
 from takedown.console.scope import Scope
 from takedown.enrich.choice import for_operation
 from takedown.operation import Operation
+from takedown.store.reader import connect
 
-__all__ = ["open_scoped", "infected_ips", "weekly"]
+__all__ = ["open_scoped", "scope_sql", "infected_ips", "ip_events", "weekly", "breakdown", "report_days",
+           "daily_csvs", "tracker_entries"]
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9]")
 
 
 def _list(values) -> str:
-    return ", ".join(f"'{v}'" if isinstance(v, str) else str(int(v)) for v in sorted(values)) or "NULL"
+    return ", ".join(ss.sql_string(v) if isinstance(v, str) else str(int(v)) for v in sorted(values)) or "NULL"
 
 
 def open_scoped(op: Operation, scope: Scope, date_from: date | None = None,
@@ -45,33 +68,209 @@ def open_scoped(op: Operation, scope: Scope, date_from: date | None = None,
     return con
 
 
+def scope_sql(scope: Scope) -> str:
+    """The scope as a condition on the hosts summary's columns (``asn``,
+    ``cc``, ``ip4``, ``ip6hi``, ``ip6lo``): the rule of :meth:`Scope.mask`.
+    A row stored pseudonymised has no address columns, so only its AS and
+    country can bring it in, as in :func:`open_scoped`."""
+    terms = []
+    if scope.asns:
+        terms.append(f"asn IN ({_list(scope.asns)})")
+    if scope.countries:
+        terms.append(f"lower(cc) IN ({_list(scope.countries)})")
+    for net in scope.networks:
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        if net.version == 4:
+            terms.append(f"ip4 BETWEEN {lo} AND {hi}")
+        elif net.prefixlen <= 64:
+            terms.append(f"ip6hi BETWEEN {lo >> 64} AND {hi >> 64}")
+        else:
+            low = (1 << 64) - 1
+            terms.append(f"(ip6hi = {lo >> 64} AND ip6lo BETWEEN {lo & low} AND {hi & low})")
+    return "(" + " OR ".join(terms) + ")" if terms else "false"
+
+
+# Answers by (what, storage, scope, period, version of the summary): a
+# partner paging through its addresses or reloading its figures pays the
+# aggregation once; a new or rebuilt summary file changes the key.
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(what: str, op: Operation, scope: Scope, date_from: date | None, date_to: date | None, compute):
+    """``compute(con)`` over a connection whose ``my_hosts`` view is the
+    summary's rows of the period in scope, or its remembered answer."""
+    files, live = hosts.ensure(op, date_from, date_to)
+    key = (what, str(op.storage), scope, date_from, date_to, hosts.version(files, live))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    con = hosts.connect_hosts(files, live)
+    try:
+        con.execute(f"CREATE TEMP VIEW my_hosts AS SELECT * FROM hosts WHERE {scope_sql(scope)}")
+        value = compute(con)
+    finally:
+        con.close()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _dicts(cursor) -> list[dict]:
+    cols = [d[0] for d in cursor.description]
+    return [dict(zip(cols, r)) for r in cursor.fetchall()]
+
+
+def _ip_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    return arrow_table(con.sql("""
+        SELECT bot AS ip, any_value(cc) AS cc, any_value(asn) AS asn, any_value(as_name) AS as_name,
+               string_agg(DISTINCT family, ',' ORDER BY family) AS families, sum(checkins)::BIGINT AS checkins,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen
+        FROM my_hosts GROUP BY bot ORDER BY last_seen DESC, ip"""))
+
+
 def infected_ips(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None, *,
                  page: int = 1, size: int = 50) -> tuple[list[dict], int]:
     """(one page of the infected addresses in scope, their total): address,
     country, AS, AS name, families, check-ins, first and last seen; the
     most recently seen first."""
-    con = open_scoped(op, scope, date_from, date_to)
+    if not scope.has_addresses:
+        return [], 0
+    table = _cached("ips", op, scope, date_from, date_to, _ip_table)
+    return table.slice((page - 1) * size, size).to_pylist(), table.num_rows
+
+
+def in_scope(op: Operation, scope: Scope, ip: str) -> bool:
+    """Whether one address (text) is in scope, enriched as the dataset enriches it."""
     try:
-        con.execute("""CREATE TEMP TABLE _hosts AS
-            SELECT bot AS ip, any_value(cc) AS cc, any_value(asn) AS asn, any_value(as_name) AS as_name,
-                   string_agg(DISTINCT family, ',' ORDER BY family) AS families, count(*) AS checkins,
-                   min(time) AS first_seen, max(time) AS last_seen
-            FROM my_checkins GROUP BY bot""")
-        total = con.execute("SELECT count(*) FROM _hosts").fetchone()[0]
-        rows = con.execute("SELECT * FROM _hosts ORDER BY last_seen DESC, ip LIMIT ? OFFSET ?",
-                           [size, (page - 1) * size])
-        cols = [d[0] for d in rows.description]
-        return [dict(zip(cols, r)) for r in rows.fetchall()], int(total)
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    info = for_operation(op).lookup(pa.array([ip], pa.string()))
+    return bool(scope.mask(pa.array([ip], pa.string()), info.column("asn").cast(pa.int64()),
+                           info.column("cc"))[0])
+
+
+def ip_events(op: Operation, scope: Scope, ip: str, date_from: date | None = None, date_to: date | None = None,
+              *, page: int = 1, size: int = 50) -> tuple[list[dict], int]:
+    """(one page of the events of address ``ip``, newest first, their total).
+    An address outside the scope (or not an address) raises
+    :class:`takedown.console.access.NotFound`: for the partner it does not exist."""
+    if not in_scope(op, scope, ip):
+        raise NotFound(ip)
+    con = connect(op.storage)
+    try:
+        present = set(con.sql("SELECT * FROM events LIMIT 0").columns)
+        inputs = {**ss.CHECKIN_INPUTS, "qname": "VARCHAR", "qtype": "VARCHAR"}
+        cols = ss.inputs_sql("events", inputs, present).removeprefix("SELECT ").split(" FROM ")[0]
+        where = f"{period_condition(date_from, date_to)} AND src_key IS NULL AND src_ip = ?"
+        total = con.execute(f"SELECT count(*) FROM events WHERE {where}", [ip]).fetchone()[0]
+        rows = _dicts(con.execute(f"SELECT {cols} FROM events WHERE {where} ORDER BY time DESC LIMIT ? OFFSET ?",
+                                  [ip, size, (page - 1) * size]))
+        return rows, int(total)
     finally:
         con.close()
+
+
+def _figures(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
+    """Every figure in one pass over the summary: the period's rows in scope
+    read once into a table, then aggregated several ways."""
+    con.execute("CREATE TEMP TABLE _mine AS SELECT strftime(day, '%G-W%V') AS week, bot, cc, asn, as_name, "
+                "family, checkins FROM my_hosts")
+    out = {
+        "weeks": _dicts(con.execute("SELECT week, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins "
+                                    "FROM _mine GROUP BY week ORDER BY week")),
+        "countries": _dicts(con.execute(
+            "SELECT upper(cc) AS cc, count(DISTINCT bot) AS unique_ips FROM _mine "
+            "GROUP BY 1 ORDER BY unique_ips DESC, cc NULLS LAST")),
+        "asns": _dicts(con.execute(
+            "SELECT asn, any_value(as_name) AS as_name, count(DISTINCT bot) AS unique_ips FROM _mine "
+            "GROUP BY asn ORDER BY unique_ips DESC, asn NULLS LAST")),
+        "families": _dicts(con.execute(
+            "SELECT family, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins FROM _mine "
+            "GROUP BY family ORDER BY unique_ips DESC, family NULLS LAST")),
+    }
+    for rows in out.values():
+        for r in rows:
+            r.update({k: int(v) for k, v in r.items() if k in ("unique_ips", "checkins")})
+    return out
 
 
 def weekly(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None) -> list[dict]:
     """Unique infected addresses and check-ins per ISO week, in scope."""
-    con = open_scoped(op, scope, date_from, date_to)
+    if not scope.has_addresses:
+        return []
+    return [dict(r) for r in _cached("figures", op, scope, date_from, date_to, _figures)["weeks"]]
+
+
+def breakdown(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None,
+              *, top: int = 20) -> dict[str, list[dict]]:
+    """The period's unique infected addresses in scope by country, AS and
+    family (the ``top`` largest of each, then by name)."""
+    if not scope.has_addresses:
+        return {"countries": [], "asns": [], "families": []}
+    got = _cached("figures", op, scope, date_from, date_to, _figures)
+    return {k: [dict(r) for r in got[k][:top]] for k in ("countries", "asns", "families")}
+
+
+def report_days(op: Operation, scope: Scope) -> list[date]:
+    """The days with check-ins in scope, newest first."""
+    if not scope.has_addresses:
+        return []
+    return list(_cached("days", op, scope, None, None, lambda con: [
+        d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()]))
+
+
+def csv_owner(name: str) -> str:
+    """A partner's name as the owner part of a report file name (letters and digits only, as IntelMQ needs)."""
+    return _FILE_UNSAFE.sub("_", name).strip("_").lower() or "partner"
+
+
+def daily_csvs(op: Operation, scope: Scope, day: date, *, owner: str = "partner") -> list[tuple[str, bytes]]:
+    """The day's Shadowserver-format reports restricted to the scope, as
+    ``takedown notify`` writes them (:func:`takedown.analytics.notify.report_csvs`),
+    named ``YYYY-MM-DD-<report>-<owner>.csv``."""
+    if not scope.has_addresses:
+        return []
+    con = open_scoped(op, scope, day, day)
     try:
-        rows = con.execute("SELECT week, count(DISTINCT bot) AS unique_ips, count(*) AS checkins "
-                           "FROM my_checkins GROUP BY week ORDER BY week").fetchall()
-        return [{"week": w, "unique_ips": int(u), "checkins": int(c)} for w, u, c in rows]
+        files = notify.report_csvs(con, for_operation(op), checkins="my_checkins", resolvers="my_resolvers",
+                                   operation=op.name)
     finally:
         con.close()
+    return [(notify.report_name(day, report, owner), body) for report, body, _rows in files]
+
+
+def _indicator_in_scope(ind, scope: Scope) -> bool:
+    if ind.kind == "domain":
+        return scope.covers_domain(ind.value)
+    host = urlsplit(ind.value).hostname if ind.kind == "url" else ind.value
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return scope.covers_domain(host)
+    return scope.contains(host, ind.asn, ind.country)
+
+
+def tracker_entries(tracker, scope: Scope, *, family: str | None = None, status: str | None = None,
+                    kind: str | None = None, page: int = 1, size: int = 50) -> tuple[list, int]:
+    """(one page of the tracked indicators in scope, their total), in id
+    order: an address (or a URL whose host is an address) by the tracker's
+    stored AS and country or a claimed prefix; a domain (or a URL's host
+    name) when it is a claimed domain or below one."""
+    if scope.empty:
+        return [], 0
+    mine: Iterable = (i for i in tracker.select(family=family, status=status, kind=kind)
+                      if _indicator_in_scope(i, scope))
+    rows, total, start = [], 0, (page - 1) * size
+    for ind in mine:
+        if start <= total < start + size:
+            rows.append(ind)
+        total += 1
+    return rows, total

@@ -1,0 +1,195 @@
+"""The hosts summary: a day's infected addresses, enriched once, for the
+partner portal's lists and figures.
+
+Enriching every distinct address of eight weeks at every request cannot
+answer a page in a few hundred milliseconds, so each closed UTC day is
+summarised once into ``<storage>/console/hosts/date=YYYY-MM-DD/hosts.parquet``:
+one row per (address, family) with
+
+``day``, ``bot`` (the address, or its keyed hash under the privacy modes:
+the dataset's ``bot``), ``ip`` (the address in clear or NULL), ``ip4``
+(IPv4 as an integer), ``ip6hi``/``ip6lo`` (an IPv6 address as two unsigned
+64-bit halves), ``asn``, ``cc``, ``as_name``, ``family``, ``checkins``,
+``first_seen``, ``last_seen``.
+
+The rows are sorted by (asn, ip4, ip6hi, ip6lo) in small row groups, so a
+scope of a few ASes or prefixes (:func:`takedown.console.partnerdata.scope_sql`)
+lets DuckDB skip most of the file on its min/max statistics. A day's file
+is rebuilt when its event directory or files are newer than it (a late
+segment, a compaction); the current UTC day is never written, it is
+summarised live and kept in memory while its files do not change, or for
+:data:`LIVE_REFRESH` seconds when they do.
+The values are the dataset's own (:func:`takedown.analytics.dataset.open_dataset`),
+so every count equals the same count over ``checkins``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from takedown.analytics.dataset import arrow_table, open_dataset
+from takedown.atomic import atomic_file
+from takedown.enrich.addresses import parse
+from takedown.enrich.choice import for_operation
+from takedown.errors import TakedownError
+from takedown.operation import Operation
+
+__all__ = ["summary_path", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts", "ROW_GROUP"]
+
+#: Rows per Parquet row group: small enough that a scope's AS or prefix
+#: range lies in a few groups, large enough to keep the footer small.
+ROW_GROUP = 16_384
+
+_SCHEMA = pa.schema([
+    ("day", pa.date32()), ("bot", pa.string()), ("ip", pa.string()), ("ip4", pa.int64()),
+    ("ip6hi", pa.uint64()), ("ip6lo", pa.uint64()), ("asn", pa.int64()), ("cc", pa.string()),
+    ("as_name", pa.string()), ("family", pa.string()), ("checkins", pa.int64()),
+    ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
+])
+
+#: Seconds the current day's live summary is kept although its files have
+#: changed: at a few million check-ins a day it takes seconds to compute, and
+#: the writers add a segment every few seconds.
+LIVE_REFRESH = 60.0
+
+# the current day's summary: {storage: (day, stamp, computed at, table)}
+_LIVE: dict[str, tuple[date, float, float, pa.Table]] = {}
+# one builder at a time: two requests must not write the same day's file together
+_BUILD = threading.Lock()
+
+
+def summary_path(storage: Path, day: date) -> Path:
+    return Path(storage) / "console" / "hosts" / f"date={day.isoformat()}" / "hosts.parquet"
+
+
+def event_days(storage: Path) -> dict[date, float]:
+    """Every day with event files, with the newest modification time of its
+    directories and files (a compaction swaps the directory: its time moves)."""
+    days: dict[date, float] = {}
+    for d in (Path(storage) / "events").glob("kind=*/date=*"):
+        try:
+            day = date.fromisoformat(d.name.removeprefix("date="))
+            stamp = max([d.stat().st_mtime, *(f.stat().st_mtime for f in d.glob("*.parquet"))])
+        except (ValueError, OSError):
+            continue  # not a day directory, or swapped away while listed
+        days[day] = max(days.get(day, 0.0), stamp)
+    return days
+
+
+def summarise(op: Operation, day: date) -> pa.Table:
+    """The hosts summary of one day, computed from its events."""
+    con = open_dataset(op.storage, enricher=for_operation(op), date_from=day, date_to=day)
+    try:
+        t = arrow_table(con.sql("""
+            SELECT day, bot, CASE WHEN src_key IS NULL THEN src_ip END AS ip, asn, cc, as_name, family,
+                   count(*) AS checkins, min(time) AS first_seen, max(time) AS last_seen
+            FROM checkins GROUP BY ALL"""))
+    finally:
+        con.close()
+    ip = t.column("ip").combine_chunks() if t.num_rows else pa.array([], pa.string())
+    p = parse(ip)
+    ip4 = pa.array(p.v4.astype(np.int64), pa.int64(), mask=~p.is_v4) if len(ip) else pa.array([], pa.int64())
+    hi = np.zeros(len(ip), np.uint64)
+    lo = np.zeros(len(ip), np.uint64)
+    is6 = np.zeros(len(ip), bool)
+    if len(p.v6_rows):
+        halves = np.frombuffer(p.v6_keys.tobytes(), dtype=">u8").reshape(-1, 2)
+        hi[p.v6_rows], lo[p.v6_rows], is6[p.v6_rows] = halves[:, 0], halves[:, 1], True
+    table = pa.table({
+        "day": t.column("day"), "bot": t.column("bot"), "ip": ip, "ip4": ip4,
+        "ip6hi": pa.array(hi, pa.uint64(), mask=~is6), "ip6lo": pa.array(lo, pa.uint64(), mask=~is6),
+        "asn": t.column("asn").cast(pa.int64()), "cc": t.column("cc"), "as_name": t.column("as_name"),
+        "family": t.column("family"), "checkins": t.column("checkins").cast(pa.int64()),
+        "first_seen": t.column("first_seen").cast(_SCHEMA.field("first_seen").type),
+        "last_seen": t.column("last_seen").cast(_SCHEMA.field("last_seen").type),
+    })
+    return table.sort_by([("asn", "ascending"), ("ip4", "ascending"), ("ip6hi", "ascending"),
+                          ("ip6lo", "ascending"), ("bot", "ascending")]).cast(_SCHEMA)
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TakedownError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    with atomic_file(path) as f:
+        pq.write_table(table, f, row_group_size=ROW_GROUP, compression="zstd")
+
+
+def ensure(op: Operation, date_from: date | None = None, date_to: date | None = None, *,
+           today: date | None = None) -> tuple[list[Path], list[pa.Table]]:
+    """(the summary files of the closed days of the period, built or rebuilt
+    as needed; the current day's summary, computed live, if in the period)."""
+    today = today or datetime.now(timezone.utc).date()
+    with _BUILD:
+        return _ensure(op, date_from, date_to, today)
+
+
+def _ensure(op: Operation, date_from: date | None, date_to: date | None,
+            today: date) -> tuple[list[Path], list[pa.Table]]:
+    files: list[Path] = []
+    live: list[pa.Table] = []
+    for day, stamp in sorted(event_days(op.storage).items()):
+        if (date_from and day < date_from) or (date_to and day > date_to):
+            continue
+        if day >= today:
+            key = str(op.storage)
+            cached = _LIVE.get(key)
+            if (cached is None or cached[0] != day
+                    or (cached[1] != stamp and time.monotonic() - cached[2] >= LIVE_REFRESH)):
+                cached = _LIVE[key] = (day, stamp, time.monotonic(), summarise(op, day))
+            live.append(cached[3])
+            continue
+        path = summary_path(op.storage, day)
+        try:
+            fresh = path.stat().st_mtime >= stamp
+        except OSError:
+            fresh = False
+        if not fresh:
+            _write(path, summarise(op, day))
+        files.append(path)
+    return files, live
+
+
+def version(files: list[Path], live: list[pa.Table]) -> tuple:
+    """What identifies the content of :func:`ensure`'s answer: the files and
+    their times, the live tables (kept, hence the same objects, while the
+    current day's files do not change). A cache keyed on it is never stale."""
+    stamps = []
+    for f in files:
+        try:
+            stamps.append((str(f), f.stat().st_mtime_ns))
+        except OSError:
+            stamps.append((str(f), None))
+    return tuple(stamps), tuple(id(t) for t in live)
+
+
+def open_hosts(op: Operation, date_from: date | None = None, date_to: date | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the view ``hosts``: the summary rows of the period."""
+    return connect_hosts(*ensure(op, date_from, date_to))
+
+
+def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the view ``hosts`` over :func:`ensure`'s answer."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    parts = []
+    if files:
+        names = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        parts.append(f"SELECT * FROM read_parquet([{names}], hive_partitioning = false)")
+    for i, t in enumerate(live):
+        con.register(f"_live{i}", t)
+        parts.append(f"SELECT * FROM _live{i}")
+    if not parts:
+        con.register("_empty", _SCHEMA.empty_table())
+        parts.append("SELECT * FROM _empty")
+    con.execute("CREATE VIEW hosts AS " + " UNION ALL ".join(parts))
+    return con
