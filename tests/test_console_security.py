@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from console_helpers import csrf_of
@@ -25,6 +26,18 @@ from starlette.routing import Mount, Route
 
 from takedown.console import assets, auth
 from takedown.console.access import ACCESS
+from takedown.console.partnerdata import csv_owner, daily_csvs
+from takedown.console.scope import scope_of
+from test_report import epoch, write_dataset
+
+DAY = date(2026, 1, 5)
+
+
+def write_checkins(console, day: date, ips: list[str]) -> None:
+    """One HTTP check-in of each address on ``day``, through the segment writer."""
+    events = [{"time": epoch(day, 3600 + i), "day": day, "ip": ip, "kind": "http", "family": "zeus",
+               "rule": "domain:zeus"} for i, ip in enumerate(ips)]
+    write_dataset(console.ctx.operation.storage, events, [])
 
 IDENTITIES = (None, "alice", "bob", "opa")
 PARTNERS = ("alice", "bob")
@@ -38,6 +51,9 @@ class World:
 
     console: object
     claims: dict[str, int]
+    keys: dict[str, str]
+    day: str
+    csv: dict[str, str]
 
 
 #: a path parameter -> (alice's own value, bob's value for the same kind of
@@ -50,10 +66,12 @@ PARAMS: dict[str, Callable[[World], tuple[str, str | None]]] = {
     "ip": lambda w: ("192.0.2.10", "198.51.100.10"),
     "claim_id": lambda w: (str(w.claims["CERT-A"]), str(w.claims["ISP-B"])),
     "partner_id": lambda w: (str(w.console.partners["CERT-A"]), str(w.console.partners["ISP-B"])),
-    "day": lambda w: ("2026-01-05", None),
-    "name": lambda w: ("cert-a", "isp-b"),
-    "value": lambda w: ("192.0.2.10", "198.51.100.10"),
-    "key_id": lambda w: ("alice-key", "bob-key"),
+    "day": lambda w: (w.day, None),
+    # a day's CSV of each partner; bob's name asked by alice is not hers: 404
+    "name": lambda w: (w.csv["CERT-A"], w.csv["ISP-B"]),
+    "value": lambda w: ("192.0.2.10", "198.51.100.10"),  # tracker entries (operators only)
+    "key_id": lambda w: (w.keys["CERT-A"], w.keys["ISP-B"]),
+    "rest": lambda w: ("no/such-method", None),  # the API's catch-all: unsigned, 401 before 404
 }
 
 
@@ -63,7 +81,30 @@ def world(console) -> World:
         "CERT-A": s.add_claim(console.partners["CERT-A"], "cidr", "192.0.2.0/24", by="test", status="approved").id,
         "ISP-B": s.add_claim(console.partners["ISP-B"], "cidr", "198.51.100.0/24", by="test", status="approved").id,
     }
-    return World(console, claims)
+    from takedown.console import apikeys
+    from takedown.tracker.indicator import Indicator
+
+    keys = {name: apikeys.create(s, console.ctx.secret, pid, "matrix", by="test")[0].key_id
+            for name, pid in console.partners.items()}
+    console.ctx.tracker.add([Indicator(value=v, kind="ip", family="zeus", status="online") for v in ("192.0.2.10", "198.51.100.10")],
+                            by="test")
+    day = DAY.isoformat()
+    write_checkins(console, DAY, ["192.0.2.10", "198.51.100.10"])
+    csv = {}
+    for name, pid in console.partners.items():
+        scope = scope_of(s, pid)
+        files = daily_csvs(console.ctx.operation, scope, DAY, owner=csv_owner(s.partner(pid).name))
+        assert files, f"no CSV for {name} on {day}"
+        csv[name] = files[0][0]
+
+    return World(console, claims, keys, day, csv)
+
+
+def restore(w: World) -> None:
+    """The world's claims approved again (a request of the matrix may have rejected one)."""
+    for cid in w.claims.values():
+        if w.console.store.claim(cid).status != "approved":
+            w.console.store.decide(cid, "approved", by="test")
 
 
 def leaves(routes, prefix: str = ""):
@@ -119,6 +160,7 @@ class Visitor:
     def __init__(self, console, name: str | None):
         self.console, self.name = console, name
         self.client = console.client(name)
+        self.key: str | None = None  # the partner's API key id, once world() made them
 
     def token(self, access: str) -> str:
         """The CSRF token a form of this route carries: the session's, or on a
@@ -132,7 +174,11 @@ class Visitor:
         return self.console.csrf(self.client)
 
     def request(self, method: str, path: str, access: str):
-        if method == "GET":
+        if access == "api":  # a well-formed request without its HMAC2 signature
+            import time
+
+            r = self.client.post(path, json={"apikey": self.key or "0" * 16, "timestamp": int(time.time())})
+        elif method == "GET":
             r = self.client.get(path)
         else:
             r = self.client.request(method, path, data={"csrf_token": self.token(access)})
@@ -192,12 +238,15 @@ def test_route_matrix(console):
     app = console.app()
     assert problems(app.routes) == []
     visitors = {who: Visitor(console, who) for who in IDENTITIES}
+    visitors["alice"].key, visitors["bob"].key = w.keys["CERT-A"], w.keys["ISP-B"]
     wrong = []
     for path, method, access in requests_of(app.routes):
         for who, v in visitors.items():
             url = fill(path, w, other=who == "bob") or fill(path, w)  # each partner with its own objects
             not_found = v.client.get("/no/such/page").text
             r = v.request(method, url, access)
+            if method != "GET":  # an operator's reject, a partner's withdraw: the world as it was
+                restore(w)
             why = expect(access, who, method, r, not_found)
             if why:
                 wrong.append(f"{method} {url} as {who or 'anonymous'}: {why}")
