@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from net_helpers import operation_text
 from starlette.testclient import TestClient
 
 from takedown.console.app import create_app
@@ -21,22 +22,9 @@ from takedown.operation import load_operation
 
 PASSWORD = "correct horse battery staple"
 
-OPERATION = """
-[operation]
-name = "{name}"
-storage = "data"
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-[dns]
-listen = ["127.0.0.1:53530"]
+CONSOLE = """
 [console]
 listen = "127.0.0.1:9080"
-{extra}
-[service]
-allow_root = true
 """
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -45,7 +33,7 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 def write_operation(directory: Path, name: str = "consoletest", extra: str = "") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "op.toml"
-    path.write_text(OPERATION.format(name=name, extra=extra))
+    path.write_text(operation_text(53530, name, CONSOLE + extra))
     return path
 
 

@@ -33,9 +33,10 @@ from takedown.hostport import join
 PING = b"?"
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The control socket. No SO_REUSEPORT: a second server on the same port
-    must fail, not take half of the scrapes."""
+def bind(host: str, port: int, what: str = "control", backlog: int = 64) -> socket.socket:
+    """A listening TCP socket for one process's HTTP endpoint (the control
+    listener, the console). No SO_REUSEPORT: a second server on the same
+    port must fail, not take half of the requests."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -43,10 +44,10 @@ def bind(host: str, port: int) -> socket.socket:
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.bind((host, port))
-        s.listen(64)
+        s.listen(backlog)
     except OSError as e:
         s.close()
-        raise ServeError(f"cannot listen on control {join(host, port)}: {e.strerror or e}") from None
+        raise ServeError(f"cannot listen on {what} {join(host, port)}: {e.strerror or e}") from None
     return s
 
 

@@ -14,27 +14,23 @@ import ssl
 import uvicorn
 import uvloop
 
+from takedown import control
 from takedown.console.app import create_app
 from takedown.console.context import ConsoleContext
-from takedown.errors import ConsoleError
+from takedown.errors import ConsoleError, ServeError
 from takedown.hostport import join, split_listen
 
 __all__ = ["bind", "run_on", "url"]
 
 
 def bind(listen: str) -> socket.socket:
+    """The console's listening socket (inheritable: ``takedown serve`` binds it
+    in its parent and hands it to the console's process)."""
     host, port = split_listen(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        s.bind((host, port))
-        s.listen(1024)
-    except OSError as e:
-        s.close()
-        raise ConsoleError(f"cannot listen on console {join(host, port)}: {e.strerror or e}") from None
+        s = control.bind(host, port, "console", backlog=1024)
+    except ServeError as e:
+        raise ConsoleError(str(e)) from None
     s.set_inheritable(True)
     return s
 
