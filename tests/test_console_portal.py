@@ -243,6 +243,110 @@ def test_late_events_and_todays_reach_the_answers(portal):
     assert not hosts.summary_path(op.storage, today).exists()  # the open day is never written
 
 
+def _weeks(files):
+    return [f.parent.name + "/" + f.name for f in files if f.parent.name.startswith("week=")]
+
+
+def test_closed_weeks_are_one_file_each(portal):
+    """A closed ISO week inside the period is read from one week file whose
+    rows are its day files' rows merged; a week the period cuts is read day by day."""
+    op = portal.ctx.operation
+    files, _ = hosts.ensure(op, FIRST, FIRST + timedelta(days=20))  # to W43's Sunday
+    assert _weeks(files) == ["week=2026-W41/hosts-1111111.parquet", "week=2026-W42/hosts-1111111.parquet",
+                             "week=2026-W43/hosts-1100000.parquet"] and len(files) == 3
+    cut, _ = hosts.ensure(op, FIRST, FIRST + timedelta(days=9))
+    assert _weeks(cut) == ["week=2026-W41/hosts-1111111.parquet"]
+    assert [f.parent.name for f in cut[1:]] == [f"date={FIRST + timedelta(days=d)}" for d in range(7, 10)]
+    assert _weeks(hosts.ensure(op, weeks=False)[0]) == []
+    merged = ("SELECT bot, ip4, ip6hi, ip6lo, asn, cc, family, sum(checkins), min(first_seen), max(last_seen) "
+              "FROM hosts GROUP BY ALL ORDER BY ALL")
+    week = hosts.connect_hosts(files[:1], [])
+    days = hosts.connect_hosts(hosts.ensure(op, FIRST, FIRST + timedelta(days=6), weeks=False)[0], [])
+    try:
+        assert week.execute(merged).fetchall() == days.execute(merged).fetchall() != []
+        assert week.execute("SELECT count(*) = count(DISTINCT (bot, family)), min(day) = max(day), min(day) "
+                            "FROM hosts").fetchone() == (True, True, FIRST)
+        assert "ip" not in week.sql("SELECT * FROM hosts LIMIT 0").columns  # the address once, in bot
+    finally:
+        week.close()
+        days.close()
+
+
+def test_week_file_is_rebuilt_when_a_day_changes_or_a_day_appears(portal):
+    import os
+    import time
+    op = portal.ctx.operation
+    w42 = FIRST + timedelta(days=7), FIRST + timedelta(days=13)  # W41's events are touched into the future above
+    (wk,), _ = hosts.ensure(op, *w42)
+    before = wk.stat().st_mtime_ns
+    assert hosts.ensure(op, *w42)[0] == [wk] and wk.stat().st_mtime_ns == before
+    later = time.time() + 5
+    os.utime(hosts.summary_path(op.storage, FIRST + timedelta(days=10)), (later, later))
+    assert hosts.ensure(op, *w42)[0] == [wk] and wk.stat().st_mtime_ns != before
+    # events on a day of W43 that had none: another week file, the old one gone
+    day = FIRST + timedelta(days=16)
+    new = [{"time": datetime(day.year, day.month, day.day, 9, tzinfo=UTC).timestamp(), "day": day,
+            "ip": "198.51.100.61", "kind": "http", "family": "waledac", "rule": "domain:waledac"}]
+    write_dataset(op.storage, new, [])
+    portal.checkins.extend(new)
+    files, _ = hosts.ensure(op, FIRST + timedelta(days=14), FIRST + timedelta(days=20))
+    assert _weeks(files) == ["week=2026-W43/hosts-1110000.parquet"]
+    stale = files[0].parent / "hosts-1100000.parquet"
+    assert stale.exists()  # a request may be reading it: kept a while
+    old = time.time() - hosts.STALE_GRACE - 1
+    os.utime(stale, (old, old))
+    os.utime(hosts.summary_path(op.storage, day), (later, later))  # the next rebuild removes it
+    hosts.ensure(op, FIRST + timedelta(days=14), FIRST + timedelta(days=20))
+    assert sorted(p.name for p in files[0].parent.iterdir()) == ["hosts-1110000.parquet"]
+
+
+@pytest.mark.parametrize("first,last", [(None, None), (0, 13), (2, 15), (7, 7), (6, 20)])
+def test_counts_over_week_and_day_files_equal_the_truth(portal, first, last):
+    op = portal.ctx.operation
+    first = FIRST + timedelta(days=first) if first is not None else None
+    last = FIRST + timedelta(days=last) if last is not None else None
+    scope = scope_of(portal.store, portal.partners["ISP-B"])
+    rows, total = pd.infected_ips(op, scope, first, last, page=1, size=10_000)
+    mine = [e for e in portal.checkins if in_claims(e["ip"], BOB)
+            and (first is None or e["day"] >= first) and (last is None or e["day"] <= last)]
+    by_ip = defaultdict(list)
+    for e in mine:
+        by_ip[e["ip"]].append(e)
+    assert total == len(rows) == len(by_ip) > 0
+    for r in rows:
+        es = by_ip[r["ip"]]
+        assert r["checkins"] == len(es)
+        assert set((r["families"] or "").split(",")) - {""} == {e["family"] for e in es if e["family"]}
+        assert abs(r["first_seen"].timestamp() - min(e["time"] for e in es)) < 1e-3
+        assert abs(r["last_seen"].timestamp() - max(e["time"] for e in es)) < 1e-3
+    assert [r["last_seen"] for r in rows] == sorted((r["last_seen"] for r in rows), reverse=True)
+    weeks, checks = defaultdict(set), defaultdict(int)
+    for e in mine:
+        weeks[week(e["day"])].add(e["ip"])
+        checks[week(e["day"])] += 1
+    assert pd.weekly(op, scope, first, last) == [{"week": w, "unique_ips": len(weeks[w]), "checkins": checks[w]}
+                                                for w in sorted(weeks)]
+    fams = defaultdict(set)
+    for e in mine:
+        fams[e["family"]].add(e["ip"])
+    got = pd.breakdown(op, scope, first, last)["families"]
+    assert {r["family"]: r["unique_ips"] for r in got} == {k: len(v) for k, v in fams.items()}
+
+
+def test_concurrent_requests_share_the_database_but_not_their_views(portal):
+    """Every request is a cursor of one DuckDB database: two scopes and
+    periods at once get their own answers."""
+    from concurrent.futures import ThreadPoolExecutor
+    op = portal.ctx.operation
+    scopes = {p: scope_of(portal.store, portal.partners[p]) for p in ("CERT-A", "ISP-B")}
+    claims = {"CERT-A": ALICE, "ISP-B": BOB}
+    jobs = [(p, FIRST + timedelta(days=d), FIRST + timedelta(days=d + 8)) for d in range(6) for p in scopes]
+    pd._CACHE.clear()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda j: pd.infected_ips(op, scopes[j[0]], j[1], j[2], page=1, size=1)[1], jobs))
+    assert got == [len(truth(portal.checkins, claims[p], a, b)) for p, a, b in jobs]
+
+
 def main(html: str) -> str:
     return html.split("<main>")[1].split("</main>")[0]
 

@@ -7,10 +7,18 @@ summarised once into ``<storage>/console/hosts/date=YYYY-MM-DD/hosts.parquet``:
 one row per (address, family) with
 
 ``day``, ``bot`` (the address, or its keyed hash under the privacy modes:
-the dataset's ``bot``), ``ip`` (the address in clear or NULL), ``ip4``
-(IPv4 as an integer), ``ip6hi``/``ip6lo`` (an IPv6 address as two unsigned
-64-bit halves), ``asn``, ``cc``, ``as_name``, ``family``, ``checkins``,
-``first_seen``, ``last_seen``.
+the dataset's ``bot``), ``ip4`` (IPv4 as an integer), ``ip6hi``/``ip6lo``
+(an IPv6 address as two unsigned 64-bit halves; all three NULL for a
+pseudonymised row), ``asn``, ``cc``, ``as_name``, ``family``, ``checkins``,
+``first_seen``, ``last_seen``. The address is stored once, in ``bot``.
+
+A closed ISO week whose seven days are all closed is summarised once more
+into ``<storage>/console/hosts/week=YYYY-Www/hosts-<days>.parquet`` (``<days>``:
+which of its seven days have events, ``1`` or ``0`` from Monday): the same
+columns, one row per address, family and enrichment over the week, ``day``
+its Monday. A period's whole weeks read these (a week's unique addresses are
+then a count over one file), its other days the day files; the week file is
+rebuilt when one of its day files is newer or the days with events change.
 
 The rows are sorted by (asn, ip4, ip6hi, ip6lo) in small row groups, so a
 scope of a few ASes or prefixes (:func:`takedown.console.partnerdata.scope_sql`)
@@ -27,7 +35,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -42,14 +50,15 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import TakedownError
 from takedown.operation import Operation
 
-__all__ = ["summary_path", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts", "ROW_GROUP"]
+__all__ = ["summary_path", "week_path", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts",
+           "ROW_GROUP"]
 
 #: Rows per Parquet row group: small enough that a scope's AS or prefix
 #: range lies in a few groups, large enough to keep the footer small.
 ROW_GROUP = 16_384
 
 _SCHEMA = pa.schema([
-    ("day", pa.date32()), ("bot", pa.string()), ("ip", pa.string()), ("ip4", pa.int64()),
+    ("day", pa.date32()), ("bot", pa.string()), ("ip4", pa.int64()),
     ("ip6hi", pa.uint64()), ("ip6lo", pa.uint64()), ("asn", pa.int64()), ("cc", pa.string()),
     ("as_name", pa.string()), ("family", pa.string()), ("checkins", pa.int64()),
     ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
@@ -60,14 +69,30 @@ _SCHEMA = pa.schema([
 #: the writers add a segment every few seconds.
 LIVE_REFRESH = 60.0
 
+#: Seconds a week file of another set of days is kept after its
+#: replacement is written: a request that listed it just before still reads it.
+STALE_GRACE = 600.0
+
 # the current day's summary: {storage: (day, stamp, computed at, table)}
 _LIVE: dict[str, tuple[date, float, float, pa.Table]] = {}
 # one builder at a time: two requests must not write the same day's file together
 _BUILD = threading.Lock()
+# One DuckDB database for every request (a cursor each): Parquet footers
+# read once stay in its metadata cache, so a request does not parse the
+# footers of eight weeks of files again.
+_DB: duckdb.DuckDBPyConnection | None = None
+_DB_LOCK = threading.Lock()
+_ORDER = ("asn", "ip4", "ip6hi", "ip6lo", "bot")
 
 
 def summary_path(storage: Path, day: date) -> Path:
     return Path(storage) / "console" / "hosts" / f"date={day.isoformat()}" / "hosts.parquet"
+
+
+def week_path(storage: Path, monday: date, days: str) -> Path:
+    """The week file of the ISO week starting ``monday``; ``days`` marks its days with events."""
+    y, w, _ = monday.isocalendar()
+    return Path(storage) / "console" / "hosts" / f"week={y}-W{w:02d}" / f"hosts-{days}.parquet"
 
 
 def event_days(storage: Path) -> dict[date, float]:
@@ -104,15 +129,28 @@ def summarise(op: Operation, day: date) -> pa.Table:
         halves = np.frombuffer(p.v6_keys.tobytes(), dtype=">u8").reshape(-1, 2)
         hi[p.v6_rows], lo[p.v6_rows], is6[p.v6_rows] = halves[:, 0], halves[:, 1], True
     table = pa.table({
-        "day": t.column("day"), "bot": t.column("bot"), "ip": ip, "ip4": ip4,
+        "day": t.column("day"), "bot": t.column("bot"), "ip4": ip4,
         "ip6hi": pa.array(hi, pa.uint64(), mask=~is6), "ip6lo": pa.array(lo, pa.uint64(), mask=~is6),
         "asn": t.column("asn").cast(pa.int64()), "cc": t.column("cc"), "as_name": t.column("as_name"),
         "family": t.column("family"), "checkins": t.column("checkins").cast(pa.int64()),
         "first_seen": t.column("first_seen").cast(_SCHEMA.field("first_seen").type),
         "last_seen": t.column("last_seen").cast(_SCHEMA.field("last_seen").type),
     })
-    return table.sort_by([("asn", "ascending"), ("ip4", "ascending"), ("ip6hi", "ascending"),
-                          ("ip6lo", "ascending"), ("bot", "ascending")]).cast(_SCHEMA)
+    return table.sort_by([(c, "ascending") for c in _ORDER]).cast(_SCHEMA)
+
+
+def summarise_week(files: list[Path], monday: date) -> pa.Table:
+    """The week summary from its day files: their rows merged per address,
+    family and enrichment (exact: the day rows are this grouping's parts)."""
+    con = connect_hosts(files, [])
+    try:
+        t = arrow_table(con.execute(f"""
+            SELECT DATE '{monday.isoformat()}' AS day, bot, ip4, ip6hi, ip6lo, asn, cc, as_name, family,
+                   sum(checkins)::BIGINT AS checkins, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+            FROM hosts GROUP BY ALL ORDER BY {", ".join(_ORDER)}"""))
+    finally:
+        con.close()
+    return t.cast(_SCHEMA)
 
 
 def _write(path: Path, table: pa.Table) -> None:
@@ -125,12 +163,47 @@ def _write(path: Path, table: pa.Table) -> None:
 
 
 def ensure(op: Operation, date_from: date | None = None, date_to: date | None = None, *,
-           today: date | None = None) -> tuple[list[Path], list[pa.Table]]:
+           today: date | None = None, weeks: bool = True) -> tuple[list[Path], list[pa.Table]]:
     """(the summary files of the closed days of the period, built or rebuilt
-    as needed; the current day's summary, computed live, if in the period)."""
+    as needed; the current day's summary, computed live, if in the period).
+    With ``weeks``, a closed ISO week inside the period is one week file
+    instead of its day files (the rows have the week's Monday as ``day``)."""
     today = today or datetime.now(timezone.utc).date()
     with _BUILD:
-        return _ensure(op, date_from, date_to, today)
+        files, live = _ensure(op, date_from, date_to, today)
+        return (_weeks(op.storage, files, date_from, date_to, today) if weeks else files), live
+
+
+def _fresh(path: Path, stamp: float) -> bool:
+    try:
+        return path.stat().st_mtime >= stamp
+    except OSError:
+        return False
+
+
+def _weeks(storage: Path, files: list[Path], date_from: date | None, date_to: date | None,
+           today: date) -> list[Path]:
+    """``files`` (day files, in day order) with each closed week inside the period replaced by its week file."""
+    by_week: dict[date, list[tuple[date, Path]]] = {}
+    for f in files:
+        day = date.fromisoformat(f.parent.name.removeprefix("date="))
+        by_week.setdefault(day - timedelta(days=day.weekday()), []).append((day, f))
+    out: list[Path] = []
+    for monday, days in by_week.items():
+        sunday = monday + timedelta(days=6)
+        if sunday >= today or (date_from and monday < date_from) or (date_to and sunday > date_to):
+            out += [f for _, f in days]
+            continue
+        have = {d.weekday() for d, _ in days}
+        path = week_path(storage, monday, "".join("1" if i in have else "0" for i in range(7)))
+        if not _fresh(path, max(f.stat().st_mtime for _, f in days)):
+            _write(path, summarise_week([f for _, f in days], monday))  # atomic: a reader keeps the old one
+            for old in path.parent.glob("hosts-*.parquet"):
+                # another set of days: stale, but a request may have listed it a moment ago
+                if old != path and _fresh(path, old.stat().st_mtime + STALE_GRACE):
+                    old.unlink(missing_ok=True)
+        out.append(path)
+    return out
 
 
 def _ensure(op: Operation, date_from: date | None, date_to: date | None,
@@ -149,11 +222,7 @@ def _ensure(op: Operation, date_from: date | None, date_to: date | None,
             live.append(cached[3])
             continue
         path = summary_path(op.storage, day)
-        try:
-            fresh = path.stat().st_mtime >= stamp
-        except OSError:
-            fresh = False
-        if not fresh:
+        if not _fresh(path, stamp):
             _write(path, summarise(op, day))
         files.append(path)
     return files, live
@@ -172,14 +241,25 @@ def version(files: list[Path], live: list[pa.Table]) -> tuple:
     return tuple(stamps), tuple(id(t) for t in live)
 
 
-def open_hosts(op: Operation, date_from: date | None = None, date_to: date | None = None) -> duckdb.DuckDBPyConnection:
+def open_hosts(op: Operation, date_from: date | None = None, date_to: date | None = None, *,
+               weeks: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the view ``hosts``: the summary rows of the period."""
-    return connect_hosts(*ensure(op, date_from, date_to))
+    return connect_hosts(*ensure(op, date_from, date_to, weeks=weeks))
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    global _DB
+    with _DB_LOCK:
+        if _DB is None:
+            _DB = duckdb.connect()
+            _DB.execute("SET parquet_metadata_cache = true")
+        return _DB
 
 
 def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the view ``hosts`` over :func:`ensure`'s answer."""
-    con = duckdb.connect()
+    """A DuckDB connection (a cursor of the process's database: close it)
+    with the temporary view ``hosts`` over :func:`ensure`'s answer."""
+    con = _database().cursor()
     con.execute("SET TimeZone = 'UTC'")
     parts = []
     if files:
@@ -191,5 +271,5 @@ def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyCon
     if not parts:
         con.register("_empty", _SCHEMA.empty_table())
         parts.append("SELECT * FROM _empty")
-    con.execute("CREATE VIEW hosts AS " + " UNION ALL ".join(parts))
+    con.execute("CREATE TEMP VIEW hosts AS " + " UNION ALL ".join(parts))
     return con

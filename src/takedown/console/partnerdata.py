@@ -98,10 +98,12 @@ _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(what: str, op: Operation, scope: Scope, date_from: date | None, date_to: date | None, compute):
+def _cached(what: str, op: Operation, scope: Scope, date_from: date | None, date_to: date | None, compute, *,
+            weeks: bool = True):
     """``compute(con)`` over a connection whose ``my_hosts`` view is the
-    summary's rows of the period in scope, or its remembered answer."""
-    files, live = hosts.ensure(op, date_from, date_to)
+    summary's rows of the period in scope, or its remembered answer; with
+    ``weeks``, a closed week's rows are its week file's (``day`` its Monday)."""
+    files, live = hosts.ensure(op, date_from, date_to, weeks=weeks)
     key = (what, str(op.storage), scope, date_from, date_to, hosts.version(files, live))
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -126,9 +128,12 @@ def _dicts(cursor) -> list[dict]:
 
 
 def _ip_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    # the families as a sorted distinct list in the same grouping: string_agg(DISTINCT)
+    # would group the rows a second time and join the two
     return arrow_table(con.sql("""
         SELECT bot AS ip, any_value(cc) AS cc, any_value(asn) AS asn, any_value(as_name) AS as_name,
-               string_agg(DISTINCT family, ',' ORDER BY family) AS families, sum(checkins)::BIGINT AS checkins,
+               nullif(array_to_string(list_sort(list_distinct(list(family))), ','), '') AS families,
+               sum(checkins)::BIGINT AS checkins,
                min(first_seen) AS first_seen, max(last_seen) AS last_seen
         FROM my_hosts GROUP BY bot ORDER BY last_seen DESC, ip"""))
 
@@ -222,7 +227,7 @@ def report_days(op: Operation, scope: Scope) -> list[date]:
     if not scope.has_addresses:
         return []
     return list(_cached("days", op, scope, None, None, lambda con: [
-        d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()]))
+        d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()], weeks=False))
 
 
 def csv_owner(name: str) -> str:
