@@ -16,14 +16,15 @@ docs/examples/console_client.py does):
 
 Each is measured twice:
 
-- *cold*: ``--cold`` requests one at a time, each after a summary file of
-  the period changed (its time touched: what a rebuilt day, a late segment
-  or the live day's refresh does), so that nothing the console remembers
-  from an earlier answer helps: the first request of a partner's visit;
+- *cold*: ``--cold`` requests one at a time, each after a summary file the
+  page reads changed (its time touched: what a rebuilt file or the live
+  day's refresh does to the console's remembered answers; the files are not
+  rebuilt), so that nothing remembered from an earlier answer helps: the
+  first request of a partner's visit;
 - *warm*: ``--requests`` requests, ``--concurrency`` in flight, after one
   cold request: paging and reloading.
 
-The hosts summary (:mod:`takedown.console.hosts`: day files, then week files)
+The hosts summary (:mod:`takedown.console.hosts`: day, week and span files)
 is built before the timing (what the first request of each closed day pays,
 reported apart). With ``--dir`` and ``--keep`` the dataset and the summary
 stay on disk and a later run reuses them.
@@ -123,10 +124,10 @@ def setup(directory: Path, asns: list[int]) -> tuple[Path, str, str]:
 
 
 class Client:
-    """One page kind's requests: ``send(client, i)`` makes the i-th request."""
+    """One page kind's requests: ``send(client, i)`` makes the i-th request; ``files``: the summary files it reads."""
 
-    def __init__(self, name: str, send):
-        self.name, self.send = name, send
+    def __init__(self, name: str, send, files: list[Path]):
+        self.name, self.send, self.files = name, send, files
 
 
 def page_client(path_of) -> callable:
@@ -231,14 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         hosts.ensure(op, weeks=False)
         days_s = time.perf_counter() - t
         t = time.perf_counter()
-        files, _live = hosts.ensure(op)
+        week_files, _live = hosts.ensure(op)
         weeks_s = time.perf_counter() - t
+        t = time.perf_counter()
+        span_files, _live = hosts.ensure(op, spans=True)
+        spans_s = time.perf_counter() - t
         summary = storage / "console" / "hosts"
-        day_bytes = sum(p.stat().st_size for p in summary.glob("date=*/*.parquet"))
-        week_bytes = sum(p.stat().st_size for p in summary.glob("week=*/*.parquet"))
-        print(f"  hosts summary of {ds['days']} days: days {days_s:.0f} s, {day_bytes / 2**20:.0f} MiB; "
-              f"weeks {weeks_s:.0f} s, {week_bytes / 2**20:.0f} MiB ({len(files)} files for the whole period)",
-              flush=True)
+        size = {k: sum(p.stat().st_size for p in summary.glob(f"{k}=*/*.parquet")) for k in ("date", "week", "weeks")}
+        print(f"  hosts summary of {ds['days']} days: days {days_s:.0f} s, {size['date'] / 2**20:.0f} MiB; "
+              f"weeks {weeks_s:.0f} s, {size['week'] / 2**20:.0f} MiB; spans {spans_s:.0f} s, "
+              f"{size['weeks'] / 2**20:.0f} MiB ({len(week_files)} week files, {len(span_files)} span files "
+              "for the whole period)", flush=True)
 
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
         server = subprocess.Popen([sys.executable, "-c", "import sys; from takedown.cli import main; sys.exit(main())",
@@ -251,26 +255,30 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 time.sleep(0.1)
 
-        def touch(i: int) -> None:
-            # a summary file of the period changes: every remembered answer is void
-            f = files[i % len(files)]
-            later = time.time() + i % 2
-            os.utime(f, (later, later))
+        def toucher(files: list[Path]):
+            def touch(i: int) -> None:
+                # a summary file the page reads changes: every remembered answer is void (the
+                # page's own files: a touched week file would also rebuild the span files)
+                os.utime(files[i % len(files)])
+            return touch
 
+        period = {"date_from": START.isoformat(), "date_to": (START + timedelta(days=DAYS - 1)).isoformat()}
+        api_files = hosts.ensure(op, START, START + timedelta(days=DAYS - 1), spans=True)[0]
         pages = max(1, -(-in_scope // 50))
         rnd = random.Random(a.seed)
         draws = [rnd.randint(1, pages) for _ in range(a.requests + a.cold + 1)]
-        period = {"date_from": START.isoformat(), "date_to": (START + timedelta(days=DAYS - 1)).isoformat()}
         kinds = [
-            Client("/my/figures", page_client(lambda i: "/my/figures")),
-            Client("/my/ips", page_client(lambda i: f"/my/ips?page={draws[i]}")),
-            Client("api ips/query", api_client(key_id, secret, lambda i: {**period, "page": draws[i], "size": 50})),
+            Client("/my/figures", page_client(lambda i: "/my/figures"), week_files),
+            Client("/my/ips", page_client(lambda i: f"/my/ips?page={draws[i]}"), span_files),
+            Client("api ips/query", api_client(key_id, secret, lambda i: {**period, "page": draws[i], "size": 50}),
+                   api_files),
         ]
         results = {}
         loads = [load_average()]
         for k in kinds:
+            hosts.ensure(op, spans=True)  # the span files rebuilt (untimed) after the week files were touched
             colds, warms = asyncio.run(measure(base, k.send, cold=a.cold, warm=a.requests,
-                                               concurrency=a.concurrency, touch=touch))
+                                               concurrency=a.concurrency, touch=toucher(k.files)))
             results[k.name] = {"cold": stats(colds), "warm": stats(warms)}
             loads.append(load_average())
             c, w = results[k.name]["cold"], results[k.name]["warm"]
@@ -278,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"warm p50 {w['p50'] * 1000:.0f} ms, p99 {w['p99'] * 1000:.0f} ms ({w['n']}, "
                   f"{a.concurrency} in flight); load {loads[-1]}", flush=True)
         result = {"machine": machine(), "dataset": ds, "asns": len(asns), "in_scope": in_scope,
-                  "summary_days_seconds": days_s, "summary_weeks_seconds": weeks_s, "summary_day_bytes": day_bytes,
-                  "summary_week_bytes": week_bytes, "pages": results, "concurrency": a.concurrency, "loads": loads}
+                  "summary_days_seconds": days_s, "summary_weeks_seconds": weeks_s, "summary_spans_seconds": spans_s,
+                  "summary_day_bytes": size["date"], "summary_week_bytes": size["week"],
+                  "summary_span_bytes": size["weeks"], "pages": results, "concurrency": a.concurrency, "loads": loads}
         save_run("console", result, render, "console_bench.py", argv, not a.no_write)
         return 0
     finally:
@@ -302,15 +311,16 @@ def render(r: dict, command: str) -> str:
         "(bench/telemetry_bench.py's generator)",
         f"- the partner: {r['asns']} AS claims, {r['in_scope']:,} infected addresses in scope",
         f"- hosts summary, built before the timing: day files {r['summary_day_bytes'] / 2**20:.0f} MiB, "
-        f"week files {r['summary_week_bytes'] / 2**20:.0f} MiB (this run: {r['summary_days_seconds']:.0f} s "
-        f"and {r['summary_weeks_seconds']:.0f} s; 0 s when a kept directory had them)",
+        f"week files {r['summary_week_bytes'] / 2**20:.0f} MiB, span files {r['summary_span_bytes'] / 2**20:.0f} MiB "
+        f"(this run: {r['summary_days_seconds']:.0f} s, {r['summary_weeks_seconds']:.0f} s and "
+        f"{r['summary_spans_seconds']:.0f} s; 0 s when a kept directory had them)",
         f"- `takedown console` (uvicorn, one process) on loopback; asyncio + httpx load generator, logged in "
         f"as the partner, or signing the API's requests with the partner's key",
         f"- load average (1, 5, 15 min) before and after each page kind: {'; '.join(r['loads'])} "
         "(the 2 CPUs are shared with other work)",
         "",
-        "Cold: requests one at a time, each after a summary file of the period changed (its time touched, as a "
-        "rebuilt day, a late segment or the live day's refresh does), so nothing remembered helps: a partner's "
+        "Cold: requests one at a time, each after a summary file the page reads changed (its time touched, as a "
+        "rebuilt file or the live day's refresh does), so nothing remembered helps: a partner's "
         f"first visit. Warm: after one cold request, {r['concurrency']} in flight, paging and reloading.",
         "",
         "| page | cold n | cold p50 | cold p99 | warm n | warm p50 | warm p99 | goal (p99) | |",

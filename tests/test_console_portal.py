@@ -300,6 +300,38 @@ def test_week_file_is_rebuilt_when_a_day_changes_or_a_day_appears(portal):
     assert sorted(p.name for p in files[0].parent.iterdir()) == ["hosts-1110000.parquet"]
 
 
+def test_aligned_closed_weeks_are_one_span_file(portal):
+    """W40-W47 (weeks 2960 to 2967 since 1970-01-05: an aligned run of 8)
+    are one span file for the address list: W41-W43 closed in the period,
+    the others without events."""
+    op = portal.ctx.operation
+    files, _ = hosts.ensure(op, FIRST, FIRST + timedelta(days=20), spans=True)
+    assert [f"{f.parent.name}/{f.name}" for f in files] == ["weeks=2026-W40+8/hosts-01110000.parquet"]
+    assert hosts.ensure(op, spans=True)[0][0] == files[0]  # the same file for the whole time
+    weeks, _ = hosts.ensure(op, FIRST, FIRST + timedelta(days=20))
+    merged = ("SELECT bot, ip4, ip6hi, ip6lo, asn, cc, family, sum(checkins), min(first_seen), max(last_seen) "
+              "FROM hosts GROUP BY ALL ORDER BY ALL")
+    span, parts = hosts.connect_hosts(files, []), hosts.connect_hosts(weeks, [])
+    try:
+        assert span.execute(merged).fetchall() == parts.execute(merged).fetchall() != []
+        assert span.execute("SELECT min(day), max(day) FROM hosts").fetchone() == (FIRST - timedelta(days=7),) * 2
+    finally:
+        span.close()
+        parts.close()
+    # a period cutting W43 (it has events) reads W41, W42 and W43's days: no run to merge
+    cut = hosts.ensure(op, FIRST, FIRST + timedelta(days=19), spans=True)[0]
+    assert [f.parent.name for f in cut][:2] == ["week=2026-W41", "week=2026-W42"]
+    assert all(f.parent.name.startswith("date=") for f in cut[2:]) and cut[2:]
+    (w42,) = [f for f in weeks if f.parent.name == "week=2026-W42"]
+    before = files[0].stat().st_mtime_ns
+    import os
+    import time
+    later = time.time() + 5
+    os.utime(w42, (later, later))
+    assert hosts.ensure(op, FIRST, FIRST + timedelta(days=20), spans=True)[0] == files
+    assert files[0].stat().st_mtime_ns != before  # rebuilt: a week file is newer
+
+
 @pytest.mark.parametrize("first,last", [(None, None), (0, 13), (2, 15), (7, 7), (6, 20)])
 def test_counts_over_week_and_day_files_equal_the_truth(portal, first, last):
     op = portal.ctx.operation

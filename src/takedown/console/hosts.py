@@ -19,6 +19,10 @@ columns, one row per address, family and enrichment over the week, ``day``
 its Monday. A period's whole weeks read these (a week's unique addresses are
 then a count over one file), its other days the day files; the week file is
 rebuilt when one of its day files is newer or the days with events change.
+Answers that do not count by week (the address list) read *span files*
+instead, ``weeks=YYYY-Www+N/hosts-<weeks>.parquet``: the week files of N
+weeks (8, 4 or 2, aligned on the week count since 1970-01-05) merged the
+same way, so eight weeks are one or two files of about one row per address.
 
 The rows are sorted by (asn, ip4, ip6hi, ip6lo) in small row groups, so a
 scope of a few ASes or prefixes (:func:`takedown.console.partnerdata.scope_sql`)
@@ -50,7 +54,7 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import TakedownError
 from takedown.operation import Operation
 
-__all__ = ["summary_path", "week_path", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts",
+__all__ = ["summary_path", "week_path", "merge", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts",
            "ROW_GROUP"]
 
 #: Rows per Parquet row group: small enough that a scope's AS or prefix
@@ -68,6 +72,11 @@ _SCHEMA = pa.schema([
 #: changed: at a few million check-ins a day it takes seconds to compute, and
 #: the writers add a segment every few seconds.
 LIVE_REFRESH = 60.0
+
+#: The most weeks one span file merges (a power of two): eight weeks of a
+#: partner's addresses are one or two files of about one row per address.
+SPAN = 8
+_EPOCH_MONDAY = date(1970, 1, 5)
 
 #: Seconds a week file of another set of days is kept after its
 #: replacement is written: a request that listed it just before still reads it.
@@ -139,9 +148,10 @@ def summarise(op: Operation, day: date) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in _ORDER]).cast(_SCHEMA)
 
 
-def summarise_week(files: list[Path], monday: date) -> pa.Table:
-    """The week summary from its day files: their rows merged per address,
-    family and enrichment (exact: the day rows are this grouping's parts)."""
+def merge(files: list[Path], monday: date) -> pa.Table:
+    """A week's (or a span's) summary from its day (or week) files: their
+    rows merged per address, family and enrichment, ``day`` the first Monday
+    (exact: the merged rows are this grouping's parts)."""
     con = connect_hosts(files, [])
     try:
         t = arrow_table(con.execute(f"""
@@ -163,15 +173,22 @@ def _write(path: Path, table: pa.Table) -> None:
 
 
 def ensure(op: Operation, date_from: date | None = None, date_to: date | None = None, *,
-           today: date | None = None, weeks: bool = True) -> tuple[list[Path], list[pa.Table]]:
+           today: date | None = None, weeks: bool = True, spans: bool = False) -> tuple[list[Path], list[pa.Table]]:
     """(the summary files of the closed days of the period, built or rebuilt
     as needed; the current day's summary, computed live, if in the period).
     With ``weeks``, a closed ISO week inside the period is one week file
-    instead of its day files (the rows have the week's Monday as ``day``)."""
+    instead of its day files (the rows have the week's Monday as ``day``);
+    with ``spans`` too, aligned runs of such weeks are one span file each
+    (for answers that do not count by week)."""
     today = today or datetime.now(timezone.utc).date()
     with _BUILD:
         files, live = _ensure(op, date_from, date_to, today)
-        return (_weeks(op.storage, files, date_from, date_to, today) if weeks else files), live
+        if weeks or spans:
+            files = _weeks(op.storage, files, date_from, date_to, today)
+        if spans:
+            busy = {d - timedelta(days=d.weekday()) for d in event_days(op.storage)}
+            files = _spans(op.storage, files, date_from, date_to, today, busy)
+        return files, live
 
 
 def _fresh(path: Path, stamp: float) -> bool:
@@ -179,6 +196,24 @@ def _fresh(path: Path, stamp: float) -> bool:
         return path.stat().st_mtime >= stamp
     except OSError:
         return False
+
+
+def _whole(monday: date, weeks: int, date_from: date | None, date_to: date | None, today: date) -> bool:
+    """Whether the ``weeks`` weeks from ``monday`` are closed and inside the period."""
+    sunday = monday + timedelta(days=7 * weeks - 1)
+    return sunday < today and not (date_from and monday < date_from) and not (date_to and sunday > date_to)
+
+
+def _merged(path: Path, parts: list[Path], monday: date) -> Path:
+    """``path``, the merge of ``parts``, (re)built when one of them is newer.
+    ``path``'s name says which parts there are; a file of the same folder for
+    another set of parts is stale, deleted once no request can still be reading it."""
+    if not _fresh(path, max(f.stat().st_mtime for f in parts)):
+        _write(path, merge(parts, monday))  # atomic: a reader keeps the old one
+        for old in path.parent.glob("hosts-*.parquet"):
+            if old != path and _fresh(path, old.stat().st_mtime + STALE_GRACE):
+                old.unlink(missing_ok=True)
+    return path
 
 
 def _weeks(storage: Path, files: list[Path], date_from: date | None, date_to: date | None,
@@ -190,19 +225,49 @@ def _weeks(storage: Path, files: list[Path], date_from: date | None, date_to: da
         by_week.setdefault(day - timedelta(days=day.weekday()), []).append((day, f))
     out: list[Path] = []
     for monday, days in by_week.items():
-        sunday = monday + timedelta(days=6)
-        if sunday >= today or (date_from and monday < date_from) or (date_to and sunday > date_to):
+        if not _whole(monday, 1, date_from, date_to, today):
             out += [f for _, f in days]
             continue
         have = {d.weekday() for d, _ in days}
-        path = week_path(storage, monday, "".join("1" if i in have else "0" for i in range(7)))
-        if not _fresh(path, max(f.stat().st_mtime for _, f in days)):
-            _write(path, summarise_week([f for _, f in days], monday))  # atomic: a reader keeps the old one
-            for old in path.parent.glob("hosts-*.parquet"):
-                # another set of days: stale, but a request may have listed it a moment ago
-                if old != path and _fresh(path, old.stat().st_mtime + STALE_GRACE):
-                    old.unlink(missing_ok=True)
-        out.append(path)
+        out.append(_merged(week_path(storage, monday, "".join("1" if i in have else "0" for i in range(7))),
+                           [f for _, f in days], monday))
+    return out
+
+
+def _spans(storage: Path, files: list[Path], date_from: date | None, date_to: date | None,
+           today: date, busy: set[date]) -> list[Path]:
+    """``files`` (week and day files, in order) with the week files of each
+    run of SPAN weeks (or half, a quarter...) aligned on the week count since
+    1970-01-05 replaced by its span file, when each of its weeks is closed and
+    inside the period or has no events at all (``busy``: the Mondays of the
+    weeks with events): a period of whole weeks is then a few files whatever
+    its length, the same files for every period that ends after its last events."""
+    mondays = {f: date.fromisocalendar(int(f.parent.name[5:9]), int(f.parent.name[11:13]), 1)
+               for f in files if f.parent.name.startswith("week=")}
+    out: list[Path] = []
+    i = 0
+    while i < len(files):
+        f = files[i]
+        monday = mondays.get(f)
+        n = SPAN
+        while monday and n > 1:
+            # the aligned run of n weeks holding this one (the weeks before it have no file here)
+            start = monday - timedelta(days=7 * (((monday - _EPOCH_MONDAY).days // 7) % n))
+            weeks = [start + timedelta(days=7 * k) for k in range(n)]
+            if all(m not in busy or _whole(m, 1, date_from, date_to, today) for m in weeks):
+                parts = [g for g in files[i:] if g in mondays and mondays[g] < weeks[-1] + timedelta(days=7)]
+                if len(parts) > 1:
+                    have = {(mondays[g] - start).days // 7 for g in parts}
+                    y, w, _ = start.isocalendar()
+                    name = "".join("1" if k in have else "0" for k in range(n))
+                    out.append(_merged(Path(storage) / "console" / "hosts" / f"weeks={y}-W{w:02d}+{n}" /
+                                       f"hosts-{name}.parquet", parts, start))
+                    i += len(parts)
+                    break
+            n //= 2
+        else:
+            out.append(f)
+            i += 1
     return out
 
 

@@ -99,11 +99,12 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _cached(what: str, op: Operation, scope: Scope, date_from: date | None, date_to: date | None, compute, *,
-            weeks: bool = True):
+            weeks: bool = True, spans: bool = False):
     """``compute(con)`` over a connection whose ``my_hosts`` view is the
     summary's rows of the period in scope, or its remembered answer; with
-    ``weeks``, a closed week's rows are its week file's (``day`` its Monday)."""
-    files, live = hosts.ensure(op, date_from, date_to, weeks=weeks)
+    ``weeks``, a closed week's rows are its week file's (``day`` its Monday),
+    with ``spans`` a run of closed weeks' rows are one span file's."""
+    files, live = hosts.ensure(op, date_from, date_to, weeks=weeks, spans=spans)
     key = (what, str(op.storage), scope, date_from, date_to, hosts.version(files, live))
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -145,7 +146,8 @@ def infected_ips(op: Operation, scope: Scope, date_from: date | None = None, dat
     most recently seen first."""
     if not scope.has_addresses:
         return [], 0
-    table = _cached("ips", op, scope, date_from, date_to, _ip_table)
+    # not by week: a span file holds about one row per address and family for several weeks
+    table = _cached("ips", op, scope, date_from, date_to, _ip_table, spans=True)
     return table.slice((page - 1) * size, size).to_pylist(), table.num_rows
 
 
