@@ -124,10 +124,11 @@ def setup(directory: Path, asns: list[int]) -> tuple[Path, str, str]:
 
 
 class Client:
-    """One page kind's requests: ``send(client, i)`` makes the i-th request; ``files``: the summary files it reads."""
+    """One page kind's requests: ``send(client, i)`` makes the i-th request; ``files``
+    and ``then``: the summary files it reads (``then``: made of ``files``)."""
 
-    def __init__(self, name: str, send, files: list[Path]):
-        self.name, self.send, self.files = name, send, files
+    def __init__(self, name: str, send, files: list[Path], then: list[Path] = ()):
+        self.name, self.send, self.files, self.then = name, send, files, then
 
 
 def page_client(path_of) -> callable:
@@ -255,11 +256,13 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 time.sleep(0.1)
 
-        def toucher(files: list[Path]):
+        def toucher(files: list[Path], then: list[Path] = ()):
             def touch(i: int) -> None:
-                # a summary file the page reads changes: every remembered answer is void (the
-                # page's own files: a touched week file would also rebuild the span files)
+                # a summary file the page reads changes: every remembered answer is void; the
+                # span files made of a touched week file are touched after it, so stay fresh
                 os.utime(files[i % len(files)])
+                for f in then:
+                    os.utime(f)
             return touch
 
         period = {"date_from": START.isoformat(), "date_to": (START + timedelta(days=DAYS - 1)).isoformat()}
@@ -268,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         rnd = random.Random(a.seed)
         draws = [rnd.randint(1, pages) for _ in range(a.requests + a.cold + 1)]
         kinds = [
-            Client("/my/figures", page_client(lambda i: "/my/figures"), week_files),
+            Client("/my/figures", page_client(lambda i: "/my/figures"), week_files, span_files),
             Client("/my/ips", page_client(lambda i: f"/my/ips?page={draws[i]}"), span_files),
             Client("api ips/query", api_client(key_id, secret, lambda i: {**period, "page": draws[i], "size": 50}),
                    api_files),
@@ -278,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in kinds:
             hosts.ensure(op, spans=True)  # the span files rebuilt (untimed) after the week files were touched
             colds, warms = asyncio.run(measure(base, k.send, cold=a.cold, warm=a.requests,
-                                               concurrency=a.concurrency, touch=toucher(k.files)))
+                                               concurrency=a.concurrency, touch=toucher(k.files, k.then)))
             results[k.name] = {"cold": stats(colds), "warm": stats(warms)}
             loads.append(load_average())
             c, w = results[k.name]["cold"], results[k.name]["warm"]

@@ -183,35 +183,39 @@ def ip_events(op: Operation, scope: Scope, ip: str, date_from: date | None = Non
         con.close()
 
 
-def _figures(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
-    """Every figure in one pass over the summary: the period's rows in scope
-    read once into a table, then aggregated several ways."""
-    con.execute("CREATE TEMP TABLE _mine AS SELECT strftime(day, '%G-W%V') AS week, bot, cc, asn, as_name, "
-                "family, checkins FROM my_hosts")
-    out = {
-        "weeks": _dicts(con.execute("SELECT week, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins "
-                                    "FROM _mine GROUP BY week ORDER BY week")),
-        "countries": _dicts(con.execute(
-            "SELECT upper(cc) AS cc, count(DISTINCT bot) AS unique_ips FROM _mine "
-            "GROUP BY 1 ORDER BY unique_ips DESC, cc NULLS LAST")),
-        "asns": _dicts(con.execute(
-            "SELECT asn, any_value(as_name) AS as_name, count(DISTINCT bot) AS unique_ips FROM _mine "
-            "GROUP BY asn ORDER BY unique_ips DESC, asn NULLS LAST")),
-        "families": _dicts(con.execute(
-            "SELECT family, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins FROM _mine "
-            "GROUP BY family ORDER BY unique_ips DESC, family NULLS LAST")),
-    }
-    for rows in out.values():
-        for r in rows:
-            r.update({k: int(v) for k, v in r.items() if k in ("unique_ips", "checkins")})
-    return out
+def _ints(rows: list[dict]) -> list[dict]:
+    for r in rows:
+        r.update({k: int(v) for k, v in r.items() if k in ("unique_ips", "checkins")})
+    return rows
+
+
+def _weeks(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Unique addresses and check-ins per ISO week: over week files, a
+    week's unique addresses are a count over one file's rows."""
+    return _ints(_dicts(con.execute(
+        "SELECT strftime(day, '%G-W%V') AS week, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins "
+        "FROM my_hosts GROUP BY week ORDER BY week")))
+
+
+def _parts(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
+    """The period's unique addresses by country, AS and family in one pass:
+    the rows in scope (span files: about one per address and family) read
+    once into a table, then aggregated three ways."""
+    con.execute("CREATE TEMP TABLE _mine AS SELECT bot, cc, asn, as_name, family, checkins FROM my_hosts")
+    return {k: _ints(_dicts(con.execute(q))) for k, q in (
+        ("countries", "SELECT upper(cc) AS cc, count(DISTINCT bot) AS unique_ips FROM _mine "
+                      "GROUP BY 1 ORDER BY unique_ips DESC, cc NULLS LAST"),
+        ("asns", "SELECT asn, any_value(as_name) AS as_name, count(DISTINCT bot) AS unique_ips FROM _mine "
+                 "GROUP BY asn ORDER BY unique_ips DESC, asn NULLS LAST"),
+        ("families", "SELECT family, count(DISTINCT bot) AS unique_ips, sum(checkins) AS checkins FROM _mine "
+                     "GROUP BY family ORDER BY unique_ips DESC, family NULLS LAST"))}
 
 
 def weekly(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None) -> list[dict]:
     """Unique infected addresses and check-ins per ISO week, in scope."""
     if not scope.has_addresses:
         return []
-    return [dict(r) for r in _cached("figures", op, scope, date_from, date_to, _figures)["weeks"]]
+    return [dict(r) for r in _cached("weeks", op, scope, date_from, date_to, _weeks)]
 
 
 def breakdown(op: Operation, scope: Scope, date_from: date | None = None, date_to: date | None = None,
@@ -220,7 +224,7 @@ def breakdown(op: Operation, scope: Scope, date_from: date | None = None, date_t
     family (the ``top`` largest of each, then by name)."""
     if not scope.has_addresses:
         return {"countries": [], "asns": [], "families": []}
-    got = _cached("figures", op, scope, date_from, date_to, _figures)
+    got = _cached("parts", op, scope, date_from, date_to, _parts, spans=True)
     return {k: [dict(r) for r in got[k][:top]] for k in ("countries", "asns", "families")}
 
 
