@@ -316,7 +316,7 @@ def render(r: dict, command: str) -> str:
         f"- hosts summary, built before the timing: day files {r['summary_day_bytes'] / 2**20:.0f} MiB, "
         f"week files {r['summary_week_bytes'] / 2**20:.0f} MiB, span files {r['summary_span_bytes'] / 2**20:.0f} MiB "
         f"(this run: {r['summary_days_seconds']:.0f} s, {r['summary_weeks_seconds']:.0f} s and "
-        f"{r['summary_spans_seconds']:.0f} s; 0 s when a kept directory had them)",
+        f"{r['summary_spans_seconds']:.0f} s; 0 s: a kept directory had them)",
         f"- `takedown console` (uvicorn, one process) on loopback; asyncio + httpx load generator, logged in "
         f"as the partner, or signing the API's requests with the partner's key",
         f"- load average (1, 5, 15 min) before and after each page kind: {'; '.join(r['loads'])} "

@@ -10,9 +10,10 @@ Two ways in:
   ``my_checkins`` and ``my_resolvers``: the rows of ``checkins`` and
   ``resolvers`` in scope. The daily CSVs (:func:`daily_csvs`) read them.
 - The *hosts summary* (:mod:`takedown.console.hosts`): one row per day,
-  infected address and family, enriched once when the day is closed. The
-  lists and figures (:func:`infected_ips`, :func:`weekly`,
-  :func:`breakdown`, :func:`report_days`) read its ``my_hosts`` view, which
+  infected address and family, enriched once when the day is closed, merged
+  per closed week (read by :func:`weekly`) and per aligned run of weeks
+  (read by :func:`infected_ips` and :func:`breakdown`; :func:`report_days`
+  reads the days). The lists and figures read its ``my_hosts`` view, which
   keeps the rows in scope by the same rule as :meth:`Scope.mask`, written
   as SQL so that DuckDB skips the row groups outside it.
 
