@@ -312,19 +312,21 @@ def open_hosts(op: Operation, date_from: date | None = None, date_to: date | Non
     return connect_hosts(*ensure(op, date_from, date_to, weeks=weeks))
 
 
-def _database() -> duckdb.DuckDBPyConnection:
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to the process's database (made under the lock: the
+    shared connection object itself is not for concurrent use)."""
     global _DB
     with _DB_LOCK:
         if _DB is None:
             _DB = duckdb.connect()
             _DB.execute("SET parquet_metadata_cache = true")
-        return _DB
+        return _DB.cursor()
 
 
 def connect_hosts(files: list[Path], live: list[pa.Table]) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (a cursor of the process's database: close it)
     with the temporary view ``hosts`` over :func:`ensure`'s answer."""
-    con = _database().cursor()
+    con = _cursor()
     con.execute("SET TimeZone = 'UTC'")
     parts = []
     if files:
