@@ -12,6 +12,7 @@ without loading numba, DuckDB, matplotlib or uvloop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -551,8 +552,11 @@ def demo(
     bots: int = typer.Option(50_000, "--bots", metavar="N", help="Infected hosts."),
     weeks: int = typer.Option(8, "--weeks", metavar="N", help="Emulated weeks."),
     seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
+    console: bool = typer.Option(True, "--console/--no-console", envvar="TAKEDOWN_DEMO_CONSOLE",
+                                 help="Afterwards, serve the web console on the demo's data until Ctrl-C "
+                                      "[env TAKEDOWN_DEMO_CONSOLE=0: no console]."),
 ) -> None:
-    """An emulated takedown end to end on loopback: sinkhole, range, report, truth check."""
+    """An emulated takedown end to end on loopback: sinkhole, range, report, truth check; then the web console."""
     from takedown.range.demo import check_args, default_start, run_demo
 
     check_args(weeks, seed)
@@ -583,8 +587,23 @@ def demo(
     for line in result.differences:
         print(f"  differs: {line}")
     print(f"differences from truth: {len(result.differences)}")
+    if console:
+        _demo_console(result)
     if result.differences:
         raise typer.Exit(1)
+
+
+def _demo_console(result) -> None:
+    from takedown.range.democonsole import open_console
+
+    dc = open_console(result.operation, result.range.truth.pop)
+    print(f"\nconsole: {dc.url}  (one-time passwords, shown once: each account sets its own at the first login)")
+    for a in dc.accounts:
+        who = f"{a.role}" + (f" of {a.partner}: {'; '.join(a.claims)}" if a.partner else "")
+        print(f"  {a.username:<9} {a.password}  {who}")
+    print("the console runs until Ctrl-C", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        dc.run()
 
 
 # --- the C&C tracker and its database (docs/tracker.md) ---------------------
