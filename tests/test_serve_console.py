@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+import test_serve
 from console_helpers import PASSWORD, csrf_of
 from net_helpers import TAKEDOWN, operation_text
 from takedown.console.store import ConsoleStore
@@ -30,28 +31,12 @@ def write_op(d: Path, console: str = "127.0.0.1:0", tls: str = "") -> Path:
     return op
 
 
-class Serve:
-    def __init__(self, d: Path):
-        self.dir = d
-        self.ready = d / "ready.json"
-        self.err = d / "serve.stderr"
-        with open(self.err, "wb") as fe:
-            self.proc = subprocess.Popen([TAKEDOWN, "serve", str(d / "operation.toml"), "--ready-file",
-                                          str(self.ready)], cwd=d, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=fe, start_new_session=True)
-        end = time.monotonic() + 60
-        while not self.ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError(f"takedown serve did not start:\n{self.stderr()}")
-            time.sleep(0.05)
-        self.info = json.loads(self.ready.read_text())
+class Serve(test_serve.Serve):
+    """test_serve's running server, with its console child."""
 
     @property
     def console(self) -> str:
         return self.info["console"][0]
-
-    def stderr(self) -> str:
-        return self.err.read_text(errors="replace")
 
     def children(self) -> dict[int, str]:
         """pid -> command line of the live children."""
@@ -73,15 +58,6 @@ class Serve:
                 # workers close the console's socket: only the console holds it
                 return pid
         raise AssertionError(f"no child holds the console's socket: {self.stderr()}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
 
 
 @pytest.fixture
@@ -165,10 +141,7 @@ def test_a_reload_that_moves_the_console_is_refused(served):
     s = served()
     op = s.dir / "operation.toml"
     op.write_text(op.read_text().replace('listen = "127.0.0.1:0"', 'listen = "127.0.0.1:1"'))
-    end = time.monotonic() + 20
-    while "reload (a file changed) failed" not in s.stderr():
-        assert time.monotonic() < end, s.stderr()
-        time.sleep(0.05)
+    s.wait_said("reload (a file changed) failed", 20)
     assert "[console] listen changed: restart takedown serve" in s.stderr()
     assert login_page(f"http://{s.console}").status_code == 200
     assert s.stop() == 0
