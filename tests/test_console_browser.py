@@ -25,6 +25,7 @@ import pytest
 
 from console_helpers import PASSWORD, make_console
 from net_helpers import CHROMIUM_FLAGS, TAKEDOWN
+from takedown.tracker.indicator import Indicator
 from test_report import make_events, write_dataset
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -46,6 +47,7 @@ def console_url(tmp_path_factory):
     s.add_user("opone", ONE_TIME, role="operator", must_change=True, by="test")
     s.add_claim(con.partners["CERT-A"], "cidr", CERT_A_NET, by="test")
     s.add_claim(con.partners["ISP-B"], "cidr", ISP_B_NET, by="test", status="approved")
+    con.ctx.tracker.add([Indicator("gate.c2-one.example", "domain", "zeus", status="online")], by="test")
     s.close()
     err = d / "console.stderr"
     with open(err, "wb") as fe:
@@ -181,10 +183,9 @@ def test_operator_changes_a_tracker_status(page):
     log_in(page, "opa")
     needs(page, "/tracker", "H2 (operator pages)")
     shot(page, "tracker")
-    # SELECTOR(after merge): an indicator's page, its status form (select name=status, reason)
-    first = page.locator("a[href^='/tracker/']").first
-    if first.count() == 0:
-        pytest.skip("the tracker is empty in this fixture: add an indicator after the merge (H2's page)")
+    # SELECTOR(after merge): the indicator's link on /tracker, its status form (select name=status, reason)
+    first = page.locator("a[href^='/tracker/']", has_text="gate.c2-one.example")
+    assert first.count() == 1, "the fixture's indicator gate.c2-one.example is not listed"
     first.click()
     page.select_option("select[name=status]", "offline")
     page.fill("[name=reason]", "checked by hand in the browser test")

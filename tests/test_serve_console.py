@@ -189,3 +189,15 @@ def test_serve_without_console_loads_no_web_stack():
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_a_bad_console_certificate_fails_at_start(tmp_path):
+    (tmp_path / "c.pem").write_text("not a certificate\n")
+    (tmp_path / "k.pem").write_text("not a key\n")
+    write_op(tmp_path, tls='certificate = "c.pem"\nprivate_key = "k.pem"\n')
+    r = subprocess.run([TAKEDOWN, "serve", str(tmp_path / "operation.toml")], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert f"console failed: console: cannot load the certificate {tmp_path / 'c.pem'}" in lines[-2]
+    assert lines[-1] == "Error: the console did not start serving (its error is above)"
