@@ -483,9 +483,8 @@ class Supervisor:
             os.close(r)
             self._close_inherited(CONSOLE)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent reloads; uvicorn stops on SIGTERM/SIGINT
-            # Imported here, in the console's own process: without [console]
-            # serve never loads Starlette, Jinja2 or DuckDB, and the workers
-            # forked from the parent do not carry them.
+            # Imported in the function (as in _bind_console): without
+            # [console], serve never loads the console, Starlette or uvicorn.
             from takedown.console import context as console_context
             from takedown.console import server as console_server
 
