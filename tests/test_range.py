@@ -252,8 +252,8 @@ def test_clock_past_9999_is_refused():
 
 
 def test_demo_cli_with_a_relative_directory(tmp_path):
-    r = subprocess.run([TAKEDOWN, "demo", "--out", "d", "--bots", "300", "--weeks", "1"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run([TAKEDOWN, "demo", "--out", "d", "--bots", "300", "--weeks", "1", "--no-console"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[-1] == "differences from truth: 0"
