@@ -6,19 +6,20 @@ real segment writer.
 Screenshots of the main pages go to tests/artifacts/console/ (gitignored;
 the README shows one of them).
 
-The flows that need the other pages of issue 16 (approving a claim on
-/partners, the partner's /my/ips and /my/reports, a status change on
-/tracker) are written below against the URLs of takedown.console.nav; their
-selectors are marked ``SELECTOR(after merge)`` where they guess at markup
-another module owns. Until that page exists (its URL answers 404 to the
-role that owns it) the test skips saying which page it waits for.
+The whole flow of issue 16 point 7: log in as an operator, approve a
+partner's claim (/claims), log in as that partner, see its own infected IPs
+and not another's (/my/ips), download its CSV (/my/reports), change a
+tracker status by hand (/tracker). Should one of those pages go away (its
+URL answers 404 to the role that owns it) the test skips saying which.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import time
+from csv import DictReader
 from pathlib import Path
 
 import pytest
@@ -148,33 +149,38 @@ def test_partner_sees_its_own_claims_only(page):
 
 def test_approve_a_claim_then_the_partner_sees_its_ips_and_its_csv(page, browser, console_url):
     log_in(page, "opa")
-    needs(page, "/partners", "H3 (claims)")
-    # SELECTOR(after merge): the pending claim's row on /partners and its approve button
+    needs(page, "/claims", "H3 (claims)")
+    shot(page, "claims-pending")
     row = page.locator("tr", has_text=CERT_A_NET)
-    row.get_by_role("button", name=re.compile("approve", re.I)).click()
+    row.get_by_role("button", name="Approve").click()
     page.wait_for_load_state()
-    assert "approved" in page.locator("tr", has_text=CERT_A_NET).inner_text()
+    assert page.locator("tr", has_text=CERT_A_NET).count() == 0  # no longer pending
+    page.goto("/partners")
     shot(page, "partners")
 
-    ctx = browser.new_context(base_url=console_url, accept_downloads=True)
+    ctx = browser.new_context(base_url=console_url, accept_downloads=True, viewport={"width": 1200, "height": 900})
     alice = ctx.new_page()
+    alice.set_default_timeout(15_000)
     try:
         log_in(alice, "alice")
         needs(alice, "/my/ips", "H6 (partner data)")
-        text = alice.content()
+        text = alice.locator("main").inner_text()
         # its own infected IPs (198.51.100.x), never ISP-B's (203.0.113.x)
         assert "198.51.100." in text and "203.0.113." not in text
         shot(alice, "my-ips")
         assert alice.goto("/my/ips/203.0.113.1").status == 404  # another partner's IP: does not exist
         needs(alice, "/my/reports", "H6 (partner data)")
-        # SELECTOR(after merge): the first CSV link of /my/reports
+        shot(alice, "my-reports")
+        alice.locator("a[href^='/my/reports/']").first.click()  # the newest day's files
+        alice.wait_for_load_state()
         link = alice.locator("a[href$='.csv']").first
         with alice.expect_download() as dl:
             link.click()
         csv = Path(dl.value.path()).read_text()
-        assert csv.splitlines()[0].startswith('"timestamp"') or csv.splitlines()[0].startswith("timestamp")
-        assert "198.51.100." in csv and "203.0.113." not in csv
-        shot(alice, "my-reports")
+        assert csv.splitlines()[0].lstrip('"').startswith("timestamp"), csv[:200]
+        sources = {row["src_ip"] for row in DictReader(io.StringIO(csv))}
+        # its own bots only (203.0.113.80, the sinkhole's address, is in dst_ip)
+        assert sources and all(ip.startswith("198.51.100.") for ip in sources), sources
     finally:
         ctx.close()
 
@@ -183,13 +189,12 @@ def test_operator_changes_a_tracker_status(page):
     log_in(page, "opa")
     needs(page, "/tracker", "H2 (operator pages)")
     shot(page, "tracker")
-    # SELECTOR(after merge): the indicator's link on /tracker, its status form (select name=status, reason)
-    first = page.locator("a[href^='/tracker/']", has_text="gate.c2-one.example")
-    assert first.count() == 1, "the fixture's indicator gate.c2-one.example is not listed"
-    first.click()
-    page.select_option("select[name=status]", "offline")
-    page.fill("[name=reason]", "checked by hand in the browser test")
-    page.get_by_role("button", name=re.compile("change|save|set", re.I)).click()
+    page.get_by_role("link", name="gate.c2-one.example").click()
     page.wait_for_load_state()
-    assert "offline" in page.content() and "checked by hand in the browser test" in page.content()
+    page.select_option("select[name=status]", "offline")
+    page.fill("input[name=reason]", "checked by hand in the browser test")
+    page.get_by_role("button", name="Change").click()
+    page.wait_for_load_state()
+    history = page.locator("tr", has_text="checked by hand in the browser test")
+    assert history.count() == 1 and "offline" in history.inner_text()
     shot(page, "tracker-indicator")
