@@ -52,6 +52,14 @@ def test_the_demo_serves_its_console_until_ctrl_c(tmp_path):
                 assert r.status_code == 303, r.text[:300]
                 home = c.get("/")  # a one-time password: a new one first
                 assert home.status_code == 303 and home.headers["location"].startswith("/password")
+                if user == "isp2":  # its own bots: the approved AS's, and no other network's
+                    new = "a new password for isp2"
+                    c.post("/password", data={"current": accounts[user].group(2), "new": new, "again": new,
+                                              "csrf_token": csrf_of(c.get("/password").text)})
+                    ips = c.get("/my/ips")
+                    assert ips.status_code == 200
+                    asns = set(re.findall(r"<td>AS(\d+) ", ips.text))
+                    assert asns == {accounts[user].group(5)}, asns
             with httpx.Client(base_url=url, timeout=10) as c:
                 wrong = c.post("/login", data={"username": user, "password": "not it",
                                                "csrf_token": csrf_of(c.get("/login").text), "next": "/"})
