@@ -1,7 +1,8 @@
 """``takedown demo`` (``make run``) ends on the web console: an operator and
 two partners' users on the demo's data, their one-time passwords printed,
 served on loopback until Ctrl-C; ``--no-console`` (or
-TAKEDOWN_DEMO_CONSOLE=0) ends the demo with its report."""
+TAKEDOWN_DEMO_CONSOLE=0, tests/test_range.py) ends the demo with its report; without
+a terminal the accounts are made and printed and the demo ends."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def demo(out: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Pop
 
 
 def test_the_demo_serves_its_console_until_ctrl_c(tmp_path):
-    proc, log = demo(tmp_path / "demo")
+    proc, log = demo(tmp_path / "demo", "--console")  # stdin is not a terminal here: ask for it
     try:
         end = time.monotonic() + 240
         while "the console runs until Ctrl-C" not in log.read_text():
@@ -72,12 +73,19 @@ def test_the_demo_serves_its_console_until_ctrl_c(tmp_path):
             proc.wait()
 
 
-def test_no_console_ends_with_the_report(tmp_path):
-    proc, log = demo(tmp_path / "demo", env={"TAKEDOWN_DEMO_CONSOLE": "0"})
+def test_without_a_terminal_the_demo_makes_the_accounts_and_ends(tmp_path):
+    """``make run`` from a script or CI must end: without a terminal (and
+    without --console) the accounts are made and printed, the console is not
+    left running, and the line says how to serve it."""
+    proc, log = demo(tmp_path / "demo")
     try:
         assert proc.wait(240) == 0, log.read_text()[-1000:]
     finally:
         if proc.poll() is None:
             proc.kill()
     text = log.read_text()
-    assert "differences from truth: 0" in text and "console:" not in text
+    assert "differences from truth: 0" in text
+    assert {m.group(1) for m in ACCOUNT.finditer(text)} == {"operator", "isp1", "isp2"}, text[-1500:]
+    assert re.search(r"^not a terminal, so the console is not left running; serve it with: takedown console "
+                     r"\S*operation\.toml$", text, re.M), text[-800:]
+    assert "the console runs until Ctrl-C" not in text

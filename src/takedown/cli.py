@@ -552,9 +552,10 @@ def demo(
     bots: int = typer.Option(50_000, "--bots", metavar="N", help="Infected hosts."),
     weeks: int = typer.Option(8, "--weeks", metavar="N", help="Emulated weeks."),
     seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
-    console: bool = typer.Option(True, "--console/--no-console", envvar="TAKEDOWN_DEMO_CONSOLE",
-                                 help="Afterwards, serve the web console on the demo's data until Ctrl-C "
-                                      "[env TAKEDOWN_DEMO_CONSOLE=0: no console]."),
+    console: Optional[bool] = typer.Option(None, "--console/--no-console", envvar="TAKEDOWN_DEMO_CONSOLE",
+                                           help="Afterwards, serve the web console on the demo's data until Ctrl-C "
+                                                "(default: when run from a terminal; without one, its accounts "
+                                                "are made and printed) [env TAKEDOWN_DEMO_CONSOLE=1|0]."),
 ) -> None:
     """An emulated takedown end to end on loopback: sinkhole, range, report, truth check; then the web console."""
     from takedown.range.demo import check_args, default_start, run_demo
@@ -587,13 +588,13 @@ def demo(
     for line in result.differences:
         print(f"  differs: {line}")
     print(f"differences from truth: {len(result.differences)}")
-    if console:
-        _demo_console(result)
+    if console is not False:
+        _demo_console(result, serve=console or sys.stdin.isatty())
     if result.differences:
         raise typer.Exit(1)
 
 
-def _demo_console(result) -> None:
+def _demo_console(result, serve: bool) -> None:
     from takedown.range.democonsole import open_console
 
     dc = open_console(result.operation, result.range.truth.pop)
@@ -601,7 +602,14 @@ def _demo_console(result) -> None:
     for a in dc.accounts:
         who = f"{a.role}" + (f" of {a.partner}: {'; '.join(a.claims)}" if a.partner else "")
         print(f"  {a.username:<9} {a.password}  {who}")
-    print("the console runs until Ctrl-C", flush=True)
+    again = f"takedown console {display_path(result.operation.path)}"
+    if not serve:
+        # a script, CI or a pipe: nobody is there to press Ctrl-C, so the demo
+        # ends here; the accounts stay in the demo's database
+        dc.close()
+        print(f"not a terminal, so the console is not left running; serve it with: {again}", flush=True)
+        return
+    print(f"the console runs until Ctrl-C (later, serve it again with: {again})", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         dc.run()
 

@@ -53,6 +53,11 @@ class DemoConsole:
     def url(self) -> str:
         return console_server.url(self.ctx, self.sock)
 
+    def close(self) -> None:
+        """Not served after all: the socket and the database let go."""
+        self.sock.close()
+        self.ctx.store.close()
+
     def run(self, ready=None) -> None:
         """Serve until SIGINT/SIGTERM (Ctrl-C)."""
         try:
