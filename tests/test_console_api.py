@@ -210,7 +210,11 @@ def test_ips_get_other_partners_address_is_404(keyed):
     r = keyed.call("ips/get", ip=A_IP)
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["ip"] == A_IP and got["checkins"]["total"] == sum(e["ip"] == A_IP for e in keyed.checkins)
+    seen = sum(e["ip"] == A_IP for e in keyed.checkins + keyed.dns)
+    assert got["ip"] == A_IP and got["total"] == seen and len(got["events"]) == min(seen, 100)
+    assert [e["time"] for e in got["events"]] == sorted((e["time"] for e in got["events"]), reverse=True)
+    assert {e["src_ip"] for e in got["events"]} == {A_IP}
+    assert keyed.call("ips/get", ip=A_IP, size=1, page=2).json()["events"] == got["events"][1:2]
     r = keyed.call("ips/get", ip=B_IP)
     assert r.status_code == 404 and B_IP not in r.text
     assert keyed.call("ips/get", "ISP-B", ip=B_IP).status_code == 200
@@ -226,6 +230,8 @@ def test_tracker_query_in_scope_only(keyed):
     online = keyed.call("tracker/query", status="online").json()
     assert [e["value"] for e in online["entries"]] == ["198.51.100.7"] and online["total"] == 1
     assert keyed.call("tracker/query", family="waledac").json()["total"] == 1
+    assert [e["value"] for e in keyed.call("tracker/query", kind="url").json()["entries"]] == [
+        "http://198.51.100.8/gate.php"]
     assert keyed.call("tracker/query", status="bogus").status_code == 400
 
 
