@@ -323,6 +323,31 @@ def test_keys_page_create_shows_secret_once_and_revoke(console):
     assert a.post("/my/keys", data={"label": "", "csrf_token": token}).status_code == 400
 
 
+def test_operator_lists_and_revokes_a_partners_keys(console):
+    s = console.store
+    a_id, b_id = console.partners["CERT-A"], console.partners["ISP-B"]
+    mine, _ = apikeys.create(s, console.ctx.secret, a_id, "nightly <i>fetch</i>", by="alice")
+    other, _ = apikeys.create(s, console.ctx.secret, b_id, "bob's", by="bob")
+    op = console.client("opa")
+    page = op.get(f"/partners/{a_id}").text
+    assert mine.key_id in page and other.key_id not in page and "nightly &lt;i&gt;fetch" in page
+    assert f'action="/partners/{a_id}/keys/{mine.key_id}/revoke"' in page
+    token = console.csrf(op, f"/partners/{a_id}")
+    assert op.post(f"/partners/{a_id}/keys/{mine.key_id}/revoke").status_code == 403  # no CSRF token
+    # another partner's key under this partner's URL does not exist
+    assert op.post(f"/partners/{a_id}/keys/{other.key_id}/revoke", data={"csrf_token": token}).status_code == 404
+    assert apikeys.key(s, other.key_id).revoked is None
+    r = op.post(f"/partners/{a_id}/keys/{mine.key_id}/revoke", data={"csrf_token": token})
+    assert (r.status_code, r.headers["location"]) == (303, f"/partners/{a_id}")
+    assert apikeys.key(s, mine.key_id).revoked is not None
+    entry = s.audit_log(action="apikey-revoke")[0]
+    assert (entry.actor, entry.target) == ("opa", mine.key_id)
+    assert "revoked" in op.get(f"/partners/{a_id}").text
+    alice = console.client("alice")  # a partner never reaches the operators' route
+    assert alice.post(f"/partners/{b_id}/keys/{other.key_id}/revoke",
+                      data={"csrf_token": console.csrf(alice, "/my/keys")}).status_code == 404
+
+
 # --- CLI ------------------------------------------------------------------------
 
 def _cli(*args, env=None):
