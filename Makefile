@@ -2,6 +2,9 @@
 # Each bootstraps what it needs (Debian packages via apt-get, .venv via pip).
 # `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="dns_query proxy"]`: the atheris
 # harnesses of fuzz/, FUZZ_SECONDS each (docs/fuzzing.md).
+# `make run` ends on the web console until Ctrl-C when run from a terminal (without one
+# it prints the console's accounts and ends); TAKEDOWN_DEMO_CONSOLE=0 make run ends with
+# the report (docs/console.md).
 .PHONY: run test bench bootstrap clean fuzz
 
 VENV := .venv

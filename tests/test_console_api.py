@@ -210,7 +210,11 @@ def test_ips_get_other_partners_address_is_404(keyed):
     r = keyed.call("ips/get", ip=A_IP)
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["ip"] == A_IP and got["checkins"]["total"] == sum(e["ip"] == A_IP for e in keyed.checkins)
+    seen = sum(e["ip"] == A_IP for e in keyed.checkins + keyed.dns)
+    assert got["ip"] == A_IP and got["total"] == seen and len(got["events"]) == min(seen, 100)
+    assert [e["time"] for e in got["events"]] == sorted((e["time"] for e in got["events"]), reverse=True)
+    assert {e["src_ip"] for e in got["events"]} == {A_IP}
+    assert keyed.call("ips/get", ip=A_IP, size=1, page=2).json()["events"] == got["events"][1:2]
     r = keyed.call("ips/get", ip=B_IP)
     assert r.status_code == 404 and B_IP not in r.text
     assert keyed.call("ips/get", "ISP-B", ip=B_IP).status_code == 200
@@ -226,6 +230,8 @@ def test_tracker_query_in_scope_only(keyed):
     online = keyed.call("tracker/query", status="online").json()
     assert [e["value"] for e in online["entries"]] == ["198.51.100.7"] and online["total"] == 1
     assert keyed.call("tracker/query", family="waledac").json()["total"] == 1
+    assert [e["value"] for e in keyed.call("tracker/query", kind="url").json()["entries"]] == [
+        "http://198.51.100.8/gate.php"]
     assert keyed.call("tracker/query", status="bogus").status_code == 400
 
 
@@ -315,6 +321,31 @@ def test_keys_page_create_shows_secret_once_and_revoke(console):
     r = a.post(f"/my/keys/{key_id}/revoke", data={"csrf_token": token})
     assert r.status_code == 303 and apikeys.key(console.store, key_id).revoked is not None
     assert a.post("/my/keys", data={"label": "", "csrf_token": token}).status_code == 400
+
+
+def test_operator_lists_and_revokes_a_partners_keys(console):
+    s = console.store
+    a_id, b_id = console.partners["CERT-A"], console.partners["ISP-B"]
+    mine, _ = apikeys.create(s, console.ctx.secret, a_id, "nightly <i>fetch</i>", by="alice")
+    other, _ = apikeys.create(s, console.ctx.secret, b_id, "bob's", by="bob")
+    op = console.client("opa")
+    page = op.get(f"/partners/{a_id}").text
+    assert mine.key_id in page and other.key_id not in page and "nightly &lt;i&gt;fetch" in page
+    assert f'action="/partners/{a_id}/keys/{mine.key_id}/revoke"' in page
+    token = console.csrf(op, f"/partners/{a_id}")
+    assert op.post(f"/partners/{a_id}/keys/{mine.key_id}/revoke").status_code == 403  # no CSRF token
+    # another partner's key under this partner's URL does not exist
+    assert op.post(f"/partners/{a_id}/keys/{other.key_id}/revoke", data={"csrf_token": token}).status_code == 404
+    assert apikeys.key(s, other.key_id).revoked is None
+    r = op.post(f"/partners/{a_id}/keys/{mine.key_id}/revoke", data={"csrf_token": token})
+    assert (r.status_code, r.headers["location"]) == (303, f"/partners/{a_id}")
+    assert apikeys.key(s, mine.key_id).revoked is not None
+    entry = s.audit_log(action="apikey-revoke")[0]
+    assert (entry.actor, entry.target) == ("opa", mine.key_id)
+    assert "revoked" in op.get(f"/partners/{a_id}").text
+    alice = console.client("alice")  # a partner never reaches the operators' route
+    assert alice.post(f"/partners/{b_id}/keys/{other.key_id}/revoke",
+                      data={"csrf_token": console.csrf(alice, "/my/keys")}).status_code == 404
 
 
 # --- CLI ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 
 from takedown.console import assets, auth
 from takedown.console.access import ACCESS
-from takedown.console.partnerdata import csv_owner, daily_csvs
+from takedown.console.partnerdata import daily_csvs
 from takedown.console.scope import scope_of
 from test_report import epoch, write_dataset
 
@@ -93,7 +93,7 @@ def world(console) -> World:
     csv = {}
     for name, pid in console.partners.items():
         scope = scope_of(s, pid)
-        files = daily_csvs(console.ctx.operation, scope, DAY, owner=csv_owner(s.partner(pid).name))
+        files = daily_csvs(console.ctx.operation, scope, DAY, partner=s.partner(pid).name)
         assert files, f"no CSV for {name} on {day}"
         csv[name] = files[0][0]
 

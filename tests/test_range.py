@@ -5,6 +5,7 @@ from what the sinkhole stored must equal the range's truth, count for count."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -252,8 +253,10 @@ def test_clock_past_9999_is_refused():
 
 
 def test_demo_cli_with_a_relative_directory(tmp_path):
-    r = subprocess.run([TAKEDOWN, "demo", "--out", "d", "--bots", "300", "--weeks", "1"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300)
+    # TAKEDOWN_DEMO_CONSOLE=0 (--no-console): the demo ends with its report, no console accounts
+    r = subprocess.run([TAKEDOWN, "demo", "--out", "d", "--bots", "300", "--weeks", "1"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TAKEDOWN_DEMO_CONSOLE": "0"})
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert lines[-1] == "differences from truth: 0"

@@ -83,10 +83,17 @@ class Serve:
         self.info = json.loads(self.ready.read_text())
         host, _, port = self.info["dns"][0].rpartition(":")
         self.dns_port = int(port)
-        self.http_port = int(self.info["http"][0].rpartition(":")[2])
+        self.http_port = int(self.info["http"][0].rpartition(":")[2]) if self.info["http"] else None
 
     def stderr(self) -> str:
         return self.err.read_text(errors="replace")
+
+    def wait_said(self, text: str, timeout: float = 10) -> None:
+        """Until the server's log says ``text``."""
+        end = time.monotonic() + timeout
+        while text not in self.stderr():
+            assert time.monotonic() < end, self.stderr()
+            time.sleep(0.05)
 
     def generation(self) -> int:
         return json.loads(self.ready.read_text())["generation"]
@@ -243,10 +250,7 @@ def test_a_reload_that_moves_a_listener_is_refused(server):
     s = server(workers=1)
     op = s.dir / "operation.toml"
     op.write_text(op.read_text().replace('[http]\nlisten = ["127.0.0.1:0"]', '[http]\nlisten = ["127.0.0.1:1"]'))
-    end = time.monotonic() + 10
-    while "reload (a file changed) failed" not in s.stderr():
-        assert time.monotonic() < end, s.stderr()
-        time.sleep(0.05)
+    s.wait_said("reload (a file changed) failed")
     assert "[http] listen changed: restart takedown serve" in s.stderr()
     assert get(s.http_port)[0] == 200
     assert s.stop() == 0

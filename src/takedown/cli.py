@@ -12,6 +12,7 @@ without loading numba, DuckDB, matplotlib or uvloop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -551,8 +552,12 @@ def demo(
     bots: int = typer.Option(50_000, "--bots", metavar="N", help="Infected hosts."),
     weeks: int = typer.Option(8, "--weeks", metavar="N", help="Emulated weeks."),
     seed: int = typer.Option(1, "--seed", metavar="S", help="Random seed."),
+    console: Optional[bool] = typer.Option(None, "--console/--no-console", envvar="TAKEDOWN_DEMO_CONSOLE",
+                                           help="Afterwards, serve the web console on the demo's data until Ctrl-C "
+                                                "(default: when run from a terminal; without one, its accounts "
+                                                "are made and printed) [env TAKEDOWN_DEMO_CONSOLE=1|0]."),
 ) -> None:
-    """An emulated takedown end to end on loopback: sinkhole, range, report, truth check."""
+    """An emulated takedown end to end on loopback: sinkhole, range, report, truth check; then the web console."""
     from takedown.range.demo import check_args, default_start, run_demo
 
     check_args(weeks, seed)
@@ -583,8 +588,30 @@ def demo(
     for line in result.differences:
         print(f"  differs: {line}")
     print(f"differences from truth: {len(result.differences)}")
+    if console is not False:
+        _demo_console(result, serve=console or sys.stdin.isatty())
     if result.differences:
         raise typer.Exit(1)
+
+
+def _demo_console(result, serve: bool) -> None:
+    from takedown.range.democonsole import open_console
+
+    dc = open_console(result.operation, result.range.truth.pop)
+    print(f"\nconsole: {dc.url}  (one-time passwords, shown once: each account sets its own at the first login)")
+    for a in dc.accounts:
+        who = f"{a.role}" + (f" of {a.partner}: {'; '.join(a.claims)}" if a.partner else "")
+        print(f"  {a.username:<9} {a.password}  {who}")
+    again = f"takedown console {display_path(result.operation.path)}"
+    if not serve:
+        # a script, CI or a pipe: nobody is there to press Ctrl-C, so the demo
+        # ends here; the accounts stay in the demo's database
+        dc.close()
+        print(f"not a terminal, so the console is not left running; serve it with: {again}", flush=True)
+        return
+    print(f"the console runs until Ctrl-C (later, serve it again with: {again})", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        dc.run()
 
 
 # --- the C&C tracker and its database (docs/tracker.md) ---------------------

@@ -122,7 +122,8 @@ def same_listeners(old: Operation, new: Operation) -> None:
     def addrs(op: Operation) -> dict[str, tuple]:
         return {"dns": op.dns.listen, "workers": (str(op.dns.workers),), "service": (op.service,),
                 **{k: (getattr(op, k).listen if getattr(op, k) else ()) for k in ("http", "tls", "tcp")},
-                "control": (op.control.listen,) if op.control else ()}
+                "control": (op.control.listen,) if op.control else (),
+                "console": (op.console.listen,) if op.console else ()}
     a, b = addrs(old), addrs(new)
     changed = [k for k in a if a[k] != b[k]]
     if changed:

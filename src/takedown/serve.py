@@ -60,6 +60,17 @@ socketpair to the parent on which it answers health pings from its event
 loop, and publishes its counts to the metrics once per flush interval
 (:class:`takedown.metrics.Publisher`); the parent counts reloads and
 restarts. Without ``[control]`` none of it runs.
+
+*Console* (``[console]``, :mod:`takedown.console`, docs/console.md): the
+parent binds the console's socket with the other listeners (before dropping
+root) and forks one more child, not a worker: it builds the console's
+context as the service user and serves the web console on that socket
+(uvicorn). It is supervised like a worker: started again if it dies (after
+0.5 s, doubling up to a minute while it keeps dying within seconds),
+replaced on every reload (the new one serves on the same socket before the
+old one is told to stop with SIGTERM and finishes the requests in progress),
+stopped with the server. A reload that changes ``[console] listen`` is
+refused like any other listener's.
 """
 
 from __future__ import annotations
@@ -105,6 +116,9 @@ _PAUSE_TIMEOUT = 5.0  # seconds a reload waits for the retiring workers to stop 
 _RETIRE_GRACE = 10.0  # seconds a retiring worker may take to finish requests in progress
 _WATCH_INTERVAL = 1.0
 _COMPACT_INTERVAL = 60.0  # seconds between looks for a day to compact
+CONSOLE = -1  # the console child's slot number (workers have 0..n-1)
+_CONSOLE_BACKOFF = (0.5, 60.0)  # first and longest wait before the console is started again
+_CONSOLE_STABLE = 10.0  # seconds a console must live for its next restart to wait the first delay again
 NET_KINDS = ("http", "tls", "tcp")
 
 
@@ -356,7 +370,7 @@ class _Child:
 
 class Supervisor:
     def __init__(self, path: Path, overrides: Overrides, rt: Runtime, slots: list[Slot], ready_file: Path | None,
-                 control: socket.socket | None = None):
+                 control: socket.socket | None = None, console: socket.socket | None = None):
         self.path = path
         self.overrides = overrides
         self.rt = rt
@@ -369,6 +383,10 @@ class Supervisor:
         self.control = control_mod.ControlServer(control, self.health) if control is not None else None
         self.compactor: int | None = None  # pid of the compaction child while one runs
         self.next_compact = 0.0  # monotonic time of the next look for days to compact
+        self.console = console  # the console's listening socket (None without [console])
+        self.console_due: float | None = None  # monotonic time to start the console again after it died
+        self.console_delay = _CONSOLE_BACKOFF[0]
+        self.console_started = 0.0
 
     def _close_control(self) -> None:
         """In a forked child: the control socket and the workers' ping ends are the parent's."""
@@ -376,6 +394,20 @@ class Supervisor:
         for c in self.children.values():
             if c.ping is not None:
                 c.ping.close()
+
+    def _close_inherited(self, keep_slot: int | None) -> None:
+        """In a forked child: close what is not its own (the other slots'
+        sockets, the console's, the control socket, the other children's pipes)."""
+        for c in self.children.values():
+            if c.ready is not None:
+                os.close(c.ready)
+        for j, s in enumerate(self.slots):
+            if j != keep_slot:
+                s.close()
+        if self.console is not None and keep_slot != CONSOLE:
+            self.console.close()
+        if self.control is not None:
+            self._close_control()
 
     def health(self) -> str | None:
         """None when every slot has a worker that answers a ping and reports
@@ -417,18 +449,17 @@ class Supervisor:
 
         def work() -> None:
             os.close(r)
-            for c in self.children.values():
-                if c.ready is not None:
-                    os.close(c.ready)
-            for j, s in enumerate(self.slots):
-                if j != index:
-                    s.close()
-            if mine is not None:  # the parent's ends and its control socket are not the worker's
+            if mine is not None:  # the parent's end is not the worker's
                 mine.close()
-                self._close_control()
+            self._close_inherited(index)
             _worker_main(self.rt, self.slots[index], index, w, theirs)
 
-        pid = _fork(f"worker {index}", work)
+        return self._started(_fork(f"worker {index}", work), index, r, w, mine, theirs, wait)
+
+    def _started(self, pid: int, index: int, r: int, w: int, mine: socket.socket | None,
+                 theirs: socket.socket | None, wait: bool) -> int | None:
+        """The parent's side of a fork: keep the child; with ``wait``, its pid
+        once it serves, None (and it killed) if it did not start."""
         os.close(w)
         if theirs is not None:
             theirs.close()
@@ -439,6 +470,29 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         return None
+
+    def spawn_console(self, wait: bool) -> int | None:
+        """Fork the console's process with the current operation; with
+        ``wait``, return once it serves (None if it failed to)."""
+        gc.freeze()
+        r, w = os.pipe()
+        op = self.rt.operation
+        sock = self.console
+
+        def work() -> None:
+            os.close(r)
+            self._close_inherited(CONSOLE)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent reloads; uvicorn stops on SIGTERM/SIGINT
+            # Imported in the function (as in _bind_console): without
+            # [console], serve never loads the console, Starlette or uvicorn.
+            from takedown.console import context as console_context
+            from takedown.console import server as console_server
+
+            ctx = console_context.build(op)
+            console_server.run_on(ctx, sock, ready=lambda: os.write(w, b"r"))
+
+        self.console_started = time.monotonic()
+        return self._started(_fork("console", work), CONSOLE, r, w, None, None, wait)
 
     def _wait_paused(self, retiring: list[_Child]) -> None:
         """Until each retiring worker has stopped reading its sockets (it writes
@@ -508,10 +562,7 @@ class Supervisor:
             return
 
         def work() -> None:
-            for s in self.slots:  # it serves nothing: the listeners stay with the workers
-                s.close()
-            if self.control is not None:
-                self._close_control()
+            self._close_inherited(None)  # it serves nothing: the listeners stay with the workers
             os.nice(10)
             t0 = time.monotonic()
             try:
@@ -540,6 +591,7 @@ class Supervisor:
         for kind in NET_KINDS:
             out[kind] = [join(h, p) for k, h, p, _s in s.net if k == kind]
         out["control"] = [self.control.address] if self.control is not None else []
+        out["console"] = [join(*self.console.getsockname()[:2])] if self.console is not None else []
         return out
 
     def write_ready(self) -> None:
@@ -562,6 +614,9 @@ class Supervisor:
             if self.spawn(i, wait=True) is None and self.stop_signal is None:
                 self._shutdown(signal.SIGTERM)
                 raise ServeError(f"worker {i} did not start serving")
+        if self.console is not None and self.spawn_console(wait=True) is None and self.stop_signal is None:
+            self._shutdown(signal.SIGTERM)
+            raise ServeError("the console did not start serving (its error is above)")
         if self.stop_signal is None:
             say(self.ready_line())
             self.write_ready()
@@ -574,11 +629,16 @@ class Supervisor:
             self.maybe_compact()
             time.sleep(0.2)  # a signal cuts it short only by running its handler: stop takes up to 0.2 s
             for c in self._reap():
-                if c.generation == self.generation and self.stop_signal is None:
+                if c.slot == CONSOLE:
+                    self._console_died(c)
+                elif c.generation == self.generation and self.stop_signal is None:
                     say(f"worker {c.slot} exited; starting it again")
                     metrics.record_worker_restart()
                     time.sleep(0.5)
                     self.spawn(c.slot, wait=False)
+            if self.console_due is not None and time.monotonic() >= self.console_due and self.stop_signal is None:
+                self.console_due = None
+                self.spawn_console(wait=False)
             if time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + _WATCH_INTERVAL
                 now = rt_mod.snapshot(self.rt.files)
@@ -632,10 +692,38 @@ class Supervisor:
                 retiring.append(prev)
         del old_rt
         self._wait_paused(retiring)
+        if self.console is not None and self.stop_signal is None:
+            outcome = self._reload_console(old.get(CONSOLE), why) or outcome
         metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")
         return f"serving generation {self.generation}: {summary(new)}"
+
+    def _console_died(self, c: _Child) -> None:
+        """Start it again later (not now: the loop must go on serving the
+        workers), sooner if it had served a while."""
+        if c.generation != self.generation or self.stop_signal is not None:
+            return  # a retired one, or stopping
+        if time.monotonic() - self.console_started >= _CONSOLE_STABLE:
+            self.console_delay = _CONSOLE_BACKOFF[0]
+        say(f"the console exited; starting it again in {self.console_delay:g}s")
+        self.console_due = time.monotonic() + self.console_delay
+        self.console_delay = min(self.console_delay * 2, _CONSOLE_BACKOFF[1])
+
+    def _reload_console(self, prev: _Child | None, why: str) -> str | None:
+        """A new console on the new operation, then the old one stopped
+        (SIGTERM: uvicorn finishes the requests in progress)."""
+        if self.spawn_console(wait=True) is None:
+            say(f"reload ({why}): the new console did not start; the previous one keeps serving")
+            if prev is not None:
+                prev.generation = self.generation
+            return "partial"
+        self.console_due = None
+        if prev is not None:
+            prev.generation = -1
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(prev.pid, signal.SIGTERM)
+        return None
 
     def _shutdown(self, sig: int | None) -> None:
         sig = sig or signal.SIGTERM
@@ -658,6 +746,8 @@ class Supervisor:
             self.children.pop(pid, None)
         for s in self.slots:
             s.close()
+        if self.console is not None:
+            self.console.close()
         if self.control is not None:
             self.control.stop()
 
@@ -735,6 +825,18 @@ def _become(op: Operation, account: privileges.Account | None, ready_file: Path 
     return f"running as user {account.user}, group {account.group}"
 
 
+def _bind_console(op: Operation) -> socket.socket | None:
+    if op.console is None:
+        return None
+    # only with [console]: the console's server module brings uvicorn and Starlette with it
+    from takedown.console import server as console_server
+
+    try:
+        return console_server.bind(op.console.listen)
+    except TakedownError as e:
+        raise ServeError(str(e)) from None
+
+
 def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path | None = None) -> None:
     """Serve the operation file at ``path`` until SIGTERM/SIGINT. Raises
     TakedownError on bad start-up input (before anything serves)."""
@@ -753,11 +855,14 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
     # moment, not after a long zone load; and the files are read only once
     # root is dropped.
     ctl = control_mod.bind(*split_listen(op.control.listen)) if op.control is not None else None
+    con = None
     try:
+        con = _bind_console(op)
         slots = _bind_slots(dns, net, op.dns.workers)
     except BaseException:
-        if ctl is not None:
-            ctl.close()
+        for s in (ctl, con):
+            if s is not None:
+                s.close()
         raise
     metrics_dir = op.storage / ".metrics" / str(os.getpid()) if ctl is not None else None
     try:
@@ -780,10 +885,11 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
         except BaseException:
             for s in slots:
                 s.close()
-            if ctl is not None:
-                ctl.close()
+            for s in (ctl, con):
+                if s is not None:
+                    s.close()
             raise
-        Supervisor(path, overrides, rt, slots, ready_file, ctl).run()
+        Supervisor(path, overrides, rt, slots, ready_file, ctl, con).run()
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

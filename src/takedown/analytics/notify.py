@@ -362,25 +362,53 @@ def _prepare(con: duckdb.DuckDBPyConnection, enricher: IpLookup,
         con.register("_cidr", _cidr_table((ip for (ip,) in ips), networks))
 
 
+def prepare_views(con: duckdb.DuckDBPyConnection, enricher: IpLookup, *, checkins: str, resolvers: str,
+                  operation: str = "takedown") -> None:
+    """Build the report rows of the views ``checkins`` and ``resolvers`` of
+    ``con`` (an :func:`open_dataset` connection or a view over it, such as a
+    partner's scope): the views ``_ck``/``_rs`` (the inputs), ``_ckrows``
+    and ``_dnsrows`` (the rows, with ``_report`` and ``_time``) that
+    :func:`report_table` reads, with the same columns and row forms as the
+    files :func:`write_reports` writes. Over several days a DNS row counts a
+    resolver's queries of a name over the whole period."""
+    _prepare(con, enricher, (), operation, checkins, resolvers)
+
+
+def report_table(con: duckdb.DuckDBPyConnection, report: str, *, limit: int | None = None,
+                 offset: int = 0) -> tuple[pa.Table, int]:
+    """(the rows of ``report`` in Shadowserver's columns, ordered as in its
+    file, from ``offset``, at most ``limit`` of them; their total), after
+    :func:`prepare_views`."""
+    if report not in ss.REPORTS:
+        raise ValueError(f"unknown report type {report!r}")
+    base = "_dnsrows" if report == ss.DNS_REPORT else "_ckrows"
+    cols = ", ".join(f'"{f}"' for f in ss.REPORTS[report])
+    where = f"FROM {base} WHERE _report = '{report}'"
+    page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+    table = arrow_table(con.sql(f"SELECT {cols} {where} ORDER BY _time, src_ip, src_port{page}"))
+    total = table.num_rows if limit is None else con.execute(f"SELECT count(*) {where}").fetchone()[0]
+    return table, int(total)
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """A report table as its file's bytes (header, then the rows; the CSV dialect of every report file)."""
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, write_options=_Csv._OPTIONS)
+    return sink.getvalue().to_pybytes()
+
+
 def report_csvs(con: duckdb.DuckDBPyConnection, enricher: IpLookup, *, checkins: str, resolvers: str,
                 operation: str = "takedown") -> list[tuple[str, bytes, int]]:
     """(report type, CSV bytes, rows) of every report with rows in the views
-    ``checkins`` and ``resolvers`` of ``con`` (an :func:`open_dataset`
-    connection or a view over it): the same columns, row forms and CSV
-    dialect as the files :func:`write_reports` writes, one file per report
-    instead of one per owner. For the partner portal's daily files, whose
-    owner is the partner's scope rather than an AS or country."""
-    _prepare(con, enricher, (), operation, checkins, resolvers)
+    ``checkins`` and ``resolvers`` of ``con`` (:func:`prepare_views`): one
+    file per report instead of one per owner. For the partner portal's daily
+    files, whose owner is the partner's scope rather than an AS or country."""
+    prepare_views(con, enricher, checkins=checkins, resolvers=resolvers, operation=operation)
     out: list[tuple[str, bytes, int]] = []
-    for report, fields in ss.REPORTS.items():
-        base = "_dnsrows" if report == ss.DNS_REPORT else "_ckrows"
-        cols = ", ".join(f'"{f}"' for f in fields)
-        table = arrow_table(con.sql(f"SELECT {cols} FROM {base} WHERE _report = '{report}' "
-                                    "ORDER BY _time, src_ip, src_port"))
-        if table.num_rows:
-            sink = pa.BufferOutputStream()
-            pacsv.write_csv(table, sink, write_options=_Csv._OPTIONS)
-            out.append((report, sink.getvalue().to_pybytes(), table.num_rows))
+    for report in ss.REPORTS:
+        table, rows = report_table(con, report)
+        if rows:
+            out.append((report, csv_bytes(table), rows))
     return out
 
 

@@ -8,7 +8,9 @@ Two ways in:
   (:func:`takedown.analytics.dataset.open_dataset`: the same enrichment as
   ``takedown report`` and ``takedown notify``) with two more views,
   ``my_checkins`` and ``my_resolvers``: the rows of ``checkins`` and
-  ``resolvers`` in scope. The daily CSVs (:func:`daily_csvs`) read them.
+  ``resolvers`` in scope. The report files (:func:`daily_csvs`,
+  :func:`report_files`, :func:`report_rows`: ``takedown notify``'s code)
+  and an address's events read them.
 - The *hosts summary* (:mod:`takedown.console.hosts`): one row per day,
   infected address and family, enriched once when the day is closed, merged
   per closed week (read by :func:`weekly`) and per aligned run of weeks
@@ -17,8 +19,11 @@ Two ways in:
   keeps the rows in scope by the same rule as :meth:`Scope.mask`, written
   as SQL so that DuckDB skips the row groups outside it.
 
-Nothing outside the scope reaches a partner's page: every query reads one
-of these scoped views.
+Nothing outside the scope reaches a partner's page or API key: every query
+reads one of these scoped views, and the tracker's entries are chosen by
+:meth:`takedown.tracker.store.Tracker.scoped` with the scope's claims. The
+pages (:mod:`takedown.console.pages.portal`) and the API
+(:mod:`takedown.console.pages.api`) both call this module only.
 """
 
 from __future__ import annotations
@@ -27,9 +32,7 @@ import ipaddress
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from datetime import date
-from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
@@ -44,7 +47,7 @@ from takedown.operation import Operation
 from takedown.store.reader import connect
 
 __all__ = ["open_scoped", "scope_sql", "infected_ips", "ip_events", "weekly", "breakdown", "report_days",
-           "daily_csvs", "tracker_entries"]
+           "owner", "file_name", "report_files", "report_rows", "report_csv", "daily_csvs", "tracker_entries"]
 
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9]")
 
@@ -229,23 +232,88 @@ def breakdown(op: Operation, scope: Scope, date_from: date | None = None, date_t
     return {k: [dict(r) for r in got[k][:top]] for k in ("countries", "asns", "families")}
 
 
-def report_days(op: Operation, scope: Scope) -> list[date]:
-    """The days with check-ins in scope, newest first."""
+def report_days(op: Operation, scope: Scope, date_from: date | None = None,
+                date_to: date | None = None) -> list[date]:
+    """The days with check-ins in scope, newest first (from the hosts summary)."""
     if not scope.has_addresses:
         return []
-    return list(_cached("days", op, scope, None, None, lambda con: [
+    return list(_cached("days", op, scope, date_from, date_to, lambda con: [
         d for (d,) in con.execute("SELECT DISTINCT day FROM my_hosts ORDER BY day DESC").fetchall()], weeks=False))
 
 
-def csv_owner(name: str) -> str:
-    """A partner's name as the owner part of a report file name (letters and digits only, as IntelMQ needs)."""
-    return _FILE_UNSAFE.sub("_", name).strip("_").lower() or "partner"
+def owner(partner: str) -> str:
+    """A partner's name as the owner part of its report file names: lower
+    case, every character but letters and digits an ``_`` ('CERT-A' ->
+    'cert_a'), as IntelMQ's Shadowserver parser needs."""
+    return _FILE_UNSAFE.sub("_", partner).strip("_").lower() or "partner"
 
 
-def daily_csvs(op: Operation, scope: Scope, day: date, *, owner: str = "partner") -> list[tuple[str, bytes]]:
+def file_name(day: date, report: str, partner: str) -> str:
+    """The name of a partner's report file, as ``takedown notify`` names
+    them: '2024-12-16-event4_sinkhole_http-cert_a.csv'."""
+    return notify.report_name(day, report, owner(partner))
+
+
+def _report_rows(op: Operation, scope: Scope, date_from: date, date_to: date) -> duckdb.DuckDBPyConnection:
+    """A scoped connection with ``takedown notify``'s report rows of the period prepared."""
+    con = open_scoped(op, scope, date_from, date_to)
+    notify.prepare_views(con, for_operation(op), checkins="my_checkins", resolvers="my_resolvers",
+                         operation=op.name)
+    return con
+
+
+def report_files(op: Operation, scope: Scope, partner: str, date_from: date, date_to: date) -> list[dict]:
+    """The period's days with report rows in scope (check-ins or DNS
+    queries), newest first: ``{"day", "reports": [{"type", "name", "rows"}]}``,
+    the types in ``takedown notify``'s order, the rows those of the day's file."""
+    if not scope.has_addresses:
+        return []
+    con = _report_rows(op, scope, date_from, date_to)
+    try:
+        # a day's file groups its DNS rows over that day alone
+        rows = con.execute(f"""
+            SELECT strftime(_time, '%Y-%m-%d') AS day, _report, count(*) FROM _ckrows GROUP BY ALL
+            UNION ALL
+            SELECT day, '{ss.DNS_REPORT}', count(*) FROM (
+                SELECT DISTINCT strftime(time, '%Y-%m-%d') AS day, src_ip, transport, qname, qtype, rule, family
+                FROM _rs WHERE {ss.CLEAR} AND {ss.DNS_SUNK}) GROUP BY day""").fetchall()
+    finally:
+        con.close()
+    order = list(ss.REPORTS)
+    days: dict[str, list[tuple[str, int]]] = {}
+    for day, report, n in rows:
+        days.setdefault(day, []).append((report, int(n)))
+    return [{"day": d, "reports": [{"type": r, "name": file_name(date.fromisoformat(d), r, partner), "rows": n}
+                                   for r, n in sorted(days[d], key=lambda x: order.index(x[0]))]}
+            for d in sorted(days, reverse=True)]
+
+
+def report_rows(op: Operation, scope: Scope, report: str, date_from: date, date_to: date, *,
+                limit: int | None = None, offset: int = 0) -> tuple[pa.Table, int]:
+    """(the rows of ``report`` in scope over the period, in Shadowserver's
+    columns, ordered as in a file, from ``offset``, at most ``limit``; their
+    total): :func:`takedown.analytics.notify.report_table` over the scoped views."""
+    if report not in ss.REPORTS:
+        raise ValueError(f"unknown report type {report!r}")
+    if not scope.has_addresses:
+        return pa.table({f: pa.array([], pa.string()) for f in ss.REPORTS[report]}), 0
+    con = _report_rows(op, scope, date_from, date_to)
+    try:
+        return notify.report_table(con, report, limit=limit, offset=offset)
+    finally:
+        con.close()
+
+
+def report_csv(op: Operation, scope: Scope, report: str, day: date) -> tuple[bytes, int]:
+    """(one day's file of ``report`` in scope, as :func:`daily_csvs` gives it; its rows)."""
+    table, rows = report_rows(op, scope, report, day, day)
+    return notify.csv_bytes(table), rows
+
+
+def daily_csvs(op: Operation, scope: Scope, day: date, *, partner: str) -> list[tuple[str, bytes]]:
     """The day's Shadowserver-format reports restricted to the scope, as
     ``takedown notify`` writes them (:func:`takedown.analytics.notify.report_csvs`),
-    named ``YYYY-MM-DD-<report>-<owner>.csv``."""
+    named by :func:`file_name`."""
     if not scope.has_addresses:
         return []
     con = open_scoped(op, scope, day, day)
@@ -254,20 +322,7 @@ def daily_csvs(op: Operation, scope: Scope, day: date, *, owner: str = "partner"
                                    operation=op.name)
     finally:
         con.close()
-    return [(notify.report_name(day, report, owner), body) for report, body, _rows in files]
-
-
-def _indicator_in_scope(ind, scope: Scope) -> bool:
-    if ind.kind == "domain":
-        return scope.covers_domain(ind.value)
-    host = urlsplit(ind.value).hostname if ind.kind == "url" else ind.value
-    if not host:
-        return False
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return scope.covers_domain(host)
-    return scope.contains(host, ind.asn, ind.country)
+    return [(file_name(day, report, partner), body) for report, body, _rows in files]
 
 
 def tracker_entries(tracker, scope: Scope, *, family: str | None = None, status: str | None = None,
@@ -275,14 +330,10 @@ def tracker_entries(tracker, scope: Scope, *, family: str | None = None, status:
     """(one page of the tracked indicators in scope, their total), in id
     order: an address (or a URL whose host is an address) by the tracker's
     stored AS and country or a claimed prefix; a domain (or a URL's host
-    name) when it is a claimed domain or below one."""
+    name) when it is a claimed domain or below one
+    (:meth:`takedown.tracker.store.Tracker.scoped`, decided in the store)."""
     if scope.empty:
         return [], 0
-    mine: Iterable = (i for i in tracker.select(family=family, status=status, kind=kind)
-                      if _indicator_in_scope(i, scope))
-    rows, total, start = [], 0, (page - 1) * size
-    for ind in mine:
-        if start <= total < start + size:
-            rows.append(ind)
-        total += 1
-    return rows, total
+    return tracker.scoped(asns=scope.asns, countries=scope.countries, networks=scope.networks,
+                          domains=scope.domains, family=family, status=status, kind=kind,
+                          limit=size, offset=(page - 1) * size)

@@ -77,18 +77,7 @@ class Scope:
         if self.networks and n:
             if isinstance(ips, pa.ChunkedArray):
                 ips = ips.combine_chunks()
-            p = parse(ips)
-            v4 = p.v4.astype(np.uint64)
-            for net in self.networks:
-                if net.version == 4:
-                    lo, hi = int(net.network_address), int(net.broadcast_address)
-                    out |= p.is_v4 & (v4 >= lo) & (v4 <= hi)
-                elif len(p.v6_rows):
-                    lo = net.network_address.packed
-                    hi = net.broadcast_address.packed
-                    keys = p.v6_keys
-                    inside = (keys >= np.bytes_(lo)) & (keys <= np.bytes_(hi))
-                    out[p.v6_rows[inside]] = True
+            out |= parse(ips).within(self.networks)
         return out
 
 

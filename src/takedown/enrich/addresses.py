@@ -34,6 +34,21 @@ class Parsed:
     v6_rows: np.ndarray
     v6_keys: np.ndarray
 
+    def within(self, networks) -> np.ndarray:
+        """Row-aligned booleans: which addresses lie inside one of
+        ``networks`` (``ipaddress`` networks; IPv4 ones match the addresses
+        that count as IPv4), compared on the integers."""
+        out = np.zeros(len(self.is_v4), dtype=bool)
+        v4 = self.v4.astype(np.uint64)
+        for net in networks:
+            if net.version == 4:
+                out |= self.is_v4 & (v4 >= int(net.network_address)) & (v4 <= int(net.broadcast_address))
+            elif len(self.v6_rows):
+                inside = ((self.v6_keys >= np.bytes_(net.network_address.packed))
+                          & (self.v6_keys <= np.bytes_(net.broadcast_address.packed)))
+                out[self.v6_rows[inside]] = True
+        return out
+
 
 def _buffers(arr: pa.Array):
     """Offsets and data bytes of a string/binary array, without copying."""

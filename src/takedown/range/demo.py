@@ -21,6 +21,10 @@
    ``takedown demo`` prints the report's summary, the tracker's line, then
    every count that differs from the range's truth and the line
    ``differences from truth: N``.
+6. Then (unless ``--no-console``) it serves the web console on loopback on
+   the demo's data, with an operator and two partners' users whose
+   one-time passwords it prints (:mod:`takedown.range.democonsole`), until
+   Ctrl-C.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from takedown.dga import registry
 from takedown.enrich.choice import for_operation
 from takedown.errors import RangeError
 from takedown.lists import display_path
-from takedown.operation import load_operation
+from takedown.operation import Operation, load_operation
 from takedown.range import cnc, compare, tracking
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
@@ -63,6 +67,7 @@ class DemoResult:
     report: Path
     timings: dict
     tracker: tracking.Figures | None  # None: run without the tracker
+    operation: Operation | None = None  # the demo operation (its storage holds the events)
 
 
 def check_args(weeks: int, seed: int) -> None:
@@ -303,4 +308,4 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         timings["tracker"] += time.monotonic() - t5
     diffs = compare.differences(rep.summary, result.counts)
     timings["total"] = time.monotonic() - t0
-    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures)
+    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures, op)

@@ -28,13 +28,16 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from ipaddress import ip_address
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from itertools import repeat
 from operator import itemgetter
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from takedown.enrich.addresses import parse
 from takedown.errors import TrackerError
 from takedown.tracker import db
 from takedown.tracker.indicator import Change, Indicator, check_status, normalize, utc
@@ -190,6 +193,75 @@ def ip_host(value: str, kind: str) -> str | None:
             except ValueError:
                 return None
     return None
+
+
+def _like(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _text_prefixes(net: IPv4Network | IPv6Network) -> list[str]:
+    """Escaped LIKE prefixes that every address of ``net`` starts with as
+    canonical text (``''``: no narrowing): an IPv4 prefix's whole leading
+    octets; an IPv6 prefix's first group when it is fixed and not zero (a
+    zero group may be written ``::``). IPv4 addresses may also be stored
+    IPv4-mapped or -compatible (``::ffff:a.b.c.d``, ``::a.b.c.d``), which
+    count as IPv4 (:mod:`takedown.enrich.addresses`)."""
+    if net.version == 4:
+        octets = str(net.network_address).split(".")[:net.prefixlen // 8]
+        text = "".join(o + "." for o in octets)
+        return [_like(text), "::"] if text else [""]
+    first = int(net.network_address) >> 112
+    if net.prefixlen >= 16 and first:
+        return [_like(f"{first:x}:")]
+    return [""]
+
+
+def _scope_candidates(asns: list[int], countries: list[str], networks: Sequence, domains: Sequence[str]):
+    """The SQL condition of the indicators that may be in scope (None: none
+    can be): a superset, decided exactly by :func:`_in_scope`."""
+    value, kind = IND.c.value, IND.c.kind
+    terms = []
+    if asns or countries:
+        by = [c for c in (IND.c.asn.in_(asns) if asns else None,
+                          func.lower(IND.c.country).in_(countries) if countries else None) if c is not None]
+        terms.append(and_(kind.in_(("ip", "url")), or_(*by)))
+    for d in domains:
+        e = _like(d)
+        terms.append(and_(kind == "domain", or_(value == d, value.like("%." + e, escape="\\"))))
+        terms.append(and_(kind == "url", value.like("%" + e + "%", escape="\\")))
+    for net in networks:
+        for p in _text_prefixes(net):
+            # an IP kind's value is the address, "a.b.c.d:port" or "[v6]:port";
+            # a URL's host follows "://" or the userinfo's "@", IPv6 in brackets
+            ip_forms = [p + "%", "[" + p + "%"]
+            url_forms = [f"%{sep}{b}{p}%" for sep in ("://", "@") for b in ("", "[")]
+            terms.append(and_(kind == "ip", or_(*(value.like(f, escape="\\") for f in ip_forms))))
+            terms.append(and_(kind == "url", or_(*(value.like(f, escape="\\") for f in url_forms))))
+    return or_(*terms) if terms else None
+
+
+def _url_host(value: str) -> str:
+    """The host of a canonical URL (scheme://[userinfo@]host[:port]/...), brackets kept."""
+    host = value.split("/", 3)[2].rpartition("@")[2]
+    return host[:host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]
+
+
+def _in_scope(rows, asns: set[int], countries: set[str], networks: Sequence, domains: Sequence[str]) -> list[int]:
+    """The ids of the candidate rows (id, value, kind, asn, country) in scope, in order."""
+    keep = np.zeros(len(rows), dtype=bool)
+    hosts: list[str | None] = []
+    for i, (_id, value, kind, asn, country) in enumerate(rows):
+        address = ip_host(value, kind)
+        hosts.append(address)
+        if address is not None:
+            keep[i] = asn in asns or (country or "").lower() in countries
+        elif domains:
+            name = value if kind == "domain" else _url_host(value) if kind == "url" else ""
+            keep[i] = any(name == d or name.endswith("." + d) for d in domains)
+    if networks and rows:
+        keep |= parse(pa.array(hosts, pa.string())).within(networks)
+    return [rows[i][0] for i in np.flatnonzero(keep)]
 
 
 def _chunks(seq: Sequence, n: int) -> Iterator[Sequence]:
@@ -496,6 +568,39 @@ class Tracker:
             total = conn.execute(select(func.count()).select_from(IND).where(*cond)).scalar_one()
             rows = conn.execute(select(IND).where(*cond).order_by(IND.c.id.desc()).limit(limit).offset(offset)).all()
         return [_indicator(r) for r in rows], int(total)
+
+    def scoped(self, *, asns: Iterable[int] = (), countries: Iterable[str] = (),
+               networks: Iterable[IPv4Network | IPv6Network] = (), domains: Iterable[str] = (),
+               family=None, status=None, kind=None, limit: int = 50, offset: int = 0) -> tuple[list[Indicator], int]:
+        """(one page of the indicators in a partner's scope, in id order; their
+        total), with the filters of :meth:`select`. In scope: an IP, or a URL
+        whose host is an IP, with a stored AS in ``asns``, a stored country in
+        ``countries`` (lower case) or an address inside one of ``networks``
+        (IPv4-mapped IPv6 counting as IPv4); a domain, or a URL's host name,
+        equal to or below one of ``domains``.
+
+        SQL picks the candidates (the AS and country columns, ``LIKE`` on the
+        values' text: a domain suffix, an IPv4 prefix's leading octets, an
+        IPv6 prefix's first group), reading only id, value, kind, AS and
+        country; the candidates are then decided exactly (the hosts cut out
+        of the values, the prefixes compared on integers as
+        :func:`takedown.enrich.addresses.parse` gives them), and only the
+        page's rows are read whole."""
+        asns, countries = sorted({int(a) for a in asns}), sorted({c.lower() for c in countries})
+        networks, domains = tuple(networks), tuple(sorted({d.lower().rstrip(".") for d in domains}))
+        cond = self._where(family, status, kind, None)
+        candidates = _scope_candidates(asns, countries, networks, domains)
+        if candidates is None:
+            return [], 0
+        q = select(IND.c.id, IND.c.value, IND.c.kind, IND.c.asn, IND.c.country).where(candidates, *cond)
+        with db.errors(self.url, "read"), self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(IND.c.id)).all()
+            ids = _in_scope(rows, set(asns), set(countries), networks, domains)
+            page = ids[offset:offset + limit]
+            got = [r for chunk in _chunks(page, _IN_CHUNK)
+                   for r in conn.execute(select(IND).where(IND.c.id.in_(chunk))).all()]
+        got.sort(key=itemgetter(0))
+        return [_indicator(r) for r in got], len(ids)
 
     def count(self, *, family=None, status=None, kind=None, stale_before=None) -> int:
         cond = self._where(family, status, kind, stale_before)

@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from takedown.analytics import shadowserver as ss
-from takedown.console import apikeys, partnerdata, partnerreports, web
-from takedown.console.access import route
+from takedown.console import apikeys, partnerdata, web
+from takedown.console.access import NotFound, route
 from takedown.console.scope import scope_of
-from takedown.tracker.indicator import STATUSES
+from takedown.tracker.indicator import KINDS, STATUSES
 
 __all__ = ["ROUTES", "METHODS", "openapi", "ApiError"]
 
@@ -184,16 +184,16 @@ def key_info(call: Call) -> dict:
 
 def reports_list(call: Call) -> dict:
     frm, to = call.period()
-    days = partnerreports.report_days(call.ctx.operation, call.scope, call.key.partner, frm, to)
+    days = partnerdata.report_files(call.ctx.operation, call.scope, call.key.partner, frm, to)
     return {"date_from": frm.isoformat(), "date_to": to.isoformat(), "days": days}
 
 
 def reports_download(call: Call) -> Response:
     day, report = call.params["day"], call.params["type"]
-    body, rows = partnerreports.report_csv(call.ctx.operation, call.scope, report, day)
+    body, rows = partnerdata.report_csv(call.ctx.operation, call.scope, report, day)
     if not rows:  # no such file, as reports/list says
         raise ApiError(404, "not found")
-    name = partnerreports.file_name(day, report, call.key.partner)
+    name = partnerdata.file_name(day, report, call.key.partner)
     call.ctx.store.audit(f"api:{call.key.key_id}", "download", name, {"rows": rows},
                          web.client_address(call.request), call.key.partner_id)
     return Response(body, media_type="text/csv; charset=utf-8",
@@ -203,8 +203,8 @@ def reports_download(call: Call) -> Response:
 def reports_query(call: Call) -> dict:
     frm, to = call.period()
     page, size = call.params["page"], call.params["size"]
-    table, total = partnerreports.report_rows(call.ctx.operation, call.scope, call.params["type"], frm, to,
-                                              limit=size, offset=(page - 1) * size)
+    table, total = partnerdata.report_rows(call.ctx.operation, call.scope, call.params["type"], frm, to,
+                                           limit=size, offset=(page - 1) * size)
     return {"total": total, "page": page, "size": size, "rows": table.to_pylist()}
 
 
@@ -217,17 +217,21 @@ def ips_query(call: Call) -> dict:
 
 def ips_get(call: Call) -> dict:
     p = call.params
-    got = partnerreports.address_events(call.ctx.operation, call.scope, p["ip"], p.get("date_from"),
-                                        p.get("date_to"), page=p["page"], size=p["size"])
-    if got is None:
+    try:
+        events, total = partnerdata.ip_events(call.ctx.operation, call.scope, p["ip"], p.get("date_from"),
+                                              p.get("date_to"), page=p["page"], size=p["size"])
+    except NotFound:
+        raise ApiError(404, "not found") from None
+    if not total:  # in scope but never seen in the period: nothing to show, as outside it
         raise ApiError(404, "not found")
-    return got
+    return {"ip": p["ip"], "total": total, "page": p["page"], "size": p["size"], "events": events}
 
 
 def tracker_query(call: Call) -> dict:
     p = call.params
-    entries, total = partnerreports.tracker_entries(call.ctx.tracker, call.scope, status=p.get("status"),
-                                                    family=p.get("family"), page=p["page"], size=p["size"])
+    entries, total = partnerdata.tracker_entries(call.ctx.tracker, call.scope, status=p.get("status"),
+                                                 family=p.get("family"), kind=p.get("kind"), page=p["page"],
+                                                 size=p["size"])
     fields = ("value", "kind", "family", "status", "first_seen", "last_seen", "last_online", "asn", "as_name",
               "country", "confidence", "tags")
     return {"total": total, "page": p["page"], "size": p["size"],
@@ -240,8 +244,7 @@ _IP_ROW = {"type": "object", "properties": {
     "ip": {"type": "string"}, "cc": _STR, "asn": _INT, "as_name": _STR, "families": _STR,
     "checkins": {"type": "integer"}, "first_seen": {"type": "string", "format": "date-time"},
     "last_seen": {"type": "string", "format": "date-time"}}}
-_EVENTS = {"type": "object", "properties": {"total": {"type": "integer"},
-                                            "events": {"type": "array", "items": {"type": "object"}}}}
+_EVENT = {"type": "object", "description": "one event: time, kind (http, tcp, dns...), its fields"}
 _ENTRY = {"type": "object", "properties": {
     "value": {"type": "string"}, "kind": {"type": "string", "enum": ["domain", "ip", "url"]},
     "family": {"type": "string"}, "status": {"type": "string", "enum": list(STATUSES)},
@@ -277,17 +280,20 @@ METHODS: tuple[Method, ...] = (
     Method("ips/query", "The infected addresses in scope seen in a period, most recently seen first.",
            ips_query, {"date_from": DATE_FROM, "date_to": DATE_TO, "page": PAGE, "size": SIZE},
            _paged("ips", _IP_ROW)),
-    Method("ips/get", "One address's check-ins and DNS queries, newest first; 404 when it has none in scope.",
+    Method("ips/get", "One address's events (check-ins and DNS queries), newest first, a page at a time; "
+           "404 when it has none in scope.",
            ips_get, {"ip": Param("ip", "the address", required=True),
                      "date_from": Param("date", "first day (UTC), inclusive; default: all"),
                      "date_to": Param("date", "last day (UTC), inclusive; default: all"), "page": PAGE,
                      "size": SIZE},
-           {"type": "object", "required": ["ip", "checkins", "dns"], "properties": {
-               "ip": {"type": "string"}, "checkins": _EVENTS, "dns": _EVENTS}}),
+           {"type": "object", "required": ["ip", "total", "page", "size", "events"], "properties": {
+               "ip": {"type": "string"}, "total": {"type": "integer"}, "page": {"type": "integer"},
+               "size": {"type": "integer"}, "events": {"type": "array", "items": _EVENT}}}),
     Method("tracker/query", "The tracker's entries in scope (an IP or URL host in the claimed networks, a domain "
            "under a claimed domain).", tracker_query,
            {"status": Param("str", "only entries with this status", enum=STATUSES),
-            "family": Param("str", "only entries of this malware family"), "page": PAGE, "size": SIZE},
+            "family": Param("str", "only entries of this malware family"),
+            "kind": Param("str", "only entries of this kind", enum=KINDS), "page": PAGE, "size": SIZE},
            _paged("entries", _ENTRY)),
 )
 

@@ -1,5 +1,6 @@
-"""The operators' partner pages: the partners, one partner's users and claims,
-and every pending claim to decide (docs/console.md, "partners and claims")."""
+"""The operators' partner pages: the partners, one partner's users, claims
+and API keys (an operator may revoke a key), and every pending claim to
+decide (docs/console.md, "partners and claims")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from takedown.console import approval, web
+from takedown.console import apikeys, approval, web
 from takedown.console.access import NotFound, route
 from takedown.console.schema import CLAIM_KINDS, PARTNER_KINDS
 from takedown.errors import ConsoleError
@@ -67,7 +68,7 @@ async def partner_page(request: Request, *, error: str | None = None, status: in
     store = web.ctx(request).store
     return web.render(request, "partner.html.j2", status=status, partner=p, users=store.users(partner_id=p.id),
                       claims=_with_overlaps(store, store.claims(partner_id=p.id)), claim_kinds=CLAIM_KINDS,
-                      error=error, password=password)
+                      keys=apikeys.keys(store, p.id), error=error, password=password)
 
 
 async def partner_user_add(request: Request) -> Response:
@@ -94,6 +95,16 @@ async def partner_claim_add(request: Request) -> Response:
                          by_operator=True, address=web.client_address(request))
     except ConsoleError as e:
         return await partner_page(request, error=str(e), status=400)
+    return RedirectResponse(f"/partners/{p.id}", status_code=303)
+
+
+async def partner_key_revoke(request: Request) -> Response:
+    p = _partner(request)
+    try:  # the key of another partner is not on this partner's page: 404
+        apikeys.revoke(web.ctx(request).store, request.path_params["key_id"], by=web.user(request).username,
+                       partner_id=p.id, address=web.client_address(request))
+    except ConsoleError:
+        raise NotFound() from None
     return RedirectResponse(f"/partners/{p.id}", status_code=303)
 
 
@@ -132,6 +143,8 @@ ROUTES = [
     route("/partners/{partner_id:int}", partner_page, access="operator"),
     route("/partners/{partner_id:int}/users", partner_user_add, access="operator", methods=("POST",)),
     route("/partners/{partner_id:int}/claims", partner_claim_add, access="operator", methods=("POST",)),
+    route("/partners/{partner_id:int}/keys/{key_id}/revoke", partner_key_revoke, access="operator",
+          methods=("POST",)),
     route("/claims", claims_pending, access="operator"),
     route("/claims/{claim_id:int}/approve", claim_approve, access="operator", methods=("POST",)),
     route("/claims/{claim_id:int}/reject", claim_reject, access="operator", methods=("POST",)),

@@ -114,8 +114,8 @@ async def figures(request: Request) -> Response:
                       date_from=date_from, date_to=date_to, error=error)
 
 
-def _owner(request: Request) -> str:
-    return pd.csv_owner(web.user(request).partner or "")
+def _partner(request: Request) -> str:
+    return web.user(request).partner or ""
 
 
 async def reports(request: Request) -> Response:
@@ -132,7 +132,7 @@ async def report_day(request: Request) -> Response:
         day = date.fromisoformat(request.path_params["day"])
     except ValueError:
         raise NotFound(request.path_params["day"]) from None
-    files = await run_in_threadpool(pd.daily_csvs, c.operation, _scope(request), day, owner=_owner(request))
+    files = await run_in_threadpool(pd.daily_csvs, c.operation, _scope(request), day, partner=_partner(request))
     if not files:
         raise NotFound(day.isoformat())
     return web.render(request, "portal_report_day.html.j2", day=day,
@@ -146,7 +146,7 @@ async def report_file(request: Request) -> Response:
         day = date.fromisoformat(request.path_params["day"])
     except ValueError:
         raise NotFound(name) from None
-    files = dict(await run_in_threadpool(pd.daily_csvs, c.operation, _scope(request), day, owner=_owner(request)))
+    files = dict(await run_in_threadpool(pd.daily_csvs, c.operation, _scope(request), day, partner=_partner(request)))
     if name not in files:
         raise NotFound(name)
     u = web.user(request)
