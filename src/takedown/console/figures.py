@@ -45,6 +45,9 @@ class Entry:
     started: float = 0.0
     running_state: tuple | None = None
     error: str = ""
+    #: the figures drawn as HTML, once per summary: a page of 10,000 ASes takes a second to render
+    html: object = None
+    html_of: dict | None = None
 
 
 class Figures:

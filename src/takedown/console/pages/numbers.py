@@ -14,6 +14,7 @@ import asyncio
 import time
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -46,6 +47,15 @@ def _charts(s: dict) -> dict:
     }
 
 
+def _drawn(c, entry):
+    """The entry's figures as HTML (charts and tables), drawn once per summary."""
+    s = entry.summary
+    if entry.html_of is not s:
+        entry.html = Markup(c.env.get_template("numbers_tables.html.j2").render(s=s, charts=_charts(s)))
+        entry.html_of = s
+    return entry.html
+
+
 def _period(first, last) -> str:
     if first and last:
         return f"{first} to {last}"
@@ -64,7 +74,7 @@ async def numbers(request: Request) -> Response:
     def failed(message: str, status: int) -> Response:
         # htmx swaps no 4xx/5xx answer: its partial comes as 200 so the line shows in place
         return web.render(request, template, status=200 if htmx else status, error=message, values=values,
-                          s=None, charts={}, state="error", poll="")
+                          s=None, body="", state="error", poll="")
 
     try:
         first = parse_date(values["from"], "from") if values["from"] else None
@@ -89,7 +99,8 @@ async def numbers(request: Request) -> Response:
         state = "stale"  # newer events since (or forgotten): a reload computes them
     query = {k: v for k, v in values.items() if v}
     s = entry.summary
-    return web.render(request, template, error="", values=values, s=s, charts=_charts(s) if s else {},
+    body = await asyncio.to_thread(_drawn, c, entry) if s is not None else ""
+    return web.render(request, template, error="", values=values, s=s, body=body,
                       state=state, period=_period(first, last), as_of=entry.as_of,
                       started=time.strftime("%H:%M:%S", time.gmtime(entry.started)),
                       poll="/numbers" + ("?" + urlencode(query) if query else ""))
