@@ -33,15 +33,11 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(REPO / "tests"))  # console_helpers: the tests' operation file
-
-from console_bench import free_port, pct  # noqa: E402
+# console_bench puts src/, bench/ and tests/ on the path (run from bench/, it is importable)
+from console_bench import REPO, free_port, pct  # noqa: E402, I001
 from results import dataset_options, machine, save_run, scratch  # noqa: E402
 from telemetry_bench import write_dataset  # noqa: E402
 
@@ -98,19 +94,17 @@ async def timed(base: str, paths: list[str], concurrency: int, expect: str) -> l
 
     async with httpx.AsyncClient(base_url=base, timeout=600) as c:
         await login(c)
-        times: list[float] = []
-        todo = list(paths)
+        gate = asyncio.Semaphore(concurrency)  # at most that many requests in flight
 
-        async def worker():
-            while todo:
-                p = todo.pop()
+        async def one(path: str) -> float:
+            async with gate:
                 t = time.perf_counter()
-                r = await c.get(p)
-                times.append(time.perf_counter() - t)
-                assert r.status_code == 200 and expect in r.text, (p, r.status_code, r.text[-300:])
+                r = await c.get(path)
+                took = time.perf_counter() - t
+            assert r.status_code == 200 and expect in r.text, (path, r.status_code, r.text[-300:])
+            return took
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return times
+        return list(await asyncio.gather(*(one(p) for p in paths)))
 
 
 async def numbers_cold(base: str) -> tuple[float, float]:
@@ -129,6 +123,27 @@ async def numbers_cold(base: str) -> tuple[float, float]:
         return first, time.perf_counter() - t
 
 
+@contextmanager
+def serving(op_path: Path):
+    """``takedown console run`` on a free loopback port, stopped at the end: yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    server = subprocess.Popen([sys.executable, "-c", "import sys; from takedown.cli import main; sys.exit(main())",
+                               "console", "run", str(op_path), "--listen", f"127.0.0.1:{port}"], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def stats(times: list[float]) -> dict:
     return {"n": len(times), "p50": pct(times, 0.5), "p99": pct(times, 0.99), "mean": statistics.mean(times)}
 
@@ -144,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     dataset_options(ap, "the dataset")
     a = ap.parse_args(argv)
     directory = scratch(a, "console-operator")
-    server = None
     try:
         if a.events_dir is None:
             print(f"writing {a.events:,} events under {directory / 'data'} ...", flush=True)
@@ -162,45 +176,37 @@ def main(argv: list[str] | None = None) -> int:
         asn, net, day = newest_day_picks(events)
         print(f"  {ds['events']:,} events over {ds['days']} days; AS{asn} and {net}: most events on {day}", flush=True)
 
-        port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-        server = subprocess.Popen([sys.executable, "-c", "import sys; from takedown.cli import main; sys.exit(main())",
-                                   "console", "run", str(op_path), "--listen", f"127.0.0.1:{port}"], env=env)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        results = {}
-        first, cold = asyncio.run(numbers_cold(base))
-        results["/numbers"] = {**stats(asyncio.run(timed(base, ["/numbers"] * a.requests, a.concurrency,
-                                                            'id="total-events"'))),
-                               "first_answer": first, "cold": cold}
-        print(f"  /numbers: first answer {first * 1000:.0f} ms, figures after {cold:.1f} s; kept: "
-              f"p50 {results['/numbers']['p50'] * 1000:.0f} ms, p99 {results['/numbers']['p99'] * 1000:.0f} ms",
-              flush=True)
-        for name, path in (("/events", "/events"), ("/events?asn=", f"/events?asn=AS{asn}"),
-                           ("/events?cidr=", f"/events?cidr={net}")):
-            times = asyncio.run(timed(base, [path] * a.requests, a.concurrency, 'rel="next"'))
-            results[name] = {**stats(times), "path": path}
-            print(f"  {path}: p50 {results[name]['p50'] * 1000:.0f} ms, p99 {results[name]['p99'] * 1000:.0f} ms",
-                  flush=True)
-        t = time.perf_counter()
-        asyncio.run(timed(base, [f"/events/count?asn=AS{asn}"], 1, 'id="total"'))
-        results["count_asn"] = time.perf_counter() - t
-        print(f"  /events/count?asn=AS{asn}: {results['count_asn']:.1f} s", flush=True)
+        with serving(op_path) as base:
+            results = measure(base, asn, net, a.requests, a.concurrency)
         result = {"machine": machine(), "dataset": ds, "pages": results, "concurrency": a.concurrency,
                   "events_dir": str(a.events_dir) if a.events_dir else None}
         save_run("console-operator", result, render, "console_operator_bench.py", argv, not a.no_write)
         return 0
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
         if not a.keep:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def measure(base: str, asn: int, net: str, requests: int, concurrency: int) -> dict:
+    results = {}
+    first, cold = asyncio.run(numbers_cold(base))
+    results["/numbers"] = {**stats(asyncio.run(timed(base, ["/numbers"] * requests, concurrency,
+                                                        'id="total-events"'))),
+                           "first_answer": first, "cold": cold}
+    print(f"  /numbers: first answer {first * 1000:.0f} ms, figures after {cold:.1f} s; kept: "
+          f"p50 {results['/numbers']['p50'] * 1000:.0f} ms, p99 {results['/numbers']['p99'] * 1000:.0f} ms",
+          flush=True)
+    for name, path in (("/events", "/events"), ("/events?asn=", f"/events?asn=AS{asn}"),
+                       ("/events?cidr=", f"/events?cidr={net}")):
+        times = asyncio.run(timed(base, [path] * requests, concurrency, 'rel="next"'))
+        results[name] = {**stats(times), "path": path}
+        print(f"  {path}: p50 {results[name]['p50'] * 1000:.0f} ms, p99 {results[name]['p99'] * 1000:.0f} ms",
+              flush=True)
+    t = time.perf_counter()
+    asyncio.run(timed(base, [f"/events/count?asn=AS{asn}"], 1, 'id="total"'))
+    results["count_asn"] = time.perf_counter() - t
+    print(f"  /events/count?asn=AS{asn}: {results['count_asn']:.1f} s", flush=True)
+    return results
 
 
 def render(r: dict, command: str) -> str:
