@@ -157,7 +157,8 @@ class _Day:
                 where.append(f"e.{column} = ?")
                 args.append(value)
         if f.cidr:
-            ips = self._distinct(where, args)
+            # as the dataset's ``ipinfo``: an address stored pseudonymised is not an address to match
+            ips = self._distinct([*where, "e.src_key IS NULL"], args)
             con.register("_prefix", pa.table({"ip": _in_prefix(ips, ipaddress.ip_network(f.cidr))}))
             where.append("e.src_ip IN (SELECT ip FROM _prefix)")
         if f.asn is not None or f.country:
