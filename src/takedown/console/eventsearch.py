@@ -20,6 +20,8 @@ and the matches are handed to DuckDB as a registered Arrow table.
 from __future__ import annotations
 
 import ipaddress
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -142,6 +144,20 @@ def _in(ip: str, net) -> bool:
         return False
 
 
+#: days whose addresses' places are kept in memory (~25 MB a day of 750,000 addresses)
+PLACES_DAYS = 4
+_PLACES: OrderedDict = OrderedDict()
+_PLACES_LOCK = threading.Lock()
+
+
+def _stamp(path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:  # swapped away: the read fails and is retried over a new listing
+        return (None, None)
+    return (st.st_size, st.st_mtime_ns)
+
+
 class _Day:
     """One day's files and the filters as SQL (``cond`` over ``_day e``, bound ``args``)."""
 
@@ -158,27 +174,43 @@ class _Day:
                 args.append(value)
         if f.cidr:
             # as the dataset's ``ipinfo``: an address stored pseudonymised is not an address to match
-            ips = self._distinct([*where, "e.src_key IS NULL"], args)
+            ips, _info = self._places(files, enricher)
             con.register("_prefix", pa.table({"ip": _in_prefix(ips, ipaddress.ip_network(f.cidr))}))
             where.append("e.src_ip IN (SELECT ip FROM _prefix)")
         if f.asn is not None or f.country:
-            # the dataset's place of an address: stored with a pseudonymised event, else looked up
-            ips = self._distinct([*where, "e.src_key IS NULL"], args)
-            info = enricher.lookup(ips)
-            con.register("_info", pa.table({"ip": ips, "cc": info.column("cc"),
-                                            "asn": info.column("asn").cast(pa.int64())}))
-            place = "(SELECT i.{0} FROM _info i WHERE e.src_key IS NULL AND i.ip = e.src_ip)"
-            if f.asn is not None:
-                where.append(f"coalesce(e.src_asn, {place.format('asn')}) = ?")
-                args.append(f.asn)
-            if f.country:
-                where.append(f"upper(coalesce(e.src_cc, {place.format('cc')})) = ?")
-                args.append(f.country)
+            ips, info = self._places(files, enricher)
+            # coalesce(stored, looked up) = value, as a semi-join on the few addresses that match
+            for name, column, value, stored in (("_want_asn", "asn", f.asn, "e.src_asn = ?"),
+                                                ("_want_cc", "cc", f.country, "upper(e.src_cc) = ?")):
+                if value is None or value == "":
+                    continue
+                found = info.column(column).cast(pa.int64()) if column == "asn" else pc.utf8_upper(info.column(column))
+                con.register(name, pa.table({"ip": ips.filter(pc.fill_null(pc.equal(found, value), False))}))
+                where.append(f"({stored} OR (e.src_{column} IS NULL AND e.src_key IS NULL "
+                             f"AND e.src_ip IN (SELECT ip FROM {name})))")
+                args.append(value)
         self.cond, self.args = " AND ".join(where) or "true", args
+
+    def _places(self, files: list, enricher: IpLookup) -> tuple[pa.Array, pa.Table]:
+        """The day's addresses stored in clear and the enricher's answer for them,
+        kept for the last few days' files (the next page, another AS: no new lookup)."""
+        key = (id(enricher), tuple((str(p), *_stamp(p)) for p in files))
+        with _PLACES_LOCK:
+            kept = _PLACES.get(key)
+            if kept is not None:
+                _PLACES.move_to_end(key)
+        if kept is None:
+            ips = self._distinct(["e.src_key IS NULL"], [])
+            kept = (ips, enricher.lookup(ips))
+            with _PLACES_LOCK:
+                _PLACES[key] = kept
+                while len(_PLACES) > PLACES_DAYS:
+                    _PLACES.popitem(last=False)
+        return kept
 
     def _distinct(self, where: list[str], args: list) -> pa.Array:
         t = arrow_table(self.con.sql("SELECT DISTINCT e.src_ip AS ip FROM _day e WHERE e.src_ip IS NOT NULL AND "
-                                     + (" AND ".join(where) or "true"), params=args))
+                                     + " AND ".join(where), params=args))
         return t.column("ip").combine_chunks() if t.num_rows else pa.array([], pa.string())
 
     def count(self) -> int:
