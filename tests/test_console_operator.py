@@ -22,7 +22,7 @@ from test_notify import Collect, free_port
 from test_report import NETS, FakeEnricher, make_events, write_dataset
 
 from takedown.analytics.report import build_report
-from takedown.console import figures
+from takedown.console import eventsearch, figures
 from takedown.events import DNS_ROW
 from takedown.store.checkins import template
 from takedown.store.segments import SegmentWriter
@@ -302,6 +302,49 @@ def test_events_paging_is_newest_first_and_exact_at_the_boundaries(console, data
     assert times == sorted(times, reverse=True) and len(seen) == len(want)
     assert [row[2] for row in seen] == [e["ip"] for e in want]  # the times are random: no ties
     assert pages >= 3
+
+
+class Sizes(FakeEnricher):
+    """FakeEnricher that notes how many addresses each lookup had."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def lookup(self, ips):
+        self.sizes.append(len(ips))
+        return super().lookup(ips)
+
+
+def test_page_one_reads_the_newest_days_only_and_the_count_reads_all(console, dataset):
+    checkins, dns = dataset
+    # a damaged file on the first day: a page that needs only the newest days never opens it
+    first = min(e["day"] for e in checkins)
+    broken = console.ctx.storage / "events" / "kind=http" / f"date={first}" / "damaged.parquet"
+    broken.write_bytes(b"not parquet")
+    c = console.client("opa")
+    want = truth(checkins, dns)
+    r = c.get("/events", params={"size": 20})
+    assert r.status_code == 200 and 'rel="next"' in r.text
+    assert [row[2] for row in Tables(r.text).tables["events"]] == [e["ip"] for e in want[:20]]
+    assert c.get("/events/count").status_code == 503  # the total reads every day: it meets the file
+    broken.unlink()
+    assert c.get("/events/count").status_code == 200
+
+
+def test_an_as_filter_looks_up_each_day_once(console, dataset, monkeypatch):
+    checkins, dns = dataset
+    monkeypatch.setattr(eventsearch, "PLACES_DAYS", 64)  # every day of the dataset kept
+    console.ctx.enricher = sizes = Sizes()
+    c = console.client("opa")
+    want = truth(checkins, dns, asn=64501)
+    _, rows = shown(c, {"asn": "AS64501"})  # the count (every day) and page 1
+    assert len(rows) == min(500, len(want))
+    looked_up = len(sizes.sizes)
+    again = c.get("/events", params={"asn": "64501", "size": 10, "page": 2})
+    assert [row[2] for row in Tables(again.text).tables["events"]] == [e["ip"] for e in want[10:20]]
+    # the days' addresses are kept: only the page's own addresses were looked up (for its columns)
+    assert len(sizes.sizes) == looked_up + 1 and sizes.sizes[-1] <= 10
 
 
 @pytest.mark.parametrize("params,field", [
