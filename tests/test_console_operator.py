@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+import threading
+import time
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 
@@ -20,6 +22,7 @@ from test_notify import Collect, free_port
 from test_report import NETS, FakeEnricher, make_events, write_dataset
 
 from takedown.analytics.report import build_report
+from takedown.console import eventsearch, figures
 from takedown.events import DNS_ROW
 from takedown.store.checkins import template
 from takedown.store.segments import SegmentWriter
@@ -80,12 +83,22 @@ def dataset(console):
 # /numbers
 # --------------------------------------------------------------------------
 
+def numbers_page(client, params: dict | None = None, timeout: float = 60.0):
+    """/numbers once its figures are computed: asked again (as its htmx poll does) while it says computing."""
+    r = client.get("/numbers", params=params or {})
+    deadline = time.monotonic() + timeout
+    while 'id="computing"' in r.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+        r = client.get("/numbers", params=params or {}, headers={"HX-Request": "true"})
+    return r
+
+
 @pytest.mark.parametrize("period", [{}, {"from": "2024-12-20", "to": "2025-01-05"}])
 def test_numbers_are_the_reports(console, dataset, tmp_path, period):
     s = build_report(console.ctx.storage, tmp_path / "report", enricher=FakeEnricher(),
                      date_from=period.get("from"), date_to=period.get("to")).summary
-    r = console.client("opa").get("/numbers", params=period)
-    assert r.status_code == 200
+    r = numbers_page(console.client("opa"), period)
+    assert r.status_code == 200 and 'id="as-of"' in r.text
     t = Tables(r.text).tables
     assert num(re.search(r'id="total-unique">([\d,]+)<', r.text).group(1)) == s["total_unique_ips"]
     assert num(re.search(r'id="total-events">([\d,]+)<', r.text).group(1)) == s["total_events"]
@@ -108,6 +121,82 @@ def test_numbers_are_the_reports(console, dataset, tmp_path, period):
     assert weeks_chart.count('<rect class="bar"') == len(s["weeks"])
     assert all(f">{w['week']}</text>" in weeks_chart for w in s["weeks"])
     assert "R&amp;D &lt;Net&gt;" in r.text and "<Net>" not in r.text
+
+
+class CountedSummarise:
+    """figures.summarise, counted, and held until ``go`` is set."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls, self.go, self.real = 0, threading.Event(), figures.summarise
+        self.go.set()
+        monkeypatch.setattr(figures, "summarise", self)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        assert self.go.wait(30)
+        return self.real(*args, **kwargs)
+
+
+def total_events(html: str) -> int:
+    return num(re.search(r'id="total-events">([\d,]+)<', html).group(1))
+
+
+def test_numbers_are_computed_once_per_dataset_state(console, dataset, monkeypatch):
+    counted = CountedSummarise(monkeypatch)
+    c = console.client("opa")
+    first = numbers_page(c)
+    assert counted.calls == 1 and 'id="computing"' not in first.text
+    again = c.get("/numbers")
+    assert counted.calls == 1 and again.text.count('id="total-events"') == 1
+    assert total_events(again.text) == total_events(first.text) == len(dataset[0])
+    # another period is its own computation; the first stays kept
+    numbers_page(c, {"from": "2025-01-01"})
+    assert counted.calls == 2
+    c.get("/numbers")
+    assert counted.calls == 2
+    # a new event file: the state changed, the figures are computed again and count it
+    t0 = datetime(2025, 1, 6, 12, tzinfo=UTC).timestamp()
+    write_dataset(console.ctx.storage, [{"time": t0, "day": date(2025, 1, 6), "ip": "198.51.100.77", "kind": "http",
+                                         "family": "rustock", "rule": "none"}], [])
+    after = numbers_page(c)
+    assert counted.calls == 3 and total_events(after.text) == len(dataset[0]) + 1
+    numbers_page(c, {"from": "2025-01-01"})  # that period holds the new day too
+    assert counted.calls == 4
+    numbers_page(c, {"to": "2024-12-31"})
+    c.get("/numbers", params={"to": "2024-12-31"})
+    assert counted.calls == 5
+
+
+def test_numbers_while_computing_say_so_and_poll(console, dataset, monkeypatch):
+    counted = CountedSummarise(monkeypatch)
+    counted.go.clear()
+    console.ctx.figures.first_wait = 0.05
+    console.ctx.now = lambda: datetime(2026, 12, 4, 20, 15, 7, tzinfo=UTC).timestamp()
+    c = console.client("opa")
+    try:
+        r = c.get("/numbers", params={"from": "2024-12-20", "to": "2025-01-05"})
+        assert r.status_code == 200
+        line = re.search(r'<p class="notice" id="computing">([^<]*)<a href="([^"]*)"', r.text)
+        assert line.group(1).startswith("Computing the figures for 2024-12-20 to 2025-01-05 (started 20:15:07 UTC)")
+        assert line.group(2) == "/numbers?from=2024-12-20&amp;to=2025-01-05"  # the plain reload link
+        assert ('<div id="figures" hx-get="/numbers?from=2024-12-20&amp;to=2025-01-05" hx-trigger="every 2s" '
+                'hx-swap="outerHTML">') in r.text
+        assert "http-equiv" not in r.text and 'id="total-events"' not in r.text
+        # more requests, plain and htmx, while it runs: still the one computation
+        for headers in ({}, {"HX-Request": "true"}, {}):
+            again = c.get("/numbers", params={"from": "2024-12-20", "to": "2025-01-05"}, headers=headers)
+            assert 'id="computing"' in again.text
+        poll = c.get("/numbers", params={"from": "2024-12-20", "to": "2025-01-05"}, headers={"HX-Request": "true"})
+        assert poll.text.startswith("<div id=\"figures\" hx-get=") and "<html" not in poll.text
+        # an htmx poll never starts a computation
+        idle = c.get("/numbers", params={"from": "2025-01-01"}, headers={"HX-Request": "true"})
+        assert 'id="stale"' in idle.text and "hx-trigger" not in idle.text
+        assert counted.calls == 1
+    finally:
+        counted.go.set()
+    done = numbers_page(c, {"from": "2024-12-20", "to": "2025-01-05"})
+    assert "hx-trigger" not in done.text and 'id="total-events"' in done.text
+    assert "As of 2026-12-04 20:15:07 UTC" in done.text and counted.calls == 1
 
 
 def test_numbers_bad_period_is_a_400_with_the_form(console, dataset):
@@ -152,10 +241,16 @@ def truth(checkins, dns, **f) -> list[dict]:
 
 
 def shown(client, params: dict) -> tuple[int, list[tuple[str, str]]]:
-    r = client.get("/events", params={**params, "size": 500})
+    """(the total, from /events/count's page; the rows of the first page, as /events shows them)."""
+    r = client.get("/events/count", params={**params, "size": 500})
     assert r.status_code == 200, r.text[:500]
     total = num(re.search(r'id="total">([\d,]+) events', r.text).group(1))
-    return total, [(row[1], row[2]) for row in Tables(r.text).tables["events"]]
+    page = client.get("/events", params={**params, "size": 500})
+    assert page.status_code == 200 and 'id="total"' not in page.text  # the page does not count
+    rows = [(row[1], row[2]) for row in Tables(page.text).tables["events"]]
+    assert rows == [(row[1], row[2]) for row in Tables(r.text).tables["events"]]
+    assert ('rel="next"' in page.text) == (total > 500)
+    return total, rows
 
 
 FILTERS = [
@@ -209,6 +304,49 @@ def test_events_paging_is_newest_first_and_exact_at_the_boundaries(console, data
     assert pages >= 3
 
 
+class Sizes(FakeEnricher):
+    """FakeEnricher that notes how many addresses each lookup had."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def lookup(self, ips):
+        self.sizes.append(len(ips))
+        return super().lookup(ips)
+
+
+def test_page_one_reads_the_newest_days_only_and_the_count_reads_all(console, dataset):
+    checkins, dns = dataset
+    # a damaged file on the first day: a page that needs only the newest days never opens it
+    first = min(e["day"] for e in checkins)
+    broken = console.ctx.storage / "events" / "kind=http" / f"date={first}" / "damaged.parquet"
+    broken.write_bytes(b"not parquet")
+    c = console.client("opa")
+    want = truth(checkins, dns)
+    r = c.get("/events", params={"size": 20})
+    assert r.status_code == 200 and 'rel="next"' in r.text
+    assert [row[2] for row in Tables(r.text).tables["events"]] == [e["ip"] for e in want[:20]]
+    assert c.get("/events/count").status_code == 503  # the total reads every day: it meets the file
+    broken.unlink()
+    assert c.get("/events/count").status_code == 200
+
+
+def test_an_as_filter_looks_up_each_day_once(console, dataset, monkeypatch):
+    checkins, dns = dataset
+    monkeypatch.setattr(eventsearch, "PLACES_DAYS", 64)  # every day of the dataset kept
+    console.ctx.enricher = sizes = Sizes()
+    c = console.client("opa")
+    want = truth(checkins, dns, asn=64501)
+    _, rows = shown(c, {"asn": "AS64501"})  # the count (every day) and page 1
+    assert len(rows) == min(500, len(want))
+    looked_up = len(sizes.sizes)
+    again = c.get("/events", params={"asn": "64501", "size": 10, "page": 2})
+    assert [row[2] for row in Tables(again.text).tables["events"]] == [e["ip"] for e in want[10:20]]
+    # the days' addresses are kept: only the page's own addresses were looked up (for its columns)
+    assert len(sizes.sizes) == looked_up + 1 and sizes.sizes[-1] <= 10
+
+
 @pytest.mark.parametrize("params,field", [
     ({"cidr": "10.0.0.0/33"}, "cidr"), ({"cidr": "nonsense"}, "cidr"), ({"ip": "1.2.3"}, "ip"),
     ({"from": "2025-02-30"}, "from"), ({"to": "yesterday"}, "to"), ({"asn": "AS-1"}, "asn"),
@@ -226,8 +364,13 @@ def test_bad_event_filters_are_a_400_with_the_form(console, dataset, params, fie
 def test_event_search_with_htmx_answers_the_results_only(console, dataset):
     c = console.client("opa")
     r = c.get("/events", params={"kind": "dns"}, headers={"HX-Request": "true"})
-    assert r.status_code == 200 and r.text.lstrip().startswith('<p id="total">') and "<html" not in r.text
-    assert num(re.search(r'id="total">([\d,]+) events', r.text).group(1)) == len(dataset[1])
+    assert r.status_code == 200 and r.text.lstrip().startswith('<p id="shown">') and "<html" not in r.text
+    assert len(Tables(r.text).tables["events"]) == min(50, len(dataset[1]))
+    # the count link: its own request, answered with the number alone
+    link = re.search(r'<a id="count" href="([^"]+)" hx-get="\1"', r.text).group(1).replace("&amp;", "&")
+    n = c.get(link, headers={"HX-Request": "true"})
+    assert n.status_code == 200 and n.text.startswith('<span id="total">') and "<table" not in n.text
+    assert num(re.search(r'id="total">([\d,]+) events', n.text).group(1)) == len(dataset[1])
     # htmx swaps no 400: the error line comes in a 200 partial (the plain form gets the 400)
     bad = c.get("/events", params={"cidr": "x"}, headers={"HX-Request": "true"})
     assert bad.status_code == 200 and bad.text.startswith('<p class="error" id="error">cidr:')
@@ -238,8 +381,9 @@ def test_an_unreadable_dataset_is_a_503_not_a_500(console):
     day.mkdir(parents=True)
     (day / "broken.parquet").write_bytes(b"not parquet at all")
     c = console.client("opa")
-    for path in ("/events", "/numbers"):
-        r = c.get(path)
+    for path in ("/events", "/events/count", "/numbers"):
+        r = numbers_page(c) if path == "/numbers" else c.get(path)
+        r = c.get(path) if path == "/numbers" else r  # the poll said the error; a reload answers 503
         assert r.status_code == 503 and 'id="error"' in r.text, (path, r.status_code, r.text[-800:])
 
 

@@ -68,6 +68,13 @@ class ConsoleContext:
 
         return Tracker(self.store.engine)
 
+    @cached_property
+    def figures(self):
+        """The operators' numbers, kept per period and dataset state."""
+        from takedown.console.figures import Figures
+
+        return Figures(self.storage, enricher=self.lookup, operation=self.operation.name, clock=lambda: self.now())
+
     @property
     def storage(self) -> Path:
         return self.operation.storage

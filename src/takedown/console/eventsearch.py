@@ -1,29 +1,43 @@
 """Event search for the operators' events page: the check-ins and DNS
-events of the operation's dataset (:func:`takedown.analytics.dataset.open_dataset`,
-the same views and enrichment as ``takedown report``) filtered by address,
-prefix, AS, country, family, rule, kind and date range, newest first, a
-page at a time.
+events of the operation's dataset filtered by address, prefix, AS, country,
+family, rule, kind and date range, newest first, a page at a time.
 
-Every value reaches DuckDB as a bound parameter; a prefix is matched in
-Python (:mod:`ipaddress`) over the period's distinct addresses and the
-matches are handed to DuckDB as a registered Arrow table.
+At 100M events a page cannot read eight weeks: the search reads the day
+partitions (``events/kind=*/date=*``) from the newest down and stops once
+the page and one row more (is there a next page?) are found; the days
+before the page are only counted. The total is a separate, explicit
+request (:func:`count`), since it reads every day of the period.
+The country and AS of an address are the dataset's
+(:func:`takedown.analytics.dataset.open_dataset`: the values stored with a
+pseudonymised event, else the enricher's): an AS or country filter enriches
+the distinct addresses of each day it reads, never the whole period's.
+
+Every value reaches DuckDB as a bound parameter; a prefix is matched over
+a day's distinct addresses (IPv4 vectorised, IPv6 with :mod:`ipaddress`),
+and the matches are handed to DuckDB as a registered Arrow table.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from takedown.analytics.dataset import IpLookup, arrow_table, open_dataset
+from takedown.analytics.dataset import IpLookup, arrow_table
 from takedown.analytics.report import parse_date
+from takedown.enrich.addresses import parse
 from takedown.errors import ConsoleError, TakedownError
 from takedown.events import CHECKIN_KINDS
+from takedown.store.reader import empty_events, event_days, retry_vanished
 
-__all__ = ["Filters", "parse_filters", "search", "COLUMNS"]
+__all__ = ["Filters", "parse_filters", "search", "count", "COLUMNS"]
 
 KINDS = (*CHECKIN_KINDS, "dns")
 #: what a result row shows
@@ -88,25 +102,39 @@ def parse_filters(params) -> Filters:
     return Filters(ip, cidr, asn, country, get("family"), get("rule"), kind, first, last)
 
 
-def _conditions(con: duckdb.DuckDBPyConnection, f: Filters) -> tuple[list[str], list]:
-    where, args = [], []
-    for column, value in (("src_ip", f.ip), ("family", f.family), ("rule", f.rule), ("kind", f.kind)):
-        if value:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if f.asn is not None:
-        where.append("asn = ?")
-        args.append(f.asn)
-    if f.country:
-        where.append("upper(cc) = ?")
-        args.append(f.country)
-    if f.cidr:
-        net = ipaddress.ip_network(f.cidr)
-        ips = arrow_table(con.sql("SELECT ip FROM ipinfo")).column("ip").to_pylist()
-        inside = [ip for ip in ips if _in(ip, net)]
-        con.register("_in_prefix", pa.table({"ip": pa.array(inside, pa.string())}))
-        where.append("src_ip IN (SELECT ip FROM _in_prefix)")
-    return where, args
+#: the stored columns a result row is made from
+_RAW = ("time", "kind", "src_ip", "src_port", "src_key", "src_cc", "src_asn", "family", "rule", "qname", "host",
+        "path", "user_agent", "sni", "response")
+_ORDER = "ORDER BY time DESC, src_ip, src_port"
+
+
+def _days(storage, f: Filters) -> list[tuple[date, list]]:
+    """The period's days, newest first, with their files of the kinds searched."""
+    kinds = {f.kind} if f.kind else set(KINDS)
+    out = []
+    for day, files in sorted(event_days(storage).items(), reverse=True):
+        if (f.date_from and day < f.date_from) or (f.date_to and day > f.date_to):
+            continue
+        mine = [p for p in files if p.parent.parent.name.removeprefix("kind=") in kinds]
+        if mine:
+            out.append((day, mine))
+    return out
+
+
+def _in_prefix(ips: pa.Array, net) -> pa.Array:
+    """The addresses of ``ips`` inside ``net`` (:mod:`ipaddress` semantics:
+    an IPv4-mapped IPv6 address is not in an IPv4 prefix)."""
+    if not len(ips):
+        return ips
+    colon = pc.fill_null(pc.match_substring(ips, ":"), False).to_numpy(zero_copy_only=False)
+    if net.version == 4:
+        p = parse(ips)
+        lo, hi = int(net.network_address), int(net.broadcast_address)
+        keep = p.is_v4 & ~colon & (p.v4.astype(np.int64) >= lo) & (p.v4.astype(np.int64) <= hi)
+        return ips.filter(pa.array(keep))
+    rows = np.flatnonzero(colon)  # IPv6 addresses are few: the exact test, one by one
+    inside = [ip for ip in ips.take(pa.array(rows)).to_pylist() if _in(ip, net)]
+    return pa.array(inside, pa.string())
 
 
 def _in(ip: str, net) -> bool:
@@ -116,20 +144,151 @@ def _in(ip: str, net) -> bool:
         return False
 
 
-def search(storage, f: Filters, *, enricher: IpLookup, page: int = 1, size: int = 50) -> tuple[list[dict], int]:
-    """(the page of matching events, newest first; how many match)."""
+#: days whose addresses' places are kept in memory (~25 MB a day of 750,000 addresses)
+PLACES_DAYS = 4
+_PLACES: OrderedDict = OrderedDict()
+_PLACES_LOCK = threading.Lock()
+
+
+def _stamp(path) -> tuple:
     try:
-        con = open_dataset(storage, enricher=enricher, date_from=f.date_from, date_to=f.date_to)
+        st = path.stat()
+    except OSError:  # swapped away: the read fails and is retried over a new listing
+        return (None, None)
+    return (st.st_size, st.st_mtime_ns)
+
+
+class _Day:
+    """One day's files and the filters as SQL (``cond`` over ``_day e``, bound ``args``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, f: Filters, enricher: IpLookup, files: list) -> None:
+        self.con = con
+        names = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+        con.execute(f"CREATE OR REPLACE VIEW _day AS SELECT * FROM read_parquet([{names}], hive_partitioning = true, "
+                    "union_by_name = true, hive_types = {'kind': VARCHAR, 'date': DATE}) "
+                    "UNION ALL BY NAME SELECT * FROM _none")
+        where, args = [], []
+        for column, value in (("src_ip", f.ip), ("family", f.family), ("rule", f.rule), ("kind", f.kind)):
+            if value:
+                where.append(f"e.{column} = ?")
+                args.append(value)
+        if f.cidr:
+            # as the dataset's ``ipinfo``: an address stored pseudonymised is not an address to match
+            ips, _info = self._places(files, enricher)
+            con.register("_prefix", pa.table({"ip": _in_prefix(ips, ipaddress.ip_network(f.cidr))}))
+            where.append("e.src_ip IN (SELECT ip FROM _prefix)")
+        if f.asn is not None or f.country:
+            ips, info = self._places(files, enricher)
+            # coalesce(stored, looked up) = value, as a semi-join on the few addresses that match
+            for name, column, value, stored in (("_want_asn", "asn", f.asn, "e.src_asn = ?"),
+                                                ("_want_cc", "cc", f.country, "upper(e.src_cc) = ?")):
+                if value is None or value == "":
+                    continue
+                found = info.column(column).cast(pa.int64()) if column == "asn" else pc.utf8_upper(info.column(column))
+                con.register(name, pa.table({"ip": ips.filter(pc.fill_null(pc.equal(found, value), False))}))
+                where.append(f"({stored} OR (e.src_{column} IS NULL AND e.src_key IS NULL "
+                             f"AND e.src_ip IN (SELECT ip FROM {name})))")
+                args.append(value)
+        self.cond, self.args = " AND ".join(where) or "true", args
+
+    def _places(self, files: list, enricher: IpLookup) -> tuple[pa.Array, pa.Table]:
+        """The day's addresses stored in clear and the enricher's answer for them,
+        kept for the last few days' files (the next page, another AS: no new lookup)."""
+        key = (id(enricher), tuple((str(p), *_stamp(p)) for p in files))
+        with _PLACES_LOCK:
+            kept = _PLACES.get(key)
+            if kept is not None:
+                _PLACES.move_to_end(key)
+        if kept is None:
+            ips = self._distinct(["e.src_key IS NULL"], [])
+            kept = (ips, enricher.lookup(ips))
+            with _PLACES_LOCK:
+                _PLACES[key] = kept
+                while len(_PLACES) > PLACES_DAYS:
+                    _PLACES.popitem(last=False)
+        return kept
+
+    def _distinct(self, where: list[str], args: list) -> pa.Array:
+        t = arrow_table(self.con.sql("SELECT DISTINCT e.src_ip AS ip FROM _day e WHERE e.src_ip IS NOT NULL AND "
+                                     + " AND ".join(where), params=args))
+        return t.column("ip").combine_chunks() if t.num_rows else pa.array([], pa.string())
+
+    def count(self) -> int:
+        return self.con.execute(f"SELECT count(*) FROM _day e WHERE {self.cond}", self.args).fetchone()[0]
+
+    def rows(self, limit: int, offset: int) -> list[dict]:
+        cur = self.con.execute(f"SELECT {', '.join(_RAW)} FROM _day e WHERE {self.cond} {_ORDER} LIMIT ? OFFSET ?",
+                               [*self.args, limit, offset])
+        return [dict(zip(_RAW, r)) for r in cur.fetchall()]
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("_none", empty_events())
+    return con
+
+
+def _guarded(storage, fn):
+    """``fn()`` with a day compacted meanwhile read again, and DuckDB's errors as one line."""
+    try:
+        return retry_vanished(fn)
     except duckdb.Error as exc:
         raise TakedownError(f"cannot read the events under {storage}: {str(exc).splitlines()[0]}") from None
-    try:
-        con.execute("CREATE OR REPLACE VIEW _found AS SELECT * EXCLUDE (dga_date) FROM resolvers "
-                    "UNION ALL BY NAME SELECT * FROM checkins")
-        where, args = _conditions(con, f)
-        cond = " AND ".join(where) or "true"
-        total = con.execute(f"SELECT count(*) FROM _found WHERE {cond}", args).fetchone()[0]
-        cur = con.execute(f"SELECT {', '.join(COLUMNS)} FROM _found WHERE {cond} "
-                          "ORDER BY time DESC, src_ip, src_port LIMIT ? OFFSET ?", [*args, size, (page - 1) * size])
-        return [dict(zip(COLUMNS, r)) for r in cur.fetchall()], int(total)
-    finally:
-        con.close()
+
+
+def _place(rows: list[dict], enricher: IpLookup) -> list[dict]:
+    """The shown columns: country and AS as the dataset gives them (stored, else looked up)."""
+    clear = sorted({r["src_ip"] for r in rows if r["src_key"] is None and r["src_ip"] is not None})
+    info = enricher.lookup(pa.array(clear, pa.string())).to_pylist() if clear else []
+    where = dict(zip(clear, info))
+    names = {i["asn"]: i["as_name"] for i in info if i["asn"] is not None}
+    out = []
+    for r in rows:
+        i = where.get(r["src_ip"], {}) if r["src_key"] is None else {}
+        asn = r["src_asn"] if r["src_asn"] is not None else i.get("asn")
+        out.append({**{c: r.get(c) for c in COLUMNS}, "cc": r["src_cc"] if r["src_cc"] is not None else i.get("cc"),
+                    "asn": asn, "as_name": i.get("as_name") or names.get(asn)})
+    return out
+
+
+def search(storage, f: Filters, *, enricher: IpLookup, page: int = 1, size: int = 50) -> tuple[list[dict], bool]:
+    """(the page of matching events, newest first; whether more follow).
+
+    Reads the days from the newest down: the days wholly before the page
+    are counted, the page's are sorted, and the search stops at the first
+    row after the page."""
+
+    def once() -> tuple[list[dict], bool]:
+        con = _connect()
+        try:
+            skip, found = (page - 1) * size, []
+            for _day, files in _days(storage, f):
+                d = _Day(con, f, enricher, files)
+                if skip:
+                    n = d.count()
+                    if n <= skip:
+                        skip -= n
+                        continue
+                found += d.rows(size + 1 - len(found), skip)
+                skip = 0
+                if len(found) > size:
+                    break
+            return _place(found[:size], enricher), len(found) > size
+        finally:
+            con.close()
+
+    return _guarded(storage, once)
+
+
+def count(storage, f: Filters, *, enricher: IpLookup) -> int:
+    """How many events match: every day of the period is read."""
+
+    def once() -> int:
+        con = _connect()
+        try:
+            return sum(_Day(con, f, enricher, files).count() for _day, files in _days(storage, f))
+        finally:
+            con.close()
+
+    return _guarded(storage, once)

@@ -42,6 +42,40 @@ def event_files(storage: Path, kind: str | None = None) -> list[Path]:
     return sorted(root.glob(f"kind={kind or '*'}/date=*/*.parquet"))
 
 
+def event_days(storage: Path, kind: str | None = None) -> dict:
+    """Every day with event files (of ``kind``, or of every kind): ``{date: [its files, sorted]}``."""
+    from datetime import date
+
+    _check_kind(kind)
+    days: dict = {}
+    for f in event_files(storage, kind):
+        try:
+            day = date.fromisoformat(f.parent.name.removeprefix("date="))
+        except ValueError:
+            continue  # not a day directory
+        days.setdefault(day, []).append(f)
+    return days
+
+
+def dataset_state(storage: Path, date_from=None, date_to=None) -> tuple:
+    """A cheap fingerprint of the events of a period (inclusive dates, None:
+    unbounded): each file's path under ``events/``, size and modification
+    time. A new segment, a compaction or a pruned day changes it; reading
+    it costs a directory listing and a ``stat`` per file, no Parquet."""
+    root = Path(storage) / "events"
+    state = []
+    for day, files in sorted(event_days(storage).items()):
+        if (date_from and day < date_from) or (date_to and day > date_to):
+            continue
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:  # swapped away while listed: it is not part of the state
+                continue
+            state.append((str(f.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return tuple(state)
+
+
 #: Listings tried when files vanish while they are read (compaction, retention).
 LISTING_ATTEMPTS = 3
 
@@ -109,6 +143,11 @@ def read_parquet_sql(storage: Path, kind: str | None = None) -> str:
         f"read_parquet({_sql_string(dataset_glob(storage, kind))}, hive_partitioning = true, "
         "union_by_name = true, hive_types = {'kind': VARCHAR, 'date': DATE})"
     )
+
+
+def empty_events() -> pa.Table:
+    """An empty table with every known event column and the partition columns."""
+    return _empty_events()
 
 
 def _empty_events() -> pa.Table:

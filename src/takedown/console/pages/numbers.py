@@ -1,20 +1,27 @@
 """/numbers: the operation's figures for a period (?from=&to=, default the
 whole dataset), computed by ``takedown report``'s own code
 (:func:`takedown.analytics.report.summarise`) and drawn as inline SVG bar
-charts (:mod:`takedown.console.charts`) with their tables."""
+charts (:mod:`takedown.console.charts`) with their tables.
+
+The figures are computed at most once per period and dataset state, in a
+worker thread (:mod:`takedown.console.figures`); while they are, the page
+says so and htmx asks again every 2 s (an htmx request never starts a
+computation: a page left open does not recompute a live dataset forever)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
-from takedown.analytics.report import ReportError, parse_date, summarise
+from takedown.analytics.report import ReportError, parse_date
 from takedown.console import web
 from takedown.console.access import route
 from takedown.console.charts import bars
-from takedown.errors import TakedownError
 
 __all__ = ["ROUTES"]
 
@@ -40,14 +47,34 @@ def _charts(s: dict) -> dict:
     }
 
 
+def _drawn(c, entry):
+    """The entry's figures as HTML (charts and tables), drawn once per summary."""
+    s = entry.summary
+    if entry.html_of is not s:
+        entry.html = Markup(c.env.get_template("numbers_tables.html.j2").render(s=s, charts=_charts(s)))
+        entry.html_of = s
+    return entry.html
+
+
+def _period(first, last) -> str:
+    if first and last:
+        return f"{first} to {last}"
+    if first or last:
+        return f"from {first}" if first else f"up to {last}"
+    return "the whole dataset"
+
+
 async def numbers(request: Request) -> Response:
     c = web.ctx(request)
     q = request.query_params
     values = {"from": q.get("from", "").strip(), "to": q.get("to", "").strip()}
+    htmx = web.is_htmx(request)
+    template = "numbers_figures.html.j2" if htmx else "numbers.html.j2"
 
     def failed(message: str, status: int) -> Response:
-        return web.render(request, "numbers.html.j2", status=status, error=message, values=values, s=None,
-                          charts={})
+        # htmx swaps no 4xx/5xx answer: its partial comes as 200 so the line shows in place
+        return web.render(request, template, status=200 if htmx else status, error=message, values=values,
+                          s=None, body="", state="error", poll="")
 
     try:
         first = parse_date(values["from"], "from") if values["from"] else None
@@ -56,12 +83,27 @@ async def numbers(request: Request) -> Response:
         return failed(str(exc), 400)
     if first and last and first > last:
         return failed(f"empty period: from {first} is after to {last}", 400)
-    try:
-        s = await asyncio.to_thread(summarise, c.storage, enricher=c.lookup(), date_from=first, date_to=last,
-                                    operation=c.operation.name)
-    except TakedownError as exc:  # the dataset or the enrichment cannot be read: not the user's input
-        return failed(str(exc), 503)
-    return web.render(request, "numbers.html.j2", error="", values=values, s=s, charts=_charts(s))
+    figures = c.figures
+    # the page starts a computation; htmx's polls only look at it
+    entry, current = await asyncio.to_thread(figures.look, first, last, start=not htmx)
+    if not current and entry.running is not None and not htmx:
+        await asyncio.to_thread(figures.wait, entry, figures.first_wait)
+        entry, current = await asyncio.to_thread(figures.look, first, last, start=False)
+    if entry.running is not None:
+        state = "computing"
+    elif current:
+        state = "current"
+    elif entry.error:
+        return failed(entry.error, 503)
+    else:
+        state = "stale"  # newer events since (or forgotten): a reload computes them
+    query = {k: v for k, v in values.items() if v}
+    s = entry.summary
+    body = await asyncio.to_thread(_drawn, c, entry) if s is not None else ""
+    return web.render(request, template, error="", values=values, s=s, body=body,
+                      state=state, period=_period(first, last), as_of=entry.as_of,
+                      started=time.strftime("%H:%M:%S", time.gmtime(entry.started)),
+                      poll="/numbers" + ("?" + urlencode(query) if query else ""))
 
 
 ROUTES = [route("/numbers", numbers, access="operator")]
