@@ -147,10 +147,10 @@ def api_client(key: str, secret: str, params_of) -> callable:
     return send
 
 
-async def login(c) -> None:
+async def login(c, username: str = "isp", password: str = PASSWORD) -> None:
     page = await c.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = await c.post("/login", data={"username": "isp", "password": PASSWORD, "csrf_token": token, "next": "/"})
+    r = await c.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"})
     assert r.status_code == 303, r.status_code
 
 

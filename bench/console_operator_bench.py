@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -37,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # console_bench puts src/, bench/ and tests/ on the path (run from bench/, it is importable)
-from console_bench import REPO, free_port, pct  # noqa: E402, I001
+from console_bench import REPO, free_port, login as _login, pct  # noqa: E402, I001
 from results import dataset_options, machine, save_run, scratch  # noqa: E402
 from telemetry_bench import write_dataset  # noqa: E402
 
@@ -82,18 +81,11 @@ def setup(directory: Path, events: Path | None) -> Path:
     return path
 
 
-async def login(c) -> None:
-    page = await c.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = await c.post("/login", data={"username": "opa", "password": PASSWORD, "csrf_token": token, "next": "/"})
-    assert r.status_code == 303, r.status_code
-
-
 async def timed(base: str, paths: list[str], concurrency: int, expect: str) -> list[float]:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=600) as c:
-        await login(c)
+        await _login(c, "opa", PASSWORD)
         gate = asyncio.Semaphore(concurrency)  # at most that many requests in flight
 
         async def one(path: str) -> float:
@@ -112,7 +104,7 @@ async def numbers_cold(base: str) -> tuple[float, float]:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=600) as c:
-        await login(c)
+        await _login(c, "opa", PASSWORD)
         t = time.perf_counter()
         r = await c.get("/numbers")
         first = time.perf_counter() - t
