@@ -16,9 +16,12 @@ bootstrap:
 run: bootstrap
 	$(BIN)/takedown demo
 
+# Test files run in parallel, each file whole in one worker (pytest-xdist's
+# loadfile: a module's servers and fixtures stay together): 402 s instead of 707 s
+# serial on the 2-core machine (2026-12-04).
 test:
 	@scripts/bootstrap --test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
