@@ -1212,6 +1212,62 @@ def console_apikey_list(
                   f"last used {utc(k.last_used)}\t{state}")
 
 
+# --- the case: the court's appendix (docs/case-appendix.md) -------------------
+# The same group as the case's other commands (C1 creates it; one is kept at merge).
+
+case_app = typer.Typer(help="The case: the court's order, its appendix, verification, notices.",
+                       no_args_is_help=True)
+app.add_typer(case_app, name="case")
+
+
+@case_app.command("appendix")
+def case_appendix(
+    file: str = typer.Argument(..., metavar="FILE", help=FILE_HELP),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Where appendix.csv, .html and .pdf are written."),
+    registrars: Optional[str] = typer.Option(None, "--registrars", metavar="CSV",
+                                             help="name,registrar lines: the registrar of a name or registrable "
+                                                  "domain, where known."),
+    dga_from: Optional[str] = typer.Option(None, "--dga-from", metavar="YYYY-MM-DD",
+                                           help="Also list the [[dga]] names held from this day ..."),
+    dga_to: Optional[str] = typer.Option(None, "--dga-to", metavar="YYYY-MM-DD", help="... to this day."),
+    bootstrap: Optional[str] = typer.Option(None, "--bootstrap", metavar="FILE",
+                                            help="An RDAP bootstrap dns.json (RFC 9224) instead of the shipped one."),
+) -> None:
+    """The appendix of seized names for the order: by registry, sorted, numbered (CSV, HTML, PDF)."""
+    from takedown.case import appendix as ap
+    from takedown.case import rdap_bootstrap
+    from takedown.case.appendix_render import plural
+
+    if (dga_from is None) != (dga_to is None):
+        raise ap.AppendixError("--dga-from and --dga-to go together")
+    window = (_date("--dga-from", dga_from), _date("--dga-to", dga_to)) if dga_from else None
+    op = load_operation(file)
+    boot = rdap_bootstrap.load(bootstrap) if bootstrap else rdap_bootstrap.shipped()
+    regs = ap.read_registrars(registrars) if registrars else None
+    a = ap.build(op, boot, regs, window)
+    paths = ap.write(a, out)
+    for g in a.groups:
+        print(f"{g.registry}\t{g.service or '-'}\t{plural(len(g.entries), 'name', 'names')}\t"
+              f"{g.registrable_count} registrable")
+    print(f"{plural(a.total, 'name', 'names')}, "
+          f"{plural(a.registrable_count, 'registrable domain', 'registrable domains')}, "
+          f"{plural(len(a.groups), 'registry', 'registries')} ({a.bootstrap})")
+    print("wrote " + ", ".join(display_path(p) for p in paths.values()))
+
+
+@case_app.command("rdap-refresh")
+def case_rdap_refresh(
+    url: str = typer.Option("https://data.iana.org/rdap/dns.json", "--url", help="Where to fetch it (IANA)."),
+    into: Optional[Path] = typer.Option(None, "--into", metavar="DIR",
+                                        help="Directory to write rdap-dns-DATE.json in [the package's data]."),
+) -> None:
+    """Fetch IANA's RDAP bootstrap file (RFC 9224) and keep it as a dated file."""
+    from takedown.case import rdap_bootstrap
+
+    path = rdap_bootstrap.refresh(into or rdap_bootstrap.DATA_DIR, url)
+    print(f"wrote {display_path(path)} (publication {rdap_bootstrap.load(path).publication})")
+
+
 # --------------------------------------------------------------------------
 
 
