@@ -40,8 +40,9 @@ BOOT = {
     ],
 }
 
-WALEDAC = ["zeta-cards.com", "alpha-cards.com", "Mid-Cards.com.", "news.sub.alpha-cards.com", "beta.net"]
-RUSTOCK = ["beta.net", "rx-store.org", "pills.example.co.uk", "shop.ngo", "odd.zz"]
+LONG = "update-servers-mirror-cdn-download-center-west-europe.com"  # fits its column: one line in the PDF
+WALEDAC = ["zeta-cards.com", "alpha-cards.com", "Mid-Cards.com.", "news.sub.alpha-cards.com", "beta.net", LONG]
+RUSTOCK = ["beta.net", "rx-store.org", "pills.example.co.uk", "shop.ngo", "odd.zz", "bot.duckdns.org"]
 SINKHOLE = """[sinkhole]
 ipv4 = ["192.0.2.53"]
 ttl = 300
@@ -78,11 +79,12 @@ def test_groups_by_registry_largest_first_names_sorted(appendix):
     assert set(by_service) == {VERISIGN_COM, VERISIGN_NET, PIR, NOMINET, ""}
     com = by_service[VERISIGN_COM]
     assert [e.name for e in com.entries] == ["alpha-cards.com", "mid-cards.com", "news.sub.alpha-cards.com",
-                                             "zeta-cards.com"]
+                                             LONG, "zeta-cards.com"]
     assert com.registry == "Verisign" and com.tlds == ("com",)
-    assert com.registrable_count == 3  # news.sub.alpha-cards.com is alpha-cards.com's
+    assert com.registrable_count == 4  # news.sub.alpha-cards.com is alpha-cards.com's
     pir = by_service[PIR]
-    assert pir.tlds == ("ngo", "org") and [e.name for e in pir.entries] == ["rx-store.org", "shop.ngo"]
+    assert pir.tlds == ("ngo", "org")
+    assert [e.name for e in pir.entries] == ["bot.duckdns.org", "rx-store.org", "shop.ngo"]
     assert by_service[""].tlds == ("zz",) and by_service[""].registry == ".zz registry (unknown)"
     assert appendix.groups[0] is com  # the largest registry first
     sizes = [len(g.entries) for g in appendix.groups]
@@ -95,14 +97,16 @@ def test_numbers_run_through_the_appendix_once_each(appendix):
     entries = [e for g in appendix.groups for e in g.entries]
     assert [e.number for e in entries] == list(range(1, len(ALL) + 1))
     assert sorted(e.name for e in entries) == ALL
-    assert appendix.total == len(ALL) == 9
-    assert appendix.registrable_count == 8
+    assert appendix.total == len(ALL) == 11
+    assert appendix.registrable_count == 10
 
 
 def test_registrable_domain_from_the_public_suffix_list_and_families_joined(appendix):
     entries = {e.name: e for g in appendix.groups for e in g.entries}
     assert entries["pills.example.co.uk"].registrable == "example.co.uk"  # co.uk is a public suffix
     assert entries["news.sub.alpha-cards.com"].registrable == "alpha-cards.com"
+    # the list's ICANN section: the registry registered duckdns.org (a private-section suffix)
+    assert entries["bot.duckdns.org"].registrable == "duckdns.org"
     assert entries["beta.net"].family == "waledac, rustock"  # in both lists, listed once
     assert entries["rx-store.org"].family == "rustock"
 
@@ -179,16 +183,16 @@ def test_csv_html_pdf_hold_every_name_once(tmp_path, appendix):
     numbered = [(int(r[0]), r[1], r[2]) for r in page.rows if r and r[0].isdigit()]
     assert [n for n, _, _ in numbered] == list(range(1, len(ALL) + 1))
     assert sorted(name for _, name, _ in numbered) == ALL
-    assert (8, "pills.example.co.uk", "example.co.uk") in numbered
-    assert "Registry: Verisign (4 names)" in page.text
+    assert (10, "pills.example.co.uk", "example.co.uk") in numbered
+    assert "Registry: Verisign (5 names)" in page.text and "Registry: Nominet (1 name)" in page.text
 
     reader = PdfReader(paths["pdf"])
     text = "\n".join(p.extract_text() for p in reader.pages)
     numbered = re.findall(r"^(\d+) ([a-z0-9-]+(?:\.[a-z0-9-]+)+) (\S+)", text, re.MULTILINE)
     assert [int(n) for n, _, _ in numbered] == list(range(1, len(ALL) + 1))
     assert sorted(name for _, name, _ in numbered) == ALL
-    assert ("8", "pills.example.co.uk", "example.co.uk") in numbered
-    assert "Registry: Verisign (4 names)" in text and "APPENDIX A" in text
+    assert ("10", "pills.example.co.uk", "example.co.uk") in numbered
+    assert "Registry: Verisign (5 names)" in text and "APPENDIX A" in text and "Page 1 of 1" in text
 
 
 def test_pdf_spans_pages_for_many_names(tmp_path, boot_file):
@@ -260,8 +264,8 @@ def test_cli_writes_the_three_files_and_prints_counts(tmp_path, boot_file):
     write_op(tmp_path)
     p = run("case", "appendix", "op.toml", "--out", "out", "--bootstrap", "dns.json", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert f"{VERISIGN_COM}\t4 names\t3 registrable" in p.stdout
-    assert "9 names, 8 registrable domains, 5 registries (IANA RDAP bootstrap (RFC 9224), publication " \
+    assert f"{VERISIGN_COM}\t5 names\t4 registrable" in p.stdout
+    assert "11 names, 10 registrable domains, 5 registries (IANA RDAP bootstrap (RFC 9224), publication " \
            "2026-11-20T19:00:01Z)" in p.stdout
     assert sorted(f.name for f in (tmp_path / "out").iterdir()) == ["appendix.csv", "appendix.html", "appendix.pdf"]
 

@@ -14,7 +14,7 @@ registry and registrar of each. Here:
   registry operator where takedown knows it;
 - the registrable domain (what a registry transfers or holds) comes from the
   Public Suffix List (https://publicsuffix.org, the ``publicsuffixlist``
-  package's copy);
+  package's copy), its ICANN section only;
 - the registrar is the operator's, from a ``name,registrar`` CSV file, where known.
 
 Numbers run through the whole appendix, 1..N, so a name is cited by one
@@ -156,7 +156,9 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
         raise AppendixError(f"{display_path(op.path)}: no seized names: the operation has no [[domains]] list"
                             + (" and no [[dga]] name in the window" if dga_window else ""))
     registrars = registrars or {}
-    psl = PublicSuffixList()
+    # ICANN's section only: a registry registers duckdns.org, not bot.duckdns.org
+    # (the list's private section holds names such providers hand out)
+    psl = PublicSuffixList(only_icann=True)
     rows: dict[str, list] = {}  # service key -> [(name, registrable, tld, family, registrar)]
     tlds: dict[str, list[str]] = {}
     for name, fams in names.items():

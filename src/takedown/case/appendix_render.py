@@ -10,12 +10,19 @@ from pathlib import Path
 import jinja2
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_COLUMNS = (("No.", 12), ("Domain name", 62), ("Registrable domain", 46), ("Family", 30), ("Registrar", 30))
+_HEADINGS = ("No.", "Domain name", "Registrable domain", "Family", "Registrar")
+_FONT = ("Helvetica", "", 8)  # the tables' font; the widths are measured in it
+_PAD = 3.0  # mm a cell's text needs beyond its width (fpdf2's cell margins)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def html(appendix) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
+    env.globals["plural"] = plural
     return env.get_template("appendix.html").render(a=appendix, a_summary=_summary(appendix))
 
 
@@ -25,12 +32,41 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _widths(doc, appendix) -> list[float]:
+    """Column widths (mm) for every table: the number, family and registrar
+    fixed, the seized name first served to its longest, the registrable
+    domain the rest. A name breaks across lines only when it cannot fit (a
+    break inside a label, next to its hyphens, is easy to misread); the
+    registrable domain, a suffix of the name, may."""
+    entries = [e for g in appendix.groups for e in g.entries]
+    number, family, registrar, least = 12.0, 24.0, 28.0, 34.0
+    avail = doc.epw - number - family - registrar
+    need_name = max(doc.get_string_width(e.name) for e in entries) + _PAD
+    need_reg = max(doc.get_string_width(e.registrable) for e in entries) + _PAD
+    if need_name + need_reg <= avail:  # both fit: share the room out in proportion
+        name = avail * need_name / (need_name + need_reg)
+    elif need_name <= avail - least:  # the name fits whole, the registrable domain may wrap
+        name = need_name
+    else:  # the longest name wraps anyway: keep the registrable domains whole where they can be
+        name = avail - min(need_reg, avail * 0.4)
+    return [number, name, avail - name, family, registrar]
+
+
 def pdf(appendix) -> bytes:
     from fpdf import FPDF
 
-    doc = FPDF(orientation="portrait", unit="mm", format="A4")
-    doc.set_title(f"Appendix: domain names of operation {appendix.operation}")
+    title = f"Appendix A: domain names, operation {appendix.operation}"
+
+    class Doc(FPDF):
+        def footer(self):  # every page says what it belongs to, and where it is in it
+            self.set_y(-12)
+            self.set_font("Helvetica", "", 7)
+            self.cell(0, 5, _latin1(f"{title}. Page {self.page_no()} of {{nb}}"), align="C")
+
+    doc = Doc(orientation="portrait", unit="mm", format="A4")
+    doc.set_title(_latin1(title))
     doc.set_creator("takedown")
+    doc.set_margins(10, 10, 10)
     doc.set_auto_page_break(True, margin=15)
     doc.add_page()
     doc.set_font("Helvetica", "B", 14)
@@ -38,11 +74,13 @@ def pdf(appendix) -> bytes:
              new_x="LMARGIN", new_y="NEXT")
     doc.set_font("Helvetica", "", 9)
     for line in _summary(appendix):
-        doc.cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font(*_FONT)
+    widths = _widths(doc, appendix)
     for g in appendix.groups:
         doc.ln(4)
         doc.set_font("Helvetica", "B", 11)
-        doc.multi_cell(0, 6, _latin1(f"Registry: {g.registry} ({len(g.entries)} names)"),
+        doc.multi_cell(0, 6, _latin1(f"Registry: {g.registry} ({plural(len(g.entries), 'name', 'names')})"),
                        new_x="LMARGIN", new_y="NEXT")
         doc.set_font("Helvetica", "", 8)
         doc.multi_cell(0, 4, _latin1(f"RDAP service: {g.service or 'none in the bootstrap file'}; "
@@ -53,24 +91,21 @@ def pdf(appendix) -> bytes:
             doc.multi_cell(0, 4, _latin1("Registrars: " + ", ".join(f"{r} ({n})" for r, n in g.registrars)),
                            new_x="LMARGIN", new_y="NEXT")
         doc.ln(1)
-        with doc.table(col_widths=[w for _, w in _COLUMNS], text_align="LEFT", line_height=4.5,
+        doc.set_font(*_FONT)
+        with doc.table(col_widths=widths, width=sum(widths), text_align="LEFT", line_height=4.5,
                        first_row_as_headings=True) as table:
-            table.row([c for c, _ in _COLUMNS])
+            table.row(_HEADINGS)
             for e in g.entries:
                 table.row([str(e.number), e.name, e.registrable, _latin1(e.family), _latin1(e.registrar)])
     return bytes(doc.output())
 
 
-def plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def _summary(appendix) -> list[str]:
     lines = [f"Operation file: {appendix.source}",
-             f"{appendix.total} names ({appendix.registrable_count} registrable domains) "
+             f"{plural(appendix.total, 'name', 'names')} "
+             f"({plural(appendix.registrable_count, 'registrable domain', 'registrable domains')}) "
              f"at {plural(len(appendix.groups), 'registry', 'registries')}"]
     if appendix.dga_window:
         lines.append(f"DGA names held from {appendix.dga_window[0]} to {appendix.dga_window[1]} included")
     lines += [f"Registries: {appendix.bootstrap}", f"Registrable domains: Public Suffix List ({appendix.psl})"]
     return lines
-
