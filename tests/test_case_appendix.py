@@ -204,6 +204,9 @@ def test_pdf_spans_pages_for_many_names(tmp_path, boot_file):
     paths = ap.write(ap.build(load_operation(op), rdap_bootstrap.load(boot_file)), tmp_path / "out")
     reader = PdfReader(paths["pdf"])
     assert len(reader.pages) > 3
+    for number, page in enumerate(reader.pages, 1):  # each page: the heading, and its place in the appendix
+        assert "No. Domain name Registrable domain Family Registrar" in page.extract_text()
+        assert f"Page {number} of {len(reader.pages)}" in page.extract_text()
     text = "\n".join(p.extract_text() for p in reader.pages)
     found = re.findall(r"^(\d+) (seized-\d{4}\.com)", text, re.MULTILINE)
     assert found == [(str(i + 1), n) for i, n in enumerate(names)]
@@ -301,3 +304,18 @@ def test_a_bad_list_line_names_its_file_and_line(tmp_path):
     (tmp_path / "rustock.txt").write_text("ok.com\nbad name\n")
     assert_one_error_line(run("case", "appendix", "op.toml", "--out", "out", cwd=tmp_path),
                           "Error: rustock.txt:2:")
+
+
+def test_cli_rdap_refresh_from_a_mirror(tmp_path, served):
+    _Serve.body = json.dumps(BOOT).encode()
+    p = run("case", "rdap-refresh", "--into", "d", "--url", served, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "wrote d/rdap-dns-2026-11-20.json (publication 2026-11-20T19:00:01Z)\n"
+    assert json.loads((tmp_path / "d" / "rdap-dns-2026-11-20.json").read_text()) == BOOT
+
+
+def test_cli_rdap_refresh_unreachable_is_one_error_line(tmp_path):
+    closed = "http://127.0.0.1:1/dns.json"  # port 1 on loopback: nothing listens
+    assert_one_error_line(run("case", "rdap-refresh", "--into", "d", "--url", closed, cwd=tmp_path),
+                          f"Error: {closed}: cannot fetch the RDAP bootstrap file")
+    assert not (tmp_path / "d").exists()
