@@ -33,7 +33,12 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from publicsuffixlist import PublicSuffixList
+
+from takedown.case import appendix_render
+from takedown.case.appendix_render import plural
 from takedown.case.rdap_bootstrap import Bootstrap
+from takedown.dga.sinking import REGISTRIES, holdings
 from takedown.errors import TakedownError
 from takedown.lists import display_path, normalize_name, read_domain_list
 
@@ -63,6 +68,13 @@ class Group:
     service: str  # RDAP base URL, "" when the bootstrap has none
     tlds: tuple[str, ...]
     entries: tuple[Entry, ...]
+
+    @property
+    def title(self) -> str:
+        """The section's heading: the registry, its TLDs (the first five), its count."""
+        shown = ", ".join(f".{t}" for t in self.tlds[:5]) + (f" and {len(self.tlds) - 5} more"
+                                                             if len(self.tlds) > 5 else "")
+        return f"Registry: {self.registry}, {shown} ({plural(len(self.entries), 'name', 'names')})"
 
     @property
     def registrars(self) -> list[tuple[str, int]]:
@@ -122,9 +134,7 @@ def _seized(op, window: tuple[date, date] | None) -> dict[str, list[str]]:
             fams = names.setdefault(name, [])
             if d.family not in fams:
                 fams.append(d.family)
-    if window is not None and op.dga:
-        from takedown.dga.sinking import holdings  # lazy: the DGA families load only when asked for
-
+    if window is not None:
         for spec in op.dga:
             for h in holdings(spec, *window):
                 fams = names.setdefault(h.name, [])
@@ -134,8 +144,6 @@ def _seized(op, window: tuple[date, date] | None) -> dict[str, list[str]]:
 
 
 def _registry_label(service: str, tlds: list[str]) -> str:
-    from takedown.dga.sinking import REGISTRIES
-
     known = list(dict.fromkeys(REGISTRIES[t] for t in tlds if t in REGISTRIES))
     if known:
         return "; ".join(known)
@@ -147,8 +155,6 @@ def _registry_label(service: str, tlds: list[str]) -> str:
 def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = None,
           dga_window: tuple[date, date] | None = None) -> Appendix:
     """The appendix of the operation ``op`` (takedown.operation.Operation)."""
-    from publicsuffixlist import PublicSuffixList
-
     if dga_window is not None and dga_window[0] > dga_window[1]:
         raise AppendixError(f"the DGA window ends ({dga_window[1]}) before it starts ({dga_window[0]})")
     names = _seized(op, dga_window)
@@ -194,8 +200,6 @@ CSV_FIELDS = ("number", "registry", "rdap_service", "tld", "name", "registrable_
 
 def write(appendix: Appendix, out: str | os.PathLike[str]) -> dict[str, Path]:
     """appendix.csv, appendix.html and appendix.pdf in ``out`` (created); {kind: path}."""
-    from takedown.case import appendix_render
-
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+from fpdf import FPDF
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _HEADINGS = ("No.", "Domain name", "Registrable domain", "Family", "Registrar")
@@ -22,7 +23,6 @@ def plural(n: int, one: str, many: str) -> str:
 def html(appendix) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    env.globals["plural"] = plural
     return env.get_template("appendix.html").render(a=appendix, a_summary=_summary(appendix))
 
 
@@ -53,8 +53,6 @@ def _widths(doc, appendix) -> list[float]:
 
 
 def pdf(appendix) -> bytes:
-    from fpdf import FPDF
-
     title = f"Appendix A: domain names, operation {appendix.operation}"
 
     class Doc(FPDF):
@@ -82,7 +80,7 @@ def pdf(appendix) -> bytes:
         if doc.will_page_break(30):  # a registry's heading starts a page rather than end one alone
             doc.add_page()
         doc.set_font("Helvetica", "B", 11)
-        doc.multi_cell(0, 6, _latin1(f"Registry: {g.registry} ({plural(len(g.entries), 'name', 'names')})"),
+        doc.multi_cell(0, 6, _latin1(g.title),
                        new_x="LMARGIN", new_y="NEXT")
         doc.set_font("Helvetica", "", 8)
         doc.multi_cell(0, 4, _latin1(f"RDAP service: {g.service or 'none in the bootstrap file'}; "
