@@ -186,7 +186,7 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
             entries.append(Entry(n, name, registrable, tld, family, registrar))
         groups.append(Group(_registry_label(_url(k), tlds[k]), _url(k), tuple(sorted(tlds[k])), tuple(entries)))
     boot = (f"IANA RDAP bootstrap (RFC 9224), publication {bootstrap.publication}" if bootstrap
-            else "no RDAP bootstrap file: names grouped by TLD")
+            else "no RDAP bootstrap file (takedown case rdap-refresh fetches IANA's): names grouped by TLD")
     return Appendix(op.name, display_path(op.path), boot, f"publicsuffixlist {metadata.version('publicsuffixlist')}",
                     dga_window, tuple(groups))
 
