@@ -25,7 +25,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
+from takedown.errors import EvidenceError, OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -1210,6 +1210,50 @@ def console_apikey_list(
             state = f"revoked {utc(k.revoked)}" if k.revoked else "active"
             print(f"{k.key_id}\t{k.partner}\t{k.label}\tcreated {utc(k.created)} by {k.created_by}\t"
                   f"last used {utc(k.last_used)}\t{state}")
+
+
+# -------------------------------------------------------------------------- evidence (issue 17 point 5)
+
+evidence_app = typer.Typer(help="The evidence chain: the operation's files sealed in a hash-chained, "
+                                "time-stamped manifest (docs/evidence.md).", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("seal")
+def evidence_seal(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    tsa: Optional[str] = typer.Option(None, "--tsa", metavar="URL",
+                                      help="An RFC 3161 time-stamp authority to time-stamp the chain head."),
+) -> None:
+    """Add every new closed file of the operation to its evidence manifest."""
+    seal = _import("takedown.evidence.seal", "seal", EvidenceError)
+    done = seal(load_operation(file), tsa=tsa)
+    for e in done.added:
+        print(f"sealed {e.path}\t{e.size}\t{e.sha256}")
+    print(f"{len(done.added)} file(s) sealed, {done.total} in {done.manifest}; "
+          f"{done.open_days} event day(s) still open, not sealed")
+    if done.token is not None:
+        print(f"time-stamp {done.token} ({done.token_time}) over entry {done.total}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    tsa_ca: Optional[str] = typer.Option(None, "--tsa-ca", metavar="PEM",
+                                         help="The time-stamp authority's CA certificate(s): check the tokens' signatures."),
+) -> None:
+    """Re-hash every sealed file, check the chain and the time-stamps; exit 3 on any fault."""
+    verify = _import("takedown.evidence.seal", "verify", EvidenceError)
+    res = verify(load_operation(file), tsa_ca=Path(tsa_ca) if tsa_ca else None)
+    for fault in res.faults:
+        print(fault)
+    for path, seq, when in res.tokens:
+        print(f"time-stamp {path.name}: entry {seq}, {when}{'' if tsa_ca else ' (signature not checked: no --tsa-ca)'}")
+    print(f"{res.files_ok} of {res.entries} file(s) as sealed, {len(res.tokens)} time-stamp(s) good")
+    if not res.ok:
+        print(f"evidence verify: {len(res.faults)} fault(s)")
+        raise typer.Exit(3)
+    print("evidence verify: OK")
 
 
 # --------------------------------------------------------------------------
