@@ -97,6 +97,18 @@ def test_seal_takes_closed_files_only_and_appends(op_dir: Path):
     assert res.ok and res.files_ok == 7
 
 
+def test_named_secrets_inside_the_storage_are_not_sealed(op_dir: Path):
+    """The sinkhole's own TLS key and certificate are files the operation names
+    (takedown.runtime.watched) but regenerated and secret: left out like the privacy key."""
+    (op_dir / "operation.toml").write_text(OPERATION + '\n[tls]\nlisten = ["127.0.0.1:0"]\nhandshake = true\n')
+    (op_dir / "data" / "tls").mkdir()
+    for name in ("sinkhole-cert.pem", "sinkhole-key.pem"):
+        (op_dir / "data" / "tls" / name).write_text("pem")
+    op = load_operation(op_dir / "operation.toml")
+    paths = [e.path for e in seal(op).added]
+    assert "seized.txt" in paths and not any("tls/" in p or "privacy" in p or "sqlite" in p for p in paths), paths
+
+
 def test_entry_hash_is_openssl_dgst_of_its_text_line(op_dir: Path):
     op = load_operation(op_dir / "operation.toml")
     e = seal(op).added[0]

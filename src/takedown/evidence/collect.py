@@ -68,9 +68,12 @@ def evidence_files(op: Operation, now: datetime | None = None) -> tuple[list[Pat
     left out because still open) for the operation as it stands at ``now``."""
     today = (now or datetime.now(timezone.utc)).date()
     compacts = op.events.compact_after is not None
-    files = [Path(os.path.abspath(p)) for p in watched(op)]
     storage = Path(os.path.abspath(op.storage))
-    files += _walk(storage, _SKIP_DIRS | {"events"})
+    rest = _walk(storage, _SKIP_DIRS | {"events"})
+    kept = set(rest)  # a file the operation names inside the storage obeys the storage's rules
+    files = [p for p in (Path(os.path.abspath(p)) for p in watched(op))
+             if not p.is_relative_to(storage) or p in kept]
+    files += rest
     open_days = 0
     events = storage / "events"
     for kind_dir in sorted(events.glob("kind=*")) if events.is_dir() else []:
