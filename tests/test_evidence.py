@@ -20,37 +20,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from typer.testing import CliRunner
 
-from takedown.cli import app
+from takedown.cli import app, main
 from takedown.errors import EvidenceError
 from takedown.evidence import chain
 from takedown.evidence.seal import seal, verify
 from takedown.operation import load_operation
 
+from dns_helpers import make_operation
+
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl program")
-
-OPERATION = """\
-[operation]
-name = "evidence"
-storage = "data"
-
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = { "ns1.sinkhole.example" = "192.0.2.1" }
-
-[[domains]]
-family = "waledac"
-file = "seized.txt"
-"""
-
 
 @pytest.fixture
 def op_dir(tmp_path: Path) -> Path:
     d = tmp_path / "case"
-    d.mkdir()
-    (d / "operation.toml").write_text(OPERATION)
-    (d / "seized.txt").write_text("christmas-ecard-online.example\n")
+    make_operation(d)
     data = d / "data"
     closed = data / "events" / "kind=http" / "date=2026-01-01"
     closed.mkdir(parents=True)
@@ -80,7 +63,8 @@ def test_seal_takes_closed_files_only_and_appends(op_dir: Path):
     op = load_operation(op_dir / "operation.toml")
     done = seal(op)
     paths = [e.path for e in done.added]
-    assert paths == ["operation.toml", "seized.txt", "data/report/index.html", "data/tracker/rpz.zone",
+    assert paths == ["operation.toml", "waledac-domains.txt", "3322.org.zone", "3322-blocklist.txt",
+                     "data/report/index.html", "data/tracker/rpz.zone",
                      "data/events/kind=http/date=2026-01-01/http-s1-0.parquet"]
     assert done.open_days == 2  # today's, and 2026-01-02 (not compacted yet)
     before = done.manifest.read_bytes()
@@ -90,23 +74,23 @@ def test_seal_takes_closed_files_only_and_appends(op_dir: Path):
     (day2 / ".compacted.json").write_text(json.dumps({"files": ["seg-1.parquet"]}))
     again = seal(op)
     assert [e.path for e in again.added] == ["data/report/week.csv", "data/events/kind=http/date=2026-01-02/seg-1.parquet"]
-    assert again.added[0].prev == done.added[-1].hash and again.total == 7
+    assert again.added[0].prev == done.added[-1].hash and again.total == 9
     assert done.manifest.read_bytes().startswith(before)
     assert seal(op).added == []
     res = verify(op)
-    assert res.ok and res.files_ok == 7
+    assert res.ok and res.files_ok == 9
 
 
 def test_named_secrets_inside_the_storage_are_not_sealed(op_dir: Path):
     """The sinkhole's own TLS key and certificate are files the operation names
     (takedown.runtime.watched) but regenerated and secret: left out like the privacy key."""
-    (op_dir / "operation.toml").write_text(OPERATION + '\n[tls]\nlisten = ["127.0.0.1:0"]\nhandshake = true\n')
+    make_operation(op_dir, extra_toml='[tls]\nlisten = ["127.0.0.1:0"]\nhandshake = true\n')
     (op_dir / "data" / "tls").mkdir()
     for name in ("sinkhole-cert.pem", "sinkhole-key.pem"):
         (op_dir / "data" / "tls" / name).write_text("pem")
     op = load_operation(op_dir / "operation.toml")
     paths = [e.path for e in seal(op).added]
-    assert "seized.txt" in paths and not any("tls/" in p or "privacy" in p or "sqlite" in p for p in paths), paths
+    assert "waledac-domains.txt" in paths and not any("tls/" in p or "privacy" in p or "sqlite" in p for p in paths), paths
 
 
 def test_entry_hash_is_openssl_dgst_of_its_text_line(op_dir: Path):
@@ -127,8 +111,8 @@ def test_tampered_removed_file(op_dir: Path):
     (op_dir / "data" / "tracker" / "rpz.zone").unlink()
     r = _run("evidence", "verify", str(op_dir / "operation.toml"))
     assert r.exit_code == 3, r.output
-    assert "changed: data/report/index.html (entry 3" in r.output
-    assert "removed: data/tracker/rpz.zone (entry 4)" in r.output
+    assert "changed: data/report/index.html (entry 5" in r.output
+    assert "removed: data/tracker/rpz.zone (entry 6)" in r.output
     assert "OK" not in r.output
 
 
@@ -138,22 +122,22 @@ def test_reordered_and_edited_entries(op_dir: Path):
     lines = _lines(manifest)
     manifest.write_text(lines[0] + lines[2] + lines[1] + "".join(lines[3:]))
     faults = verify(op).faults
-    assert any("entry 2 (data/report/index.html): sequence number 3" in f for f in faults), faults
-    assert any("entry 3 (seized.txt)" in f and "re-ordered" in f for f in faults), faults
+    assert any("entry 2 (3322.org.zone): sequence number 3" in f for f in faults), faults
+    assert any("entry 3 (waledac-domains.txt)" in f and "re-ordered" in f for f in faults), faults
     # an entry edited to match a changed file: its own hash no longer matches
     manifest.write_text("".join(lines))
-    (op_dir / "seized.txt").write_text("other.example\n")
+    (op_dir / "waledac-domains.txt").write_text("other.example\n")
     entry = json.loads(lines[1])
-    size, digest = chain.file_digest(op_dir / "seized.txt")
+    size, digest = chain.file_digest(op_dir / "waledac-domains.txt")
     entry.update(size=size, sha256=digest)
     manifest.write_text(lines[0] + json.dumps(entry) + "\n" + "".join(lines[2:]))
     faults = verify(op).faults
-    assert faults == ["entry 2 (seized.txt): its hash does not match its content (the entry was edited)"]
+    assert faults == ["entry 2 (waledac-domains.txt): its hash does not match its content (the entry was edited)"]
     # ... and re-hashed too: the next entry no longer follows it
     fixed = chain.make_entry(entry["seq"], entry["path"], size, digest, entry["sealed_at"], entry["prev"])
     manifest.write_text(lines[0] + json.dumps(fixed.__dict__) + "\n" + "".join(lines[2:]))
     faults = verify(op).faults
-    assert faults == ["entry 3 (data/report/index.html): does not follow the entry before it "
+    assert faults == ["entry 3 (3322.org.zone): does not follow the entry before it "
                       "(entries removed, inserted or re-ordered)"]
     # an entry removed
     manifest.write_text(lines[0] + "".join(lines[2:]))
@@ -162,14 +146,17 @@ def test_reordered_and_edited_entries(op_dir: Path):
         seal(op)
 
 
-def test_malformed_manifest_is_one_line_error(op_dir: Path):
+def test_malformed_manifest_is_one_line_error(op_dir: Path, monkeypatch, capsys):
     op = load_operation(op_dir / "operation.toml")
     manifest = seal(op).manifest
     with open(manifest, "a") as f:
         f.write('{"seq": 9}\n')
-    r = _run("evidence", "verify", str(op_dir / "operation.toml"))
-    assert r.exit_code == 1
-    assert f"{manifest}:6: an entry has exactly the fields" in str(r.exception)
+    monkeypatch.setattr("sys.argv", ["takedown", "evidence", "verify", str(op_dir / "operation.toml")])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == f"Error: {manifest}:8: an entry has exactly the fields " \
+                                      "seq, path, size, sha256, sealed_at, prev, hash\n"
 
 
 # ------------------------------------------------------------------ a TSA on loopback
@@ -262,16 +249,16 @@ def test_timestamp_made_and_verified(op_dir: Path, tsa):
     r = _run("evidence", "seal", op_file, "--tsa", url)
     assert r.exit_code == 0, r.output
     assert "time-stamp" in r.output and seen == ["application/timestamp-query"]
-    token = op_dir / "data" / "evidence" / "timestamps" / "00000005.tsr"
+    token = op_dir / "data" / "evidence" / "timestamps" / "00000007.tsr"
     assert token.is_file()
     (op_dir / "data" / "report" / "late.csv").write_text("x\n")
     assert _run("evidence", "seal", op_file, "--tsa", url).exit_code == 0
-    assert (op_dir / "data" / "evidence" / "timestamps" / "00000006.tsr").is_file()
+    assert (op_dir / "data" / "evidence" / "timestamps" / "00000008.tsr").is_file()
     r = _run("evidence", "verify", op_file, "--tsa-ca", str(ca))
     assert r.exit_code == 0, r.output
     assert "2 time-stamp(s) good" in r.output and r.output.rstrip().endswith("evidence verify: OK")
     # OpenSSL alone, as docs/evidence.md tells a court: the head's hash is the imprint
-    head = chain.read_manifest(op_dir / "data" / "evidence" / "manifest.jsonl")[4].hash
+    head = chain.read_manifest(op_dir / "data" / "evidence" / "manifest.jsonl")[6].hash
     out = subprocess.run(["openssl", "ts", "-verify", "-digest", head, "-in", str(token), "-CAfile", str(ca)],
                          capture_output=True, text=True)
     assert "Verification: OK" in out.stdout, out.stdout + out.stderr
@@ -290,17 +277,17 @@ def test_bad_tokens(op_dir: Path, tsa, tmp_path: Path):
     faults = verify(op, tsa_ca=other_ca).faults
     assert len(faults) == 2 and all("signature not valid under" in f for f in faults), faults
     # a token moved to claim another entry: its imprint is not that entry's hash
-    (tokens / "00000005.tsr").rename(tokens / "00000004.tsr")
+    (tokens / "00000007.tsr").rename(tokens / "00000006.tsr")
     assert verify(op, tsa_ca=ca).faults == [
-        "timestamp 00000004.tsr: its imprint is not the hash of entry 4 (data/tracker/rpz.zone)"]
+        "timestamp 00000006.tsr: its imprint is not the hash of entry 6 (data/tracker/rpz.zone)"]
     # a corrupted token
-    data = bytearray((tokens / "00000006.tsr").read_bytes())
+    data = bytearray((tokens / "00000008.tsr").read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (tokens / "00000006.tsr").write_bytes(bytes(data))
+    (tokens / "00000008.tsr").write_bytes(bytes(data))
     faults = verify(op, tsa_ca=ca).faults
-    assert any(f.startswith("timestamp 00000006.tsr") for f in faults), faults
+    assert any(f.startswith("timestamp 00000008.tsr") for f in faults), faults
     # a token for an entry the manifest no longer holds
-    (tokens / "00000004.tsr").rename(tokens / "00000042.tsr")
+    (tokens / "00000006.tsr").rename(tokens / "00000042.tsr")
     assert "timestamp 00000042.tsr: covers entry 42, which the manifest does not hold" in verify(op).faults
 
 
