@@ -93,6 +93,19 @@ def test_named_secrets_inside_the_storage_are_not_sealed(op_dir: Path):
     assert "waledac-domains.txt" in paths and not any("tls/" in p or "privacy" in p or "sqlite" in p for p in paths), paths
 
 
+def test_one_sealer_at_a_time(op_dir: Path):
+    from takedown.evidence.seal import _locked, evidence_dir
+    op = load_operation(op_dir / "operation.toml")
+    done = []
+    with _locked(evidence_dir(op)):
+        t = threading.Thread(target=lambda: done.append(seal(op)))
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and not done  # waits for the lock
+    t.join(10)
+    assert done and done[0].total == 7 and verify(op).ok
+
+
 def test_entry_hash_is_openssl_dgst_of_its_text_line(op_dir: Path):
     op = load_operation(op_dir / "operation.toml")
     e = seal(op).added[0]

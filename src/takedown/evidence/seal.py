@@ -8,6 +8,8 @@ it was made (takedown.evidence.timestamp).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 from dataclasses import dataclass, field
@@ -43,11 +45,31 @@ class Sealed:
     token_time: str = ""
 
 
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """One sealer at a time (a cron job and an operator by hand): both would
+    read the same head and append two chains' worth of entries."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise EvidenceError(f"cannot write {directory}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def seal(op: Operation, tsa: str | None = None, now: datetime | None = None) -> Sealed:
     """Append every file of the operation not yet in the manifest, then, with
     ``tsa``, time-stamp the chain head. A file already sealed is never sealed
     again, even when changed: that is for :func:`verify` to report."""
-    now = now or datetime.now(timezone.utc)
+    with _locked(evidence_dir(op)):
+        return _seal(op, tsa, now or datetime.now(timezone.utc))
+
+
+def _seal(op: Operation, tsa: str | None, now: datetime) -> Sealed:
     manifest = evidence_dir(op) / MANIFEST
     entries = chain.read_manifest(manifest)
     faults = chain.chain_faults(entries)
