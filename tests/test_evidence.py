@@ -299,6 +299,9 @@ def test_bad_tokens(op_dir: Path, tsa, tmp_path: Path):
     (tokens / "00000008.tsr").write_bytes(bytes(data))
     faults = verify(op, tsa_ca=ca).faults
     assert any(f.startswith("timestamp 00000008.tsr") for f in faults), faults
+    (tokens / "00000008.tsr").write_bytes(b"not DER")
+    assert [f for f in verify(op, tsa_ca=ca).faults if "00000008" in f][0].startswith(
+        "timestamp 00000008.tsr: not a time-stamp reply: ")
     # a token for an entry the manifest no longer holds
     (tokens / "00000006.tsr").rename(tokens / "00000042.tsr")
     assert "timestamp 00000042.tsr: covers entry 42, which the manifest does not hold" in verify(op).faults

@@ -164,7 +164,7 @@ def verify(op: Operation, tsa_ca: Path | None = None) -> Verified:
         try:
             info = timestamp.inspect(path)
         except EvidenceError as exc:
-            out.faults.append(f"timestamp {path.name}: {exc}")
+            out.faults.append(f"timestamp {exc}")  # the message starts with the file's name
             continue
         if not info.granted:
             out.faults.append(f"timestamp {path.name}: the authority did not grant it")

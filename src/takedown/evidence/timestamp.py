@@ -63,8 +63,9 @@ def inspect(reply: Path) -> TokenInfo:
     """Status, message imprint and time of a time-stamp reply file."""
     done = _openssl(["ts", "-reply", "-in", str(reply), "-text"])
     if done.returncode != 0:
-        raise EvidenceError(f"{reply}: not a time-stamp reply: "
-                            f"{done.stderr.decode(errors='replace').strip().splitlines()[0:1]}")
+        why = next((ln for ln in done.stderr.decode(errors="replace").splitlines()
+                    if ln.strip() and not ln.startswith("Using configuration")), "openssl ts -reply failed")
+        raise EvidenceError(f"{reply.name}: not a time-stamp reply: {why}")
     text = done.stdout.decode(errors="replace")
     granted = bool(re.search(r"^Status: Granted", text, re.M))
     imprint, when = "", ""
