@@ -291,6 +291,21 @@ def test_cli_exit_3_until_every_name_is_verified(parent, rdap, tmp_path):
     assert "fine.othertest,waledac," in p.stdout and "rdap: the registry has no RDAP record" in p.stdout
 
 
+def test_cli_rdap_through_a_bootstrap_file_and_a_registrar(rdap, tmp_path):
+    boot = tmp_path / "dns.json"
+    boot.write_text(json.dumps({"version": "1.0", "services": [[["verifytest"], [rdap]]]}))
+    op = operation(tmp_path, ["seized-ok.verifytest"])
+    p = run("case", "verify", str(op), "--rdap", "--bootstrap", str(boot), "--registrar", "9999",
+            "--status", "server delete prohibited", "--status", "server transfer prohibited")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"{rdap}  1         0        0      1" in p.stdout  # the registry is the RDAP service
+    p = run("case", "verify", str(op), "--rdap", "--bootstrap", str(boot), "--registrar", "Someone Else")
+    assert p.returncode == 3 and "expected Someone Else" in p.stdout
+    op = operation(tmp_path, ["fine.othertest"])
+    p = run("case", "verify", str(op), "--rdap", "--bootstrap", str(boot))
+    assert p.returncode == 1 and p.stderr == f"Error: {boot}: no RDAP service for .othertest\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--parent", "localhost:53"], "Error: --parent: 'localhost:53' is not a valid listen address"),
     (["--rdap"], "Error: --rdap needs --rdap-url URL or --bootstrap dns.json"),
