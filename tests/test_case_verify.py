@@ -47,7 +47,7 @@ mixed NS ns1.sinkhole.example.
 mixed NS ns1.bulletproof.example.
 partial NS ns2.sinkhole.example.
 in-parent A 192.0.2.9
-""",
+""" + "".join(f"many NS ns{i}.a-rather-long-nameserver-label.bulletproof.example.\n" for i in range(40)),
     "othertest": """\
 $TTL 3600
 @ SOA ns.othertest. hostmaster.othertest. 1 7200 3600 1209600 3600
@@ -148,6 +148,9 @@ def test_each_delegation_is_classed_with_its_reason(parent):
         f = V.check_delegation(name, frozenset(SINK), [parent])
         assert (f.check, f.status) == ("dns", status), (name, f)
         assert why in f.reason, (name, f.reason)
+    # 40 NS records do not fit in 512 bytes of UDP: truncated, asked again over TCP (RFC 7766)
+    many = V.check_delegation("many.verifytest", frozenset(SINK), [parent])
+    assert many.status == V.NOT_YET and many.reason.count("bulletproof.example") == 40
     # a name below a seized one is covered by the seized name's delegation
     assert V.check_delegation("www.seized-ok.verifytest", frozenset(SINK), [parent]).status == V.VERIFIED
 
