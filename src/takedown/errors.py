@@ -76,3 +76,8 @@ class ConsoleError(TakedownError):
     """The web console or partner portal cannot do what was asked: a bad user,
     partner or claim (the message names the field), a refused approval, a
     database or secret file that cannot be used, a listener that cannot bind."""
+
+
+class EvidenceError(TakedownError):
+    """The evidence manifest cannot be read or written (a malformed line is
+    MANIFEST:LINE: reason), or a timestamp authority cannot be reached or refused."""

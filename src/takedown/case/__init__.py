@@ -1,3 +1,2 @@
-"""The case (issue 17, docs/case.md): the court's order declared with the
-operation, and what is built from it: the appendix of seized names by
-registry, seizure verification, notices, evidence."""
+"""The case: the court order behind an operation, the appendix of seized
+names, the verification that a seizure took effect (docs/case.md)."""
