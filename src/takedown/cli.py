@@ -1212,6 +1212,31 @@ def console_apikey_list(
                   f"last used {utc(k.last_used)}\t{state}")
 
 
+
+# --- the court case (docs/case.md) -----------------------------------------
+
+case_app = typer.Typer(help="The court case: its authorities, appendix, seizure verification.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+
+
+@case_app.command("check")
+def case_check(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    at: Optional[str] = typer.Option(None, "--at", metavar="TIME",
+                                     help="Check at this UTC time (YYYY-MM-DD or ISO 8601 date-time); default now."),
+) -> None:
+    """Hold the operation against its [case]: every seized name under a valid sink authority."""
+    from takedown.case.check import check_case, parse_time, summary
+
+    when = parse_time(at) if at is not None else datetime.now(timezone.utc)
+    res = check_case(load_operation(file), when)
+    for line in res.errors:
+        print(f"Error: {line}", file=sys.stderr)
+    if not res.ok:
+        raise typer.Exit(1)
+    print(summary(res))
+
+
 # --------------------------------------------------------------------------
 
 

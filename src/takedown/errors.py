@@ -76,3 +76,7 @@ class ConsoleError(TakedownError):
     """The web console or partner portal cannot do what was asked: a bad user,
     partner or claim (the message names the field), a refused approval, a
     database or secret file that cannot be used, a listener that cannot bind."""
+
+
+class CaseError(TakedownError):
+    """The operation's [case] does not cover what the operation does (takedown case check)."""
