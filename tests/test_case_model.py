@@ -281,3 +281,20 @@ def test_cli_case_check(tmp_path):
     (tmp_path / "plain.toml").write_text(BASE)
     r = _cli("case", "check", "plain.toml", cwd=tmp_path)
     assert (r.returncode, r.stderr) == (1, "Error: plain.toml: the operation has no [case] section\n")
+
+
+def test_the_documented_case_loads_and_checks(tmp_path):
+    """docs/case-model.md's example is a valid [case]: the TRO, then the injunction."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "case-model.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    p = write(tmp_path, BASE.replace("waledac.txt", "waledac-domains.txt") + example)
+    (tmp_path / "waledac-domains.txt").write_text("christmas-ecard.example\n")
+    op = load_operation(p)
+    assert [a.id for a in op.case.authorities] == ["tro-sink", "pi-sink", "stop"]
+    for day in ("2026-10-05", "2026-10-18T23:59:59Z", "2026-10-19", "2027-06-01"):
+        res = check_case(op, parse_time(day))
+        assert [e for e in res.errors if "waledac" in e] == [], (day, res.errors)
+    # zeus.txt is in no authority's scope
+    assert check_case(op, parse_time("2026-10-10")).errors[0].endswith(
+        "zeus-cc.example (zeus) is seized but outside every sink authority's scope")
+    assert not check_case(op, parse_time("2026-10-04T23:59:59Z")).ok  # before the order
