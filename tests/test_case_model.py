@@ -144,6 +144,8 @@ def _line(text: str, needle: str) -> int:
     ('family = "waledac"\ncommand = "stop"', 'command = "stop"', '[[case.authorities]]\nid = "stop"',
      'kind = "command" needs family'),
     ('tld = "com"', 'tld = "c m"', "tld =", "must be a top-level domain"),
+    ('contact = "legal@verisign.example"\n', 'contact = "legal@verisign.example"\n[[case.registries]]\ntld = "COM"\n'
+     'name = "x"\ncontact = "y"\n', 'tld = "COM"', "registry for com is declared twice (also line"),
     ('name = "John Does 1-27"', 'name = "John Does 1-27"\nemail = "x"', "email", "unknown key case.parties[1].email"),
 ])
 def test_bad_case_file_line(tmp_path, old, new, at, fragment):

@@ -574,18 +574,14 @@ def _check_authority(a: Authority, data: dict, where: KeyPath, ctx: Context) -> 
 
 
 def _check_case(c: Case, data: dict, where: KeyPath, ctx: Context) -> Case:
-    twice = first_repeat(a.id for a in c.authorities)
-    if twice:
-        i, j = twice
-        w = where + ("authorities", i, "id")
-        raise Invalid(w, f"{dotted(w)}: authority {c.authorities[i].id} is declared twice "
-                         f"(also line {ctx.line_of(where + ('authorities', j, 'id'))})")
-    twice = first_repeat(r.tld for r in c.registries)
-    if twice:
-        i, j = twice
-        w = where + ("registries", i, "tld")
-        raise Invalid(w, f"{dotted(w)}: registry for {c.registries[i].tld} is declared twice "
-                         f"(also line {ctx.line_of(where + ('registries', j, 'tld'))})")
+    for table, field, what in (("authorities", "id", "authority"), ("registries", "tld", "registry for")):
+        entries = getattr(c, table)
+        twice = first_repeat(getattr(e, field) for e in entries)
+        if twice:
+            i, j = twice
+            w = where + (table, i, field)
+            raise Invalid(w, f"{dotted(w)}: {what} {getattr(entries[i], field)} is declared twice "
+                             f"(also line {ctx.line_of(where + (table, j, field))})")
     return c
 
 
