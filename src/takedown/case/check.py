@@ -58,7 +58,7 @@ class CheckResult:
         return not self.errors
 
 
-def _case_of(op: Operation) -> Case:
+def case_of(op: Operation) -> Case:
     if op.case is None:
         raise CaseError(f"{display_path(op.path)}: the operation has no [case] section")
     return op.case
@@ -99,7 +99,7 @@ def dga_due(op: Operation, at: datetime, loc: Locator) -> list[Seized]:
 
 def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()) -> CheckResult:
     """Hold the operation (and ``commands``) against its case's authorities at ``at`` (UTC)."""
-    case = _case_of(op)
+    case = case_of(op)
     loc = Locator(read_text(op.path))
     display = display_path(op.path)
     res = CheckResult(case, at)
