@@ -48,6 +48,7 @@ def test_site_lists_the_case_and_each_document_with_its_hash(case, tmp_path):
     assert [d.name for d in pkg.documents] == ["complaint.pdf", "order.pdf"]
     for d in pkg.documents:
         published = tmp_path / "out" / "site" / "documents" / d.name
+        assert d.path == published
         assert published.read_bytes() == (docs / d.name).read_bytes()
         assert d.sha256 == hashlib.sha256(published.read_bytes()).hexdigest() and d.sha256 in html
         assert f'href="documents/{d.name}"' in html

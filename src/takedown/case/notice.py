@@ -65,6 +65,7 @@ class Document:
     name: str
     size: int
     sha256: str
+    path: Path  # the published copy, under site/documents/
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,9 @@ def _publish(documents: Path | None, site: Path) -> tuple[Document, ...]:
     out = []
     for f in sorted(p for p in documents.iterdir() if p.is_file() and not p.name.startswith(".")):
         data = f.read_bytes()
-        shutil.copyfile(f, site / "documents" / f.name)
-        out.append(Document(f.name, len(data), hashlib.sha256(data).hexdigest()))
+        published = site / "documents" / f.name
+        shutil.copyfile(f, published)
+        out.append(Document(f.name, len(data), hashlib.sha256(data).hexdigest(), published))
     return tuple(out)
 
 
