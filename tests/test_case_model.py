@@ -300,3 +300,20 @@ def test_the_documented_case_loads_and_checks(tmp_path):
     assert check_case(op, parse_time("2026-10-10")).errors[0].endswith(
         "zeus-cc.example (zeus) is seized but outside every sink authority's scope")
     assert not check_case(op, parse_time("2026-10-04T23:59:59Z")).ok  # before the order
+
+
+def test_notice_page_needs_a_valid_notify_authority(tmp_path):
+    notify = ('\n[[case.authorities]]\nid = "notify"\nkind = "notify"\nfamilies = ["waledac"]\n'
+              'valid_from = 2026-10-05T00:00:00Z\nvalid_until = 2026-11-05T00:00:00Z\n')
+    http = '\n[http]\nlisten = ["127.0.0.1:8080"]\nresponse = "notice"\n'
+    text = BASE + http + CASE + notify
+    p = write(tmp_path, text)
+    op = load_operation(p)
+    assert check_case(op, AT).ok
+    after = check_case(op, datetime(2026, 11, 5, tzinfo=timezone.utc))
+    line = _line(text, "valid_until = 2026-11-05")
+    assert after.errors[-1] == (f"{p}:{line}: authority notify (notify) expired at 2026-11-05T00:00:00Z, "
+                                f"but [http] still answers check-ins with the notice page")
+    # a sinkhole that answers silently notifies nobody
+    quiet = load_operation(write(tmp_path, text.replace('response = "notice"', 'response = "silent"')))
+    assert not [e for e in check_case(quiet, datetime(2026, 11, 5, tzinfo=timezone.utc)).errors if "notify" in e]

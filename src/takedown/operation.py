@@ -693,7 +693,7 @@ class Case:
     #: empty: load_operation fills in the sinkhole's nameservers
     nameservers: tuple[str, ...] = key(NS_NAMES, (), doc="nameservers the seized names must be delegated to",
                                        doc_default="the sinkhole's nameservers")
-    seal: bool = key(Bool(), False, doc="seal each closed day into the evidence chain")
+    seal: bool = key(Bool(), False, doc="seal each closed day into the evidence chain (not acted on yet)")
 
 
 def _listener(kind: str) -> Table:

@@ -144,6 +144,17 @@ def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()
         else:
             res.errors.append(f"{at_line(i, 'valid_until')}: authority {a.id} expired at {_t(a.valid_until)}, "
                               f"but {len(ss)} name(s) are still sunk under it ({_some(ss)})")
+    notify = [(i, a) for i, a in enumerate(case.authorities) if a.kind == "notify"]
+    serving = [lst.kind for lst in (op.http, op.tls) if lst is not None and lst.response == "notice"]
+    if notify and serving and not any(a.valid_at(at) for _, a in notify):
+        shown = ", ".join(f"[{k}]" for k in serving)
+        for i, a in notify:
+            if a.valid_from > at:
+                res.errors.append(f"{at_line(i, 'valid_from')}: authority {a.id} (notify) starts at "
+                                  f"{_t(a.valid_from)}, but {shown} answers check-ins with the notice page already")
+            else:
+                res.errors.append(f"{at_line(i, 'valid_until')}: authority {a.id} (notify) expired at "
+                                  f"{_t(a.valid_until)}, but {shown} still answers check-ins with the notice page")
     for c in commands:
         granted = [a for a in case.authorities
                    if a.kind == "command" and a.family == c.family and a.command == c.command]
