@@ -199,8 +199,8 @@ def test_expired_authority_still_in_use(tmp_path):
     later = datetime(2026, 10, 20, tzinfo=timezone.utc)
     res = check_case(load_operation(p), later)
     line = _line(text, "valid_until = 2026-10-19")
-    assert res.errors == [f"{p}:{line}: authority tro-sink expired at 2026-10-19T00:00:00Z, but 2 name(s) "
-                          f"are still sunk under it (christmas-ecard.example, valent" + "ine-cards.example)"]
+    assert res.errors == [f"{p}:{line}: authority tro-sink (sink) expired at 2026-10-19T00:00:00Z; still in use: "
+                          f"2 name(s) sunk under it (christmas-ecard.example, valentine-cards.example)"]
     assert res.expired == ["tro-sink", "stop"]
     # one second before the end it still holds; at the end it does not
     assert check_case(load_operation(p), datetime(2026, 10, 18, 23, 59, 59, tzinfo=timezone.utc)).ok
@@ -219,8 +219,11 @@ def test_sinking_before_the_authority_starts(tmp_path):
     text = BASE + CASE
     p = write(tmp_path, text)
     res = check_case(load_operation(p), datetime(2026, 10, 1, tzinfo=timezone.utc))
-    assert [e.split(": ", 1)[1].split(",")[0] for e in res.errors] == [
-        "authority tro-sink starts at 2026-10-05T00:00:00Z", "authority zeus-sink starts at 2026-10-05T00:00:00Z"]
+    assert [e.split(": ", 1)[1] for e in res.errors] == [
+        "authority tro-sink (sink) starts at 2026-10-05T00:00:00Z; already in use: 2 name(s) sunk under it "
+        "(christmas-ecard.example, valentine-cards.example)",
+        "authority zeus-sink (sink) starts at 2026-10-05T00:00:00Z; already in use: 1 name(s) sunk under it "
+        "(zeus-cc.example)"]
     assert res.errors[0].startswith(f"{p}:{_line(text, 'valid_from = 2026-10-05')}:")
 
 
@@ -276,7 +279,7 @@ def test_cli_case_check(tmp_path):
     r = _cli("case", "check", "op.toml", "--at", "2026-10-20T00:00:00Z", cwd=tmp_path)
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr.startswith(f"Error: op.toml:{_line(BASE + CASE, 'valid_until = 2026-10-19')}: authority "
-                               f"tro-sink expired")
+                               f"tro-sink (sink) expired")
     r = _cli("case", "check", "op.toml", "--at", "soon", cwd=tmp_path)
     assert (r.returncode, r.stderr) == (1, "Error: --at: 'soon' is not a date or date-time "
                                            "(YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)\n")
@@ -312,8 +315,8 @@ def test_notice_page_needs_a_valid_notify_authority(tmp_path):
     assert check_case(op, AT).ok
     after = check_case(op, datetime(2026, 11, 5, tzinfo=timezone.utc))
     line = _line(text, "valid_until = 2026-11-05")
-    assert after.errors[-1] == (f"{p}:{line}: authority notify (notify) expired at 2026-11-05T00:00:00Z, "
-                                f"but [http] still answers check-ins with the notice page")
+    assert after.errors[-1] == (f"{p}:{line}: authority notify (notify) expired at 2026-11-05T00:00:00Z; "
+                                f"still in use: [http] answers check-ins with the notice page")
     # a sinkhole that answers silently notifies nobody
     quiet = load_operation(write(tmp_path, text.replace('response = "notice"', 'response = "silent"')))
     assert not [e for e in check_case(quiet, datetime(2026, 11, 5, tzinfo=timezone.utc)).errors if "notify" in e]

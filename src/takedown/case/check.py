@@ -137,24 +137,14 @@ def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()
         res.errors.append(f"{where}: {len(ss)} {ss[0].family} DGA name(s) due on {at:%Y-%m-%d} are outside "
                           f"every sink authority's scope ({_some(ss)})")
     for i, ss in sorted(lapsed.items()):
-        a = case.authorities[i]
-        if a.valid_from > at:
-            res.errors.append(f"{at_line(i, 'valid_from')}: authority {a.id} starts at {_t(a.valid_from)}, "
-                              f"but {len(ss)} name(s) are sunk under it already ({_some(ss)})")
-        else:
-            res.errors.append(f"{at_line(i, 'valid_until')}: authority {a.id} expired at {_t(a.valid_until)}, "
-                              f"but {len(ss)} name(s) are still sunk under it ({_some(ss)})")
+        use = f"{len(ss)} name(s) sunk under it ({_some(ss)})"
+        res.errors.append(_in_use(at_line, i, case.authorities[i], at, use))
     notify = [(i, a) for i, a in enumerate(case.authorities) if a.kind == "notify"]
     serving = [lst.kind for lst in (op.http, op.tls) if lst is not None and lst.response == "notice"]
     if notify and serving and not any(a.valid_at(at) for _, a in notify):
         shown = ", ".join(f"[{k}]" for k in serving)
-        for i, a in notify:
-            if a.valid_from > at:
-                res.errors.append(f"{at_line(i, 'valid_from')}: authority {a.id} (notify) starts at "
-                                  f"{_t(a.valid_from)}, but {shown} answers check-ins with the notice page already")
-            else:
-                res.errors.append(f"{at_line(i, 'valid_until')}: authority {a.id} (notify) expired at "
-                                  f"{_t(a.valid_until)}, but {shown} still answers check-ins with the notice page")
+        res.errors.extend(_in_use(at_line, i, a, at, f"{shown} answers check-ins with the notice page")
+                          for i, a in notify)
     for c in commands:
         granted = [a for a in case.authorities
                    if a.kind == "command" and a.family == c.family and a.command == c.command]
@@ -165,6 +155,15 @@ def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()
             res.errors.append(f"{c.where}: command response {c.command} for {c.family}: authority "
                               f"{', '.join(a.id for a in granted)} is not valid at {_t(at)}")
     return res
+
+
+def _in_use(at_line, i: int, a: Authority, at: datetime, use: str) -> str:
+    """The error for authority ``a`` (the ``i``-th), not valid at ``at`` while ``use`` depends on it."""
+    if a.valid_from > at:
+        return (f"{at_line(i, 'valid_from')}: authority {a.id} ({a.kind}) starts at {_t(a.valid_from)}; "
+                f"already in use: {use}")
+    return (f"{at_line(i, 'valid_until')}: authority {a.id} ({a.kind}) expired at {_t(a.valid_until)}; "
+            f"still in use: {use}")
 
 
 def _t(t: datetime | None) -> str:
