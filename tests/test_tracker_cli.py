@@ -87,7 +87,7 @@ def test_cli_db_upgrade_and_current(tracker_url):
     with engine.begin() as conn:
         command.upgrade(db._config(conn), "0001")
     engine.dispose()
-    head = db.head()  # the newest migration (0003: the console's tables)
+    head = db.head()  # the newest migration (0004: the seizures' first verification)
     assert head > "0001"
     p = run("db", "current", "--db", tracker_url)
     assert p.returncode == 0 and f"revision 0001 (this takedown: {head}; older: run takedown db upgrade)" in p.stdout

@@ -25,7 +25,7 @@ from typing import Any, Optional
 import typer
 
 from takedown import __version__
-from takedown.errors import OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
+from takedown.errors import EvidenceError, OperationError, ServeError, SimError, StoreError, TakedownError, TrackerError
 from takedown.lists import display_path
 from takedown.operation import load_operation, parse_listen, parse_workers, summarize
 
@@ -1217,12 +1217,93 @@ def console_apikey_list(
                   f"last used {utc(k.last_used)}\t{state}")
 
 
+# -------------------------------------------------------------------------- evidence (issue 17 point 5)
 
-# --- the court case (docs/case.md) -----------------------------------------
+evidence_app = typer.Typer(help="The evidence chain: the operation's files sealed in a hash-chained, "
+                                "time-stamped manifest (docs/evidence.md).", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
 
-case_app = typer.Typer(help="The court case: its authorities, appendix, seizure verification.", no_args_is_help=True)
+
+@evidence_app.command("seal")
+def evidence_seal(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    tsa: Optional[str] = typer.Option(None, "--tsa", metavar="URL",
+                                      help="An RFC 3161 time-stamp authority to time-stamp the chain head."),
+) -> None:
+    """Add every new closed file of the operation to its evidence manifest."""
+    seal = _import("takedown.evidence.seal", "seal", EvidenceError)
+    done = seal(load_operation(file), tsa=tsa)
+    for e in done.added:
+        print(f"sealed {e.path}\t{e.size}\t{e.sha256}")
+    print(f"{len(done.added)} file(s) sealed, {done.total} in {done.manifest}; "
+          f"{done.open_days} event day(s) still open, not sealed")
+    if done.token is not None:
+        print(f"time-stamp {done.token} ({done.token_time}) over entry {done.total}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    tsa_ca: Optional[str] = typer.Option(None, "--tsa-ca", metavar="PEM",
+                                         help="The time-stamp authority's CA certificate(s): check the tokens' signatures."),
+) -> None:
+    """Re-hash every sealed file, check the chain and the time-stamps; exit 3 on any fault."""
+    verify = _import("takedown.evidence.seal", "verify", EvidenceError)
+    res = verify(load_operation(file), tsa_ca=Path(tsa_ca) if tsa_ca else None)
+    for fault in res.faults:
+        print(fault)
+    for path, seq, when in res.tokens:
+        print(f"time-stamp {path.name}: entry {seq}, {when}{'' if tsa_ca else ' (signature not checked: no --tsa-ca)'}")
+    print(f"{res.files_ok} of {res.entries} file(s) as sealed, {len(res.tokens)} time-stamp(s) good")
+    if not res.ok:
+        print(f"evidence verify: {len(res.faults)} fault(s)")
+        raise typer.Exit(3)
+    print("evidence verify: OK")
+
+
+# --- case: seizure verification (docs/case-verify.md) ----------------------
+
+case_app = typer.Typer(help="The case: the court order, its authorities, the seizure's verification, the notice.",
+                       no_args_is_help=True)
 app.add_typer(case_app, name="case")
 
+
+@case_app.command("verify")
+def case_verify(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    dns_check: bool = typer.Option(False, "--dns", help="Check each name's delegation in its parent zone."),
+    rdap_check: bool = typer.Option(False, "--rdap", help="Check each name's RDAP status and registrar."),
+    parent: Optional[str] = typer.Option(None, "--parent", metavar="HOST:PORT",
+                                         help="Ask this server for every delegation (default: the TLD's servers)."),
+    rdap_url: Optional[str] = typer.Option(None, "--rdap-url", metavar="URL",
+                                           help="RDAP base URL for every name (default: from --bootstrap)."),
+    bootstrap: Optional[Path] = typer.Option(None, "--bootstrap", metavar="FILE",
+                                             help="IANA RDAP bootstrap file (dns.json, RFC 9224)."),
+    status: Optional[list[str]] = typer.Option(None, "--status", metavar="STATUS",
+                                               help='Expected RDAP status; repeatable (default: '
+                                                    '"server transfer prohibited").'),
+    registrar: Optional[str] = typer.Option(None, "--registrar", metavar="NAME|IANA-ID",
+                                            help="Expected registrar (default: not checked)."),
+    fmt: str = typer.Option("table", "--format", metavar="table|csv|json", help="Output format."),
+    timeout: float = typer.Option(3.0, "--timeout", metavar="SECONDS", help="Per query."),
+) -> None:
+    """Check that every seized name's seizure took effect; exit 3 when one is not verified."""
+    from takedown.case.report import FORMATS, all_verified, render
+    from takedown.case.verify import DEFAULT_STATUSES, RdapExpect, verify_operation
+
+    if fmt not in FORMATS:
+        raise OperationError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if not (dns_check or rdap_check):
+        dns_check = True  # the delegation is what makes a seizure work; RDAP asks a server on the Internet
+    results = verify_operation(load_operation(file), dns_check=dns_check, rdap_check=rdap_check, parent=parent,
+                               rdap_url=rdap_url, bootstrap=bootstrap, now=int(time.time()), timeout=timeout,
+                               expect=RdapExpect(tuple(status) if status else DEFAULT_STATUSES, registrar))
+    sys.stdout.write(render(results, fmt))
+    if not all_verified(results):
+        raise typer.Exit(3)
+
+
+# --- case: the order's authorities, the notice (docs/case-model.md) --------
 
 @case_app.command("check")
 def case_check(

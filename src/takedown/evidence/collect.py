@@ -1,0 +1,91 @@
+"""Which files of an operation are evidence, and which are still open.
+
+Sealed: the operation file and every file its Runtime is built from
+(:func:`takedown.runtime.watched`), and every file under the storage
+directory except
+
+- event days still open: a ``events/kind=K/date=D`` directory is closed when
+  the UTC day D has ended and, unless the operation never compacts
+  (``[events] compact_after = false``), the day has been compacted with no
+  segment written since (every ``*.parquet`` named in its ``.compacted.json``,
+  takedown.store.compact). A day is sealed once, after compaction: sealing
+  its segments earlier would make compaction look like their removal.
+  Today's segments are therefore never sealed;
+- hidden files and directories (a leading dot: temporary names, compaction
+  staging, the metrics directory): they are renamed or removed by design;
+- what changes in place or is secret: databases (``*.sqlite*``), the
+  privacy key, the console secret, the generated TLS key and certificate
+  (``tls/``), and the evidence directory itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from takedown.operation import Operation
+from takedown.runtime import watched
+
+#: The directory of the manifest and the timestamp tokens, under the storage.
+EVIDENCE_DIR = "evidence"
+_SKIP_DIRS = {EVIDENCE_DIR, "tls"}
+_SKIP_FILES = {"privacy.key", "console.secret"}
+_SKIP_SUFFIXES = (".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal")
+
+
+def _day_closed(day_dir: Path, today: date, compacts: bool) -> bool:
+    try:
+        day = date.fromisoformat(day_dir.name.split("=", 1)[1])
+    except (IndexError, ValueError):
+        return False
+    if day >= today:
+        return False
+    if not compacts:
+        return True
+    try:
+        done = set(json.loads((day_dir / ".compacted.json").read_text()).get("files", ()))
+    except (OSError, ValueError, AttributeError):
+        return False
+    return all(p.name in done for p in day_dir.glob("*.parquet"))
+
+
+def _walk(root: Path, skip_dirs: set[str]) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and not (Path(dirpath) == root and d in skip_dirs))
+        for name in sorted(filenames):
+            if name.startswith(".") or name in _SKIP_FILES or name.endswith(_SKIP_SUFFIXES):
+                continue
+            out.append(Path(dirpath) / name)
+    return out
+
+
+def evidence_files(op: Operation, now: datetime | None = None) -> tuple[list[Path], int]:
+    """(files to seal, sorted and absolute; number of event-day directories
+    left out because still open) for the operation as it stands at ``now``."""
+    today = (now or datetime.now(timezone.utc)).date()
+    compacts = op.events.compact_after is not None
+    storage = Path(os.path.abspath(op.storage))
+    rest = _walk(storage, _SKIP_DIRS | {"events"})
+    kept = set(rest)  # a file the operation names inside the storage obeys the storage's rules
+    files = [p for p in (Path(os.path.abspath(p)) for p in watched(op))
+             if not p.is_relative_to(storage) or p in kept]
+    files += rest
+    open_days = 0
+    events = storage / "events"
+    for kind_dir in sorted(events.glob("kind=*")) if events.is_dir() else []:
+        for day_dir in sorted(kind_dir.glob("date=*")):
+            if _day_closed(day_dir, today, compacts):
+                files += _walk(day_dir, set())
+            else:
+                open_days += 1
+    seen = set()
+    unique = []
+    for p in files:
+        if p not in seen and p.is_file():
+            seen.add(p)
+            unique.append(p)
+    return unique, open_days
