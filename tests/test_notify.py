@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 from intelmq import VAR_STATE_PATH
 from intelmq.bots.parsers.shadowserver.parser import ShadowserverParserBot
 
+from smtp_helpers import Collect
 from takedown.analytics import notify as notify_module
 from takedown.analytics import shadowserver as ss
 from takedown.analytics.notify import Contact, load_contacts, notify, route
@@ -519,15 +520,6 @@ def test_missing_or_empty_contacts_and_bad_arguments(tmp_path, dataset):
 # ---------------------------------------------------------------------------
 # Mail, through a real SMTP server on loopback
 # ---------------------------------------------------------------------------
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.envelopes: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        self.envelopes.append(envelope)
-        return "250 OK"
 
 
 def free_port() -> int:

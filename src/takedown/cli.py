@@ -239,6 +239,13 @@ def report(
     print(f"report: {display_path(Path(out) / 'index.html')}")
 
 
+# shared by `notify` and `case notice`
+SMTP_OPTION = typer.Option(None, "--smtp", metavar="HOST:PORT",
+                           help="Send one mail per recipient through this SMTP server.")
+FROM_OPTION = typer.Option("takedown@localhost", "--from-address", metavar="ADDRESS",
+                           help="The From address of the mails.")
+
+
 @app.command()
 def notify(
     file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
@@ -247,10 +254,8 @@ def notify(
                                       help="The day reported (UTC), YYYY-MM-DD; default: yesterday."),
     contacts: Optional[str] = typer.Option(None, "--contacts", metavar="CSV",
                                            help="Who receives what: match (ASN, CIDR or country), address, organisation."),
-    smtp: Optional[str] = typer.Option(None, "--smtp", metavar="HOST:PORT",
-                                       help="Send one mail per recipient through this SMTP server."),
-    sender: str = typer.Option("takedown@localhost", "--from-address", metavar="ADDRESS",
-                               help="The From address of the mails."),
+    smtp: Optional[str] = SMTP_OPTION,
+    sender: str = FROM_OPTION,
 ) -> None:
     """Write per-network-owner reports in Shadowserver's formats; mail them with --smtp."""
     when = _date("--date", day) or (datetime.now(timezone.utc).date() - timedelta(days=1))
@@ -1258,7 +1263,7 @@ def evidence_verify(
 
 # --- case: the court order (docs/case-*.md) --------------------------------
 
-case_app = typer.Typer(help="The case: the court order, its appendix, the seizure's verification.",
+case_app = typer.Typer(help="The case: the court order, its authorities, the seizure's verification, the notice.",
                        no_args_is_help=True)
 app.add_typer(case_app, name="case")
 
@@ -1350,6 +1355,56 @@ def case_verify(
     sys.stdout.write(render(results, fmt))
     if not all_verified(results):
         raise typer.Exit(3)
+
+
+# --- case: the order's authorities, the notice (docs/case-model.md) --------
+
+@case_app.command("check")
+def case_check(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    at: Optional[str] = typer.Option(None, "--at", metavar="TIME",
+                                     help="Check at this UTC time (YYYY-MM-DD or ISO 8601 date-time); default now."),
+) -> None:
+    """Hold the operation against its [case]: every seized name under a valid sink authority."""
+    from takedown.case.check import check_case, parse_time, summary
+
+    when = parse_time(at) if at is not None else datetime.now(timezone.utc)
+    res = check_case(load_operation(file), when)
+    for line in res.errors:
+        print(f"Error: {line}", file=sys.stderr)
+    if not res.ok:
+        raise typer.Exit(1)
+    print(summary(res))
+
+
+@case_app.command("notice")
+def case_notice(
+    file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Where the site, the mails and sendings.csv go."),
+    documents: Optional[Path] = typer.Option(None, "--documents", metavar="DIR",
+                                             help="The order and pleadings to publish (every file in DIR)."),
+    recipients: Optional[Path] = typer.Option(None, "--recipients", metavar="FILE",
+                                              help="address[,name] a line: who gets the notice by e-mail."),
+    templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR",
+                                             help="Operator's notice-index.html.j2 / notice-email.txt.j2."),
+    site_url: Optional[str] = typer.Option(None, "--site-url", metavar="URL", help="Where the site is published."),
+    sender: str = FROM_OPTION,
+    smtp: Optional[str] = SMTP_OPTION,
+) -> None:
+    """Build the notice to the defendants: a static site and one e-mail per recipient; --smtp sends them."""
+    from takedown.analytics.notify import parse_smtp
+    from takedown.case.notice import build_notice, load_recipients, send_notices
+
+    relay = parse_smtp(smtp) if smtp is not None else None
+    people = load_recipients(recipients) if recipients is not None else []
+    pkg = build_notice(load_operation(file), out, documents=documents, recipients=people, templates=templates,
+                       sender=sender, site_url=site_url)
+    print(f"site: {display_path(pkg.index)} ({len(pkg.documents)} document(s))")
+    print(f"mails: {len(pkg.mails)} in {display_path(out / 'mail')}")
+    if relay is not None:
+        n = send_notices(pkg, relay)
+        print(f"sent: {n} through {smtp} (recorded in {display_path(out / 'sendings.csv')})")
+
 
 # --------------------------------------------------------------------------
 

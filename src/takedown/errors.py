@@ -78,6 +78,10 @@ class ConsoleError(TakedownError):
     database or secret file that cannot be used, a listener that cannot bind."""
 
 
+class CaseError(TakedownError):
+    """The operation's [case] does not cover what the operation does (takedown case check)."""
+
+
 class EvidenceError(TakedownError):
     """The evidence manifest cannot be read or written (a malformed line is
     MANIFEST:LINE: reason), or a timestamp authority cannot be reached or refused."""

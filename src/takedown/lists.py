@@ -23,6 +23,7 @@ from takedown.tomlfile import display_path  # noqa: F401 (re-exported: messages 
 __all__ = [
     "MAX_NAME_LENGTH",
     "display_path",
+    "domain_list_lines",
     "is_valid_name",
     "normalize_name",
     "read_blocklist",
@@ -61,14 +62,19 @@ def read_domain_list(path: str | os.PathLike[str]) -> list[str]:
     names whose last label is numeric (an IP address pasted into the list)
     are refused too.
     """
+    return list(domain_list_lines(path))
+
+
+def domain_list_lines(path: str | os.PathLike[str]) -> dict[str, int]:
+    """:func:`read_domain_list`, each name with the line it first appears on."""
     display = display_path(path)
-    seen: dict[str, None] = {}
+    seen: dict[str, int] = {}
     for lineno, line in _entries(path, display):
         name = normalize_name(line)
         if name is None or "." not in name or _numeric_tld(name):
             raise OperationError(f"{display}:{lineno}: {_why(line, seized=True)}")
-        seen[name] = None
-    return list(seen)
+        seen.setdefault(name, lineno)
+    return seen
 
 
 def read_blocklist(

@@ -20,6 +20,7 @@ import ipaddress
 import os
 import socket
 from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,6 +47,7 @@ from takedown.tomlfile import (
     load_document,
     parse_toml,
     show,
+    strings,
 )
 from takedown.lists import (
     is_valid_name,
@@ -55,6 +57,11 @@ from takedown.lists import (
 )
 
 __all__ = [
+    "AUTHORITY_KINDS",
+    "Authority",
+    "Case",
+    "Party",
+    "Registry",
     "DnsConfig",
     "DomainSet",
     "Events",
@@ -276,6 +283,8 @@ def _check_operation(op: Operation, data: dict, where: KeyPath, ctx: Context) ->
         i, j = twice
         raise Invalid(("zones", i, "origin"), f"zone {op.zones[i].origin} is declared twice (also zones[{j}], "
                                               f"line {ctx.line_of(('zones', j, 'origin'))})")
+    if op.case is not None and not op.case.nameservers:
+        op = replace(op, case=replace(op.case, nameservers=tuple(n for n, _ in op.sinkhole.nameservers)))
     return op
 
 
@@ -543,6 +552,150 @@ class Database:
                    doc_default="SQLite, tracker.sqlite in the storage directory")
 
 
+def _check_authority(a: Authority, data: dict, where: KeyPath, ctx: Context) -> Authority:
+    if a.valid_until is not None and a.valid_until <= a.valid_from:
+        raise Invalid(where + ("valid_until",), f"{dotted(where)}: valid_until {a.valid_until:%Y-%m-%dT%H:%M:%SZ} "
+                                                f"is not after valid_from {a.valid_from:%Y-%m-%dT%H:%M:%SZ}")
+    scoped = [k for k in ("families", "lists", "names") if k in data]
+    if a.kind == "command":
+        for k in ("command", "family"):
+            if getattr(a, k) is None:
+                raise Invalid(where, f'{dotted(where)}: kind = "command" needs {k}')
+        if scoped:
+            raise Invalid(where + (scoped[0],), f"{dotted(where)}.{scoped[0]}: a command authority's scope is "
+                                                f"its family (and command), not names")
+        return a
+    for k in ("command", "family"):
+        if k in data:
+            raise Invalid(where + (k,), f'{dotted(where)}.{k}: only kind = "command" has this key')
+    if not (a.families or a.lists or a.names):
+        raise Invalid(where, f"{dotted(where)}: a {a.kind} authority needs a scope: families, lists or names")
+    return a
+
+
+def _check_case(c: Case, data: dict, where: KeyPath, ctx: Context) -> Case:
+    for table, field, what in (("authorities", "id", "authority"), ("registries", "tld", "registry for")):
+        entries = getattr(c, table)
+        twice = first_repeat(getattr(e, field) for e in entries)
+        if twice:
+            i, j = twice
+            w = where + (table, i, field)
+            raise Invalid(w, f"{dotted(w)}: {what} {getattr(entries[i], field)} is declared twice "
+                             f"(also line {ctx.line_of(where + (table, j, field))})")
+    return c
+
+
+# --------------------------------------------------------------------------
+# [case]: the court case the operation carries out (docs/case.md). ICANN's
+# "Guidance for Preparing Domain Name Orders, Seizures & Takedowns" (2012)
+# lists what registries need from an order: court, case number, the order,
+# the names and who to contact; the authorities say what the order allows,
+# over which names or families, from when until when.
+
+#: What an authority allows: sinking named domains, notifying users,
+#: answering a family's bots with a named command (Coreflood's "stop").
+AUTHORITY_KINDS = ("sink", "notify", "command")
+
+
+def _utc(v: Any, where: KeyPath, ctx: Context) -> datetime:
+    """A TOML offset date-time, as UTC: a court's deadline must not depend
+    on the sinkhole's time zone, so a date-time without offset is refused."""
+    if not isinstance(v, datetime):
+        raise Invalid(where, f"{dotted(where)} must be a date-time with its offset, e.g. 2026-11-01T00:00:00Z, "
+                             f"not {show(v)}")
+    if v.tzinfo is None:
+        raise Invalid(where, f"{dotted(where)}: {v.isoformat()} has no offset; write it in UTC, "
+                             f"e.g. {v.isoformat()}Z")
+    return v.astimezone(timezone.utc)
+
+
+def _day(v: Any, where: KeyPath, ctx: Context) -> date:
+    if not isinstance(v, date) or isinstance(v, datetime):
+        raise Invalid(where, f"{dotted(where)} must be a date like 2026-10-05, not {show(v)}")
+    return v
+
+
+def _list_files(v: Any, where: KeyPath, ctx: Context) -> tuple[Path, ...]:
+    return tuple(File().parse(s, w, ctx) for s, w in strings(v, where))
+
+
+def _seized_name(s: str, where: KeyPath) -> str:
+    name = normalize_name(s)
+    if name is None or "." not in name:
+        raise Invalid(where, f"{dotted(where)} must be a DNS name below a top-level domain, not {show(s)}")
+    return name
+
+
+def _tld(v: Any, where: KeyPath, ctx: Context) -> str:
+    s = Str().parse(v, where, ctx)
+    name = normalize_name(s.lstrip("."))
+    if name is None:
+        raise Invalid(where, f"{dotted(where)} must be a top-level domain or public suffix like com or co.uk, "
+                             f"not {show(s)}")
+    return name
+
+
+UTC_TIME = Custom(_utc, "date-time (UTC)")
+DATE = Custom(_day, "date")
+LIST_FILES = Custom(_list_files, "domain-list file or array of them")
+SEIZED_NAMES = Each(_seized_name, "DNS name or array of them", twice="{key}: {value} is listed twice")
+FAMILIES = Each(lambda s, w: IDENTIFIER.parse(s, w, Context()), "family or array of families",
+                twice="{key}: {value} is listed twice")
+NS_NAMES = Each(_seized_name, "DNS name or array of them", twice="{key}: {value} is listed twice")
+TEXT = Str(nonempty=True)
+
+
+@dataclass(frozen=True)
+class Party:
+    role: str = key(TEXT, doc="plaintiff, defendant, intervenor, ...")
+    name: str = key(TEXT, doc="as the order names it (e.g. John Does 1-27)")
+    contact: str | None = key(TEXT, None, doc="address, e-mail or counsel")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """``[[case.authorities]]``: one thing the order allows, over a scope, for a time."""
+
+    id: str = key(IDENTIFIER, doc="how events and checks name this authority")
+    kind: str = key(Choice(AUTHORITY_KINDS), doc="what it allows: sink named domains, notify users, send a command")
+    valid_from: datetime = key(UTC_TIME, doc="when the authority starts")
+    families: tuple[str, ...] = key(FAMILIES, (), doc="scope: every name of these families")
+    lists: tuple[Path, ...] = key(LIST_FILES, (), doc="scope: every name of these domain-list files")
+    names: tuple[str, ...] = key(SEIZED_NAMES, (), doc="scope: these names (and the names below them)")
+    command: str | None = key(IDENTIFIER, None, doc="kind command: the command's name (e.g. stop)")
+    family: str | None = key(IDENTIFIER, None, doc="kind command: the family it is sent to")
+    valid_until: datetime | None = key(UTC_TIME, None, doc="when it ends; none = until further order")
+
+    def valid_at(self, t: datetime) -> bool:
+        return self.valid_from <= t and (self.valid_until is None or t < self.valid_until)
+
+
+@dataclass(frozen=True)
+class Registry:
+    tld: str = key(Custom(_tld, "top-level domain"), doc="the TLD (or public suffix) the registry runs")
+    name: str = key(TEXT, doc="the registry operator (e.g. VeriSign)")
+    contact: str = key(TEXT, doc="where the order is served")
+
+
+@dataclass(frozen=True)
+class Case:
+    """``[case]``: the order the operation carries out."""
+
+    court: str = key(TEXT, doc="the court that issued the order")
+    case_number: str = key(TEXT, doc="the case number as the court writes it")
+    order_type: str = key(TEXT, doc="temporary restraining order, preliminary injunction, seizure warrant, ...")
+    order_date: date = key(DATE, doc="the date of the order")
+    parties: tuple[Party, ...] = key(Tables(Party), (), doc="plaintiffs, defendants", model_default=False)
+    authorities: tuple[Authority, ...] = key(Tables(Authority, check=_check_authority), (),
+                                             doc="what the order allows", model_default=False)
+    registries: tuple[Registry, ...] = key(Tables(Registry), (), doc="the registries' contacts",
+                                           model_default=False)
+    #: empty: load_operation fills in the sinkhole's nameservers
+    nameservers: tuple[str, ...] = key(NS_NAMES, (), doc="nameservers the seized names must be delegated to",
+                                       doc_default="the sinkhole's nameservers")
+    seal: bool = key(Bool(), False, doc="seal each closed day into the evidence chain (not acted on yet)")
+
+
 def _listener(kind: str) -> Table:
     return Table(Listener, fixed={"kind": kind}, check=_check_listener)
 
@@ -570,6 +723,7 @@ class Operation:
     database: Database = key(Table(Database), Database(), doc="the tracker's database")
     console: Console | None = key(Table(Console, check=_check_console), None,
                                   doc="the web console and partner portal")
+    case: Case | None = key(Table(Case, check=_check_case), None, doc="the court case (docs/case.md)")
 
 
 # --------------------------------------------------------------------------

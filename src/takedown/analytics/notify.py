@@ -455,15 +455,23 @@ def route(contacts: Sequence[Contact], files: Sequence[ReportFile]) -> list[Deli
     ]
 
 
+def new_message(sender: str, to: tuple[str, str], subject: str) -> EmailMessage:
+    """A mail with its headers: From, To (name, address), Subject, Date and a
+    Message-ID in the sender's domain (RFC 5322 3.6)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = formataddr(to)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    return msg
+
+
 def message(delivery: Delivery, *, sender: str, day: date, operation: str) -> EmailMessage:
     """The mail of one delivery: a short plain-text body listing the files,
     each file attached as text/csv (base64, so long lines survive relays)."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = formataddr((delivery.organisation, delivery.address))
-    msg["Subject"] = f"Sinkhole reports {day.isoformat()} ({operation}): {delivery.events} events"
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    msg = new_message(sender, (delivery.organisation, delivery.address),
+                      f"Sinkhole reports {day.isoformat()} ({operation}): {delivery.events} events")
     lines = [
         f"Hello {delivery.organisation or delivery.address},",
         "",

@@ -1,0 +1,198 @@
+"""``takedown case notice``: the notice to the defendants (issue 17 point 4).
+
+In Waledac, Rustock and Kelihos the court let Microsoft serve the
+defendants, whose names nobody knew, by e-mail to the addresses they had
+registered their domains with and by publication on a web site
+(noticeofpleadings.com): a caption of the case, the notice, and the order
+and pleadings to download. The package built here is that: a static site
+(``site/index.html`` and ``site/documents/``, each document with its size
+and SHA-256 so that what was published can be proved later) and one e-mail
+per recipient (``mail/NNN.eml``), both from Jinja2 templates the operator
+may replace (``--templates DIR``: a file there named like a shipped one
+wins). ``--smtp`` sends the mails; every sending, failed ones included, is a
+row of ``sendings.csv`` (appended, never rewritten).
+
+Recipients come from the operator's list (``address[,name]`` a line); the
+registrants' addresses from RDAP are for a later change.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import hashlib
+import re
+import shutil
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from pathlib import Path
+
+import jinja2
+
+from takedown.analytics.notify import new_message
+from takedown.case.check import case_of, seized_names
+from takedown.errors import CaseError
+from takedown.lists import display_path
+from takedown.operation import Operation, read_text
+
+__all__ = ["Document", "NoticePackage", "Recipient", "build_notice", "load_recipients", "send_notices"]
+
+TEMPLATES = Path(__file__).with_name("templates")
+INDEX = "notice-index.html.j2"
+EMAIL = "notice-email.txt.j2"
+# Deliberately loose: the relay is the judge of an address; this only
+# catches a column in the wrong place.
+_ADDRESS = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
+SENDINGS_FIELDS = ("time", "address", "message_id", "status", "detail")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address the notice is mailed to, and the line that names it."""
+
+    address: str
+    name: str
+    where: str  # FILE:LINE of the recipients list
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file of the order or pleadings, as published: its hash proves later what was."""
+
+    name: str
+    size: int
+    sha256: str
+    path: Path  # the published copy, under site/documents/
+
+
+@dataclass(frozen=True)
+class NoticePackage:
+    """What :func:`build_notice` wrote."""
+
+    out: Path
+    index: Path
+    documents: tuple[Document, ...]
+    mails: tuple[tuple[Recipient, Path], ...]
+
+
+def load_recipients(path: Path) -> list[Recipient]:
+    """``address[,name]`` a line; ``#`` starts a comment line. The same
+    address twice (any case) is one recipient."""
+    display = display_path(path)
+    out: dict[str, Recipient] = {}
+    for lineno, line in enumerate(read_text(path, CaseError).split("\n"), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        row = next(csv.reader([line]))
+        address, name = row[0].strip(), ",".join(row[1:]).strip()
+        if not _ADDRESS.fullmatch(address):
+            raise CaseError(f"{display}:{lineno}: {address!r} is not an e-mail address (address[,name] a line)")
+        out.setdefault(address.lower(), Recipient(address, name, f"{display}:{lineno}"))
+    return list(out.values())
+
+
+def _environment(templates: Path | None) -> jinja2.Environment:
+    dirs = ([str(templates)] if templates is not None else []) + [str(TEMPLATES)]
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), undefined=jinja2.StrictUndefined,
+                              autoescape=lambda name: name is not None and ".html" in name, keep_trailing_newline=True)
+
+
+def _render(env: jinja2.Environment, name: str, **values) -> str:
+    try:
+        return env.get_template(name).render(**values)
+    except jinja2.TemplateError as e:
+        where = f"{display_path(e.filename)}:{e.lineno}" if getattr(e, "filename", None) else _failed_at(e) or name
+        raise CaseError(f"{where}: template error: {e.message or e}") from None
+
+
+def _failed_at(e: BaseException) -> str | None:
+    """FILE:LINE of a render-time error: Jinja2 rewrites the traceback so
+    that a template's frame carries the template's file and line."""
+    tb, at = e.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            at = f"{display_path(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return at
+
+
+def _publish(documents: Path | None, site: Path) -> tuple[Document, ...]:
+    if documents is None:
+        return ()
+    if not documents.is_dir():
+        raise CaseError(f"--documents: {display_path(documents)} is not a directory")
+    (site / "documents").mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in sorted(p for p in documents.iterdir() if p.is_file() and not p.name.startswith(".")):
+        data = f.read_bytes()
+        published = site / "documents" / f.name
+        shutil.copyfile(f, published)
+        out.append(Document(f.name, len(data), hashlib.sha256(data).hexdigest(), published))
+    return tuple(out)
+
+
+def build_notice(op: Operation, out: Path, *, documents: Path | None = None, recipients: list[Recipient] = (),
+                 templates: Path | None = None, sender: str = "takedown@localhost",
+                 site_url: str | None = None) -> NoticePackage:
+    """Write the site and the mails of the notice into ``out``."""
+    case = case_of(op)
+    env = _environment(templates)
+    site = out / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    docs = _publish(documents, site)
+    values = dict(
+        case=case, documents=docs, operator=op.notice.operator, site_url=site_url,
+        seized=len(seized_names(op)),
+        plaintiffs=[p for p in case.parties if p.role.lower() == "plaintiff"],
+        defendants=[p for p in case.parties if p.role.lower() == "defendant"],
+        others=[p for p in case.parties if p.role.lower() not in ("plaintiff", "defendant")],
+    )
+    index = site / "index.html"
+    index.write_text(_render(env, INDEX, **values), encoding="utf-8")
+    mail_dir = out / "mail"
+    mail_dir.mkdir(exist_ok=True)
+    mails = []
+    for i, r in enumerate(recipients, 1):
+        msg = new_message(sender, (r.name, r.address),
+                          f"Notice of {case.order_type}: {case.court}, case {case.case_number}")
+        msg.set_content(_render(env, EMAIL, recipient=r, **values))
+        path = mail_dir / f"{i:04d}.eml"
+        path.write_bytes(bytes(msg))
+        mails.append((r, path))
+    return NoticePackage(out, index, docs, tuple(mails))
+
+
+def send_notices(pkg: NoticePackage, smtp: tuple[str, int]) -> int:
+    """Send every mail of ``pkg`` over one SMTP connection, each sending (and
+    each one not sent after a failure) appended to ``sendings.csv``; the
+    number sent, or CaseError after recording the failure."""
+    host, port = smtp
+    log = pkg.out / "sendings.csv"
+    new = not log.exists()
+    sent = 0
+    with log.open("a", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(SENDINGS_FIELDS)
+
+        def record(r: Recipient, msg: EmailMessage | None, status: str, detail: str) -> None:
+            w.writerow([datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), r.address,
+                        msg["Message-ID"] if msg is not None else "", status, detail])
+            f.flush()
+
+        try:
+            with smtplib.SMTP(host, port, timeout=60) as conn:
+                for r, path in pkg.mails:
+                    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                    conn.send_message(msg)
+                    sent += 1
+                    record(r, msg, "sent", f"SMTP {host}:{port}")
+        except (smtplib.SMTPException, OSError) as exc:
+            for r, _ in pkg.mails[sent:]:
+                record(r, None, "failed", f"SMTP {host}:{port}: {exc}")
+            raise CaseError(f"SMTP {host}:{port}: {exc} ({sent} of {len(pkg.mails)} sent; "
+                            f"see {display_path(log)})") from None
+    return sent
