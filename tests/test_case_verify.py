@@ -321,3 +321,27 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
     assert p.returncode == 1 and p.stderr.startswith(message) and p.stderr.count("\n") == 1, p.stderr
     assert "Traceback" not in p.stdout + p.stderr
 
+
+
+@pytest.mark.parametrize("case_ns, expected", [
+    (None, set(SINK)),  # no [case]: the sinkhole's nameservers
+    ("", set(SINK)),  # a [case] without nameservers: its default, the sinkhole's
+    ('nameservers = ["NS1.Registry-Hold.example."]', {"ns1.registry-hold.example"}),
+])
+def test_the_expected_nameservers_are_the_cases(tmp_path, case_ns, expected):
+    """A court may order the names delegated elsewhere than the sinkhole (a
+    registry's hold servers): [case] nameservers is what verification expects."""
+    from takedown.case.verify import sinkhole_nameservers
+    from takedown.operation import load_operation
+
+    op = operation(tmp_path, ["seized-ok.verifytest"])
+    if case_ns is not None:
+        op.write_text(op.read_text() + f"""
+[case]
+court = "United States District Court for the Eastern District of Virginia"
+case_number = "1:10-cv-00156"
+order_type = "temporary restraining order"
+order_date = 2010-02-22
+{case_ns}
+""")
+    assert sinkhole_nameservers(load_operation(op)) == expected

@@ -131,7 +131,11 @@ def seized_names(op: Operation) -> list[tuple[str, str]]:
 
 
 def sinkhole_nameservers(op: Operation) -> frozenset[str]:
-    """The sinkhole's nameserver names (lowercase, no trailing dot)."""
+    """The nameservers the seized names must be delegated to (lowercase, no
+    trailing dot): the case's ``[case] nameservers`` when the operation has a
+    case (its default is the sinkhole's), else the sinkhole's own."""
+    if op.case is not None and op.case.nameservers:
+        return frozenset(n.lower().rstrip(".") for n in op.case.nameservers)
     return frozenset(name for name, _ in op.sinkhole.nameservers)
 
 
