@@ -27,6 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from takedown.console import auth
+from takedown.console.web import NotFound
+
 __all__ = ["ACCESS", "route", "NotFound"]
 
 ACCESS = ("public", "user", "operator", "partner", "api")
@@ -34,17 +37,10 @@ ACCESS = ("public", "user", "operator", "partner", "api")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class NotFound(Exception):
-    """Raised by an endpoint for an object outside the user's scope: the same
-    404 page as an unknown path."""
-
-
 def route(path: str, endpoint: Endpoint, *, access: str, methods: Sequence[str] = ("GET",),
           name: str | None = None) -> Route:
     if access not in ACCESS:
         raise ValueError(f"route {path}: access must be one of {ACCESS}, not {access!r}")
-    from takedown.console import auth  # auth needs the templates, which need nothing of access
-
     async def guarded(request: Request) -> Response:
         return await auth.guard(request, endpoint, access)
 

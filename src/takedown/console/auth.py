@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from urllib.parse import quote
@@ -50,7 +51,13 @@ SAFE = ("GET", "HEAD")
 
 
 def _signer(request: Request, purpose: str) -> Signer:
-    return Signer(web.ctx(request).secret.derive(purpose), salt=purpose)
+    return _signer_of(web.ctx(request).secret, purpose)
+
+
+@functools.lru_cache(maxsize=16)
+def _signer_of(secret, purpose: str) -> Signer:
+    """Made once per key and purpose, not at every request."""
+    return Signer(secret.derive(purpose), salt=purpose)
 
 
 def _cookie_value(request: Request, name: str, purpose: str) -> str | None:
@@ -102,8 +109,6 @@ async def _submitted_csrf(request: Request) -> str | None:
 async def guard(request: Request, endpoint, access: str) -> Response:
     """Enforce ``access`` (see :mod:`takedown.console.access`) and CSRF, then
     call the endpoint; an endpoint's NotFound is the 404 page."""
-    from takedown.console.access import NotFound
-
     if access == "api":
         return await endpoint(request)
     session = current_session(request)
@@ -116,7 +121,7 @@ async def guard(request: Request, endpoint, access: str) -> Response:
         request.state.pre_csrf = pre
         if request.method not in SAFE and not _csrf_ok(pre, await _submitted_csrf(request)):
             return PlainTextResponse("the form has expired: reload the page and try again\n", status_code=403)
-        response = await _call(request, endpoint, NotFound)
+        response = await _call(request, endpoint)
         if fresh:
             set_cookie(request, response, PRE_COOKIE, "pre", pre)
         return response
@@ -131,13 +136,13 @@ async def guard(request: Request, endpoint, access: str) -> Response:
         return PlainTextResponse("the form has expired: reload the page and try again\n", status_code=403)
     if session.user.must_change and request.url.path not in ("/password", "/logout"):
         return RedirectResponse("/password", status_code=303)
-    return await _call(request, endpoint, NotFound)
+    return await _call(request, endpoint)
 
 
-async def _call(request: Request, endpoint, not_found_exc) -> Response:
+async def _call(request: Request, endpoint) -> Response:
     try:
         return await endpoint(request)
-    except not_found_exc:
+    except web.NotFound:
         return web.not_found(request)
 
 

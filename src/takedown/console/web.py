@@ -9,7 +9,12 @@ from starlette.responses import HTMLResponse, Response
 
 from takedown.console.context import ConsoleContext
 
-__all__ = ["ctx", "render", "not_found", "user", "client_address", "is_htmx", "page_args", "audit"]
+__all__ = ["NotFound", "ctx", "render", "not_found", "user", "client_address", "is_htmx", "page_args", "audit"]
+
+
+class NotFound(Exception):
+    """Raised by an endpoint for an object outside the user's scope: the same
+    404 page as an unknown path (:mod:`takedown.console.access` names it too)."""
 
 
 def ctx(request: Request) -> ConsoleContext:
