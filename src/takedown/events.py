@@ -42,7 +42,7 @@ from takedown.errors import StoreError
 #: Version of the stored schema, written in every file's key-value metadata.
 #: Bump it when a column is added (never when one would be removed or
 #: retyped: that is not allowed).
-SCHEMA_VERSION = 2  # 2: src_key, src_cc, src_asn (privacy modes)
+SCHEMA_VERSION = 3  # 2: src_key, src_cc, src_asn (privacy modes); 3: kind=command
 
 
 @dataclass(frozen=True)
@@ -217,12 +217,36 @@ PRIVACY: tuple[Column, ...] = (
            "(privacy modes only; NULL otherwise).", required=False),
 )
 
+#: Columns of ``kind=command`` events, after :data:`COMMON` and :data:`CHECKIN`:
+#: a command response sent under a court's authority (issue 17, docs/case.md).
+#: The check-in it answered is also an event of its own kind (``http``) with
+#: ``response = 'command'``; the command event repeats its columns so that it
+#: stands alone as evidence of what was sent, to whom, under which authority.
+COMMAND: tuple[Column, ...] = (
+    Column(
+        "authority", pa.string(),
+        "Id of the [[case.authorities]] entry (kind = \"command\") the command was sent under.",
+        dictionary=True,
+    ),
+    Column(
+        "command", pa.string(),
+        "Name of the command sent, as the rules file declares it ('stop', 'uninstall', 'notice', ...).",
+        dictionary=True, statistics=True,
+    ),
+    Column(
+        "command_sha256", pa.string(),
+        "SHA-256 (hex) of the exact response bytes sent (status line, headers and body).",
+        required=False,
+    ),
+)
+
 #: Columns per kind, in file order (common columns first).
 COLUMNS: dict[str, tuple[Column, ...]] = {
     "dns": COMMON + DNS + PRIVACY,
     "http": COMMON + CHECKIN + PRIVACY,
     "tls": COMMON + CHECKIN + PRIVACY,
     "tcp": COMMON + CHECKIN + PRIVACY,
+    "command": COMMON + CHECKIN + COMMAND + PRIVACY,
 }
 
 #: Kinds whose events are bot check-ins (infected hosts), as opposed to DNS
@@ -242,7 +266,8 @@ def statistics_columns(kind: str) -> list[str]:
 
 #: Hive partition columns: directories, not stored in the files.
 PARTITIONS: tuple[Column, ...] = (
-    Column("kind", pa.string(), "Kind of event: 'dns' (resolver observations); 'http', 'tls', 'tcp' (bot check-ins)."),
+    Column("kind", pa.string(), "Kind of event: 'dns' (resolver observations); 'http', 'tls', 'tcp' (bot check-ins); "
+           "'command' (a command response sent under a court's authority: not a check-in of its own)."),
     Column("date", pa.date32(), "UTC date of 'time' (the directory date=YYYY-MM-DD)."),
 )
 
@@ -312,6 +337,11 @@ CHECKIN_ROW: tuple[str, ...] = (
     "body_len", "body_sha256", "body_head", "status", "response",
     "sni", "alpn", "tls_version", "ja3", "ja4", "first_bytes", "length",
 )
+
+
+#: The tuple appended per command sent (kind ``command``): the check-in's row,
+#: then the authority's id, the command's name and the SHA-256 of the bytes sent.
+COMMAND_ROW: tuple[str, ...] = CHECKIN_ROW + ("authority", "command", "command_sha256")
 
 
 class CheckinConn(NamedTuple):
@@ -498,6 +528,13 @@ for _kind in CHECKIN_KINDS:
         row_types={"time": pa.float64()},
         convert={"time": _time_array},
     )
+
+ROW_LAYOUTS["command"] = RowLayout(
+    kind="command",
+    fields=COMMAND_ROW,
+    row_types={"time": pa.float64()},
+    convert={"time": _time_array},
+)
 
 _STRUCTS: dict[str, pa.StructType] = {k: v.struct_type() for k, v in ROW_LAYOUTS.items()}
 
