@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 #: How a bot finds its server: a name from the operation's seized list, a
 #: blocklisted name of the taken-over zone, a name of its DGA for the day, or
@@ -30,6 +31,11 @@ class Behaviour:
     user_agent: str = "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)"
     body_bytes: int = 0
     greeting: bytes = b""  # tcp: the first bytes a bot sends its server
+    #: The commands a bot of the family obeys (Coreflood's "stop", Bredolab's
+    #: notice), by name: the exact response body that carries each in the
+    #: range's emulated C&C protocol (not the real family's protocol). The
+    #: demo's rules file declares the same bytes as [[command]] responses.
+    commands: Mapping[str, bytes] = field(default_factory=dict)
 
     def request(self, host: str, body: bytes, last: bool) -> bytes:
         """One HTTP check-in; ``last`` asks the server to close after answering."""
@@ -40,3 +46,10 @@ class Behaviour:
         if last:
             head += "Connection: close\r\n"
         return (head + "\r\n").encode("ascii") + (body if self.body_bytes else b"")
+
+
+def command_body(family: str, command: str) -> bytes:
+    """The body that carries ``command`` to a ``family`` bot of the range: the
+    range's own emulated protocol, one line, so a command is unmistakable in
+    a capture and cannot be taken for a real family's."""
+    return f"takedown-range/1 {command} {family}\n".encode("ascii")
