@@ -3,7 +3,9 @@
 One :class:`Runtime` holds the loaded :class:`~takedown.operation.Operation`,
 the compiled DNS :class:`~takedown.dns.policy.Policy` (seized names, zones,
 DGA names due today), and the network sinkhole's answers (fingerprint rules,
-response templates, TLS certificate; :mod:`takedown.net.answers`). It is
+the command table: the rules' command responses joined with the case's
+command authorities, response templates, TLS certificate;
+:mod:`takedown.net.answers`). It is
 immutable: a reload builds a new one from the files and the workers are
 given the new one whole (:mod:`takedown.serve`), so no worker ever serves a
 mix of an old rules file and a new zone.
@@ -23,6 +25,7 @@ from pathlib import Path
 from takedown.dns.policy import Policy
 from takedown.errors import ServeError
 from takedown.net.answers import Answers, answer_files, load_answers
+from takedown.net.commands import CommandTable
 from takedown.operation import Listener, Operation, load_operation
 from takedown.store.privacy import transform_for
 
@@ -58,6 +61,16 @@ class Runtime:
     def listeners(self) -> list[Listener]:
         op = self.operation
         return [x for x in (op.http, op.tls, op.tcp) if x is not None]
+
+    @property
+    def commands(self) -> CommandTable:
+        """The command responses the sinkhole may send, each with its authorities' windows."""
+        return self.answers.commands if self.answers is not None else CommandTable()
+
+    def warnings(self) -> list[str]:
+        """What ``takedown serve`` says at start and at each reload: a
+        command response that no authority covers at all (never sent)."""
+        return list(self.commands.uncovered)
 
 
 def build(path: Path, overrides: Overrides = Overrides()) -> Runtime:

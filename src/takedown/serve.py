@@ -238,7 +238,8 @@ class Worker:
             net = self.net
             self.publisher = metrics.Publisher(
                 self.writers(), rrl, proxy_refused=(lambda: net.proxy_refused) if net else (lambda: 0),
-                dns_errors=lambda: self.dns.errors)
+                dns_errors=lambda: self.dns.errors,
+                commands_sent=(lambda: net.counters.commands_sent) if net else dict)
 
     def writers(self) -> list[SegmentWriter]:
         return [self.writer] + (list(self.net.writers.values()) if self.net is not None else [])
@@ -697,6 +698,8 @@ class Supervisor:
         metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")
+        for w in new.warnings():
+            say(f"warning: {w}")
         return f"serving generation {self.generation}: {summary(new)}"
 
     def _console_died(self, c: _Child) -> None:
@@ -880,6 +883,8 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
             say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
                 f"events under {rt.operation.storage}")
+            for w in rt.warnings():
+                say(f"warning: {w}")
             if who:
                 say(who)
         except BaseException:
