@@ -221,3 +221,15 @@ def test_command_answers_are_never_cached_across_the_boundary():
     hit = conn.receive(OTHER, end + 0.3)
     assert len(hit) == 1 and isinstance(hit[0], Answer) and OTHER in st.cache.entries
 
+
+
+def test_docs_events_lists_every_column_of_a_command_event():
+    """docs/events.md keeps a table row for each column of kind=command
+    (the check-in columns, the command's, the privacy ones)."""
+    from pathlib import Path
+
+    from takedown.events import COLUMNS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "events.md").read_text()
+    missing = [c.name for c in COLUMNS["command"] if f"| `{c.name}` |" not in doc]
+    assert missing == []
