@@ -23,7 +23,7 @@ from takedown.net import proxy as proxy_mod
 from takedown.range.families.base import command_body
 from harness.peers import free_port
 
-from net_helpers import TRUSTED_SRC, events, operation_text, serving
+from net_helpers import TRUSTED_SRC, events, operation_text, read_response, serving
 
 STOP = command_body("zeus", "stop")
 RULES = f"""\
@@ -74,24 +74,6 @@ OTHER = b"GET /other.php HTTP/1.1\r\nHost: c2.example\r\n\r\n"
 
 def _z(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def read_response(s: socket.socket) -> bytes:
-    """One whole HTTP response (headers and Content-Length body) from ``s``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-    while len(body) < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def body_of(response: bytes) -> bytes:
