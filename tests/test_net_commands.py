@@ -233,3 +233,12 @@ def test_docs_events_lists_every_column_of_a_command_event():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "events.md").read_text()
     missing = [c.name for c in COLUMNS["command"] if f"| `{c.name}` |" not in doc]
     assert missing == []
+
+
+def test_describe_commands_lists_a_files_commands(tmp_path):
+    from takedown.net.fingerprints import describe_commands
+
+    p = tmp_path / "rules.toml"
+    p.write_text(RULES_TEXT)
+    assert [(d["family"], d["name"], d["status"], d["body_bytes"], d["location"]) for d in describe_commands(p)] == [
+        ("zeus", "stop", 200, len(STOP), f"{p}:13"), ("zeus", "notice", 202, len(NOTICE), f"{p}:19")]
