@@ -24,7 +24,7 @@ from pathlib import Path
 
 from takedown.dns.policy import Policy
 from takedown.errors import ServeError
-from takedown.net.answers import Answers, answer_files, load_answers
+from takedown.net.answers import Answers, answer_files, certificate_files, load_answers
 from takedown.net.commands import CommandTable
 from takedown.operation import Listener, Operation, load_operation
 from takedown.store.privacy import transform_for
@@ -57,6 +57,9 @@ class Runtime:
     files: tuple[Path, ...]
     built: float  # time.time() when built
     seconds: float  # how long the build took
+    #: files the build itself wrote (the generated TLS certificate and key):
+    #: not an operator's edit, so no reason to build again
+    made: tuple[Path, ...] = ()
 
     def listeners(self) -> list[Listener]:
         op = self.operation
@@ -79,9 +82,10 @@ def build(path: Path, overrides: Overrides = Overrides()) -> Runtime:
     t0 = time.monotonic()
     op = overrides.apply(load_operation(path))
     policy = Policy(op)
+    made = tuple(p for p in certificate_files(op) if not p.exists())
     answers = load_answers(op) if (op.http or op.tls or op.tcp) else None
     transform_for(op)  # the privacy key and enrichment tables: made once, before workers fork
-    return Runtime(op, policy, answers, tuple(watched(op)), time.time(), time.monotonic() - t0)
+    return Runtime(op, policy, answers, tuple(watched(op)), time.time(), time.monotonic() - t0, made)
 
 
 def watched(op: Operation) -> list[Path]:
@@ -117,7 +121,8 @@ def changed_during_build(rt: Runtime, snap: tuple) -> bool:
     10 ms, behind): a write in the 10 ms before the build counts too, at
     worst one needless rebuild."""
     began_ns = int((rt.built - rt.seconds - 0.010) * 1e9)
-    return any(mtime is not None and mtime >= began_ns for _p, mtime, _s, _i in snap)
+    made = {str(p) for p in rt.made}
+    return any(mtime is not None and mtime >= began_ns and p not in made for p, mtime, _s, _i in snap)
 
 
 def stale(rt: Runtime) -> str | None:

@@ -62,7 +62,12 @@ def answer_files(op: Operation) -> list[Path]:
     for lst in (op.http, op.tls, op.tcp):
         if lst is not None and lst.template is not None:
             out.append(lst.template)
-    if op.tls is not None and op.tls.handshake:
-        d = cert_dir(op)
-        out += [d / "sinkhole-cert.pem", d / "sinkhole-key.pem"]
-    return out
+    return out + certificate_files(op)
+
+
+def certificate_files(op: Operation) -> list[Path]:
+    """The generated TLS certificate and key, when a listener finishes handshakes."""
+    if op.tls is None or not op.tls.handshake:
+        return []
+    d = cert_dir(op)
+    return [d / "sinkhole-cert.pem", d / "sinkhole-key.pem"]
