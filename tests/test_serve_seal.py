@@ -15,7 +15,7 @@ from pathlib import Path
 
 from net_helpers import TAKEDOWN, operation_text
 from test_compact import _cli_env, write_segments
-from test_console_commands import command_row, write_commands
+from test_console_commands import CASE, command_row, write_commands
 from test_evidence import tsa  # noqa: F401  (the fixture: an RFC 3161 TSA on loopback)
 
 from takedown import runtime as rt_mod
@@ -27,28 +27,12 @@ from takedown.serve import Supervisor
 from takedown.store import compact as compact_mod
 from takedown.store.compact import MANIFEST
 
-CASE = """
-[case]
-court = "U.S. District Court, Eastern District of Virginia"
-case_number = "1:26-cv-00017"
-order_type = "temporary restraining order"
-order_date = 2026-02-27
-{extra}
-
-[[case.authorities]]
-id = "stop-zeus"
-kind = "command"
-family = "zeus"
-command = "stop"
-valid_from = 2026-03-01T00:00:00Z
-"""
-
 
 def write_operation(d: Path, case: str) -> Path:
     """One worker, compaction as soon as a day ends (the smallest compact_after), and ``case`` lines."""
     op = d / "operation.toml"
-    op.write_text(operation_text(0, "sealtest", "workers = 1\n[events]\ncompact_after = 0\n"
-                                 + CASE.format(extra=case)))
+    lines = CASE.replace("\n[[case.authorities]]", f"{case}\n\n[[case.authorities]]", 1)  # in [case], before its tables
+    op.write_text(operation_text(0, "sealtest", "workers = 1\n[events]\ncompact_after = 0\n" + lines))
     return op
 
 
