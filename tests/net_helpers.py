@@ -52,9 +52,20 @@ def wait_tcp(port: int, proc, timeout=20.0) -> None:
     raise RuntimeError("server did not start")
 
 
-def events(server, kind: str, where: str = "true") -> list[dict]:
-    """Rows of ``kind`` stored so far (waits for the flush)."""
+def events(server, kind: str, where: str = "true", *, at_least: int = 0, timeout: float = 15.0) -> list[dict]:
+    """Rows of ``kind`` stored so far (waits for the flush; with ``at_least``,
+    until that many rows are there or ``timeout`` passes: a loaded machine
+    may flush later than the interval)."""
     time.sleep(0.6)
+    end = time.monotonic() + timeout
+    while True:
+        rows = _stored(server, kind, where)
+        if len(rows) >= at_least or time.monotonic() > end:
+            return rows
+        time.sleep(0.2)
+
+
+def _stored(server, kind: str, where: str) -> list[dict]:
     glob = str(server["dir"] / "data" / "events" / f"kind={kind}" / "**" / "*.parquet")
     con = duckdb.connect()
     try:
