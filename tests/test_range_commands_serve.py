@@ -45,14 +45,10 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("serve-commands")
     op_path = write_operation(out, START, DAYS)
     stop = families.get("zeus").commands["stop"]
+    command = {"family": "zeus", "name": "stop", "body_hex": stop.hex(),
+               "source": "the range's emulated protocol (takedown.range.families.base.command_body)"}
     with (out / "rules.toml").open("a") as f:
-        f.write(f'''
-[[command]]
-family = "zeus"
-name = "stop"
-source = "the range's emulated protocol (takedown.range.families.base.command_body)"
-body_hex = "{stop.hex()}"
-''')
+        f.write("\n[[command]]\n" + "".join(f'{k} = "{v}"\n' for k, v in command.items()))
     with op_path.open("a") as f:
         f.write(f'''
 [case]
@@ -108,8 +104,8 @@ def test_no_zeus_checkin_after_a_bots_stop(run):
         WITH stops AS (SELECT src_ip, max(time) AS told FROM {read.format(glob.format('command'))} GROUP BY src_ip)
         SELECT count(*) FROM {read.format(glob.format('http'))} h JOIN stops s USING (src_ip)
         WHERE h.family = 'zeus' AND h.time > s.told + INTERVAL 1 MINUTE
-    """).fetchone()[0]
+    """).fetchall()[0][0]
     assert late == 0
     answered = duckdb.sql(f"SELECT count(*) FROM {read.format(glob.format('http'))} "
-                          "WHERE response = 'command'").fetchone()[0]
+                          "WHERE response = 'command'").fetchall()[0][0]
     assert answered == run[2].summary["commands"]["total_events"]
