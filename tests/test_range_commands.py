@@ -32,7 +32,7 @@ from takedown.operation import load_operation
 from takedown.range import compare, families, schedule
 from takedown.range.demo import write_operation
 from takedown.range.families.base import command_body
-from takedown.range.obey import commands_in, responses
+from takedown.range.obey import Commands, commands_in, responses
 from takedown.range.population import build
 from takedown.range.run import bound, run_range, targets
 from takedown.store.segments import SegmentWriter
@@ -55,7 +55,8 @@ def _response(body: bytes, close: bool) -> bytes:
 
 def test_commands_are_whole_bodies_of_framed_responses():
     stop, notice = command_body("zeus", "stop"), command_body("zeus", "notice")
-    bodies = {stop: "stop", notice: "notice"}
+    bodies = Commands({"stop": stop, "notice": notice})
+    assert bodies.needles == (b"takedown-range/1",)  # one search for what both bodies start with
     data = (b"HTTP/1.1 100 Continue\r\n\r\n" + _response(stop, False) + _response(b"", False)
             + _response(notice, False) + _response(stop, True))
     assert responses(data) == [stop, b"", notice, stop]
@@ -63,7 +64,11 @@ def test_commands_are_whole_bodies_of_framed_responses():
     # a body that only contains a command, a command's text in a header: no command
     assert commands_in(_response(b"x" + stop, False) + _response(stop + b"x", True), bodies) == {}
     header = b"HTTP/1.1 200 OK\r\nX-Note: " + stop.strip() + b"\r\nContent-Length: 0\r\n\r\n"
-    assert commands_in(header, {stop.strip(): "stop"}) == {}
+    assert commands_in(header, Commands({"stop": stop.strip()})) == {}
+    # bodies with no common start: each is searched for
+    other = Commands({"stop": b"\x01\x02", "go": b"\x03"})
+    assert other.needles == (b"\x01\x02", b"\x03")
+    assert commands_in(_response(b"\x03", False) + _response(b"\x01\x02", True), other) == {"go": 1, "stop": 1}
     # a truncated last response is not counted; a body to the close is
     assert commands_in(_response(stop, False)[:-3], bodies) == {}
     assert commands_in(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + stop, bodies) == {"stop": 1}
@@ -391,3 +396,18 @@ def test_no_command_events_leave_the_report_as_it_was(tmp_path):
     assert rep.summary["commands"] == {"total_events": 0, "sent": [], "by_command": [], "weeks": []}
     assert "Commands sent" not in (rep.out / "index.html").read_text()
     assert (rep.out / "commands.csv").read_text().strip() == "family,command,authority,unique_ips,events,first,last"
+
+
+def test_the_range_says_what_its_bots_received(runs, capsys):
+    from takedown.cli import _print_range
+
+    (base, _, _), (obey, _, _) = runs
+    _print_range(base)
+    assert "received:" not in capsys.readouterr().out  # no command: the output is as before
+    _print_range(obey)
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("received: ")]
+    c = obey.counts["commands"]
+    zeus = c["by_command"][1]
+    assert line == (f"received: {c['total_events']:,} commands (conficker notice {c['by_command'][0]['events']:,} "
+                    f"to {c['by_command'][0]['unique_ips']:,} bots, zeus stop {zeus['events']:,} to "
+                    f"{zeus['unique_ips']:,} bots); bots stopped: zeus {c['stopped']['zeus']:,}")

@@ -549,6 +549,12 @@ def _print_range(result) -> None:
         print(f"  warning: {e}")
     print(f"true: {c['total_unique_ips']:,} unique infected addresses, {c['total_events']:,} check-in events, "
           f"{c['resolvers']['total_events']:,} DNS events from {c['resolvers']['total_unique_resolvers']} resolvers")
+    cmds = c["commands"]
+    if cmds["total_events"]:  # the bots were answered with commands (a case's command authority)
+        told = ", ".join(f"{r['family']} {r['command']} {r['events']:,} to {r['unique_ips']:,} bots"
+                         for r in cmds["by_command"])
+        stopped = ", ".join(f"{f} {n:,}" for f, n in cmds["stopped"].items()) or "none"
+        print(f"received: {cmds['total_events']:,} commands ({told}); bots stopped: {stopped}")
 
 
 @app.command()

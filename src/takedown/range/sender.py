@@ -37,7 +37,7 @@ import numpy as np
 from takedown.errors import RangeError
 from takedown.net.proxy import build_v2_clocked4
 from takedown.range import families
-from takedown.range.obey import commands_in
+from takedown.range.obey import Commands, commands_in
 from takedown.range.population import Population
 from takedown.range.schedule import Day, resolver_address
 
@@ -255,8 +255,7 @@ class Sender:
         self._reqs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         beh = {f: families.get(f) for f in np.unique(pop.family).tolist()}
         self._beh_of = [beh[f] for f in pop.family.tolist()]  # each bot's behaviour, looked up once
-        #: per family that obeys commands: command body -> command name
-        self._bodies = {f: {body: c for c, body in b.commands.items()} for f, b in beh.items() if b.commands}
+        self._commands = {f: Commands(b.commands) for f, b in beh.items() if b.commands}
         self._body = os.urandom(4096)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -304,9 +303,9 @@ class Sender:
                 next_i += 1
                 host = day.host[i]
                 kind, head, data = self._payload(bots[i], times[i], counts[i], tls[i], host, ports[i])
-                bodies = self._bodies.get(self._beh_of[bots[i]].name) if kind != "tcp" else None
+                known = self._commands.get(self._beh_of[bots[i]].name) if kind != "tcp" else None
                 try:
-                    answer = await self._one(loop, kind, head, data, host, bodies is not None)
+                    answer = await self._one(loop, kind, head, data, host, known is not None)
                 except ConnectionRefusedError:
                     where = getattr(self.ends, kind)
                     raise RangeError(f"nothing listens for {kind} on {where[0]}:{where[1]}: "
@@ -319,7 +318,7 @@ class Sender:
                 stats.sessions += 1
                 stats.checkins += counts[i] + (1 if kind == "tls" else 0)
                 if answer:
-                    for command, k in commands_in(answer, bodies).items():
+                    for command, k in commands_in(answer, known).items():
                         got.session.append(i)
                         got.command.append(command)
                         got.count.append(k)
