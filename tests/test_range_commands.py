@@ -379,6 +379,7 @@ def test_report_commands_section_and_comparison(tmp_path, runs):
     assert json.loads((rep.out / "summary.json").read_text())["commands"] == s
     html = (rep.out / "index.html").read_text()
     assert "Commands sent under the court's authority" in html and "stop-zeus" in html
+    assert f"<td>{first:%Y-%m-%d %H:%M:%S}</td>" in html  # to the second on the page
     assert (rep.out / "commands.csv").read_text().splitlines()[0] == \
         "family,command,authority,unique_ips,events,first,last"
     # the comparison: no difference for the commands; one injected is found
