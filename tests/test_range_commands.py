@@ -382,6 +382,16 @@ def test_report_commands_section_and_comparison(tmp_path, runs):
     assert f"<td>{first:%Y-%m-%d %H:%M:%S}</td>" in html  # to the second on the page
     assert (rep.out / "commands.csv").read_text().splitlines()[0] == \
         "family,command,authority,unique_ips,events,first,last"
+    # the same view answers takedown events sql
+    import io
+
+    from takedown.analytics.sql import run_sql
+
+    buf = io.BytesIO()
+    run_sql(storage, "SELECT authority, count(*) AS n FROM commands GROUP BY ALL ORDER BY ALL", fmt="csv",
+            enricher=NoEnricher, stdout=buf)
+    assert buf.getvalue().decode().split() == [
+        '"authority","n"', f'"notify-users",{s["by_command"][0]["events"]}', f'"stop-zeus",{stop["events"]}']
     # the comparison: no difference for the commands; one injected is found
     diffs = compare.differences(rep.summary, obey.counts)
     assert not [d for d in diffs if d.startswith("commands")]

@@ -136,7 +136,7 @@ def events_prune(
 def events_sql(
     file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
     query: str = typer.Argument(..., metavar="QUERY",
-                                help="One read-only query over the views events, checkins, resolvers, ipinfo."),
+                                help="One read-only query over the views events, checkins, resolvers, commands, ipinfo."),
     fmt: str = typer.Option("table", "--format", metavar="table|csv|json|jsonl|parquet", help="Output format."),
     out: Optional[str] = typer.Option(None, "--out", metavar="PATH",
                                       help="Write to PATH (required for parquet); default: stdout."),
