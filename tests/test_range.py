@@ -95,10 +95,12 @@ def test_differences_catch_a_wrong_count(demo):
 
 def test_truth_files(demo):
     out = demo.report.parent.parent / "truth"
-    assert {p.name for p in out.iterdir()} == {"bots.parquet", "sessions.parquet", "queries.parquet", "truth.json"}
+    assert {p.name for p in out.iterdir()} == {"bots.parquet", "sessions.parquet", "queries.parquet", "commands.parquet",
+                                          "truth.json"}
     saved = json.loads((out / "truth.json").read_text())
     assert saved["total_unique_ips"] == demo.range.counts["total_unique_ips"]
     assert saved["weeks"] == demo.range.counts["weeks"]
+    assert saved["commands"] == demo.range.counts["commands"]  # what the bots received (compared with the report)
 
 
 # -- the truth on a hand-made day --------------------------------------------

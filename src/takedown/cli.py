@@ -136,7 +136,7 @@ def events_prune(
 def events_sql(
     file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
     query: str = typer.Argument(..., metavar="QUERY",
-                                help="One read-only query over the views events, checkins, resolvers, ipinfo."),
+                                help="One read-only query over the views events, checkins, resolvers, commands, ipinfo."),
     fmt: str = typer.Option("table", "--format", metavar="table|csv|json|jsonl|parquet", help="Output format."),
     out: Optional[str] = typer.Option(None, "--out", metavar="PATH",
                                       help="Write to PATH (required for parquet); default: stdout."),
@@ -549,6 +549,12 @@ def _print_range(result) -> None:
         print(f"  warning: {e}")
     print(f"true: {c['total_unique_ips']:,} unique infected addresses, {c['total_events']:,} check-in events, "
           f"{c['resolvers']['total_events']:,} DNS events from {c['resolvers']['total_unique_resolvers']} resolvers")
+    cmds = c["commands"]
+    if cmds["total_events"]:  # the bots were answered with commands (a case's command authority)
+        told = ", ".join(f"{r['family']} {r['command']} {r['events']:,} to {r['unique_ips']:,} bots"
+                         for r in cmds["by_command"])
+        stopped = ", ".join(f"{f} {n:,}" for f, n in cmds["stopped"].items()) or "none"
+        print(f"received: {cmds['total_events']:,} commands ({told}); bots stopped: {stopped}")
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """The operation's events as DuckDB views, enriched, for reports and feeds.
 
-:func:`open_dataset` gives a DuckDB connection with three views:
+:func:`open_dataset` gives a DuckDB connection with four views:
 
 ``checkins``
     Bot check-ins (kinds ``http``, ``tls``, ``tcp``) in the period: every
@@ -20,6 +20,12 @@
     ``[[dga]]`` entry, the first day of the DGA period it was generated for
     (from the rule ``dga:<family>:<date>``), else NULL. Resolver observations
     are never counted as infected hosts (see :mod:`takedown.events`).
+
+``commands``
+    Command responses sent under a court's authority (kind ``command``,
+    issue 17) in the period: every stored column, plus ``day``, ``week`` and
+    ``bot`` as in ``checkins``. A command event is not a check-in: the
+    check-in it answered is in ``checkins``.
 
 ``ipinfo``
     One row per distinct source address of the period: ``ip``, ``cc``,
@@ -78,7 +84,7 @@ def open_dataset(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection with the ``checkins``, ``resolvers`` and ``ipinfo`` views (see the module doc)."""
+    """A connection with the ``checkins``, ``resolvers``, ``commands`` and ``ipinfo`` views (see the module doc)."""
     con = connect(storage)
     period = period_condition(date_from, date_to)
     con.execute(f"CREATE OR REPLACE VIEW _period AS SELECT * FROM events WHERE {period}")
@@ -117,4 +123,9 @@ def open_dataset(
             LEFT JOIN _asnames n ON n.asn = coalesce(e.src_asn, i.asn)
             WHERE {where}
         """)
+    con.execute(f"""
+        CREATE OR REPLACE VIEW commands AS
+        SELECT e.*, e.date AS day, {_WEEK} AS week, coalesce(e.src_key, e.src_ip) AS bot
+        FROM _period e WHERE kind = 'command'
+    """)
     return con

@@ -2,7 +2,7 @@
 
 Every function takes a connection from
 :func:`takedown.analytics.dataset.open_dataset` (views ``checkins``,
-``resolvers``) and returns plain rows (lists of dicts), already aggregated in
+``resolvers``, ``commands``) and returns plain rows (lists of dicts), already aggregated in
 DuckDB: no event row ever comes into Python, so each table is one scan of
 the Parquet files whatever their size.
 
@@ -222,3 +222,30 @@ def resolver_totals(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> di
     """``{total_unique_resolvers, total_events}`` of DNS events over the period."""
     n, events = con.execute(f"SELECT {_distinct('bot', exact)}, count(*) FROM resolvers").fetchone()
     return {"total_unique_resolvers": int(n), "total_events": int(events)}
+
+
+def _commands(con: duckdb.DuckDBPyConnection, keys: str, extra: str, exact: bool) -> list[dict]:
+    return _rows(con, f"""
+        WITH c AS (SELECT * REPLACE (coalesce(family, ?) AS family) FROM commands)
+        SELECT {keys}, {_distinct('bot', exact)} AS unique_ips, count(*) AS events{extra}
+        FROM c GROUP BY ALL ORDER BY ALL
+    """, [UNATTRIBUTED])
+
+
+def commands_sent(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> list[dict]:
+    """``[{family, command, authority, unique_ips, events, first, last}]`` of
+    command events (one per command response sent), by family, command and
+    authority; ``first``/``last``: the first and last sent (UTC timestamps)."""
+    return _commands(con, "family, command, authority", ", min(time) AS first, max(time) AS last", exact)
+
+
+def commands_by_command(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> list[dict]:
+    """``[{family, command, unique_ips, events}]`` of command events over the
+    period, whatever the authority (an address told under two authorities counts once)."""
+    return _commands(con, "family, command", "", exact)
+
+
+def command_weeks(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> list[dict]:
+    """``[{week, family, command, unique_ips, events}]`` of command events, for
+    the ISO weeks that have any (no zero rows: commands are rare)."""
+    return _commands(con, f"{WEEK_OF_DAY} AS week, family, command", "", exact)

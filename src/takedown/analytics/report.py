@@ -7,7 +7,7 @@ writes into one directory:
 - ``summary.json``: every table and total (layout in docs/report.md);
 - ``weeks.csv``, ``days.csv``, ``countries.csv``, ``asns.csv``,
   ``families.csv``, ``rules.csv``, ``new_returning.csv``,
-  ``resolver_weeks.csv``: the same tables, one row per JSON object (a JSON
+  ``resolver_weeks.csv``, ``commands.csv``, ``command_weeks.csv``: the same tables, one row per JSON object (a JSON
   null is an empty field);
 - ``weekly_unique_ips``, ``daily_unique_ips``, ``countries_top_bottom``
   as ``.png`` and ``.svg`` (:mod:`takedown.analytics.charts`);
@@ -17,7 +17,9 @@ writes into one directory:
 The layout follows Microsoft's Rustock report (2011): unique addresses
 reaching the sinkhole counted per week, the change from the first week to
 the last (Rustock: -44.2% from week 1 to week 8), and the countries with
-the most and the least traffic.
+the most and the least traffic. Commands sent under a court's authority
+(Coreflood's stop command, 2011) are a section of their own: what was sent
+to how many addresses, under which authority, when.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "rules": ("rule", "unique_ips", "events"),
     "new_returning": ("week", "unique_ips", "new_ips", "returning_ips"),
     "resolver_weeks": ("week", "unique_resolvers", "events"),
+    "commands": ("family", "command", "authority", "unique_ips", "events", "first", "last"),
+    "command_weeks": ("week", "family", "command", "unique_ips", "events"),
 }
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -98,6 +102,8 @@ def _as_date(value: date | str | None, what: str) -> date | None:
 
 
 def _jsonable(value):
+    if isinstance(value, datetime):  # a command's first/last time
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -195,8 +201,22 @@ def _summarise(con, *, period, operation, sources, exact, top_n, bottom_min_ips)
             **queries.resolver_totals(con, exact=exact),
             "weeks": _clean(queries.resolver_weeks(con, exact=exact)),
         },
+        "commands": _commands(con, exact),
     }
     return summary
+
+
+def _commands(con, exact: bool) -> dict:
+    """The ``commands`` section: command events per (family, command,
+    authority), per (family, command) and per (ISO week, family, command);
+    empty lists and 0 when no command was sent."""
+    by_command = queries.commands_by_command(con, exact=exact)
+    return {
+        "total_events": sum(r["events"] for r in by_command),
+        "sent": _clean(queries.commands_sent(con, exact=exact)),
+        "by_command": by_command,
+        "weeks": queries.command_weeks(con, exact=exact),
+    }
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> None:
@@ -209,6 +229,8 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> None
 def _table_rows(summary: dict) -> dict[str, list[dict]]:
     rows = {name: summary[name] for name in TABLES if name in summary}
     rows["resolver_weeks"] = summary["resolvers"]["weeks"]
+    rows["commands"] = summary["commands"]["sent"]
+    rows["command_weeks"] = summary["commands"]["weeks"]
     return rows
 
 

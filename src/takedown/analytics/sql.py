@@ -5,10 +5,11 @@ The views are the report's, built by the same code:
 ``events``
     Every stored event of every kind and day, every stored column plus
     ``kind`` and ``date`` (:func:`takedown.store.reader.connect`).
-``checkins``, ``resolvers``, ``ipinfo``
+``checkins``, ``resolvers``, ``commands``, ``ipinfo``
     The enriched views of :func:`takedown.analytics.dataset.open_dataset`
     (``day``, ``week``, ``bot``, ``cc``, ``asn``, ``as_name``; ``dga_date``
-    on ``resolvers``), over every day stored.
+    on ``resolvers``; ``commands``: ``day``, ``week``, ``bot`` only), over
+    every day stored.
 
 The enriched views cost a pass over the distinct source addresses and the
 enricher's tables (about a second to load), so they are built only when the

@@ -3,9 +3,11 @@
 Every count of the report's ``summary.json`` that the range knows is
 compared: the totals and the change from the first week to the last, each week and each day (unique addresses and events),
 new and returning addresses per week, each country, AS, family and rule
-(unique addresses and events over the period), and the resolvers' unique
-addresses and queries per week and in total. A key present on one side only
-is a difference too.
+(unique addresses and events over the period), the resolvers' unique
+addresses and queries per week and in total, and the commands the bots
+received (unique addresses and command events per family and command, over
+the period and per ISO week). A key present on one side only is a
+difference too.
 """
 
 from __future__ import annotations
@@ -47,4 +49,14 @@ def differences(summary: dict, truth: dict) -> list[str]:
     want = _table(t["weeks"], "week", ("unique_resolvers", "events"))
     for k in sorted(set(got) | set(want)):
         same(f"resolvers week {k} unique_resolvers/events", got.get(k), want.get(k))
+    _commands(summary.get("commands", {}), truth.get("commands", {}), same)
     return out
+
+
+def _commands(report: dict, truth: dict, same) -> None:
+    same("commands total_events", report.get("total_events", 0), truth.get("total_events", 0))
+    for name, keys in (("by_command", ("family", "command")), ("weeks", ("week", "family", "command"))):
+        got = {tuple(r[k] for k in keys): [r["unique_ips"], r["events"]] for r in report.get(name, [])}
+        want = {tuple(r[k] for k in keys): [r["unique_ips"], r["events"]] for r in truth.get(name, [])}
+        for k in sorted(set(got) | set(want)):
+            same(f"commands {' '.join(k)} unique_ips/events", got.get(k), want.get(k))

@@ -4,7 +4,10 @@
 names are seized, which zone is taken over, which DGA families are sunk),
 builds the population, then for each emulated day plans it
 (:mod:`takedown.range.schedule`), sends it (:mod:`takedown.range.sender`)
-and adds it to the truth (:mod:`takedown.range.truth`). The sinkhole must be
+and adds it to the truth (:mod:`takedown.range.truth`), with the commands its
+sessions received: a bot told to stop is left out of every later day's plan
+(the run keeps the stopped bots; a run's stops depend only on the sinkhole's
+answers). The sinkhole must be
 in range mode, or the events would carry the wall clock and the bots'
 addresses would be refused: that is checked before anything is sent.
 """
@@ -14,11 +17,12 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
+import numpy as np
 import uvloop
 
 from takedown.dga import registry
@@ -209,13 +213,17 @@ def run_range(op: Operation, *, bots: int, start: date, days: int, seed: int = 1
     truth = Truth(pop, start, days)
     stats = Stats()
 
+    stopped = np.zeros(len(pop), bool)
+
     async def main():
         sender = Sender(pop, ends, concurrency=concurrency)
         try:
             for d in range(days):
-                day = schedule.plan_day(pop, tg, start, d, seed, resolver)
-                await sender.send_day(day, stats)
-                truth.add(day)
+                day = schedule.plan_day(pop, tg, start, d, seed, resolver, stopped)
+                got = await sender.send_day(day, stats)
+                truth.add(day, got)
+                told = np.asarray([i for i, c in zip(got.session, got.command) if c == "stop"], np.int64)
+                stopped[day.bot[told]] = True
                 if on_day is not None:
                     on_day(d, stats)
         finally:

@@ -19,6 +19,9 @@ so the truth does not depend on timing.
   :data:`PASSTHROUGH_PER_DAY` lookups of its legitimate names.
 - A DGA bot tries the day's names in their generated order and stops at the
   first that answers; the operation sinks them all, so that is the first.
+- A bot that obeyed a stop command (its sinkhole answered a check-in with
+  its family's stop body, :mod:`takedown.range.sender`) makes no session and
+  no lookup from the next day on: the run passes the stopped bots in.
 """
 
 from __future__ import annotations
@@ -91,7 +94,10 @@ def day_start(start: date, day: int) -> float:
 
 
 def plan_day(pop: Population, targets: Targets, start: date, day: int, seed: int,
-             resolver: np.ndarray) -> Day:
+             resolver: np.ndarray, stopped: np.ndarray | None = None) -> Day:
+    """Day ``day``'s sessions and queries. ``stopped`` (bool per bot, or
+    None): bots that obeyed a stop command, left out after every random draw,
+    so the other bots' sessions are the same as without it."""
     rng = np.random.default_rng([seed, 7, day])
     n = len(pop)
     online = (pop.cleaned_day > day) & (rng.random(n) < ONLINE)
@@ -118,6 +124,10 @@ def plan_day(pop: Population, targets: Targets, start: date, day: int, seed: int
             # a bot keeps its seized or zone name; a DGA bot stops at the day's first name
             pick = np.zeros(sel.size, np.int64) if b.lookup == "dga" else bot[sel] % len(names)
             host[sel] = np.asarray(names, dtype=object)[pick]
+    if stopped is not None:
+        # a stopped bot neither checks in nor looks its names up (so its resolver may not ask)
+        keep = np.flatnonzero(~stopped[bot])
+        bot, time, checkins, tls, host = bot[keep], time[keep], checkins[keep], tls[keep], host[keep]
 
     q_res, q_time, q_name = _queries(rng, bot, time, host, resolver, targets, t0)
     return Day(day, bot, time, checkins, tls, host.tolist(), q_res, q_time, q_name)

@@ -11,6 +11,11 @@ it. DNS queries leave from the resolvers' own loopback addresses and carry
 the clock in EDNS option 65423 (honoured from ``[dns] emulated_clock``
 networks only).
 
+A bot of a family that obeys commands keeps what the sinkhole answers (plain
+or inside TLS) and, when the session ends, reads the commands in it
+(:mod:`takedown.range.obey`): :meth:`Sender.send_day` returns them, and the
+run stops the bots told to stop. Other bots read nothing.
+
 Asyncio protocols on uvloop, ``concurrency`` sessions in flight; a session
 or query that gets no answer within ``timeout`` seconds is counted as
 failed, never retried (a retry could make an event twice).
@@ -32,6 +37,7 @@ import numpy as np
 from takedown.errors import RangeError
 from takedown.net.proxy import build_v2_clocked4
 from takedown.range import families
+from takedown.range.obey import Commands, commands_in
 from takedown.range.population import Population
 from takedown.range.schedule import Day, resolver_address
 
@@ -57,7 +63,20 @@ class Stats:
     failed_sessions: int = 0
     queries: int = 0
     answered: int = 0
+    commands: int = 0  # responses that carried a command
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Received:
+    """The commands a day's sessions received: one row per (session, command)."""
+
+    session: list[int] = field(default_factory=list)  # index into the Day's sessions
+    command: list[str] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)  # responses of the session that carried it
+
+    def __len__(self) -> int:
+        return len(self.session)
 
 
 class _Session(asyncio.Protocol):
@@ -88,11 +107,31 @@ class _Session(asyncio.Protocol):
     def eof_received(self):
         return None  # close our side too
 
+    def received(self) -> bytes | None:
+        return None
+
     def connection_lost(self, exc):
         if self.timer is not None:
             self.timer.cancel()
         if not self.done.done():
-            self.done.set_result(None)
+            self.done.set_result(self.received())
+
+
+class _Listening(_Session):
+    """A session of a bot that obeys commands: it keeps what the sinkhole answers
+    (the session's result, read when it ends)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, payload: bytes, done: asyncio.Future, timeout: float):
+        super().__init__(payload, done, timeout)
+        self.chunks: list[bytes] = []
+
+    def data_received(self, data):
+        self.chunks.append(data)
+
+    def received(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 class _Greeting(_Session):
@@ -216,6 +255,7 @@ class Sender:
         self._reqs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         beh = {f: families.get(f) for f in np.unique(pop.family).tolist()}
         self._beh_of = [beh[f] for f in pop.family.tolist()]  # each bot's behaviour, looked up once
+        self._commands = {f: Commands(b.commands) for f, b in beh.items() if b.commands}
         self._body = os.urandom(4096)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
@@ -238,7 +278,8 @@ class Sender:
             reqs = self._reqs[key] = (beh.request(h, body, False), beh.request(h, body, True))
         return kind, head, reqs[0] * (n - 1) + reqs[1]
 
-    async def send_day(self, day: Day, stats: Stats) -> None:
+    async def send_day(self, day: Day, stats: Stats) -> Received:
+        """Send ``day``; the commands its sessions received."""
         if self.dns is not None and day.q_time.size:
             got, lost = await self.dns.send(day, self.timeout)
             stats.queries += int(day.q_time.size)
@@ -253,6 +294,7 @@ class Sender:
         bots, times, counts, tls = day.bot.tolist(), day.time.tolist(), day.checkins.tolist(), day.tls.tolist()
         next_i = 0
         n = len(day)
+        got = Received()
 
         async def lane():
             nonlocal next_i
@@ -261,8 +303,9 @@ class Sender:
                 next_i += 1
                 host = day.host[i]
                 kind, head, data = self._payload(bots[i], times[i], counts[i], tls[i], host, ports[i])
+                known = self._commands.get(self._beh_of[bots[i]].name) if kind != "tcp" else None
                 try:
-                    await self._one(loop, kind, head, data, host)
+                    answer = await self._one(loop, kind, head, data, host, known is not None)
                 except ConnectionRefusedError:
                     where = getattr(self.ends, kind)
                     raise RangeError(f"nothing listens for {kind} on {where[0]}:{where[1]}: "
@@ -274,20 +317,29 @@ class Sender:
                     continue
                 stats.sessions += 1
                 stats.checkins += counts[i] + (1 if kind == "tls" else 0)
+                if answer:
+                    for command, k in commands_in(answer, known).items():
+                        got.session.append(i)
+                        got.command.append(command)
+                        got.count.append(k)
+                        stats.commands += k
 
         await asyncio.gather(*(lane() for _ in range(min(self.concurrency, max(n, 1)))))
+        return got
 
-    async def _one(self, loop, kind: str, head: bytes, data: bytes, host: str) -> None:
+    async def _one(self, loop, kind: str, head: bytes, data: bytes, host: str, listen: bool) -> bytes | None:
+        """One session; what the sinkhole answered when ``listen`` (else None)."""
         done = loop.create_future()
+        proto = _Listening if listen else _Session
         if kind == "tcp":
             await loop.create_connection(lambda: _Greeting(head + data, done, self.timeout), *self.ends.tcp)
         elif kind == "http":
-            await loop.create_connection(lambda: _Session(head + data, done, self.timeout), *self.ends.http)
+            await loop.create_connection(lambda: proto(head + data, done, self.timeout), *self.ends.http)
         else:
-            tr, pr = await loop.create_connection(lambda: _Session(head, done, self.timeout), *self.ends.tls)
+            tr, pr = await loop.create_connection(lambda: proto(head, done, self.timeout), *self.ends.tls)
             tls_tr = await loop.start_tls(tr, pr, self._ctx, server_hostname=host or None)
             tls_tr.write(data)
-        await done
+        return await done
 
     def close(self) -> None:
         if self.dns is not None:

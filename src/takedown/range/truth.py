@@ -9,11 +9,19 @@ and the resolvers' unique addresses and queries per week. Each HTTP request
 is one event; an HTTPS session adds one ``tls`` event for its ClientHello;
 a TCP greeting is one event; each resolver query is one DNS event.
 
+What the bots received is truth too: each command a session's responses
+carried (:class:`~takedown.range.sender.Received`), counted per family and
+command (command events, one per response that carried it, as the sinkhole
+records one ``command`` event per command sent, and unique bots), per ISO
+week, and the bots stopped per family. The sessions stay what was sent: a
+stopped bot's later sessions were never planned, so they are in no count.
+
 :meth:`Truth.write` keeps the evidence beside the counts: ``bots.parquet``
 (each bot's address, country, AS, family, time zone, window, clean-up day),
 ``sessions.parquet`` (bot, emulated time, check-ins, TLS, host),
-``queries.parquet`` (resolver address, emulated time, name) and
-``truth.json`` (the counts).
+``queries.parquet`` (resolver address, emulated time, name),
+``commands.parquet`` (bot, emulated time of the session, command, responses
+that carried it) and ``truth.json`` (the counts).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import pyarrow.parquet as pq
 from takedown.range import families
 from takedown.range.population import Population
 from takedown.range.schedule import Day, resolver_address
+from takedown.range.sender import Received
 
 UNATTRIBUTED = "unattributed"  # as the report shows a check-in no rule attributed
 
@@ -44,8 +53,10 @@ class Truth:
         self.pop, self.start, self.days = pop, start, days
         self._s: dict[str, list] = defaultdict(list)
         self._q: dict[str, list] = defaultdict(list)
+        self._c: dict[str, list] = defaultdict(list)
 
-    def add(self, d: Day) -> None:
+    def add(self, d: Day, received: Received | None = None) -> None:
+        """Day ``d`` as sent, and the commands its sessions received."""
         self._s["day"].append(np.full(len(d), d.day, np.int64))
         self._s["bot"].append(d.bot)
         self._s["time"].append(d.time)
@@ -56,6 +67,13 @@ class Truth:
         self._q["resolver"].append(d.q_resolver)
         self._q["time"].append(d.q_time)
         self._q["name"].extend(d.q_name)
+        if received:
+            at = np.asarray(received.session, np.int64)
+            self._c["day"].append(np.full(at.size, d.day, np.int64))
+            self._c["bot"].append(d.bot[at])
+            self._c["time"].append(d.time[at])
+            self._c["count"].append(np.asarray(received.count, np.int64))
+            self._c["command"].extend(received.command)
 
     def _cat(self, parts: dict[str, list], key: str, dtype) -> np.ndarray:
         got = parts.get(key)
@@ -149,6 +167,33 @@ class Truth:
                 "weeks": [{"week": w, "unique_resolvers": per_res_week.get(w, [0, 0])[0],
                            "events": per_res_week.get(w, [0, 0])[1]} for w in weeks],
             },
+            "commands": self._commands(week_of_day),
+        }
+
+    def _commands(self, week_of_day: np.ndarray) -> dict:
+        """Per (family, command) and per (ISO week, family, command): unique
+        bots and command events; bots stopped per family."""
+        bot = self._cat(self._c, "bot", np.int64)
+        count = self._cat(self._c, "count", np.int64)
+        command = np.asarray(self._c.get("command", []), dtype=object)
+        wk = week_of_day[self._cat(self._c, "day", np.int64)] if bot.size else np.zeros(0, dtype=object)
+        family = np.empty(bot.size, dtype=object)
+        for name in np.unique(self.pop.family[bot]):
+            family[self.pop.family[bot] == name] = families.get(str(name)).family
+        key = np.asarray([f"{f}\0{c}" for f, c in zip(family.tolist(), command.tolist())], dtype=str)
+        wkey = np.asarray([f"{w}\0{k}" for w, k in zip(wk.tolist(), key.tolist())], dtype=str)
+        stops = np.unique(bot[command == "stop"]) if bot.size else bot
+        stopped: dict = {}
+        for name in self.pop.family[stops].tolist():
+            fam = families.get(str(name)).family
+            stopped[fam] = stopped.get(fam, 0) + 1
+        return {
+            "total_events": int(count.sum()),
+            "by_command": [{"family": f, "command": c, "unique_ips": u, "events": e}
+                           for (f, c), (u, e) in _split(self._by(key, bot, count))],
+            "weeks": [{"week": w, "family": f, "command": c, "unique_ips": u, "events": e}
+                      for (w, f, c), (u, e) in _split(self._by(wkey, bot, count))],
+            "stopped": dict(sorted(stopped.items())),
         }
 
     # -- evidence ---------------------------------------------------------
@@ -180,9 +225,21 @@ class Truth:
                              pa.timestamp("us", tz="UTC")),
             "name": pa.array(self._q.get("name", []), pa.string()),
         }), out / "queries.parquet")
+        pq.write_table(pa.table({
+            "bot": self._cat(self._c, "bot", np.int64),
+            "time": pa.array((self._cat(self._c, "time", np.float64) * 1e6).astype(np.int64),
+                             pa.timestamp("us", tz="UTC")),
+            "command": pa.array(self._c.get("command", []), pa.string()),
+            "count": self._cat(self._c, "count", np.int64),
+        }), out / "commands.parquet")
         counts = counts or self.counts()
         (out / "truth.json").write_text(json.dumps(_jsonable(counts), indent=1) + "\n")
         return counts
+
+
+def _split(by: dict) -> list:
+    """``_by`` over NUL-joined keys -> [(key parts, counts)], sorted by key."""
+    return sorted((tuple(k.split("\0")), v) for k, v in by.items())
 
 
 def _jsonable(counts: dict) -> dict:

@@ -53,3 +53,9 @@ def command_body(family: str, command: str) -> bytes:
     range's own emulated protocol, one line, so a command is unmistakable in
     a capture and cannot be taken for a real family's."""
     return f"takedown-range/1 {command} {family}\n".encode("ascii")
+
+
+def obeys(family: str, *commands: str) -> dict[str, bytes]:
+    """``Behaviour.commands`` for a family whose bots obey ``commands``:
+    each name with its :func:`command_body`."""
+    return {c: command_body(family, c) for c in commands}

@@ -9,7 +9,7 @@ Points", SRI International, 2009 (daily domain list, HTTP rendezvous);
 Conficker Working Group, "Lessons Learned", 2011.
 """
 
-from takedown.range.families.base import Behaviour
+from takedown.range.families.base import Behaviour, obeys
 
 BEHAVIOUR = Behaviour(
     name="conficker",
@@ -22,4 +22,5 @@ BEHAVIOUR = Behaviour(
     method="GET",
     path="/search?q=0",
     user_agent="Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)",
+    commands=obeys("conficker", "stop", "notice"),
 )

@@ -4,6 +4,10 @@ registers with "BUILD <arch>\\n"; attributed by the shipped rule
 
 BASHLITE source (leaked 2015), client.c main(): sockprintf(mainCommSock,
 "BUILD %s", getBuild()).
+
+No commands (``Behaviour.commands`` is empty): the sinkhole answers commands
+over HTTP only, and a raw TCP bot of the range hangs up after its greeting
+without reading an answer.
 """
 
 from takedown.range.families.base import Behaviour

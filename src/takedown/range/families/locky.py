@@ -10,7 +10,7 @@ Forcepoint Security Labs, "Locky's New DGA - Seeding the New Domains", 2016
 (the DGA; takedown dga show locky).
 """
 
-from takedown.range.families.base import Behaviour
+from takedown.range.families.base import Behaviour, obeys
 
 BEHAVIOUR = Behaviour(
     name="locky",
@@ -23,4 +23,5 @@ BEHAVIOUR = Behaviour(
     method="POST",
     path="/main.php",
     body_bytes=128,
+    commands=obeys("locky", "stop", "notice"),
 )

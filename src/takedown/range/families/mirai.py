@@ -4,6 +4,10 @@ id length (0: no id); attributed by the shipped rule ``mirai-cnc-handshake``.
 
 Mirai source (leaked 2016), bot/main.c; Antonakakis et al., "Understanding
 the Mirai Botnet", USENIX Security 2017 (CNC names on dynamic DNS).
+
+No commands (``Behaviour.commands`` is empty): the sinkhole answers commands
+over HTTP only, and a raw TCP bot of the range hangs up after its greeting
+without reading an answer.
 """
 
 from takedown.range.families.base import Behaviour

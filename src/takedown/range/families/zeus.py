@@ -9,7 +9,7 @@ Binsalleeh et al., "On the analysis of the Zeus botnet crimeware toolkit", PST
 2012 civil action against ZeuS C&C servers (Microsoft, Operation b71).
 """
 
-from takedown.range.families.base import Behaviour, command_body
+from takedown.range.families.base import Behaviour, obeys
 
 BEHAVIOUR = Behaviour(
     name="zeus",
@@ -25,5 +25,5 @@ BEHAVIOUR = Behaviour(
     method="POST",
     path="/gate.php",
     body_bytes=96,
-    commands={"stop": command_body("zeus", "stop"), "notice": command_body("zeus", "notice")},
+    commands=obeys("zeus", "stop", "notice"),
 )
