@@ -38,9 +38,10 @@ from publicsuffixlist import PublicSuffixList
 from takedown.case import appendix_render
 from takedown.case.appendix_render import plural
 from takedown.case.rdap_bootstrap import Bootstrap
-from takedown.dga.sinking import REGISTRIES, holdings
+from takedown.case.seized import dga_held_between, listed, merged
+from takedown.dga.sinking import REGISTRIES
 from takedown.errors import TakedownError
-from takedown.lists import display_path, normalize_name, read_domain_list
+from takedown.lists import display_path, normalize_name
 
 __all__ = ["Appendix", "AppendixError", "Entry", "Group", "build", "read_registrars", "write"]
 
@@ -126,23 +127,6 @@ def read_registrars(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def _seized(op, window: tuple[date, date] | None) -> dict[str, list[str]]:
-    """name -> its families, from the [[domains]] lists and the [[dga]] names held in ``window``."""
-    names: dict[str, list[str]] = {}
-    for d in op.domains:
-        for name in read_domain_list(d.file):
-            fams = names.setdefault(name, [])
-            if d.family not in fams:
-                fams.append(d.family)
-    if window is not None:
-        for spec in op.dga:
-            for h in holdings(spec, *window):
-                fams = names.setdefault(h.name, [])
-                if h.family not in fams:
-                    fams.append(h.family)
-    return names
-
-
 def _registry_label(service: str, tlds: list[str]) -> str:
     known = list(dict.fromkeys(REGISTRIES[t] for t in tlds if t in REGISTRIES))
     if known:
@@ -157,7 +141,7 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
     """The appendix of the operation ``op`` (takedown.operation.Operation)."""
     if dga_window is not None and dga_window[0] > dga_window[1]:
         raise AppendixError(f"the DGA window ends ({dga_window[1]}) before it starts ({dga_window[0]})")
-    names = _seized(op, dga_window)
+    names = merged(listed(op), dga_held_between(op, *dga_window) if dga_window else [])
     if not names:
         raise AppendixError(f"{display_path(op.path)}: no seized names: the operation has no [[domains]] list"
                             + (" and no [[dga]] name in the window" if dga_window else ""))
@@ -167,7 +151,8 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
     psl = PublicSuffixList(only_icann=True)
     rows: dict[str, list] = {}  # service key -> [(name, registrable, tld, family, registrar)]
     tlds: dict[str, list[str]] = {}
-    for name, fams in names.items():
+    for s in names:
+        name, fams = s.name, s.families
         registrable = psl.privatesuffix(name) or name
         tld = name.rsplit(".", 1)[-1]
         hit = bootstrap.service_for(name) if bootstrap else None

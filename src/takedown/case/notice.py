@@ -33,7 +33,8 @@ from pathlib import Path
 import jinja2
 
 from takedown.analytics.notify import new_message
-from takedown.case.check import case_of, seized_names
+from takedown.case.check import case_of
+from takedown.case.seized import listed
 from takedown.errors import CaseError
 from takedown.lists import display_path
 from takedown.operation import Operation, read_text
@@ -145,7 +146,7 @@ def build_notice(op: Operation, out: Path, *, documents: Path | None = None, rec
     docs = _publish(documents, site)
     values = dict(
         case=case, documents=docs, operator=op.notice.operator, site_url=site_url,
-        seized=len(seized_names(op)),
+        seized=len(listed(op)),
         plaintiffs=[p for p in case.parties if p.role.lower() == "plaintiff"],
         defendants=[p for p in case.parties if p.role.lower() == "defendant"],
         others=[p for p in case.parties if p.role.lower() not in ("plaintiff", "defendant")],
