@@ -1397,13 +1397,16 @@ def case_notice(
 
     relay = parse_smtp(smtp) if smtp is not None else None
     people = load_recipients(recipients) if recipients is not None else []
-    pkg = build_notice(load_operation(file), out, documents=documents, recipients=people, templates=templates,
+    op = load_operation(file)
+    pkg = build_notice(op, out, documents=documents, recipients=people, templates=templates,
                        sender=sender, site_url=site_url)
     print(f"site: {display_path(pkg.index)} ({len(pkg.documents)} document(s))")
     print(f"mails: {len(pkg.mails)} in {display_path(out / 'mail')}")
     if relay is not None:
-        n = send_notices(pkg, relay)
-        print(f"sent: {n} through {smtp} (recorded in {display_path(out / 'sendings.csv')})")
+        res = send_notices(op, pkg, relay)
+        skipped = f"; {res.skipped} already sent this notice, skipped" if res.skipped else ""
+        print(f"sent: {res.sent} through {smtp}{skipped} (recorded in the operation's database, "
+              f"exported to {display_path(res.log)})")
 
 
 # --------------------------------------------------------------------------

@@ -55,10 +55,10 @@ import dns.resolver
 from takedown.case import rdap_bootstrap
 from takedown.case.history import first_verified, record_verified
 from takedown.case.seized import listed
+from takedown.case.store import case_database
 from takedown.errors import TakedownError
 from takedown.hostport import split_listen
 from takedown.operation import Case, Operation, rdap_status
-from takedown.tracker import db
 
 __all__ = ["VERIFIED", "NOT_YET", "WRONG", "VerifyError", "Finding", "NameResult", "RdapExpect",
            "sinkhole_nameservers", "parse_parent", "check_delegation", "tld_parent",
@@ -406,16 +406,11 @@ def verify_operation(
                      rdap=rdap_of, expect=expectations(op.case, statuses, registrar), timeout=timeout)
     if not history:
         return results
-    url = db.resolve_url(op.database.url or None, op.storage)
-    engine = db.open_engine(url)
-    try:
-        db.ensure_current(engine)
+    with case_database(op) as engine:
         checks = "+".join(c for c, on in (("dns", dns_check), ("rdap", rdap_check)) if on)
         first = record_verified(engine, (r.name for r in results if r.status == VERIFIED), checks, now)
         # names verified before and not now keep their date (takedown.case.history)
         earlier = first_verified(engine)
         first.update((r.name, earlier[r.name]) for r in results if r.name not in first and r.name in earlier)
-    finally:
-        engine.dispose()
     return [replace(r, first_verified=first.get(r.name)) for r in results]
 
