@@ -435,3 +435,14 @@ def test_a_bad_rdap_status_in_the_case_names_its_line(tmp_path, line, message):
     with pytest.raises(OperationError) as e:
         load_operation(op)
     assert str(e.value).startswith(f"{op}:{text.count(chr(10))}: {message}"), str(e.value)
+
+
+def test_names_are_grouped_by_their_rdap_service_as_in_the_appendix(parent, tmp_path):
+    """Without --rdap too, a name's registry is its RDAP service in the
+    shipped bootstrap file (the appendix's sections); a TLD without one, its TLD."""
+    op = load_operation(operation(tmp_path, ["seized-ok.verifytest", "evil-example-2026.com", "evil.example.ru"]))
+    results = V.verify_operation(op, dns_check=True, rdap_check=False, parent=f"{parent[0]}:{parent[1]}",
+                                 now=1_790_000_000, history=False, timeout=1)
+    assert [r.registry for r in results] == [".verifytest", "https://rdap.verisign.com/com/v1/", ".ru"]
+    assert results[0].status == V.VERIFIED
+    assert results[1].status == V.NOT_YET  # the loopback parent is not .com's: it refuses

@@ -316,13 +316,15 @@ def verify(
     parent: Callable[[str], list[tuple[str, int]]] | None = None,
     rdap: Callable[[str], str | None] | None = None,
     expect: RdapExpect | Callable[[str], RdapExpect] = RdapExpect(),
+    registry_of: Callable[[str], str | None] | None = None,
     timeout: float = 3.0,
 ) -> list[NameResult]:
     """Check every (name, family): the delegation when ``parent`` (TLD ->
     parent servers) is given, RDAP when ``rdap`` (name -> base URL) is,
     against ``expect`` (one for every name, or name -> its own).
-    The registry of a name is its RDAP base URL when RDAP is checked, else
-    its TLD."""
+    The registry of a name is the RDAP base URL it was checked at, else
+    ``registry_of(name)`` (its RDAP service in the bootstrap file, as the
+    appendix groups names), else its TLD."""
     if parent is not None and not nameservers:
         raise VerifyError("the operation's [sinkhole] has no nameservers to verify delegations against")
     parents: dict[str, list[tuple[str, int]]] = {}
@@ -330,7 +332,7 @@ def verify(
     for name, family in names:
         tld = _tld(name)
         findings = []
-        registry = "." + tld
+        registry = (registry_of(name) if registry_of is not None else None) or "." + tld
         if parent is not None:
             if tld not in parents:
                 parents[tld] = parent(tld)
@@ -389,21 +391,24 @@ def verify_operation(
     if dns_check:
         fixed = [parse_parent(parent)] if parent else None
         parent_of = (lambda _tld: fixed) if fixed else tld_parent
+    boot = rdap_bootstrap.load(bootstrap) if bootstrap is not None else rdap_bootstrap.shipped()
+
+    def service(name: str) -> str | None:
+        hit = boot.service_for(name) if boot is not None else None
+        return hit[1] if hit else None
+
     rdap_of = None
     if rdap_check:
         if rdap_url:
             rdap_of = lambda _name: rdap_url  # noqa: E731
+        elif boot is None:
+            raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap "
+                              "file): none is shipped")
         else:
-            boot = rdap_bootstrap.load(bootstrap) if bootstrap is not None else rdap_bootstrap.shipped()
-            if boot is None:
-                raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap "
-                                  "file): none is shipped")
-
-            def rdap_of(name: str) -> str | None:
-                hit = boot.service_for(name)
-                return hit[1] if hit else None
+            rdap_of = service
     results = verify(names, nameservers=sinkhole_nameservers(op) if dns_check else None, parent=parent_of,
-                     rdap=rdap_of, expect=expectations(op.case, statuses, registrar), timeout=timeout)
+                     rdap=rdap_of, expect=expectations(op.case, statuses, registrar), registry_of=service,
+                     timeout=timeout)
     if not history:
         return results
     with case_database(op) as engine:
