@@ -369,3 +369,37 @@ def test_the_appendix_groups_real_tlds_by_their_rdap_service(tmp_path):
                    "": ["g.ru"]}
     assert a.groups[0].service == "https://rdap.verisign.com/com/v1/"  # the largest first
     assert a.bootstrap == "IANA RDAP bootstrap (RFC 9224), publication 2026-07-23T02:00:03Z"
+
+
+def test_sections_name_the_registry_the_order_is_served_on(tmp_path, boot_file):
+    """A [[case.registries]] entry (longest suffix of the name) labels its
+    names' section and says where the order is served, in all three files."""
+    case = """
+[case]
+court = "U.S. District Court, Eastern District of Virginia"
+case_number = "1:10-cv-00156"
+order_type = "temporary restraining order"
+order_date = 2010-02-22
+
+[[case.registries]]
+tld = "com"
+name = "VeriSign, Inc."
+contact = "legal@verisign.example"
+
+[[case.registries]]
+tld = "co.uk"
+name = "Nominet UK"
+contact = "legal@nominet.example"
+"""
+    a = ap.build(load_operation(write_op(tmp_path, case)), rdap_bootstrap.load(boot_file))
+    by_service = {g.service: g for g in a.groups}
+    com = by_service[VERISIGN_COM]
+    assert com.registry == "VeriSign, Inc." and com.served_on == "VeriSign, Inc. (legal@verisign.example)"
+    assert by_service[NOMINET].served_on == "Nominet UK (legal@nominet.example)"  # pills.example.co.uk
+    assert by_service[PIR].served == () and by_service[PIR].registry == "Public Interest Registry"
+    paths = ap.write(a, tmp_path / "out")
+    assert "order served on: VeriSign, Inc. (legal@verisign.example)" in paths["html"].read_text()
+    text = "\n".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages)
+    assert "Order served on: VeriSign, Inc. (legal@verisign.example)" in text
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert {r["registry"] for r in rows if r["tld"] == "com"} == {"VeriSign, Inc."}

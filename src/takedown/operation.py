@@ -738,6 +738,13 @@ class Case:
     registrar: str | None = key(TEXT, None, doc="the registrar every seized name must be with (vCard fn or IANA "
                                 "Registrar ID), unless its registry says otherwise", doc_default="not checked")
 
+    def registry_for(self, name: str) -> Registry | None:
+        """The ``[[case.registries]]`` entry of a seized name: the one whose
+        ``tld`` is the longest suffix of it (``co.uk`` before ``uk``)."""
+        by_tld = {r.tld: r for r in self.registries}
+        labels = name.split(".")
+        return next((by_tld[s] for s in (".".join(labels[i:]) for i in range(1, len(labels))) if s in by_tld), None)
+
 
 def _listener(kind: str) -> Table:
     return Table(Listener, fixed={"kind": kind}, check=_check_listener)

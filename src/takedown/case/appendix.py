@@ -10,8 +10,9 @@ registry and registrar of each. Here:
 - the seized names are the operation's ``[[domains]]`` lists, and, given a
   window, the ``[[dga]]`` names held during it (takedown.dga.sinking);
 - the registry of a name is the RDAP service IANA's bootstrap file gives for
-  its TLD (RFC 9224, takedown.case.rdap_bootstrap), labelled with the TLD's
-  registry operator where takedown knows it;
+  its TLD (RFC 9224, takedown.case.rdap_bootstrap), labelled with the
+  ``[[case.registries]]`` entry the order is served on (its name and
+  contact), else the TLD's registry operator where takedown knows it;
 - the registrable domain (what a registry transfers or holds) comes from the
   Public Suffix List (https://publicsuffix.org, the ``publicsuffixlist``
   package's copy), its ICANN section only;
@@ -42,6 +43,7 @@ from takedown.case.seized import dga_held_between, listed, merged
 from takedown.dga.sinking import REGISTRIES
 from takedown.errors import TakedownError
 from takedown.lists import display_path, normalize_name
+from takedown.operation import Registry
 
 __all__ = ["Appendix", "AppendixError", "Entry", "Group", "build", "read_registrars", "write"]
 
@@ -69,6 +71,12 @@ class Group:
     service: str  # RDAP base URL, "" when the bootstrap has none
     tlds: tuple[str, ...]
     entries: tuple[Entry, ...]
+    served: tuple[Registry, ...] = ()  # the [[case.registries]] entries its names fall under
+
+    @property
+    def served_on(self) -> str:
+        """Whom the order is served on for this section: "name (contact); ..."."""
+        return "; ".join(f"{r.name} ({r.contact})" for r in self.served)
 
     @property
     def title(self) -> str:
@@ -127,7 +135,9 @@ def read_registrars(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def _registry_label(service: str, tlds: list[str]) -> str:
+def _registry_label(service: str, tlds: list[str], served: list[Registry]) -> str:
+    if served:  # the case's own name for the registry it serves the order on
+        return "; ".join(dict.fromkeys(r.name for r in served))
     known = list(dict.fromkeys(REGISTRIES[t] for t in tlds if t in REGISTRIES))
     if known:
         return "; ".join(known)
@@ -151,6 +161,7 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
     psl = PublicSuffixList(only_icann=True)
     rows: dict[str, list] = {}  # service key -> [(name, registrable, tld, family, registrar)]
     tlds: dict[str, list[str]] = {}
+    served: dict[str, list[Registry]] = {}
     for s in names:
         name, fams = s.name, s.families
         registrable = psl.privatesuffix(name) or name
@@ -162,14 +173,19 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
         seen = tlds.setdefault(key, [])
         if tld not in seen:
             seen.append(tld)
-    order = sorted(rows, key=lambda k: (-len(rows[k]), _registry_label(_url(k), tlds[k]), k))
+        reg = op.case.registry_for(name) if op.case is not None else None
+        on = served.setdefault(key, [])
+        if reg is not None and reg not in on:
+            on.append(reg)
+    label = {k: _registry_label(_url(k), tlds[k], served[k]) for k in rows}
+    order = sorted(rows, key=lambda k: (-len(rows[k]), label[k], k))
     groups, n = [], 0
     for k in order:
         entries = []
         for name, registrable, tld, family, registrar in sorted(rows[k]):
             n += 1
             entries.append(Entry(n, name, registrable, tld, family, registrar))
-        groups.append(Group(_registry_label(_url(k), tlds[k]), _url(k), tuple(sorted(tlds[k])), tuple(entries)))
+        groups.append(Group(label[k], _url(k), tuple(sorted(tlds[k])), tuple(entries), tuple(served[k])))
     boot = (f"IANA RDAP bootstrap (RFC 9224), publication {bootstrap.publication}" if bootstrap
             else "no RDAP bootstrap file (takedown case rdap-refresh fetches IANA's): names grouped by TLD")
     return Appendix(op.name, display_path(op.path), boot, f"publicsuffixlist {metadata.version('publicsuffixlist')}",

@@ -126,12 +126,9 @@ def expectations(case: Case | None, statuses: tuple[str, ...] | None = None,
         except ValueError as e:
             raise VerifyError(f"--status: {e}") from None
     base = RdapExpect(case.rdap_status, case.registrar) if case is not None else RdapExpect()
-    registries = {r.tld: r for r in case.registries} if case is not None else {}
 
     def of(name: str) -> RdapExpect:
-        labels = name.split(".")
-        reg = next((registries[s] for s in (".".join(labels[i:]) for i in range(1, len(labels)))
-                    if s in registries), None)
+        reg = case.registry_for(name) if case is not None else None
         want = RdapExpect(reg.rdap_status or base.statuses, reg.registrar or base.registrar) if reg else base
         return RdapExpect(statuses or want.statuses, registrar if registrar is not None else want.registrar)
 
