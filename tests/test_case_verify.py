@@ -446,3 +446,12 @@ def test_names_are_grouped_by_their_rdap_service_as_in_the_appendix(parent, tmp_
     assert [r.registry for r in results] == [".verifytest", "https://rdap.verisign.com/com/v1/", ".ru"]
     assert results[0].status == V.VERIFIED
     assert results[1].status == V.NOT_YET  # the loopback parent is not .com's: it refuses
+
+
+def test_cli_rdap_uses_the_shipped_bootstrap_by_default(tmp_path):
+    """--rdap without --rdap-url or --bootstrap: the shipped IANA file names
+    the service; the fake TLD has none, so nothing is asked of any server."""
+    op = operation(tmp_path, ["seized-ok.verifytest"])
+    p = run("case", "verify", str(op), "--rdap", "--format", "csv")
+    assert p.returncode == 3, p.stderr
+    assert "rdap: no RDAP service for .verifytest in the bootstrap file: ask the registry" in p.stdout
