@@ -3,6 +3,7 @@ waiting for a port, reading stored events, raw sockets."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -83,6 +84,24 @@ def raw(port: int, payload: bytes, *, source: str = "127.0.0.1", read_until_clos
         pass
     s.close()
     return out
+
+
+def read_response(s: socket.socket) -> bytes:
+    """One HTTP response (headers and Content-Length body) from ``s``, or b'' at EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int(re.search(rb"content-length: *(\d+)", head, re.I).group(1))
+    while len(body) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 @contextmanager

@@ -246,8 +246,13 @@ def test_command_responses_need_a_valid_command_authority(tmp_path):
     during = datetime(2026, 10, 15, tzinfo=timezone.utc)
     granted = CommandResponse("waledac", "stop", "rules.toml:7")
     assert check_case(op, during, [granted]).ok
-    assert check_case(op, AT, [granted]).errors == [
-        "rules.toml:7: command response stop for waledac: authority stop is not valid at 2026-10-10T00:00:00Z"]
+    # before its authority starts: pending, not an error (it will be sent from then on)
+    before = check_case(op, AT, [granted])
+    assert before.ok and before.commands_pending == ["waledac stop"]
+    assert summary(before).endswith("; 1 command response(s): 0 authorised, 1 pending (waledac stop)")
+    after = datetime(2026, 10, 19, tzinfo=timezone.utc)  # valid_until is exclusive
+    assert check_case(op, after, [granted]).errors[-1] == (
+        "rules.toml:7: command response stop for waledac: authority stop expired at 2026-10-19T00:00:00Z")
     assert check_case(op, during, [CommandResponse("waledac", "uninstall", "rules.toml:9")]).errors == [
         "rules.toml:9: command response uninstall for waledac has no command authority in [case]"]
 
@@ -286,6 +291,54 @@ def test_cli_case_check(tmp_path):
     (tmp_path / "plain.toml").write_text(BASE)
     r = _cli("case", "check", "plain.toml", cwd=tmp_path)
     assert (r.returncode, r.stderr) == (1, "Error: plain.toml: the operation has no [case] section\n")
+
+
+COMMAND_RULES = """\
+[[rule]]
+name = "waledac-gate"
+family = "waledac"
+source = "tests/test_case_model.py"
+path = "/gate.php"
+
+[[command]]
+family = "waledac"
+name = "stop"
+source = "tests/test_case_model.py"
+body = "stop"
+
+[[command]]
+family = "waledac"
+name = "uninstall"
+source = "tests/test_case_model.py"
+body = "uninstall"
+"""
+
+
+def test_cli_case_check_holds_the_rules_files_commands(tmp_path):
+    """`takedown case check` reads the rules file's [[command]] tables: one
+    without any authority, or whose authorities all expired, is an error at
+    its line in the rules file; one whose authority starts later is pending."""
+    (tmp_path / "rules.toml").write_text(COMMAND_RULES)
+    write(tmp_path, BASE + '[fingerprints]\nrules = "rules.toml"\n' + CASE)
+    r = _cli("case", "check", "op.toml", "--at", "2026-10-15", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == ("Error: rules.toml:13: command response uninstall for waledac has no command authority "
+                        "in [case]\n")
+    (tmp_path / "rules.toml").write_text(COMMAND_RULES.split("\n[[command]]\nfamily = \"waledac\"\nname = \"un")[0])
+    r = _cli("case", "check", "op.toml", "--at", "2026-10-15", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("1 command response(s): 1 authorised, 0 pending")
+    r = _cli("case", "check", "op.toml", "--at", "2026-10-10", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("1 command response(s): 0 authorised, 1 pending (waledac stop)")
+    r = _cli("case", "check", "op.toml", "--at", "2026-10-19", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "Error: rules.toml:7: command response stop for waledac: authority stop expired at " \
+           "2026-10-19T00:00:00Z\n" in r.stderr
+    (tmp_path / "rules.toml").write_text(COMMAND_RULES.replace('body = "stop"', 'body_hex = "nothex"'))
+    r = _cli("case", "check", "op.toml", "--at", "2026-10-15", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error: rules.toml:11: command[0].body_hex must be hexadecimal bytes")
 
 
 def test_the_documented_case_loads_and_checks(tmp_path):

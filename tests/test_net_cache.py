@@ -16,7 +16,7 @@ from takedown.net import proxy as proxy_mod
 from takedown.store.checkins import CheckinBuffer, template
 from harness.peers import free_port
 
-from net_helpers import TRUSTED_SRC, events, operation_text, serving
+from net_helpers import TRUSTED_SRC, events, operation_text, read_response, serving
 
 GATE = b"POST /cached/gate.php HTTP/1.1\r\nHost: c2.example\r\nUser-Agent: Bot/1.0\r\nContent-Length: 5\r\n\r\nid=42"
 
@@ -63,24 +63,6 @@ def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
     s.settimeout(3)
     s.connect(("127.0.0.1", port))
     return s
-
-
-def read_response(s: socket.socket) -> bytes:
-    """One HTTP response (headers and Content-Length body), or b'' at EOF."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    n = int(re.search(rb"content-length: *(\d+)", head, re.I).group(1))
-    while len(body) < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def closed(s: socket.socket) -> bool:

@@ -408,3 +408,26 @@ def test_a_file_written_during_the_build_calls_for_another(tmp_path):
     written = rt.built - rt.seconds / 2  # inside the build's window
     os.utime(rt.files[-1], (written, written))
     assert runtime.changed_during_build(rt, runtime.snapshot(rt.files))
+
+
+def test_the_certificate_a_build_generates_is_not_an_edit(tmp_path):
+    """The first build of an operation whose [tls] finishes handshakes writes
+    the sinkhole's certificate and key, both watched files: that write is the
+    build's own, not a reason to build again (a reload at start would close
+    the keep-alive connections opened right after it)."""
+    from takedown import runtime
+
+    op = write_op(tmp_path, workers=1)
+    op.write_text(op.read_text() + '[tls]\nlisten = ["127.0.0.1:0"]\nhandshake = true\n')
+    old = time.time() - 60
+    for p in tmp_path.iterdir():
+        os.utime(p, (old, old))
+    rt = runtime.build(op)
+    certs = [p for p in rt.files if p.name.startswith("sinkhole-")]
+    assert len(certs) == 2 and all(p.exists() for p in certs) and set(rt.made) == set(certs)
+    assert not runtime.changed_during_build(rt, runtime.snapshot(rt.files))
+    again = runtime.build(op)  # the certificate exists now: nothing is made
+    assert again.made == ()
+    written = again.built - again.seconds / 2
+    os.utime(certs[0], (written, written))  # replaced by the operator during the build: that counts
+    assert runtime.changed_during_build(again, runtime.snapshot(again.files))

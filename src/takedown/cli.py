@@ -1365,11 +1365,13 @@ def case_check(
     at: Optional[str] = typer.Option(None, "--at", metavar="TIME",
                                      help="Check at this UTC time (YYYY-MM-DD or ISO 8601 date-time); default now."),
 ) -> None:
-    """Hold the operation against its [case]: every seized name under a valid sink authority."""
-    from takedown.case.check import check_case, parse_time, summary
+    """Hold the operation against its [case]: every seized name under a valid sink authority,
+    every command response of its rules file under a command authority."""
+    from takedown.case.check import check_case, parse_time, rules_commands, summary
 
     when = parse_time(at) if at is not None else datetime.now(timezone.utc)
-    res = check_case(load_operation(file), when)
+    op = load_operation(file)
+    res = check_case(op, when, rules_commands(op))
     for line in res.errors:
         print(f"Error: {line}", file=sys.stderr)
     if not res.ok:

@@ -188,7 +188,8 @@ CHECKIN: tuple[Column, ...] = (
     Column(
         "response", pa.string(),
         "What the sensor did: the response policy applied ('notice', 'empty', 'notfound', 'silent', "
-        "'template', 'close' for TLS/TCP), or the error ('bad-request', 'proxy-refused', 'timeout', 'too-large').",
+        "'template', 'close' for TLS/TCP), 'command' (a command response under a court's authority: see "
+        "kind=command), or the error ('bad-request', 'proxy-refused', 'timeout', 'too-large').",
         dictionary=True,
     ),
     Column("sni", pa.string(), "TLS server name from the ClientHello.", required=False, dictionary=True),

@@ -90,6 +90,8 @@ class _Metrics:
                            "and decision", ("class", "decision"))
         self.rrl_exempt = counter("takedown_dns_rrl_exempt_responses", "Responses to exempt clients (never limited)")
         self.rrl_accounts = gauge("takedown_dns_rrl_accounts", "Rate limiting accounts held by the workers")
+        self.commands_sent = counter("takedown_commands_sent", "Command responses sent under a court's "
+                                     "authority, by family and command", ("family", "command"))
         self.proxy_refused = counter("takedown_proxy_refused", "PROXY protocol headers refused (untrusted peer, "
                                      "malformed, too long)")
         self.dns_errors = counter("takedown_dns_internal_errors", "Queries not answered because of an internal error")
@@ -193,13 +195,16 @@ class Publisher:
 
     ``writers``: the worker's SegmentWriters (their ``dns`` or ``checkins``
     buffers carry ``tally``); ``rrl``: its RateLimiter or None;
-    ``proxy_refused`` and ``dns_errors``: callables returning the counts."""
+    ``proxy_refused`` and ``dns_errors``: callables returning the counts;
+    ``commands_sent``: one returning the net sensor's (family, command) ->
+    count dict (takedown.net.connection.Counters)."""
 
-    def __init__(self, writers, rrl, proxy_refused, dns_errors) -> None:
+    def __init__(self, writers, rrl, proxy_refused, dns_errors, commands_sent=dict) -> None:
         self.writers = writers
         self.rrl = rrl
         self.proxy_refused = proxy_refused
         self.dns_errors = dns_errors
+        self.commands_sent = commands_sent
         self.m = metrics()
         self._seen: dict[tuple, float] = {}
         self._rcode_text: dict[int, str] = {}
@@ -260,4 +265,6 @@ class Publisher:
             self._add(m.rrl_exempt, (), self.rrl.exempted)
             m.rrl_accounts.set(self.rrl.size)
         self._add(m.proxy_refused, (), self.proxy_refused())
+        for k, n in list(self.commands_sent().items()):
+            self._add(m.commands_sent, k, n)
         self._add(m.dns_errors, (), self.dns_errors())

@@ -677,6 +677,7 @@ FAMILIES = Each(lambda s, w: IDENTIFIER.parse(s, w, Context()), "family or array
                 twice="{key}: {value} is listed twice")
 NS_NAMES = Each(_seized_name, "DNS name or array of them", twice="{key}: {value} is listed twice")
 TEXT = Str(nonempty=True)
+TSA_URL = Str(r"https?://\S+", "an http:// or https:// URL")
 
 
 @dataclass(frozen=True)
@@ -731,7 +732,9 @@ class Case:
     #: empty: load_operation fills in the sinkhole's nameservers
     nameservers: tuple[str, ...] = key(NS_NAMES, (), doc="nameservers the seized names must be delegated to",
                                        doc_default="the sinkhole's nameservers")
-    seal: bool = key(Bool(), False, doc="seal each closed day into the evidence chain (not acted on yet)")
+    seal: bool = key(Bool(), False, doc="takedown serve seals each closed day into the evidence chain")
+    tsa: str | None = key(TSA_URL, None, doc="RFC 3161 time-stamp authority serve's sealing asks to time-stamp "
+                                             "the chain head")
     rdap_status: tuple[str, ...] = key(RDAP_STATUS_LIST, ("server transfer prohibited",),
                                        doc="RDAP statuses every seized name must show (RFC 8056), unless its "
                                            "registry says otherwise")

@@ -3,7 +3,9 @@
 One :class:`Runtime` holds the loaded :class:`~takedown.operation.Operation`,
 the compiled DNS :class:`~takedown.dns.policy.Policy` (seized names, zones,
 DGA names due today), and the network sinkhole's answers (fingerprint rules,
-response templates, TLS certificate; :mod:`takedown.net.answers`). It is
+the command table: the rules' command responses joined with the case's
+command authorities, response templates, TLS certificate;
+:mod:`takedown.net.answers`). It is
 immutable: a reload builds a new one from the files and the workers are
 given the new one whole (:mod:`takedown.serve`), so no worker ever serves a
 mix of an old rules file and a new zone.
@@ -22,7 +24,8 @@ from pathlib import Path
 
 from takedown.dns.policy import Policy
 from takedown.errors import ServeError
-from takedown.net.answers import Answers, answer_files, load_answers
+from takedown.net.answers import Answers, answer_files, certificate_files, load_answers
+from takedown.net.commands import CommandTable
 from takedown.operation import Listener, Operation, load_operation
 from takedown.store.privacy import transform_for
 
@@ -54,10 +57,23 @@ class Runtime:
     files: tuple[Path, ...]
     built: float  # time.time() when built
     seconds: float  # how long the build took
+    #: files the build itself wrote (the generated TLS certificate and key):
+    #: not an operator's edit, so no reason to build again
+    made: tuple[Path, ...] = ()
 
     def listeners(self) -> list[Listener]:
         op = self.operation
         return [x for x in (op.http, op.tls, op.tcp) if x is not None]
+
+    @property
+    def commands(self) -> CommandTable:
+        """The command responses the sinkhole may send, each with its authorities' windows."""
+        return self.answers.commands if self.answers is not None else CommandTable()
+
+    def warnings(self) -> list[str]:
+        """What ``takedown serve`` says at start and at each reload: a
+        command response that no authority covers at all (never sent)."""
+        return list(self.commands.uncovered)
 
 
 def build(path: Path, overrides: Overrides = Overrides()) -> Runtime:
@@ -66,9 +82,10 @@ def build(path: Path, overrides: Overrides = Overrides()) -> Runtime:
     t0 = time.monotonic()
     op = overrides.apply(load_operation(path))
     policy = Policy(op)
+    made = tuple(p for p in certificate_files(op) if not p.exists())
     answers = load_answers(op) if (op.http or op.tls or op.tcp) else None
     transform_for(op)  # the privacy key and enrichment tables: made once, before workers fork
-    return Runtime(op, policy, answers, tuple(watched(op)), time.time(), time.monotonic() - t0)
+    return Runtime(op, policy, answers, tuple(watched(op)), time.time(), time.monotonic() - t0, made)
 
 
 def watched(op: Operation) -> list[Path]:
@@ -104,7 +121,8 @@ def changed_during_build(rt: Runtime, snap: tuple) -> bool:
     10 ms, behind): a write in the 10 ms before the build counts too, at
     worst one needless rebuild."""
     began_ns = int((rt.built - rt.seconds - 0.010) * 1e9)
-    return any(mtime is not None and mtime >= began_ns for _p, mtime, _s, _i in snap)
+    made = {str(p) for p in rt.made}
+    return any(mtime is not None and mtime >= began_ns and p not in made for p, mtime, _s, _i in snap)
 
 
 def stale(rt: Runtime) -> str | None:

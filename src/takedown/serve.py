@@ -35,6 +35,19 @@ child (nice 10, no sockets) that compacts them (:mod:`takedown.store.compact`)
 and exits. The parent never waits for it; a new one starts only once the last
 has exited. Killing it at any moment is safe: the next one finishes the job.
 
+*Sealing* (``[case] seal = true``, docs/evidence.md): the parent looks every
+minute, once right after start and again as soon as a compaction child has
+finished, for event days closed in the evidence's sense (ended, compacted,
+no segment since: :func:`takedown.evidence.collect.closed_days`) that it has
+not sealed yet, and forks one low-priority child (nice 10, no sockets) that
+appends the operation's new files to the evidence manifest
+(:func:`takedown.evidence.seal.seal`, what ``takedown evidence seal`` does;
+with ``[case] tsa``, time-stamped). Hashing a day may read gigabytes: never
+in the parent, and one sealer at a time (a child, not a thread: a worker
+forked while a thread held the manifest's lock would hold it forever). A
+failure is one line in the log and the look is repeated at the next minute;
+it never stops serving.
+
 *Readiness*: once every worker serves, the parent prints one line::
 
     takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 control=127.0.0.1:9053 workers=2 pid=1234
@@ -102,6 +115,7 @@ from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
 from takedown.dns.server import DnsShell
 from takedown.errors import ServeError, TakedownError
+from takedown.evidence import collect as evidence_collect
 from takedown.hostport import join, split_listen
 from takedown.net.server import NetSensor
 from takedown.operation import Operation, load_operation
@@ -116,6 +130,7 @@ _PAUSE_TIMEOUT = 5.0  # seconds a reload waits for the retiring workers to stop 
 _RETIRE_GRACE = 10.0  # seconds a retiring worker may take to finish requests in progress
 _WATCH_INTERVAL = 1.0
 _COMPACT_INTERVAL = 60.0  # seconds between looks for a day to compact
+_SEAL_INTERVAL = 60.0  # seconds between looks for a closed day to seal ([case] seal)
 CONSOLE = -1  # the console child's slot number (workers have 0..n-1)
 _CONSOLE_BACKOFF = (0.5, 60.0)  # first and longest wait before the console is started again
 _CONSOLE_STABLE = 10.0  # seconds a console must live for its next restart to wait the first delay again
@@ -238,7 +253,8 @@ class Worker:
             net = self.net
             self.publisher = metrics.Publisher(
                 self.writers(), rrl, proxy_refused=(lambda: net.proxy_refused) if net else (lambda: 0),
-                dns_errors=lambda: self.dns.errors)
+                dns_errors=lambda: self.dns.errors,
+                commands_sent=(lambda: net.counters.commands_sent) if net else dict)
 
     def writers(self) -> list[SegmentWriter]:
         return [self.writer] + (list(self.net.writers.values()) if self.net is not None else [])
@@ -383,6 +399,10 @@ class Supervisor:
         self.control = control_mod.ControlServer(control, self.health) if control is not None else None
         self.compactor: int | None = None  # pid of the compaction child while one runs
         self.next_compact = 0.0  # monotonic time of the next look for days to compact
+        self.sealer: int | None = None  # pid of the sealing child while one runs
+        self.next_seal = 0.0  # monotonic time of the next look for days to seal
+        self.sealed: set = set()  # (day directory, stamp) of the closed days sealed so far
+        self.sealing: set = set()  # those the running sealer seals
         self.console = console  # the console's listening socket (None without [console])
         self.console_due: float | None = None  # monotonic time to start the console again after it died
         self.console_delay = _CONSOLE_BACKOFF[0]
@@ -534,6 +554,11 @@ class Supervisor:
                 metrics.process_dead(pid)
                 if status != 0:
                     say(f"compaction process {pid} failed (status {status}); the next one finishes its work")
+                else:
+                    self.next_seal = 0.0  # a day may just have closed: seal it now, not in a minute
+                continue
+            if pid == self.sealer:
+                self._sealer_done(status)
                 continue
             c = self.children.pop(pid, None)
             metrics.process_dead(pid)
@@ -576,6 +601,45 @@ class Supervisor:
                 raise
 
         self.compactor = _fork("compaction", work)
+
+    def maybe_seal(self) -> None:
+        """With ``[case] seal``: look for closed event days not sealed yet (when
+        a look is due, no sealer and no compaction runs); fork the sealing
+        child only if there are some. Never waits for it."""
+        op = self.rt.operation
+        if op.case is None or not op.case.seal or self.sealer is not None or self.compactor is not None \
+                or time.monotonic() < self.next_seal:
+            return
+        self.next_seal = time.monotonic() + _SEAL_INTERVAL
+        try:  # a listing and a stat per day not sealed yet: here; hashing gets a process
+            days, _open = evidence_collect.closed_days(op, known=self.sealed)
+        except OSError as e:
+            say(f"sealing: cannot look for closed days under {op.storage}: {e}")
+            return
+        if not days:
+            return
+        tsa = op.case.tsa
+
+        def work() -> None:
+            from takedown.evidence.seal import seal  # the sealer's own import: the workers never need it
+
+            self._close_inherited(None)
+            os.nice(10)
+            done = seal(op, tsa=tsa)
+            stamped = f"; chain head time-stamped at {done.token_time}" if done.token is not None else ""
+            say(f"sealed {len(done.added)} file(s) into {done.manifest} ({done.total} in all; "
+                f"{done.open_days} event day(s) still open){stamped}")
+
+        self.sealing = set(days)
+        self.sealer = _fork("sealing the evidence (tried again in a minute)", work)
+
+    def _sealer_done(self, status: int) -> None:
+        pid, self.sealer = self.sealer, None
+        if status == 0:
+            self.sealed |= self.sealing
+        elif not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1):  # 1: it said why itself
+            say(f"sealing process {pid} died (status {status}); tried again in a minute")
+        self.sealing = set()
 
     def current(self) -> dict[int, _Child]:
         """slot -> its worker of the current generation."""
@@ -627,6 +691,7 @@ class Supervisor:
         next_watch = time.monotonic() + _WATCH_INTERVAL
         while self.stop_signal is None:
             self.maybe_compact()
+            self.maybe_seal()
             time.sleep(0.2)  # a signal cuts it short only by running its handler: stop takes up to 0.2 s
             for c in self._reap():
                 if c.slot == CONSOLE:
@@ -697,6 +762,8 @@ class Supervisor:
         metrics.record_reload(outcome)
         self.write_ready()
         say(f"reloaded ({why}) in {time.monotonic() - t0:.2f}s: {summary(new)}")
+        for w in new.warnings():
+            say(f"warning: {w}")
         return f"serving generation {self.generation}: {summary(new)}"
 
     def _console_died(self, c: _Child) -> None:
@@ -727,12 +794,16 @@ class Supervisor:
 
     def _shutdown(self, sig: int | None) -> None:
         sig = sig or signal.SIGTERM
-        if self.compactor is not None:  # safe to stop at any moment: the next start finishes its work
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.compactor, signal.SIGTERM)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.compactor, 0)
-            self.compactor = None
+        # Both are safe to stop at any moment: the compactor's next start
+        # finishes its work; the sealer appends nothing until its files are
+        # hashed, and the next start seals them.
+        for pid in (self.compactor, self.sealer):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        self.compactor = self.sealer = None
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig if sig in (signal.SIGINT, signal.SIGTERM) else signal.SIGTERM)
@@ -880,6 +951,8 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
             say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
                 f"events under {rt.operation.storage}")
+            for w in rt.warnings():
+                say(f"warning: {w}")
             if who:
                 say(who)
         except BaseException:

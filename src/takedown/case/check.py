@@ -3,7 +3,10 @@
 Every name the operation sinks (its ``[[domains]]`` lists, and the ``[[dga]]``
 names due at the time checked) must lie in the scope of a ``sink`` authority
 valid at that time, and every command response must have a ``command``
-authority for its family and command. Each problem is one
+authority for its family and command, valid at that time or later (a
+command whose authority starts later is *pending*: it will be sent from
+then on, which is what the order says; one whose authorities have all
+expired, or that no authority names, is an error). Each problem is one
 ``FILE:LINE: reason`` line: the line of the seized name in its list, of the
 ``[[dga]]`` entry, of the expired authority, or of the command response.
 
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from takedown.case.seized import Seized, dga_held_on, listed
-from takedown.errors import CaseError
+from takedown.errors import CaseError, RulesError
 from takedown.operation import Authority, Case, Operation, read_text
 from takedown.tomlfile import KeyPath, Locator, display_path
 
@@ -41,6 +44,8 @@ class CheckResult:
     valid: list[str] = field(default_factory=list)  # authority ids valid at `at`
     expired: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # not yet valid
+    commands: int = 0  # command responses checked
+    commands_pending: list[str] = field(default_factory=list)  # "family command" whose authority starts later
 
     @property
     def ok(self) -> bool:
@@ -111,16 +116,34 @@ def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()
         shown = ", ".join(f"[{k}]" for k in serving)
         res.errors.extend(_in_use(at_line, i, a, at, f"{shown} answers check-ins with the notice page")
                           for i, a in notify)
+    res.commands = len(commands)
     for c in commands:
         granted = [a for a in case.authorities
                    if a.kind == "command" and a.family == c.family and a.command == c.command]
         if not granted:
             res.errors.append(f"{c.where}: command response {c.command} for {c.family} has no command "
                               f"authority in [case]")
-        elif not any(a.valid_at(at) for a in granted):
+        elif any(a.valid_at(at) for a in granted):
+            continue
+        elif any(a.valid_from > at for a in granted):
+            res.commands_pending.append(f"{c.family} {c.command}")
+        else:
             res.errors.append(f"{c.where}: command response {c.command} for {c.family}: authority "
-                              f"{', '.join(a.id for a in granted)} is not valid at {_t(at)}")
+                              f"{', '.join(a.id for a in granted)} expired at "
+                              f"{_t(max(a.valid_until for a in granted))}")  # type: ignore[type-var]
     return res
+
+
+def rules_commands(op: Operation) -> list[CommandResponse]:
+    """The command responses of the operation's rules file (``[fingerprints]
+    rules``), each at its ``[[command]]`` line; the shipped rules carry none."""
+    if op.fingerprints.rules is None:
+        return []
+    from takedown.net.fingerprints import RuleSet  # lazy: the rules only when the operation has a file
+
+    path = op.fingerprints.rules
+    rules = RuleSet.loads(read_text(path, RulesError), display_path(path))
+    return [CommandResponse(c.family, c.name, c.location) for c in rules.commands]
 
 
 def _in_use(at_line, i: int, a: Authority, at: datetime, use: str) -> str:
@@ -156,4 +179,13 @@ def summary(res: CheckResult) -> str:
     dga = f" and {res.dga_due} DGA name(s) due" if res.dga_due else ""
     return (f"OK: case {c.case_number} ({c.court}, {c.order_type} of {c.order_date}): {res.seized} seized "
             f"name(s){dga} at {_t(res.at)}, each under a valid sink authority; {len(c.authorities)} "
-            f"authorities: {len(res.valid)} valid, {len(res.expired)} expired, {len(res.pending)} not yet valid")
+            f"authorities: {len(res.valid)} valid, {len(res.expired)} expired, {len(res.pending)} not yet valid"
+            f"{_commands(res)}")
+
+
+def _commands(res: CheckResult) -> str:
+    if not res.commands:
+        return ""
+    pending = f" ({', '.join(res.commands_pending)})" if res.commands_pending else ""
+    return (f"; {res.commands} command response(s): {res.commands - len(res.commands_pending)} authorised, "
+            f"{len(res.commands_pending)} pending{pending}")

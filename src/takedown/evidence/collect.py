@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Container
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -63,25 +64,55 @@ def _walk(root: Path, skip_dirs: set[str]) -> list[Path]:
     return out
 
 
+#: what a day directory looked like when it was found closed: (inode, modification time in ns). Adding
+#: a segment, or compaction's swap (a new directory), changes it; a look that finds the same stamp
+#: need not read the day's compaction manifest again.
+Stamp = tuple[int, int]
+
+
+def _stamp(day_dir: Path) -> Stamp | None:
+    try:
+        st = day_dir.stat()
+    except OSError:  # pruned or swapped away meanwhile
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def closed_days(op: Operation, now: datetime | None = None,
+                known: Container[tuple[Path, Stamp | None]] = ()) -> tuple[list[tuple[Path, Stamp | None]], int]:
+    """(every closed event-day directory with its stamp, sorted, except those
+    whose (directory, stamp) is in ``known``; the number of day directories
+    still open) for the operation as it stands at ``now``. ``takedown serve``
+    passes the days it sealed already (``[case] seal``): a look then costs a
+    listing and a ``stat`` per day."""
+    today = (now or datetime.now(timezone.utc)).date()
+    compacts = op.events.compact_after is not None
+    events = Path(os.path.abspath(op.storage)) / "events"
+    closed, open_days = [], 0
+    for kind_dir in sorted(events.glob("kind=*")) if events.is_dir() else []:
+        for day_dir in sorted(kind_dir.glob("date=*")):
+            stamp = _stamp(day_dir)  # before the look: a segment landing during it changes the stamp
+            if (day_dir, stamp) in known:
+                continue
+            if _day_closed(day_dir, today, compacts):
+                closed.append((day_dir, stamp))
+            else:
+                open_days += 1
+    return closed, open_days
+
+
 def evidence_files(op: Operation, now: datetime | None = None) -> tuple[list[Path], int]:
     """(files to seal, sorted and absolute; number of event-day directories
     left out because still open) for the operation as it stands at ``now``."""
-    today = (now or datetime.now(timezone.utc)).date()
-    compacts = op.events.compact_after is not None
     storage = Path(os.path.abspath(op.storage))
     rest = _walk(storage, _SKIP_DIRS | {"events"})
     kept = set(rest)  # a file the operation names inside the storage obeys the storage's rules
     files = [p for p in (Path(os.path.abspath(p)) for p in watched(op))
              if not p.is_relative_to(storage) or p in kept]
     files += rest
-    open_days = 0
-    events = storage / "events"
-    for kind_dir in sorted(events.glob("kind=*")) if events.is_dir() else []:
-        for day_dir in sorted(kind_dir.glob("date=*")):
-            if _day_closed(day_dir, today, compacts):
-                files += _walk(day_dir, set())
-            else:
-                open_days += 1
+    closed, open_days = closed_days(op, now)
+    for day_dir, _stamp_then in closed:
+        files += _walk(day_dir, set())
     seen = set()
     unique = []
     for p in files:

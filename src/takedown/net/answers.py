@@ -1,7 +1,9 @@
 """What the HTTP/TLS/TCP listeners answer with, loaded as a unit.
 
-The fingerprint rules, the response policies (notice pages, operator
-templates) and the TLS certificate are read here, before any worker serves,
+The fingerprint rules (and their command responses, joined with the
+case's command authorities: :class:`~takedown.net.commands.CommandTable`),
+the response policies (notice pages, operator templates) and the TLS
+certificate are read here, before any worker serves,
 so a bad rules file or template is one ``FILE:LINE:`` error at start-up or at
 a reload (which then keeps the previous answers). The composition root
 (:mod:`takedown.runtime`) holds the result in its Runtime.
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from takedown.net.certs import self_signed_context
+from takedown.net.commands import CommandTable
 from takedown.net.fingerprints import RuleSet
 from takedown.net.responses import ResponsePolicy
 from takedown.operation import Operation
@@ -24,6 +27,7 @@ class Answers:
     rules: RuleSet
     responses: dict[str, ResponsePolicy]
     ssl_context: ssl.SSLContext | None
+    commands: CommandTable = CommandTable()
 
 
 def load_answers(op: Operation) -> Answers:
@@ -39,7 +43,8 @@ def load_answers(op: Operation) -> Answers:
         for lst in (op.http, op.tls, op.tcp) if lst is not None
     }
     ctx = self_signed_context(cert_dir(op)) if op.tls is not None and op.tls.handshake else None
-    return Answers(rules, responses, ctx)
+    commands = CommandTable(rules.commands, op.case.authorities if op.case is not None else ())
+    return Answers(rules, responses, ctx, commands)
 
 
 def cert_dir(op: Operation) -> Path:
@@ -57,7 +62,12 @@ def answer_files(op: Operation) -> list[Path]:
     for lst in (op.http, op.tls, op.tcp):
         if lst is not None and lst.template is not None:
             out.append(lst.template)
-    if op.tls is not None and op.tls.handshake:
-        d = cert_dir(op)
-        out += [d / "sinkhole-cert.pem", d / "sinkhole-key.pem"]
-    return out
+    return out + certificate_files(op)
+
+
+def certificate_files(op: Operation) -> list[Path]:
+    """The generated TLS certificate and key, when a listener finishes handshakes."""
+    if op.tls is None or not op.tls.handshake:
+        return []
+    d = cert_dir(op)
+    return [d / "sinkhole-cert.pem", d / "sinkhole-key.pem"]

@@ -26,6 +26,9 @@ Commands (plain classes with slots: one small allocation each):
   again for every repeat of the request (see below), so the shell may keep
   per-object bookkeeping on it (``gen``, ``tix``: its record's index in the
   shell's check-in buffer);
+- :class:`Commanded` ``(time, checkin, authority, command, sha256)``: a
+  command response was sent under a court's authority (one ``command``
+  event; its check-in is also a Record, ``response = "command"``);
 - :class:`Close` (:data:`CLOSE`): close the connection after what was sent.
 
 The deadline is not a command but an attribute, :attr:`Connection.deadline`
@@ -48,7 +51,11 @@ index kept on the Answer) and writes ``out``. Answers that depend on who
 asks (an operator template may show the client's address) and requests
 inside TLS (their records carry the ClientHello's fingerprints) are never
 cached; nor is the last request a connection may send
-(``requests_per_connection``: its answer says ``Connection: close``).
+(``requests_per_connection``: its answer says ``Connection: close``); nor
+is any check-in of a family that has authorised commands
+(:mod:`takedown.net.commands`): whether a command answers it depends on the
+clock, and a cached answer would keep sending a command up to a second
+after its authority ended (or the notice for a second after it began).
 
 Shared state
 ------------
@@ -62,19 +69,21 @@ as a unit on reload; a connection keeps the state it was created with.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import ssl
 
 from takedown.events import Checkin, CheckinConn
 from takedown.net import proxy as proxy_mod
 from takedown.net import tls as tls_mod
+from takedown.net.commands import CommandTable
 from takedown.net.fingerprints import RuleSet
 from takedown.net.http import HttpError, ParserCaches, RequestParser
 from takedown.net.responses import ResponsePolicy
 from takedown.operation import Listener
 
 __all__ = [
-    "Answer", "CLOSE", "Close", "Connection", "Counters", "HttpConnection", "ListenerState", "Record",
+    "Answer", "CLOSE", "Close", "Commanded", "Connection", "Counters", "HttpConnection", "ListenerState", "Record",
     "RequestCache", "Send", "TcpConnection", "TlsConnection", "Trust",
 ]
 
@@ -115,6 +124,25 @@ class Record:
 
     def __repr__(self) -> str:
         return f"Record({self.kind!r}, {self.time!r}, {self.checkin!r})"
+
+
+class Commanded:
+    """A command response was sent: one ``command`` event at ``time`` (the
+    connection's clock) for the check-in ``checkin`` it answered, under
+    authority ``authority``, naming ``command``; ``sha256``: the hex digest
+    of the exact response bytes sent (status line, headers and body)."""
+
+    __slots__ = ("time", "checkin", "authority", "command", "sha256")
+
+    def __init__(self, time: float, checkin: Checkin, authority: str, command: str, sha256: str) -> None:
+        self.time = time
+        self.checkin = checkin
+        self.authority = authority
+        self.command = command
+        self.sha256 = sha256
+
+    def __repr__(self) -> str:
+        return f"Commanded({self.time!r}, {self.authority!r}, {self.command!r}, {self.sha256[:12]}...)"
 
 
 class Close:
@@ -216,15 +244,16 @@ class Trust:
 class Counters:
     """What a sensor counts across its listeners (and across reloads)."""
 
-    __slots__ = ("proxy_refused",)
+    __slots__ = ("proxy_refused", "commands_sent")
 
     def __init__(self) -> None:
         self.proxy_refused = 0  # PROXY headers refused (untrusted peer, malformed, too long)
+        self.commands_sent: dict[tuple[str, str], int] = {}  # (family, command) -> responses sent
 
 
 class ListenerState:
     """What the connections of one listener share: its configuration and
-    answers (rules, response policy, TLS context, PROXY trust), the
+    answers (rules, command table, response policy, TLS context, PROXY trust), the
     per-source connection counts (``per_source``: one dict for all the
     sensor's listeners), the request cache and the HTTP parser caches.
     Made by the shell, replaced as a unit on reload (connections already
@@ -232,11 +261,13 @@ class ListenerState:
 
     def __init__(self, listener: Listener, *, rules: RuleSet | None = None, policy: ResponsePolicy | None = None,
                  ssl_context: ssl.SSLContext | None = None, per_source: dict[str, int] | None = None,
-                 parser_caches: ParserCaches | None = None, counters: Counters | None = None) -> None:
+                 parser_caches: ParserCaches | None = None, counters: Counters | None = None,
+                 commands: CommandTable | None = None) -> None:
         self.listener = listener
         self.kind = listener.kind
         self.trust = Trust(listener.trusted_proxies)
         self.rules = rules if rules is not None else RuleSet.empty()
+        self.commands = commands if commands is not None else CommandTable()
         self.policy = policy
         self.ssl_context = ssl_context if listener.handshake else None
         self.per_source = per_source if per_source is not None else {}
@@ -420,6 +451,8 @@ class _HttpSession:
         self.hello = hello
         self.policy = state.policy
         self.rules = state.rules
+        self.commands = state.commands
+        self.command_families = state.commands.families  # empty for most operations: one truth test
         # Requests are cached only on plain HTTP (inside TLS the record holds
         # the ClientHello's fingerprints) and when the answer does not depend
         # on who asks (an operator template may show the client's address).
@@ -449,17 +482,32 @@ class _HttpSession:
         rules = self.rules
         port = conn.dst[1]
         sni, ja3, ja4 = self.sni, self.ja3, self.ja4
+        commanding = self.command_families
         for req in requests:
             conn.served += 1
             last = not req.keep_alive or conn.served >= lst.requests_per_connection
             rule = rules.match_http(req, port=port, ja3=ja3, ja4=ja4)
+            sent = None
             if rule is not None:
                 policy_name = rule.response or lst.response
                 rule_name, family = rule.name, rule.family
+                if commanding and family in commanding:
+                    # The answer depends on the clock: never cached. Cost
+                    # for the other families: the truth test above, or one
+                    # dict lookup when some family has commands.
+                    cacheable = False
+                    sent = self.commands.pick(family, now + conn.shift)
             else:
                 policy_name, rule_name, family = lst.response, "none", None
-            response = self.policy.render(policy_name, req, family=family, rule=rule_name if rule else None,
-                                          client_ip=conn.src[0], keep_alive=not last)
+            if sent is not None and req.method != "CONNECT":  # a 2xx to CONNECT opens a tunnel
+                command = sent[0]
+                policy_name = "command"
+                response = self.policy.command(command.status, command.content_type, command.body,
+                                               keep_alive=not last, head=req.method == "HEAD")
+            else:
+                sent = None
+                response = self.policy.render(policy_name, req, family=family, rule=rule_name if rule else None,
+                                              client_ip=conn.src[0], keep_alive=not last)
             h = req.headers
             if h is not self._last_headers:
                 self._last_headers = h
@@ -503,6 +551,8 @@ class _HttpSession:
             else:
                 conn._record(out, "http", now, checkin)
                 self.send(out, response)
+                if sent is not None:
+                    self._commanded(out, now, checkin, sent, response)
             if last:
                 conn._close(out)
                 return
@@ -513,6 +563,14 @@ class _HttpSession:
             self.send(out, CONTINUE)
         conn.midway = midway
         conn.arm(now, lst.request_timeout if midway else lst.idle_timeout)
+
+    def _commanded(self, out: list, now: float, checkin: Checkin, sent, response: bytes) -> None:
+        command, authority = sent
+        counts = self.conn.state.counters.commands_sent
+        k = (command.family, command.name)
+        counts[k] = counts.get(k, 0) + 1
+        out.append(Commanded(now + self.conn.shift, checkin, authority, command.name,
+                             hashlib.sha256(response).hexdigest()))
 
 
 def _status(response: bytes | None) -> int | None:

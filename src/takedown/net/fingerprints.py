@@ -12,6 +12,11 @@ the listener's. Rules are for one ``protocol``:
 - ``tls``: ``sni``, ``ja3``, ``ja4``, ``port`` (the ClientHello);
 - ``tcp``: ``payload`` (the first bytes of a raw connection), ``port``.
 
+A rules file may also declare ``[[command]]`` tables: the bytes of a
+family's C&C protocol for a named command ("stop", "uninstall"), sent in
+answer to that family's HTTP check-ins only while a court's authority
+allows it (issue 17; :mod:`takedown.net.commands`, docs/case-commands.md).
+
 Everything is compiled when the file is loaded: regular expressions
 compiled, exact host names put in a dict that leads straight to the rules
 that can apply, sets for methods, ports and hashes. Matching a request is
@@ -40,6 +45,7 @@ from takedown.tomlfile import (
     Choice,
     Context,
     Custom,
+    Int,
     Invalid,
     KeyPath,
     Str,
@@ -55,7 +61,7 @@ from takedown.tomlfile import (
     unknown_keys,
 )
 
-__all__ = ["CONFIDENCES", "PROTOCOLS", "Rule", "RuleSet", "SHIPPED_RULES"]
+__all__ = ["CONFIDENCES", "Command", "PROTOCOLS", "Rule", "RuleSet", "SHIPPED_RULES"]
 
 SHIPPED_RULES = Path(__file__).resolve().parent / "rules" / "default.toml"
 PROTOCOLS = ("http", "tls", "tcp")
@@ -80,6 +86,22 @@ class Rule:
     description: str | None = None
     location: str = ""  # "FILE:LINE" of its [[rule]] header
     matchers: tuple[str, ...] = field(default=(), compare=False)  # the matcher keys it uses
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``[[command]]``: the response that carries command ``name`` to the
+    bots of ``family`` (its body in the family's C&C protocol), documented
+    in ``source``. Sent only under a valid authority (takedown.net.commands)."""
+
+    family: str
+    name: str
+    source: str
+    status: int = 200
+    content_type: str = "application/octet-stream"
+    body: bytes = b""
+    description: str | None = None
+    location: str = ""  # "FILE:LINE" of its [[command]] header
 
 
 # --------------------------------------------------------------------------
@@ -232,8 +254,10 @@ def normalize_host(value: str | None) -> str | None:
 class RuleSet:
     """Compiled rules, matched first-match-wins in file order."""
 
-    def __init__(self, rules: list[tuple[Rule, _Compiled]] | None = None):
+    def __init__(self, rules: list[tuple[Rule, _Compiled]] | None = None, commands: tuple[Command, ...] = ()):
         self._all: list[tuple[Rule, _Compiled]] = list(rules or [])
+        #: the [[command]] responses, in file order (an operator's before the shipped ones)
+        self.commands: tuple[Command, ...] = tuple(commands)
         self._index()
 
     # -- construction ------------------------------------------------------------
@@ -252,7 +276,8 @@ class RuleSet:
     def loads(cls, text: str, display: str = "<rules>") -> RuleSet:
         """The same as :meth:`load`, from text (``display`` names it in errors)."""
         doc = parse_toml(display, text, RulesError)
-        return cls(list(load_document(_RulesFile, doc, display, text, RulesError, check=_check_names).rule))
+        f = load_document(_RulesFile, doc, display, text, RulesError, check=_check_names)
+        return cls(list(f.rule), f.command)
 
     @classmethod
     def shipped(cls, *, min_confidence: str = "low") -> RuleSet:
@@ -262,13 +287,16 @@ class RuleSet:
             raise ValueError(f"min_confidence must be one of {', '.join(CONFIDENCES)}")
         rs = cls.load(SHIPPED_RULES)
         limit = _RANK[min_confidence]
-        return cls([(r, c) for r, c in rs._all if _RANK.get(r.confidence or "low", 2) <= limit])
+        return cls([(r, c) for r, c in rs._all if _RANK.get(r.confidence or "low", 2) <= limit], rs.commands)
 
     def then(self, other: RuleSet) -> RuleSet:
         """This set's rules, then ``other``'s (an operator's rules before the
-        shipped ones). A name defined in both keeps this set's rule."""
+        shipped ones). A name defined in both keeps this set's rule; a
+        command (family, name) declared in both keeps this set's command."""
         names = {r.name for r, _ in self._all}
-        return RuleSet(self._all + [(r, c) for r, c in other._all if r.name not in names])
+        mine = {(c.family, c.name) for c in self.commands}
+        return RuleSet(self._all + [(r, c) for r, c in other._all if r.name not in names],
+                       self.commands + tuple(c for c in other.commands if (c.family, c.name) not in mine))
 
     # -- inspection --------------------------------------------------------------
 
@@ -283,7 +311,7 @@ class RuleSet:
         return iter(self.rules)
 
     def __repr__(self) -> str:
-        return f"<RuleSet {len(self)} rules>"
+        return f"<RuleSet {len(self)} rules, {len(self.commands)} commands>"
 
     # -- matching ----------------------------------------------------------------
 
@@ -621,10 +649,47 @@ def _build(r: _RuleKeys, t: dict[str, Any], where: KeyPath, ctx: Context) -> tup
     return rule, c
 
 
+# -- [[command]]: a command response (issue 17 point 6) ------------------------------
+
+#: A media type as a Content-Type header carries it (RFC 9110 8.3): no
+#: control characters, so it cannot end the header early.
+_MEDIA_TYPE = Str(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[ -~\t]*)?",
+                  "a media type such as \"application/octet-stream\"")
+_BODY_HEX = Custom(lambda v, where, ctx: _hexbytes(v, where), "hexadecimal bytes such as \"de ad be ef\"")
+
+
+@dataclass(frozen=True)
+class _CommandKeys:
+    """The keys of one [[command]] (docs/fingerprints.md, "Command responses")."""
+
+    family: str = key(IDENTIFIER, doc="the family whose matched HTTP check-ins it answers")
+    name: str = key(IDENTIFIER, doc="the command, as [[case.authorities]] command = names it")
+    source: str = key(Str(nonempty=True), doc="where the family's protocol for this command is documented")
+    status: int = key(Int(200, 599), 200, doc="the HTTP status sent")
+    content_type: str = key(_MEDIA_TYPE, "application/octet-stream", doc="the Content-Type sent")
+    body: str | None = key(Str(), None, doc="the body, as UTF-8 text (or body_hex)")
+    body_hex: bytes | None = key(_BODY_HEX, None, doc="the body, as hexadecimal bytes (or body)")
+    description: str | None = key(Str(nonempty=True), None, doc="what the command makes the bots do")
+
+
+def _build_command(c: _CommandKeys, t: dict[str, Any], where: KeyPath, ctx: Context) -> Command:
+    if (c.body is None) == (c.body_hex is None):
+        raise Invalid(where, f"{dotted(where)} ({c.family} {c.name}) needs exactly one of body (text) "
+                             f"and body_hex (bytes)")
+    body = c.body_hex if c.body_hex is not None else c.body.encode("utf-8")  # type: ignore[union-attr]
+    if body and c.status in (204, 304):
+        raise Invalid(where + ("status",), f"{dotted(where + ('status',))}: a {c.status} response carries "
+                                           f"no body (RFC 9110 15.3.5, 15.4.5)")
+    return Command(family=c.family, name=c.name, source=c.source, status=c.status, content_type=c.content_type,
+                   body=body, description=c.description, location=f"{ctx.display}:{ctx.line_of(where)}")
+
+
 @dataclass(frozen=True)
 class _RulesFile:
     rule: tuple[tuple[Rule, _Compiled], ...] = key(Tables(_RuleKeys, gate=_gate, check=_build), (),
                                                    doc="the rules, tried in file order")
+    command: tuple[Command, ...] = key(Tables(_CommandKeys, check=_build_command), (),
+                                       doc="command responses, sent only under a valid authority")
 
 
 def _check_names(f: _RulesFile, data: dict, where: KeyPath, ctx: Context) -> _RulesFile:
@@ -633,6 +698,12 @@ def _check_names(f: _RulesFile, data: dict, where: KeyPath, ctx: Context) -> _Ru
         i, j = twice
         raise Invalid(("rule", i, "name"), f"rule name {f.rule[i][0].name!r} is used twice "
                                            f"(also rule[{j}], line {ctx.line_of(('rule', j))})")
+    twice = first_repeat((c.family, c.name) for c in f.command)
+    if twice:
+        i, j = twice
+        c = f.command[i]
+        raise Invalid(("command", i, "name"), f"command {c.name!r} of {c.family} is declared twice "
+                                              f"(also command[{j}], line {ctx.line_of(('command', j))})")
     return f
 
 
@@ -643,4 +714,11 @@ def describe(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [{"name": r.name, "family": r.family, "protocol": r.protocol, "confidence": r.confidence,
              "response": r.response, "source": r.source, "location": r.location,
              "matchers": list(r.matchers)} for r in rs]
+
+
+def describe_commands(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The [[command]] responses of a rules file as plain data."""
+    return [{"family": c.family, "name": c.name, "status": c.status, "content_type": c.content_type,
+             "body_bytes": len(c.body), "source": c.source, "location": c.location}
+            for c in RuleSet.load(path).commands]
 

@@ -41,6 +41,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 from email.utils import formatdate
+from http import HTTPStatus
 from pathlib import Path
 
 import jinja2
@@ -76,7 +77,13 @@ _FULL_MAX = 4096
 
 
 def _reason(status: int) -> str:
-    return _REASONS.get(status, "Error")
+    reason = _REASONS.get(status)
+    if reason is None:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+    return reason
 
 
 class ResponsePolicy:
@@ -155,6 +162,20 @@ class ResponsePolicy:
             out = self._build(key)
         return out
 
+    def command(self, status: int, content_type: str, body: bytes, *, keep_alive: bool, head: bool) -> bytes:
+        """A command response (takedown.net.commands): ``status`` with
+        ``body`` as ``content_type``, with the headers every response
+        carries (Date, Server, Content-Length, Connection, Cache-Control);
+        HEAD gets the headers only. Built once a second, as the others."""
+        now = time.time()
+        if int(now) != self._second:
+            self._tick(now)
+        key = ("command", status, content_type, body, keep_alive, head)
+        out = self._full.get(key)
+        if out is None:
+            out = self._build(key)
+        return out
+
     def bad_request(self, status: int, reason: str) -> bytes:
         """The answer to a request the parser refused (400, 413, 414, 431,
         505...), always with ``Connection: close``. ``reason`` is for the
@@ -195,6 +216,9 @@ class ResponsePolicy:
         elif kind == "notfound":
             _, keep_alive, head = key
             out = self._response(404, _TEXT, b"404 Not Found\n", keep_alive, head=head)
+        elif kind == "command":
+            _, status, ctype, body, keep_alive, head = key
+            out = self._response(status, ctype, body, keep_alive, head=head)
         else:  # notice
             _, lang, family, keep_alive, head = key
             body = self._notice_body(lang, family)

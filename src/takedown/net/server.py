@@ -15,7 +15,10 @@ and answers.
 Every HTTP request is one ``kind=http`` event; every TLS ClientHello one
 ``kind=tls`` event (and the HTTP requests read inside a finished handshake
 are ``kind=http`` events carrying the TLS fingerprints); every raw TCP
-connection one ``kind=tcp`` event when it ends.
+connection one ``kind=tcp`` event when it ends. A command response sent
+under a court's authority (:mod:`takedown.net.commands`) is also one
+``kind=command`` event, beside the ``http`` event of the check-in it
+answered (``response = 'command'``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ import socket
 import time
 
 from takedown.net.answers import Answers
-from takedown.net.connection import Answer, Close, Connection, Counters, ListenerState, Record, Send, TcpConnection
+from takedown.net.connection import (
+    Answer,
+    Close,
+    Commanded,
+    Connection,
+    Counters,
+    ListenerState,
+    Record,
+    Send,
+    TcpConnection,
+)
 from takedown.net.http import ParserCaches
 from takedown.operation import Listener, Operation
 from takedown.store.checkins import CheckinBuffer
@@ -49,8 +62,13 @@ class NetSensor:
         self.index = index
         self.answers = answers
         self.writers: dict[str, SegmentWriter] = {}
-        for kind in ("http", "tls", "tcp"):
-            if any(lst.kind == kind or (kind == "http" and lst.kind == "tls" and lst.handshake) for lst in self.listeners()):
+        serves_http = any(lst.kind == "http" or (lst.kind == "tls" and lst.handshake) for lst in self.listeners())
+        for kind in ("http", "tls", "tcp", "command"):
+            if kind == "command":
+                wanted = serves_http and bool(answers.commands)  # sent only to HTTP check-ins
+            else:
+                wanted = any(lst.kind == kind for lst in self.listeners()) or (kind == "http" and serves_http)
+            if wanted:
                 self.writers[kind] = SegmentWriter(
                     op.storage, kind, operation=op.name, sensor=sensor, worker=index,
                     flush_interval=op.events.flush_interval, transform=transform_for(op),
@@ -72,7 +90,7 @@ class NetSensor:
     def _state(self, lst: Listener, answers: Answers, caches: ParserCaches | None) -> ListenerState:
         return ListenerState(lst, rules=answers.rules, policy=answers.responses.get(lst.kind),
                              ssl_context=answers.ssl_context, per_source=self.per_source,
-                             parser_caches=caches, counters=self.counters)
+                             parser_caches=caches, counters=self.counters, commands=answers.commands)
 
     async def start(self, loop: asyncio.AbstractEventLoop, bound: list[tuple[Listener, str, int, socket.socket]]) -> None:
         for w in self.writers.values():
@@ -230,6 +248,8 @@ class _Protocol(asyncio.Protocol):
             self.record(c.kind, c.time, c.checkin)
         elif cls is Close:
             self.close()
+        elif cls is Commanded:
+            self.commanded(c)
         elif cls is Answer:  # not returned outside receive(); for completeness
             self.record("http", now + self.conn.shift, c.checkin)
             self.run1(Send(c.out), now)
@@ -251,6 +271,15 @@ class _Protocol(asyncio.Protocol):
         key = buf.add_conn(origin)
         self._keys[kind] = (buf.gen, origin, key)
         return key
+
+    def commanded(self, c: Commanded) -> None:
+        """One ``command`` event (its row: events.COMMAND_ROW)."""
+        w = self.sensor.writers.get("command")
+        if w is None:
+            return
+        o, k = self.conn.origin, c.checkin
+        w.rows.append((c.time, o.transport, o.src_ip, o.src_port, o.dst_ip, o.dst_port, k.rule, k.family,
+                       o.peer_ip) + tuple(k[2:]) + (c.authority, c.command, c.sha256))
 
     def record(self, kind: str, t: float, checkin) -> None:
         w = self.sensor.writers.get(kind)
