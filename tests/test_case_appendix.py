@@ -20,6 +20,7 @@ from takedown.case import appendix as ap
 from takedown.case import rdap_bootstrap
 from takedown.dga.sinking import holdings
 from takedown.operation import load_operation
+from test_case_verify import CASE as CAPTION
 from test_cli import assert_one_error_line, run
 
 VERISIGN_COM = "https://rdap.test/com/v1/"
@@ -374,13 +375,7 @@ def test_the_appendix_groups_real_tlds_by_their_rdap_service(tmp_path):
 def test_sections_name_the_registry_the_order_is_served_on(tmp_path, boot_file):
     """A [[case.registries]] entry (longest suffix of the name) labels its
     names' section and says where the order is served, in all three files."""
-    case = """
-[case]
-court = "U.S. District Court, Eastern District of Virginia"
-case_number = "1:10-cv-00156"
-order_type = "temporary restraining order"
-order_date = 2010-02-22
-
+    case = CAPTION + """
 [[case.registries]]
 tld = "com"
 name = "VeriSign, Inc."
