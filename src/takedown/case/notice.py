@@ -28,6 +28,7 @@ import re
 import shutil
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -186,7 +187,8 @@ class SendResult:
 _REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
-def send_notices(op: Operation, pkg: NoticePackage, smtp: tuple[str, int], now=time.time) -> SendResult:
+def send_notices(op: Operation, pkg: NoticePackage, smtp: tuple[str, int],
+                 now: Callable[[], float] = time.time) -> SendResult:
     """Send every mail of ``pkg`` not yet sent for this notice, over one SMTP
     connection; every attempt (and each mail not attempted after a lost
     connection) is a row of the operation's database at once
