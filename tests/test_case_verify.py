@@ -198,14 +198,16 @@ def test_a_silent_rdap_server_is_one_line(rdap):
         V.fetch_rdap(f"http://127.0.0.1:{free_port()}/", "x.verifytest", timeout=1)
 
 
-def test_the_rdap_base_comes_from_the_bootstrap_file():
-    # RFC 9224 section 4's shape: [[tlds], [urls]], HTTPS preferred
-    boot = {"version": "1.0", "publication": "2026-11-30T18:00:01Z",
-            "services": [[["net", "com"], ["http://rdap.example/com/", "https://rdap.example/com/"]],
-                         [["org"], ["https://rdap.example/org"]]]}
-    assert V.rdap_base("com", boot) == "https://rdap.example/com/"
-    assert V.rdap_base("org", boot) == "https://rdap.example/org/"
-    assert V.rdap_base("xyz", boot) is None
+def test_a_name_whose_tld_has_no_rdap_service_is_not_yet_verified(rdap):
+    """Many ccTLDs run no RDAP service; the bootstrap then names none and
+    the finding says so (not an error that stops the other names)."""
+    served = {"verifytest": rdap}
+    results = V.verify([("seized-ok.verifytest", "waledac"), ("bad.example.ru", "waledac")],
+                       rdap=lambda name: served.get(name.rsplit(".", 1)[-1]))
+    ok, ru = results
+    assert ok.status == V.VERIFIED and ok.registry == rdap
+    assert ru.status == V.NOT_YET and ru.registry == ".ru"
+    assert ru.reason == "rdap: no RDAP service for .ru in the bootstrap file: ask the registry"
 
 
 # ------------------------------------------------------------------ together
@@ -296,7 +298,8 @@ def test_cli_exit_3_until_every_name_is_verified(parent, rdap, tmp_path):
 
 def test_cli_rdap_through_a_bootstrap_file_and_a_registrar(rdap, tmp_path):
     boot = tmp_path / "dns.json"
-    boot.write_text(json.dumps({"version": "1.0", "services": [[["verifytest"], [rdap]]]}))
+    boot.write_text(json.dumps({"version": "1.0", "publication": "2026-11-30T18:00:01Z",
+                                "services": [[["verifytest"], [rdap]]]}))
     op = operation(tmp_path, ["seized-ok.verifytest"])
     p = run("case", "verify", str(op), "--rdap", "--bootstrap", str(boot), "--registrar", "9999",
             "--status", "server delete prohibited", "--status", "server transfer prohibited")
@@ -306,14 +309,17 @@ def test_cli_rdap_through_a_bootstrap_file_and_a_registrar(rdap, tmp_path):
     assert p.returncode == 3 and "expected Someone Else" in p.stdout
     op = operation(tmp_path, ["fine.othertest"])
     p = run("case", "verify", str(op), "--rdap", "--bootstrap", str(boot))
-    assert p.returncode == 1 and p.stderr == f"Error: {boot}: no RDAP service for .othertest\n"
+    assert p.returncode == 3 and "rdap: no RDAP service for .othertest in the bootstrap file" in p.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["--parent", "localhost:53"], "Error: --parent: 'localhost:53' is not a valid listen address"),
-    (["--rdap"], "Error: --rdap needs --rdap-url URL or --bootstrap dns.json"),
     (["--format", "xml"], "Error: --format: 'xml' is not one of table, csv, json"),
-    (["--rdap", "--bootstrap", "nowhere.json"], "Error: nowhere.json: cannot read"),
+    (["--rdap", "--bootstrap", "nowhere.json"], "Error: nowhere.json: No such file or directory"),
+    (["--rdap", "--rdap-url", "http://127.0.0.1:9/", "--status", "serverHold"],
+     "Error: --status: 'serverHold' is EPP's spelling; RDAP writes \"server hold\" (RFC 8056 section 2)"),
+    (["--rdap", "--rdap-url", "http://127.0.0.1:9/", "--status", "seized"],
+     "Error: --status: 'seized' is not an RDAP status (RFC 8056 section 2: active, "),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, message):
     op = operation(tmp_path, ["a.verifytest"])
@@ -345,3 +351,107 @@ order_date = 2010-02-22
 {case_ns}
 """)
     assert sinkhole_nameservers(load_operation(op)) == expected
+
+
+# ------------------------------------------------------------------ what RDAP must show, from the case
+
+CASE = """
+[case]
+court = "United States District Court for the Eastern District of Virginia"
+case_number = "1:10-cv-00156"
+order_type = "temporary restraining order"
+order_date = 2010-02-22
+"""
+
+
+def test_the_expected_rdap_status_and_registrar_come_from_the_case(rdap, tmp_path):
+    """[case] rdap_status / registrar for every name, a [[case.registries]]
+    entry's own for its names (a registry may hold names differently), the
+    command line's --status / --registrar over both."""
+    op = operation(tmp_path, ["seized-ok.verifytest"])
+    base = op.read_text()
+
+    def verify(case: str, **cli) -> V.NameResult:
+        op.write_text(base + CASE + case)
+        (r,) = V.verify_operation(load_operation(op), dns_check=False, rdap_check=True, rdap_url=rdap,
+                                  now=1_790_000_000, history=False, **cli)
+        return r
+
+    # the default: the registry lock, which the recorded object shows
+    assert verify("").status == V.VERIFIED
+    held = verify('rdap_status = ["server hold"]\n')
+    assert held.status == V.NOT_YET and 'status lacks "server hold"' in held.reason
+    assert verify('registrar = "Bulletproof Names Ltd"\n').status == V.NOT_YET
+    registry = """
+[[case.registries]]
+tld = "verifytest"
+name = "Verify Test Registry"
+contact = "legal@registry.verifytest"
+rdap_status = ["Server Delete Prohibited", "server update prohibited"]
+registrar = "9999"
+"""
+    # the registry's own expectations win over [case]'s
+    assert verify('rdap_status = ["server hold"]\nregistrar = "Someone Else"\n' + registry).status == V.VERIFIED
+    # the command line's win over both, each on its own
+    r = verify(registry, statuses=("server hold",))
+    assert r.status == V.NOT_YET and 'status lacks "server hold"' in r.reason and "registrar" not in r.reason
+    r = verify(registry, registrar="Someone Else")
+    assert r.status == V.NOT_YET and "expected Someone Else" in r.reason
+
+
+def test_a_registry_is_found_by_the_longest_suffix(tmp_path):
+    op = operation(tmp_path, ["a.verifytest"])
+    op.write_text(op.read_text() + CASE + """registrar = "Default Registrar"
+[[case.registries]]
+tld = "uk"
+name = "Nominet"
+contact = "legal@nominet.example"
+rdap_status = ["server hold"]
+[[case.registries]]
+tld = "co.uk"
+name = "Nominet, co.uk"
+contact = "legal@nominet.example"
+registrar = "1234"
+""")
+    of = V.expectations(load_operation(op).case)
+    assert of("evil.co.uk") == V.RdapExpect(("server transfer prohibited",), "1234")
+    assert of("evil.org.uk") == V.RdapExpect(("server hold",), "Default Registrar")
+    assert of("evil.com") == V.RdapExpect(("server transfer prohibited",), "Default Registrar")
+    assert V.expectations(None)("evil.com") == V.RdapExpect()
+
+
+@pytest.mark.parametrize("line, message", [
+    ('rdap_status = ["serverHold"]', "case.rdap_status[0]: 'serverHold' is EPP's spelling; RDAP writes "
+                                     "\"server hold\" (RFC 8056 section 2)"),
+    ('rdap_status = ["seized"]', "case.rdap_status[0]: 'seized' is not an RDAP status (RFC 8056 section 2: "),
+    ("rdap_status = []", "case.rdap_status must name at least one RDAP status"),
+])
+def test_a_bad_rdap_status_in_the_case_names_its_line(tmp_path, line, message):
+    from takedown.errors import OperationError
+
+    op = operation(tmp_path, ["a.verifytest"])
+    text = op.read_text() + CASE + line + "\n"
+    op.write_text(text)
+    with pytest.raises(OperationError) as e:
+        load_operation(op)
+    assert str(e.value).startswith(f"{op}:{text.count(chr(10))}: {message}"), str(e.value)
+
+
+def test_names_are_grouped_by_their_rdap_service_as_in_the_appendix(parent, tmp_path):
+    """Without --rdap too, a name's registry is its RDAP service in the
+    shipped bootstrap file (the appendix's sections); a TLD without one, its TLD."""
+    op = load_operation(operation(tmp_path, ["seized-ok.verifytest", "evil-example-2026.com", "evil.example.ru"]))
+    results = V.verify_operation(op, dns_check=True, rdap_check=False, parent=f"{parent[0]}:{parent[1]}",
+                                 now=1_790_000_000, history=False, timeout=1)
+    assert [r.registry for r in results] == [".verifytest", "https://rdap.verisign.com/com/v1/", ".ru"]
+    assert results[0].status == V.VERIFIED
+    assert results[1].status == V.NOT_YET  # the loopback parent is not .com's: it refuses
+
+
+def test_cli_rdap_uses_the_shipped_bootstrap_by_default(tmp_path):
+    """--rdap without --rdap-url or --bootstrap: the shipped IANA file names
+    the service; the fake TLD has none, so nothing is asked of any server."""
+    op = operation(tmp_path, ["seized-ok.verifytest"])
+    p = run("case", "verify", str(op), "--rdap", "--format", "csv")
+    assert p.returncode == 3, p.stderr
+    assert "rdap: no RDAP service for .verifytest in the bootstrap file: ask the registry" in p.stdout

@@ -303,13 +303,14 @@ def test_migrations_build_exactly_the_schema(tracker_url):
     from sqlalchemy import MetaData
 
     from takedown.case.history import metadata as case_metadata
+    from takedown.case.sendings import metadata as sendings_metadata
     from takedown.console.schema import metadata as console_metadata
     from takedown.tracker.schema import metadata as tracker_metadata
 
     # the one database holds the tracker's, the console's and the case's tables
     metadata = MetaData()
     for table in (*tracker_metadata.tables.values(), *console_metadata.tables.values(),
-                  *case_metadata.tables.values()):
+                  *case_metadata.tables.values(), *sendings_metadata.tables.values()):
         table.to_metadata(metadata)
     engine = db.open_engine(tracker_url)
     db.ensure_current(engine)

@@ -1336,20 +1336,20 @@ def case_verify(
     parent: Optional[str] = typer.Option(None, "--parent", metavar="HOST:PORT",
                                          help="Ask this server for every delegation (default: the TLD's servers)."),
     rdap_url: Optional[str] = typer.Option(None, "--rdap-url", metavar="URL",
-                                           help="RDAP base URL for every name (default: from --bootstrap)."),
+                                           help="RDAP base URL for every name (default: from the bootstrap)."),
     bootstrap: Optional[Path] = typer.Option(None, "--bootstrap", metavar="FILE",
-                                             help="IANA RDAP bootstrap file (dns.json, RFC 9224)."),
+                                             help="IANA RDAP bootstrap file (dns.json, RFC 9224) [the shipped one]."),
     status: Optional[list[str]] = typer.Option(None, "--status", metavar="STATUS",
-                                               help='Expected RDAP status; repeatable (default: '
-                                                    '"server transfer prohibited").'),
+                                               help="Expected RDAP status; repeatable (default: [case] rdap_status, "
+                                                    "per registry)."),
     registrar: Optional[str] = typer.Option(None, "--registrar", metavar="NAME|IANA-ID",
-                                            help="Expected registrar (default: not checked)."),
+                                            help="Expected registrar (default: [case] registrar, per registry)."),
     fmt: str = typer.Option("table", "--format", metavar="table|csv|json", help="Output format."),
     timeout: float = typer.Option(3.0, "--timeout", metavar="SECONDS", help="Per query."),
 ) -> None:
     """Check that every seized name's seizure took effect; exit 3 when one is not verified."""
     from takedown.case.report import FORMATS, all_verified, render
-    from takedown.case.verify import DEFAULT_STATUSES, RdapExpect, verify_operation
+    from takedown.case.verify import verify_operation
 
     if fmt not in FORMATS:
         raise OperationError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -1357,7 +1357,7 @@ def case_verify(
         dns_check = True  # the delegation is what makes a seizure work; RDAP asks a server on the Internet
     results = verify_operation(load_operation(file), dns_check=dns_check, rdap_check=rdap_check, parent=parent,
                                rdap_url=rdap_url, bootstrap=bootstrap, now=int(time.time()), timeout=timeout,
-                               expect=RdapExpect(tuple(status) if status else DEFAULT_STATUSES, registrar))
+                               statuses=tuple(status) if status else None, registrar=registrar)
     sys.stdout.write(render(results, fmt))
     if not all_verified(results):
         raise typer.Exit(3)
@@ -1405,13 +1405,16 @@ def case_notice(
 
     relay = parse_smtp(smtp) if smtp is not None else None
     people = load_recipients(recipients) if recipients is not None else []
-    pkg = build_notice(load_operation(file), out, documents=documents, recipients=people, templates=templates,
+    op = load_operation(file)
+    pkg = build_notice(op, out, documents=documents, recipients=people, templates=templates,
                        sender=sender, site_url=site_url)
     print(f"site: {display_path(pkg.index)} ({len(pkg.documents)} document(s))")
     print(f"mails: {len(pkg.mails)} in {display_path(out / 'mail')}")
     if relay is not None:
-        n = send_notices(pkg, relay)
-        print(f"sent: {n} through {smtp} (recorded in {display_path(out / 'sendings.csv')})")
+        res = send_notices(op, pkg, relay)
+        skipped = f"; {res.skipped} already sent this notice, skipped" if res.skipped else ""
+        print(f"sent: {res.sent} through {smtp}{skipped} (recorded in the operation's database, "
+              f"exported to {display_path(res.log)})")
 
 
 # --------------------------------------------------------------------------

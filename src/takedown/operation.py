@@ -635,7 +635,41 @@ def _tld(v: Any, where: KeyPath, ctx: Context) -> str:
     return name
 
 
+#: The RDAP spellings of EPP's statuses (RFC 8056 section 2, mapping RFC
+#: 5731's domain statuses and RFC 3915's grace periods): what a registry's
+#: RDAP record may show, and so what ``case verify`` may expect.
+RDAP_STATUSES = (
+    "active", "inactive", "associated", "add period", "auto renew period", "renew period", "transfer period",
+    "redemption period", "pending create", "pending delete", "pending renew", "pending restore",
+    "pending transfer", "pending update", "client delete prohibited", "client hold", "client renew prohibited",
+    "client transfer prohibited", "client update prohibited", "server delete prohibited", "server hold",
+    "server renew prohibited", "server transfer prohibited", "server update prohibited",
+)
+
+
+def _epp(status: str) -> str:
+    first, *rest = status.split()
+    return first + "".join(w.title() for w in rest)
+
+
+_EPP_SPELLING = {_epp(s): s for s in RDAP_STATUSES} | {"ok": "active", "linked": "associated"}
+
+
+def rdap_status(text: str, where: KeyPath = ()) -> str:
+    """An RDAP status value (case ignored), or ValueError naming EPP's
+    spelling's RDAP form (serverHold is "server hold")."""
+    s = " ".join(text.split()).lower()
+    if s in RDAP_STATUSES:
+        return s
+    hint = _EPP_SPELLING.get(text.strip())
+    if hint is not None:
+        raise ValueError(f'{text!r} is EPP\'s spelling; RDAP writes "{hint}" (RFC 8056 section 2)')
+    raise ValueError(f"{text!r} is not an RDAP status (RFC 8056 section 2: " + ", ".join(RDAP_STATUSES) + ")")
+
+
 UTC_TIME = Custom(_utc, "date-time (UTC)")
+RDAP_STATUS_LIST = Each(rdap_status, "RDAP status or array of them", twice="{key}: {value} is listed twice",
+                        at_least="must name at least one RDAP status")
 DATE = Custom(_day, "date")
 LIST_FILES = Custom(_list_files, "domain-list file or array of them")
 SEIZED_NAMES = Each(_seized_name, "DNS name or array of them", twice="{key}: {value} is listed twice")
@@ -676,6 +710,10 @@ class Registry:
     tld: str = key(Custom(_tld, "top-level domain"), doc="the TLD (or public suffix) the registry runs")
     name: str = key(TEXT, doc="the registry operator (e.g. VeriSign)")
     contact: str = key(TEXT, doc="where the order is served")
+    rdap_status: tuple[str, ...] = key(RDAP_STATUS_LIST, (), doc="RDAP statuses this registry's names must show "
+                                       "(RFC 8056)", doc_default="[case] rdap_status")
+    registrar: str | None = key(TEXT, None, doc="the registrar this registry's names must be with (vCard fn or "
+                                "IANA Registrar ID)", doc_default="[case] registrar")
 
 
 @dataclass(frozen=True)
@@ -697,6 +735,18 @@ class Case:
     seal: bool = key(Bool(), False, doc="takedown serve seals each closed day into the evidence chain")
     tsa: str | None = key(TSA_URL, None, doc="RFC 3161 time-stamp authority serve's sealing asks to time-stamp "
                                              "the chain head")
+    rdap_status: tuple[str, ...] = key(RDAP_STATUS_LIST, ("server transfer prohibited",),
+                                       doc="RDAP statuses every seized name must show (RFC 8056), unless its "
+                                           "registry says otherwise")
+    registrar: str | None = key(TEXT, None, doc="the registrar every seized name must be with (vCard fn or IANA "
+                                "Registrar ID), unless its registry says otherwise", doc_default="not checked")
+
+    def registry_for(self, name: str) -> Registry | None:
+        """The ``[[case.registries]]`` entry of a seized name: the one whose
+        ``tld`` is the longest suffix of it (``co.uk`` before ``uk``)."""
+        by_tld = {r.tld: r for r in self.registries}
+        labels = name.split(".")
+        return next((by_tld[s] for s in (".".join(labels[i:]) for i in range(1, len(labels))) if s in by_tld), None)
 
 
 def _listener(kind: str) -> Table:

@@ -10,8 +10,9 @@ registry and registrar of each. Here:
 - the seized names are the operation's ``[[domains]]`` lists, and, given a
   window, the ``[[dga]]`` names held during it (takedown.dga.sinking);
 - the registry of a name is the RDAP service IANA's bootstrap file gives for
-  its TLD (RFC 9224, takedown.case.rdap_bootstrap), labelled with the TLD's
-  registry operator where takedown knows it;
+  its TLD (RFC 9224, takedown.case.rdap_bootstrap), labelled with the
+  ``[[case.registries]]`` entry the order is served on (its name and
+  contact), else the TLD's registry operator where takedown knows it;
 - the registrable domain (what a registry transfers or holds) comes from the
   Public Suffix List (https://publicsuffix.org, the ``publicsuffixlist``
   package's copy), its ICANN section only;
@@ -38,9 +39,11 @@ from publicsuffixlist import PublicSuffixList
 from takedown.case import appendix_render
 from takedown.case.appendix_render import plural
 from takedown.case.rdap_bootstrap import Bootstrap
-from takedown.dga.sinking import REGISTRIES, holdings
+from takedown.case.seized import dga_held_between, listed, merged
+from takedown.dga.sinking import REGISTRIES
 from takedown.errors import TakedownError
-from takedown.lists import display_path, normalize_name, read_domain_list
+from takedown.lists import display_path, normalize_name
+from takedown.operation import Registry
 
 __all__ = ["Appendix", "AppendixError", "Entry", "Group", "build", "read_registrars", "write"]
 
@@ -68,6 +71,12 @@ class Group:
     service: str  # RDAP base URL, "" when the bootstrap has none
     tlds: tuple[str, ...]
     entries: tuple[Entry, ...]
+    served: tuple[Registry, ...] = ()  # the [[case.registries]] entries its names fall under
+
+    @property
+    def served_on(self) -> str:
+        """Whom the order is served on for this section: "name (contact); ..."."""
+        return "; ".join(f"{r.name} ({r.contact})" for r in self.served)
 
     @property
     def title(self) -> str:
@@ -126,24 +135,9 @@ def read_registrars(path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def _seized(op, window: tuple[date, date] | None) -> dict[str, list[str]]:
-    """name -> its families, from the [[domains]] lists and the [[dga]] names held in ``window``."""
-    names: dict[str, list[str]] = {}
-    for d in op.domains:
-        for name in read_domain_list(d.file):
-            fams = names.setdefault(name, [])
-            if d.family not in fams:
-                fams.append(d.family)
-    if window is not None:
-        for spec in op.dga:
-            for h in holdings(spec, *window):
-                fams = names.setdefault(h.name, [])
-                if h.family not in fams:
-                    fams.append(h.family)
-    return names
-
-
-def _registry_label(service: str, tlds: list[str]) -> str:
+def _registry_label(service: str, tlds: list[str], served: list[Registry]) -> str:
+    if served:  # the case's own name for the registry it serves the order on
+        return "; ".join(dict.fromkeys(r.name for r in served))
     known = list(dict.fromkeys(REGISTRIES[t] for t in tlds if t in REGISTRIES))
     if known:
         return "; ".join(known)
@@ -157,7 +151,7 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
     """The appendix of the operation ``op`` (takedown.operation.Operation)."""
     if dga_window is not None and dga_window[0] > dga_window[1]:
         raise AppendixError(f"the DGA window ends ({dga_window[1]}) before it starts ({dga_window[0]})")
-    names = _seized(op, dga_window)
+    names = merged(listed(op), dga_held_between(op, *dga_window) if dga_window else [])
     if not names:
         raise AppendixError(f"{display_path(op.path)}: no seized names: the operation has no [[domains]] list"
                             + (" and no [[dga]] name in the window" if dga_window else ""))
@@ -167,7 +161,9 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
     psl = PublicSuffixList(only_icann=True)
     rows: dict[str, list] = {}  # service key -> [(name, registrable, tld, family, registrar)]
     tlds: dict[str, list[str]] = {}
-    for name, fams in names.items():
+    served: dict[str, list[Registry]] = {}
+    for s in names:
+        name, fams = s.name, s.families
         registrable = psl.privatesuffix(name) or name
         tld = name.rsplit(".", 1)[-1]
         hit = bootstrap.service_for(name) if bootstrap else None
@@ -177,14 +173,19 @@ def build(op, bootstrap: Bootstrap | None, registrars: dict[str, str] | None = N
         seen = tlds.setdefault(key, [])
         if tld not in seen:
             seen.append(tld)
-    order = sorted(rows, key=lambda k: (-len(rows[k]), _registry_label(_url(k), tlds[k]), k))
+        reg = op.case.registry_for(name) if op.case is not None else None
+        on = served.setdefault(key, [])
+        if reg is not None and reg not in on:
+            on.append(reg)
+    label = {k: _registry_label(_url(k), tlds[k], served[k]) for k in rows}
+    order = sorted(rows, key=lambda k: (-len(rows[k]), label[k], k))
     groups, n = [], 0
     for k in order:
         entries = []
         for name, registrable, tld, family, registrar in sorted(rows[k]):
             n += 1
             entries.append(Entry(n, name, registrable, tld, family, registrar))
-        groups.append(Group(_registry_label(_url(k), tlds[k]), _url(k), tuple(sorted(tlds[k])), tuple(entries)))
+        groups.append(Group(label[k], _url(k), tuple(sorted(tlds[k])), tuple(entries), tuple(served[k])))
     boot = (f"IANA RDAP bootstrap (RFC 9224), publication {bootstrap.publication}" if bootstrap
             else "no RDAP bootstrap file (takedown case rdap-refresh fetches IANA's): names grouped by TLD")
     return Appendix(op.name, display_path(op.path), boot, f"publicsuffixlist {metadata.version('publicsuffixlist')}",

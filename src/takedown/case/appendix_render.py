@@ -87,6 +87,8 @@ def pdf(appendix) -> bytes:
                                      f"TLDs: {', '.join('.' + t for t in g.tlds)}; "
                                      f"registrable domains: {g.registrable_count}"),
                        new_x="LMARGIN", new_y="NEXT")
+        if g.served:
+            doc.multi_cell(0, 4, _latin1("Order served on: " + g.served_on), new_x="LMARGIN", new_y="NEXT")
         if g.registrars:
             doc.multi_cell(0, 4, _latin1("Registrars: " + ", ".join(f"{r} ({n})" for r, n in g.registrars)),
                            new_x="LMARGIN", new_y="NEXT")

@@ -18,22 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
+from takedown.case.seized import Seized, dga_held_on, listed
 from takedown.errors import CaseError, RulesError
-from takedown.lists import domain_list_lines
 from takedown.operation import Authority, Case, Operation, read_text
 from takedown.tomlfile import KeyPath, Locator, display_path
-
-
-@dataclass(frozen=True)
-class Seized:
-    """One name the operation sinks, and where it is declared."""
-
-    name: str
-    family: str
-    where: str  # FILE:LINE
-    list_file: Path | None = None  # the domain list it comes from; None for a DGA name
 
 
 @dataclass(frozen=True)
@@ -73,33 +62,10 @@ def covers(a: Authority, s: Seized) -> bool:
     """True if the sink/notify authority ``a``'s scope holds the seized name
     ``s``: its family, its list file, or the name or a name above it (a seized
     name stands for itself and every name below it, as in domain lists)."""
-    if s.family in a.families or (s.list_file is not None and s.list_file in a.lists):
+    if any(f in a.families for f in s.families) or (s.list_file is not None and s.list_file in a.lists):
         return True
     labels = s.name.split(".")
     return any(".".join(labels[k:]) in a.names for k in range(len(labels) - 1))
-
-
-def seized_names(op: Operation) -> list[Seized]:
-    """Every name of the operation's ``[[domains]]`` lists, at its first line."""
-    out: dict[str, Seized] = {}
-    for d in op.domains:
-        display = display_path(d.file)
-        for name, lineno in domain_list_lines(d.file).items():
-            if name not in out:
-                out[name] = Seized(name, d.family, f"{display}:{lineno}", d.file)
-    return list(out.values())
-
-
-def dga_due(op: Operation, at: datetime, loc: Locator) -> list[Seized]:
-    """The ``[[dga]]`` names held on ``at``'s UTC day, each at its entry's line."""
-    if not op.dga:
-        return []
-    from takedown.dga.sinking import held_on  # lazy: the DGA families only when the operation has [[dga]]
-
-    display = display_path(op.path)
-    line = {g.family: loc.line_of(("dga", i)) for i, g in reversed(list(enumerate(op.dga)))}
-    return [Seized(h.name, h.family, f"{display}:{line[h.family]}")
-            for h in held_on(op.dga, at.date()).values()]
 
 
 def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()) -> CheckResult:
@@ -121,8 +87,8 @@ def check_case(op: Operation, at: datetime, commands: list[CommandResponse] = ()
         return f"{display}:{loc.line_of(path)}"
 
     sinks = [(i, a) for i, a in enumerate(case.authorities) if a.kind == "sink"]
-    names = seized_names(op)
-    due = dga_due(op, at, loc)
+    names = listed(op)
+    due = dga_held_on(op, at.date(), loc)
     res.seized, res.dga_due = len(names), len(due)
     lapsed: dict[int, list[Seized]] = {}  # authority index -> names it alone covered, not valid at `at`
     outside: dict[str, list[Seized]] = {}  # DGA entry FILE:LINE -> names, reported once per entry

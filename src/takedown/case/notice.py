@@ -10,7 +10,9 @@ and SHA-256 so that what was published can be proved later) and one e-mail
 per recipient (``mail/NNN.eml``), both from Jinja2 templates the operator
 may replace (``--templates DIR``: a file there named like a shipped one
 wins). ``--smtp`` sends the mails; every sending, failed ones included, is a
-row of ``sendings.csv`` (appended, never rewritten).
+row of the operation's database (takedown.case.sendings), exported to
+``sendings.csv``; sending the same notice again skips the addresses it was
+already sent to.
 
 Recipients come from the operator's list (``address[,name]`` a line); the
 registrants' addresses from RDAP are for a later change.
@@ -25,20 +27,24 @@ import hashlib
 import re
 import shutil
 import smtplib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 import jinja2
 
 from takedown.analytics.notify import new_message
-from takedown.case.check import case_of, seized_names
+from takedown.case import sendings
+from takedown.case.check import case_of
+from takedown.case.seized import listed
+from takedown.case.store import case_database
 from takedown.errors import CaseError
 from takedown.lists import display_path
 from takedown.operation import Operation, read_text
 
-__all__ = ["Document", "NoticePackage", "Recipient", "build_notice", "load_recipients", "send_notices"]
+__all__ = ["Document", "NoticePackage", "Recipient", "SendResult", "build_notice", "load_recipients", "send_notices"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 INDEX = "notice-index.html.j2"
@@ -46,7 +52,6 @@ EMAIL = "notice-email.txt.j2"
 # Deliberately loose: the relay is the judge of an address; this only
 # catches a column in the wrong place.
 _ADDRESS = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
-SENDINGS_FIELDS = ("time", "address", "message_id", "status", "detail")
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,10 @@ class NoticePackage:
     index: Path
     documents: tuple[Document, ...]
     mails: tuple[tuple[Recipient, Path], ...]
+    #: what makes two runs the same notice (takedown.case.sendings): the
+    #: SHA-256 of the page as built, which holds the caption, the notice and
+    #: every document's hash
+    notice: str
 
 
 def load_recipients(path: Path) -> list[Recipient]:
@@ -145,13 +154,14 @@ def build_notice(op: Operation, out: Path, *, documents: Path | None = None, rec
     docs = _publish(documents, site)
     values = dict(
         case=case, documents=docs, operator=op.notice.operator, site_url=site_url,
-        seized=len(seized_names(op)),
+        seized=len(listed(op)),
         plaintiffs=[p for p in case.parties if p.role.lower() == "plaintiff"],
         defendants=[p for p in case.parties if p.role.lower() == "defendant"],
         others=[p for p in case.parties if p.role.lower() not in ("plaintiff", "defendant")],
     )
     index = site / "index.html"
-    index.write_text(_render(env, INDEX, **values), encoding="utf-8")
+    page = _render(env, INDEX, **values).encode("utf-8")
+    index.write_bytes(page)
     mail_dir = out / "mail"
     mail_dir.mkdir(exist_ok=True)
     mails = []
@@ -162,37 +172,79 @@ def build_notice(op: Operation, out: Path, *, documents: Path | None = None, rec
         path = mail_dir / f"{i:04d}.eml"
         path.write_bytes(bytes(msg))
         mails.append((r, path))
-    return NoticePackage(out, index, docs, tuple(mails))
+    return NoticePackage(out, index, docs, tuple(mails), hashlib.sha256(page).hexdigest())
 
 
-def send_notices(pkg: NoticePackage, smtp: tuple[str, int]) -> int:
-    """Send every mail of ``pkg`` over one SMTP connection, each sending (and
-    each one not sent after a failure) appended to ``sendings.csv``; the
-    number sent, or CaseError after recording the failure."""
+@dataclass(frozen=True)
+class SendResult:
+    sent: int
+    skipped: int  # already sent successfully for this notice
+    log: Path  # the sendings.csv export
+
+
+# A relay that refuses one message (its recipient, its sender) still takes
+# the next one; anything else ends the connection.
+_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
+
+def send_notices(op: Operation, pkg: NoticePackage, smtp: tuple[str, int],
+                 now: Callable[[], float] = time.time) -> SendResult:
+    """Send every mail of ``pkg`` not yet sent for this notice, over one SMTP
+    connection; every attempt (and each mail not attempted after a lost
+    connection) is a row of the operation's database at once
+    (takedown.case.sendings), then ``sendings.csv`` is exported from it.
+    CaseError after recording, when any mail was not sent."""
+    case = case_of(op)
     host, port = smtp
+    nid = pkg.notice
     log = pkg.out / "sendings.csv"
-    new = not log.exists()
-    sent = 0
-    with log.open("a", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(SENDINGS_FIELDS)
+    with case_database(op) as engine:
+        done = sendings.sent_to(engine, nid)
+        todo = [(r, path) for r, path in pkg.mails if r.address.lower() not in done]
+        sent = failed = 0
 
-        def record(r: Recipient, msg: EmailMessage | None, status: str, detail: str) -> None:
-            w.writerow([datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), r.address,
-                        msg["Message-ID"] if msg is not None else "", status, detail])
-            f.flush()
+        def note(r: Recipient, msg: EmailMessage | None, status: str, detail: str) -> None:
+            sendings.record(engine, [sendings.Sending(int(now()), r.address,
+                                                      msg["Message-ID"] if msg is not None else "", status, detail,
+                                                      nid, case.case_number)])
 
         try:
-            with smtplib.SMTP(host, port, timeout=60) as conn:
-                for r, path in pkg.mails:
-                    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                    conn.send_message(msg)
-                    sent += 1
-                    record(r, msg, "sent", f"SMTP {host}:{port}")
+            if todo:
+                with smtplib.SMTP(host, port, timeout=60) as conn:
+                    for r, path in todo:
+                        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                        try:
+                            conn.send_message(msg)
+                        except _REFUSED as exc:
+                            failed += 1
+                            note(r, msg, sendings.FAILED, f"SMTP {host}:{port}: {_smtp_reason(exc)}")
+                            continue
+                        sent += 1
+                        note(r, msg, sendings.SENT, f"SMTP {host}:{port}")
         except (smtplib.SMTPException, OSError) as exc:
-            for r, _ in pkg.mails[sent:]:
-                record(r, None, "failed", f"SMTP {host}:{port}: {exc}")
-            raise CaseError(f"SMTP {host}:{port}: {exc} ({sent} of {len(pkg.mails)} sent; "
-                            f"see {display_path(log)})") from None
-    return sent
+            for r, _ in todo[sent + failed:]:
+                failed += 1
+                note(r, None, sendings.FAILED, f"SMTP {host}:{port}: {exc}")
+            _export(engine, case.case_number, log)
+            raise CaseError(f"SMTP {host}:{port}: {exc} ({sent} of {len(todo)} sent; see {display_path(log)})") \
+                from None
+        _export(engine, case.case_number, log)
+    if failed:
+        raise CaseError(f"SMTP {host}:{port}: {failed} of {len(todo)} refused ({sent} sent; "
+                        f"see {display_path(log)})")
+    return SendResult(sent, len(pkg.mails) - len(todo), log)
+
+
+def _smtp_reason(exc: smtplib.SMTPException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{rcpt}: {code} {text.decode(errors='replace')}" for rcpt, (code, text)
+                         in exc.recipients.items())
+    code, text = getattr(exc, "smtp_code", ""), getattr(exc, "smtp_error", b"")
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}".strip()
+
+
+def _export(engine, case_number: str, log: Path) -> None:
+    try:
+        log.write_text(sendings.export_csv(engine, case_number), encoding="utf-8", newline="")
+    except OSError as e:
+        raise CaseError(f"{display_path(log)}: {e.strerror}") from None

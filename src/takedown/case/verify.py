@@ -52,16 +52,17 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from takedown.case import rdap_bootstrap
 from takedown.case.history import first_verified, record_verified
+from takedown.case.seized import listed
+from takedown.case.store import case_database
 from takedown.errors import TakedownError
 from takedown.hostport import split_listen
-from takedown.lists import read_domain_list
-from takedown.operation import Operation
-from takedown.tracker import db
+from takedown.operation import Case, Operation, rdap_status
 
 __all__ = ["VERIFIED", "NOT_YET", "WRONG", "VerifyError", "Finding", "NameResult", "RdapExpect",
-           "seized_names", "sinkhole_nameservers", "parse_parent", "check_delegation", "tld_parent",
-           "check_rdap", "rdap_base", "verify", "by_registry", "verify_operation"]
+           "sinkhole_nameservers", "parse_parent", "check_delegation", "tld_parent",
+           "check_rdap", "expectations", "verify", "by_registry", "verify_operation"]
 
 VERIFIED, NOT_YET, WRONG = "verified", "not yet", "wrong"
 _RANK = {VERIFIED: 0, NOT_YET: 1, WRONG: 2}
@@ -111,6 +112,29 @@ class RdapExpect:
     registrar: str | None = None  # a name (vCard fn) or an IANA Registrar ID; None: not checked
 
 
+def expectations(case: Case | None, statuses: tuple[str, ...] | None = None,
+                 registrar: str | None = None) -> Callable[[str], RdapExpect]:
+    """name -> what its RDAP record should show. ``statuses`` and
+    ``registrar`` (the command line's) win; else the ``[[case.registries]]``
+    entry whose ``tld`` is the longest suffix of the name, where it says;
+    else ``[case]``'s own ``rdap_status`` and ``registrar``; without a case,
+    the default lock and no registrar. A registry may hold names differently
+    (one takes them out of the zone: "server hold"; another locks them)."""
+    if statuses is not None:
+        try:
+            statuses = tuple(dict.fromkeys(rdap_status(s) for s in statuses))
+        except ValueError as e:
+            raise VerifyError(f"--status: {e}") from None
+    base = RdapExpect(case.rdap_status, case.registrar) if case is not None else RdapExpect()
+
+    def of(name: str) -> RdapExpect:
+        reg = case.registry_for(name) if case is not None else None
+        want = RdapExpect(reg.rdap_status or base.statuses, reg.registrar or base.registrar) if reg else base
+        return RdapExpect(statuses or want.statuses, registrar if registrar is not None else want.registrar)
+
+    return of
+
+
 @dataclass
 class RegistryCount:
     registry: str
@@ -118,16 +142,6 @@ class RegistryCount:
 
 
 # ----------------------------------------------------------------- the names
-
-
-def seized_names(op: Operation) -> list[tuple[str, str]]:
-    """(name, family) of every name the operation's ``[[domains]]`` lists
-    seize, in list order, each once."""
-    seen: dict[str, str] = {}
-    for d in op.domains:
-        for name in read_domain_list(d.file):
-            seen.setdefault(name, d.family)
-    return list(seen.items())
 
 
 def sinkhole_nameservers(op: Operation) -> frozenset[str]:
@@ -230,19 +244,6 @@ def tld_parent(tld: str, resolver: dns.resolver.Resolver | None = None) -> list[
 # ----------------------------------------------------------------- RDAP
 
 
-def rdap_base(tld: str, bootstrap: Mapping) -> str | None:
-    """The RDAP base URL for ``tld`` in an IANA bootstrap file (``dns.json``,
-    RFC 9224 section 4: ``services`` is a list of [[tlds...], [urls...]];
-    an HTTPS URL is preferred, section 3)."""
-    for entry in bootstrap.get("services", ()):
-        if len(entry) == 2 and tld in (t.lower() for t in entry[0]):
-            urls = list(entry[1])
-            https = [u for u in urls if u.startswith("https://")]
-            chosen = (https or urls or [None])[0]
-            return chosen if chosen is None or chosen.endswith("/") else chosen + "/"
-    return None
-
-
 def fetch_rdap(base: str, name: str, timeout: float = 10.0) -> dict | None:
     """The RDAP domain object of ``name`` from ``base`` (RFC 9082 section
     3.1.3: ``{base}domain/{name}``); None on 404 (no such domain)."""
@@ -310,14 +311,17 @@ def verify(
     *,
     nameservers: frozenset[str] | None = None,
     parent: Callable[[str], list[tuple[str, int]]] | None = None,
-    rdap: Callable[[str], str] | None = None,
-    expect: RdapExpect = RdapExpect(),
+    rdap: Callable[[str], str | None] | None = None,
+    expect: RdapExpect | Callable[[str], RdapExpect] = RdapExpect(),
+    registry_of: Callable[[str], str | None] | None = None,
     timeout: float = 3.0,
 ) -> list[NameResult]:
     """Check every (name, family): the delegation when ``parent`` (TLD ->
-    parent servers) is given, RDAP when ``rdap`` (TLD -> base URL) is.
-    The registry of a name is its RDAP base URL when RDAP is checked, else
-    its TLD."""
+    parent servers) is given, RDAP when ``rdap`` (name -> base URL) is,
+    against ``expect`` (one for every name, or name -> its own).
+    The registry of a name is the RDAP base URL it was checked at, else
+    ``registry_of(name)`` (its RDAP service in the bootstrap file, as the
+    appendix groups names), else its TLD."""
     if parent is not None and not nameservers:
         raise VerifyError("the operation's [sinkhole] has no nameservers to verify delegations against")
     parents: dict[str, list[tuple[str, int]]] = {}
@@ -325,16 +329,21 @@ def verify(
     for name, family in names:
         tld = _tld(name)
         findings = []
-        registry = "." + tld
+        registry = (registry_of(name) if registry_of is not None else None) or "." + tld
         if parent is not None:
             if tld not in parents:
                 parents[tld] = parent(tld)
             findings.append(check_delegation(name, nameservers or frozenset(), parents[tld], timeout))
-        if rdap is not None:
-            base = rdap(tld)
+        base = rdap(name) if rdap is not None else None
+        if rdap is not None and base is None:
+            # many ccTLDs run no RDAP service (RFC 9224 lists those that do): nothing to ask
+            findings.append(Finding("rdap", NOT_YET, f"no RDAP service for .{tld} in the bootstrap file: "
+                                                     f"ask the registry"))
+        elif base is not None:
             registry = base
+            want = expect(name) if callable(expect) else expect
             try:
-                findings.append(check_rdap(fetch_rdap(base, name, timeout), expect))
+                findings.append(check_rdap(fetch_rdap(base, name, timeout), want))
             except VerifyError as e:
                 findings.append(Finding("rdap", NOT_YET, f"no answer: {e}"))
         results.append(NameResult(name, family, registry, tuple(findings)))
@@ -349,15 +358,6 @@ def by_registry(results: Iterable[NameResult]) -> list[RegistryCount]:
     return [groups[k] for k in sorted(groups)]
 
 
-def _bootstrap(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise VerifyError(f"{path}: cannot read: {e.strerror or e}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise VerifyError(f"{path}: not an RDAP bootstrap file (RFC 9224 JSON): {e}") from None
-
-
 def verify_operation(
     op: Operation,
     *,
@@ -366,7 +366,8 @@ def verify_operation(
     parent: str | None = None,
     rdap_url: str | None = None,
     bootstrap: Path | None = None,
-    expect: RdapExpect = RdapExpect(),
+    statuses: tuple[str, ...] | None = None,
+    registrar: str | None = None,
     now: int,
     history: bool = True,
     timeout: float = 3.0,
@@ -377,42 +378,41 @@ def verify_operation(
 
     ``parent``: ``HOST:PORT`` asked for every delegation (else each TLD's own
     servers); ``rdap_url``: the RDAP base URL for every name (else the one
-    the ``bootstrap`` file names for its TLD)."""
+    the ``bootstrap`` file, by default the shipped one, names for it);
+    ``statuses``, ``registrar``: what every RDAP record must show, over the
+    case's (:func:`expectations`)."""
     if not (dns_check or rdap_check):
         raise VerifyError("nothing to check: give --dns, --rdap or both")
-    names = seized_names(op)
+    names = [(s.name, s.family) for s in listed(op)]
     parent_of = None
     if dns_check:
         fixed = [parse_parent(parent)] if parent else None
         parent_of = (lambda _tld: fixed) if fixed else tld_parent
+    boot = rdap_bootstrap.load(bootstrap) if bootstrap is not None else rdap_bootstrap.shipped()
+
+    def service(name: str) -> str | None:
+        hit = boot.service_for(name) if boot is not None else None
+        return hit[1] if hit else None
+
     rdap_of = None
     if rdap_check:
         if rdap_url:
-            rdap_of = lambda _tld: rdap_url  # noqa: E731
-        elif bootstrap is not None:
-            services = _bootstrap(bootstrap)
-
-            def rdap_of(tld: str) -> str:
-                base = rdap_base(tld, services)
-                if base is None:
-                    raise VerifyError(f"{bootstrap}: no RDAP service for .{tld}")
-                return base
+            rdap_of = lambda _name: rdap_url  # noqa: E731
+        elif boot is None:
+            raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap "
+                              "file): none is shipped")
         else:
-            raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap file)")
+            rdap_of = service
     results = verify(names, nameservers=sinkhole_nameservers(op) if dns_check else None, parent=parent_of,
-                     rdap=rdap_of, expect=expect, timeout=timeout)
+                     rdap=rdap_of, expect=expectations(op.case, statuses, registrar), registry_of=service,
+                     timeout=timeout)
     if not history:
         return results
-    url = db.resolve_url(op.database.url or None, op.storage)
-    engine = db.open_engine(url)
-    try:
-        db.ensure_current(engine)
+    with case_database(op) as engine:
         checks = "+".join(c for c, on in (("dns", dns_check), ("rdap", rdap_check)) if on)
         first = record_verified(engine, (r.name for r in results if r.status == VERIFIED), checks, now)
         # names verified before and not now keep their date (takedown.case.history)
         earlier = first_verified(engine)
         first.update((r.name, earlier[r.name]) for r in results if r.name not in first and r.name in earlier)
-    finally:
-        engine.dispose()
     return [replace(r, first_verified=first.get(r.name)) for r in results]
 
