@@ -47,7 +47,7 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.operation import Operation, load_operation
-from takedown.range import cnc, compare, tracking
+from takedown.range import cnc, compare, democase, tracking
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
@@ -68,6 +68,7 @@ class DemoResult:
     timings: dict
     tracker: tracking.Figures | None  # None: run without the tracker
     operation: Operation | None = None  # the demo operation (its storage holds the events)
+    case: democase.CaseFigures | None = None  # the case's steps after the report
 
 
 def check_args(weeks: int, seed: int) -> None:
@@ -124,6 +125,8 @@ confidence = "high"
 source = "takedown dga forecast {fam}: the names the operation's [[dga]] entry sinks for the demo period"
 host = [{", ".join(f'"{n}"' for n in names)}]''')
     seized = ", ".join(f'"{n}"' for n in zeus)
+    # the stop command under the case's authority (issue 17), once the rules loader takes [[command]]
+    command = democase.command_rules() if democase.commands_supported() else ""
     (out / "rules.toml").write_text("\n".join(rules) + f'''
 
 [[rule]]
@@ -133,7 +136,7 @@ protocol = "tls"
 confidence = "high"
 source = "the operation's seized ZeuS names (zeus-domains.txt)"
 sni = [{seized}]
-''')
+''' + command)
     dns = http = tls = tcp = 0  # the kernel picks free ports; the server reports them (--ready-file)
     days_after = (datetime.now(UTC).date() - start).days + 7
     dga = "\n".join(f'[[dga]]\nfamily = "{f}"\ndays_before = 3\ndays_after = {days_after}\n' for f in DGA_FAMILIES)
@@ -189,7 +192,7 @@ emulated_clock = true
 
 [fingerprints]
 rules = "rules.toml"
-''')
+''' + democase.case_section(start, "zeus-domains.txt", len(zeus)))
     return op
 
 
@@ -306,6 +309,12 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         figures = tracking.publish(op, out / "tracker", checked, since=start, until=start + timedelta(days - 1),
                                    now=now, enricher=enricher)
         timings["tracker"] += time.monotonic() - t5
+    t6 = time.monotonic()
+    stage(f"the case: check, appendix, verification against a loopback parent, evidence seal "
+          f"({display_path(out / 'case')}/)")
+    # the verification history goes to the operation's database, which a demo without the tracker does not make
+    case = democase.run_case(op, out, history=tracker)
+    timings["case"] = time.monotonic() - t6
     diffs = compare.differences(rep.summary, result.counts)
     timings["total"] = time.monotonic() - t0
-    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures, op)
+    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures, op, case)
