@@ -5,7 +5,8 @@
    its thousands of other names keep their real answers), Conficker's and
    Locky's DGAs sunk as their names come due, and fingerprint rules that attribute a
    check-in by the sinkholed name it reached; HTTP, TLS and raw TCP
-   listeners in range mode, trusting only loopback.
+   listeners in range mode, trusting only loopback; and the court case it
+   carries out (``[case]``), which authorises the ZeuS stop command from week 5.
 2. Starts ``takedown serve`` on free loopback high ports.
 3. Runs the range (:mod:`takedown.range.run`): by default 50,000 bots with
    the country mix of Rustock's first week, over the eight full ISO weeks
@@ -21,7 +22,13 @@
    ``takedown demo`` prints the report's summary, the tracker's line, then
    every count that differs from the range's truth and the line
    ``differences from truth: N``.
-6. Then (unless ``--no-console``) it serves the web console on loopback on
+6. The case (:mod:`takedown.range.democase`): the operation's ``[case]``
+   checked (``takedown case check``), its appendix written into
+   ``out/case/appendix/``, the seizure verified against a loopback parent
+   (:mod:`takedown.range.parent`; the ``.ru`` names are still "not yet"
+   delegated to the sinkhole: information, not failure), the closed event
+   days compacted and the storage sealed into the evidence chain and verified.
+7. Then (unless ``--no-console``) it serves the web console on loopback on
    the demo's data, with an operator and two partners' users whose
    one-time passwords it prints (:mod:`takedown.range.democonsole`), until
    Ctrl-C.
