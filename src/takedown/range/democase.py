@@ -219,7 +219,8 @@ class CaseFigures:
                 f"{t[WRONG]} wrong",
                 f"  by registry: {per}",
                 f"evidence seal: {plural(self.sealed, 'file', 'files')} into {display_path(self.manifest)} "
-                f"({self.compacted} event days compacted first, {self.open_days} still open)"]
+                f"({self.compacted} event days compacted first in {self.timings.get('compact', 0.0):.0f} s, "
+                f"{self.open_days} still open)"]
         v = self.evidence
         if v.ok:
             out.append(f"evidence verify: OK ({v.files_ok} of {v.entries} files as sealed)")
