@@ -119,6 +119,12 @@ def test_the_rules_file_carries_the_command_once_the_loader_takes_it(op):
     RuleSet.load(op.path.parent / "rules.toml")  # whatever it holds, the loader takes it
 
 
+def test_without_the_case(tmp_path):
+    """``case=False``: no [case] and no command (for tests declaring their own)."""
+    op = load_operation(write_operation(tmp_path, START, 7, case=False))
+    assert op.case is None and "[[command]]" not in (tmp_path / "rules.toml").read_text()
+
+
 # ----------------------------------------------------------------- the loopback parent
 
 

@@ -95,8 +95,10 @@ def _label(rng, n: int) -> str:
     return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, n))
 
 
-def write_operation(out: Path, start: date, days: int) -> Path:
-    """The demo operation and its files under ``out``; returns the operation file."""
+def write_operation(out: Path, start: date, days: int, case: bool = True) -> Path:
+    """The demo operation and its files under ``out``; returns the operation
+    file. ``case=False`` leaves out the court case and its stop command (tests
+    that declare their own)."""
     import numpy as np
 
 
@@ -133,7 +135,7 @@ source = "takedown dga forecast {fam}: the names the operation's [[dga]] entry s
 host = [{", ".join(f'"{n}"' for n in names)}]''')
     seized = ", ".join(f'"{n}"' for n in zeus)
     # the stop command under the case's authority (issue 17), once the rules loader takes [[command]]
-    command = democase.command_rules() if democase.commands_supported() else ""
+    command = democase.command_rules() if case and democase.commands_supported() else ""
     (out / "rules.toml").write_text("\n".join(rules) + f'''
 
 [[rule]]
@@ -199,7 +201,7 @@ emulated_clock = true
 
 [fingerprints]
 rules = "rules.toml"
-''' + democase.case_section(start, "zeus-domains.txt", len(zeus)))
+''' + (democase.case_section(start, "zeus-domains.txt", len(zeus)) if case else ""))
     return op
 
 
