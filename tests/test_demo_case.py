@@ -13,6 +13,7 @@ loader refuses ``[[command]]``. Everything else runs on its own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import shutil
@@ -223,6 +224,18 @@ def test_demo_prints_the_case(demo, printed):
     took = _line(printed, "took ")
     assert f"case {demo.timings['case']:.0f} s" in took
     assert demo.case.ok
+
+
+def test_a_failing_case_or_chain_is_shown_and_not_ok(demo):
+    errors = ["operation.toml:140: authority pi-sink (sink) expired at 2026-04-01T00:00:00Z; still in use: ...",
+              "zeus-domains.txt:3: x.com (zeus) is seized but outside every sink authority's scope"]
+    faulty = evidence.Verified(demo.case.manifest, 3, 2, faults=["changed: data/x.parquet (entry 2: ...)"])
+    bad = dataclasses.replace(demo.case, check=f"2 error(s): {errors[0]}", check_errors=errors, evidence=faulty)
+    lines = bad.lines()
+    assert not bad.ok and lines[0] == f"case check: 2 error(s): {errors[0]}" and lines[1] == f"  {errors[1]}"
+    assert lines[-1] == "evidence verify: 1 fault(s): changed: data/x.parquet (entry 2: ...)"
+    assert not dataclasses.replace(demo.case, evidence=faulty).ok
+    assert not dataclasses.replace(demo.case, check_errors=errors).ok
 
 
 def test_appendix_and_seal_on_disk(demo):
