@@ -43,7 +43,7 @@ if not _commands_supported():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("serve-commands")
-    op_path = write_operation(out, START, DAYS)
+    op_path = write_operation(out, START, DAYS, case=False)
     stop = families.get("zeus").commands["stop"]
     command = {"family": "zeus", "name": "stop", "body_hex": stop.hex(),
                "source": "the range's emulated protocol (takedown.range.families.base.command_body)"}

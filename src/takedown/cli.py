@@ -577,6 +577,15 @@ def demo(
     with bar:
         result = run_demo(Path(out), bots=bots, weeks=weeks, seed=seed, start=first, on_day=on_day,
                           on_stage=lambda text: bar.console.print(text, soft_wrap=True, highlight=False))
+    _print_demo(result, Path(out))
+    if console is not False:
+        _demo_console(result, serve=console or sys.stdin.isatty())
+    if result.differences or (result.case is not None and not result.case.ok):
+        raise typer.Exit(1)
+
+
+def _print_demo(result, out: Path) -> None:
+    """The demo's report, tracker, case and truth lines (``takedown demo``)."""
     _print_range(result.range)
     s = result.summary
     print(f"\nreport ({s['period']['from']} .. {s['period']['to']}): {s['total_unique_ips']:,} unique infected IPs, "
@@ -590,19 +599,18 @@ def demo(
     for label, rows in (("top countries", chart["top"][:5]), ("bottom countries", chart["bottom"][:5])):
         print(f"{label} (by check-ins): " + ", ".join(f"{r['cc']} {r['events']:,}" for r in rows))
     print(f"report: {display_path(result.report)}")
-    print(f"truth: {display_path(Path(out) / 'truth' / 'truth.json')}")
+    print(f"truth: {display_path(out / 'truth' / 'truth.json')}")
     if result.tracker is not None:
         print(result.tracker.line())
+    if result.case is not None:
+        for line in result.case.lines():
+            print(line)
     t = result.timings
     print(f"took {t['total']:.0f} s (range {t['range']:.0f} s, report {t['report']:.0f} s, "
-          f"tracker {t['tracker']:.0f} s)")
+          f"tracker {t['tracker']:.0f} s, case {t.get('case', 0.0):.0f} s)")
     for line in result.differences:
         print(f"  differs: {line}")
     print(f"differences from truth: {len(result.differences)}")
-    if console is not False:
-        _demo_console(result, serve=console or sys.stdin.isatty())
-    if result.differences:
-        raise typer.Exit(1)
 
 
 def _demo_console(result, serve: bool) -> None:

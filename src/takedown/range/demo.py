@@ -5,7 +5,8 @@
    its thousands of other names keep their real answers), Conficker's and
    Locky's DGAs sunk as their names come due, and fingerprint rules that attribute a
    check-in by the sinkholed name it reached; HTTP, TLS and raw TCP
-   listeners in range mode, trusting only loopback.
+   listeners in range mode, trusting only loopback; and the court case it
+   carries out (``[case]``), which authorises the ZeuS stop command from week 5.
 2. Starts ``takedown serve`` on free loopback high ports.
 3. Runs the range (:mod:`takedown.range.run`): by default 50,000 bots with
    the country mix of Rustock's first week, over the eight full ISO weeks
@@ -21,7 +22,13 @@
    ``takedown demo`` prints the report's summary, the tracker's line, then
    every count that differs from the range's truth and the line
    ``differences from truth: N``.
-6. Then (unless ``--no-console``) it serves the web console on loopback on
+6. The case (:mod:`takedown.range.democase`): the operation's ``[case]``
+   checked (``takedown case check``), its appendix written into
+   ``out/case/appendix/``, the seizure verified against a loopback parent
+   (:mod:`takedown.range.parent`; the ``.ru`` names are still "not yet"
+   delegated to the sinkhole: information, not failure), the closed event
+   days compacted and the storage sealed into the evidence chain and verified.
+7. Then (unless ``--no-console``) it serves the web console on loopback on
    the demo's data, with an operator and two partners' users whose
    one-time passwords it prints (:mod:`takedown.range.democonsole`), until
    Ctrl-C.
@@ -47,7 +54,7 @@ from takedown.enrich.choice import for_operation
 from takedown.errors import RangeError
 from takedown.lists import display_path
 from takedown.operation import Operation, load_operation
-from takedown.range import cnc, compare, tracking
+from takedown.range import cnc, compare, democase, tracking
 from takedown.range.run import FAMILY_MIX, MAX_DAYS, RangeResult, bound, check_seed, run_range
 
 #: Marks a directory as the demo's own, so a rerun may wipe it.
@@ -68,6 +75,7 @@ class DemoResult:
     timings: dict
     tracker: tracking.Figures | None  # None: run without the tracker
     operation: Operation | None = None  # the demo operation (its storage holds the events)
+    case: democase.CaseFigures | None = None  # the case's steps after the report
 
 
 def check_args(weeks: int, seed: int) -> None:
@@ -87,8 +95,10 @@ def _label(rng, n: int) -> str:
     return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, n))
 
 
-def write_operation(out: Path, start: date, days: int) -> Path:
-    """The demo operation and its files under ``out``; returns the operation file."""
+def write_operation(out: Path, start: date, days: int, case: bool = True) -> Path:
+    """The demo operation and its files under ``out``; returns the operation
+    file. ``case=False`` leaves out the court case and its stop command (tests
+    that declare their own)."""
     import numpy as np
 
 
@@ -124,6 +134,8 @@ confidence = "high"
 source = "takedown dga forecast {fam}: the names the operation's [[dga]] entry sinks for the demo period"
 host = [{", ".join(f'"{n}"' for n in names)}]''')
     seized = ", ".join(f'"{n}"' for n in zeus)
+    # the stop command under the case's authority (issue 17), once the rules loader takes [[command]]
+    command = democase.command_rules() if case and democase.commands_supported() else ""
     (out / "rules.toml").write_text("\n".join(rules) + f'''
 
 [[rule]]
@@ -133,7 +145,7 @@ protocol = "tls"
 confidence = "high"
 source = "the operation's seized ZeuS names (zeus-domains.txt)"
 sni = [{seized}]
-''')
+''' + command)
     dns = http = tls = tcp = 0  # the kernel picks free ports; the server reports them (--ready-file)
     days_after = (datetime.now(UTC).date() - start).days + 7
     dga = "\n".join(f'[[dga]]\nfamily = "{f}"\ndays_before = 3\ndays_after = {days_after}\n' for f in DGA_FAMILIES)
@@ -189,7 +201,7 @@ emulated_clock = true
 
 [fingerprints]
 rules = "rules.toml"
-''')
+''' + (democase.case_section(start, "zeus-domains.txt", len(zeus)) if case else ""))
     return op
 
 
@@ -306,6 +318,12 @@ def run_demo(out: Path, *, bots: int = 50_000, weeks: int = 8, seed: int = 1, st
         figures = tracking.publish(op, out / "tracker", checked, since=start, until=start + timedelta(days - 1),
                                    now=now, enricher=enricher)
         timings["tracker"] += time.monotonic() - t5
+    t6 = time.monotonic()
+    stage(f"the case: check, appendix, verification against a loopback parent, evidence seal "
+          f"({display_path(out / 'case')}/)")
+    # the verification history goes to the operation's database, which a demo without the tracker does not make
+    case = democase.run_case(op, out, history=tracker)
+    timings["case"] = time.monotonic() - t6
     diffs = compare.differences(rep.summary, result.counts)
     timings["total"] = time.monotonic() - t0
-    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures, op)
+    return DemoResult(result, rep.summary, diffs, report_dir / "index.html", timings, figures, op, case)
