@@ -2,12 +2,8 @@
 ``[case]`` with a ZeuS stop command authorised from week 5, and after the
 report the demo checks the case, writes the appendix, verifies the seizure
 against its own loopback parent (takedown's DNS code serving fake TLD zones)
-and seals its storage into the evidence chain.
-
-The tests marked ``needs_commands`` need issue 17 point 6 (part A: the rules
-loader takes ``[[command]]`` and the sinkhole sends it under authority) and
-the range's bots obeying it (part C); they are skipped while the rules
-loader refuses ``[[command]]``. Everything else runs on its own.
+and seals its storage into the evidence chain; the ZeuS bots obey the
+stop and the report still equals the truth.
 """
 
 from __future__ import annotations
@@ -45,11 +41,6 @@ START = date(2026, 3, 2)  # a Monday
 WEEKS = 8
 STOP = datetime(2026, 3, 30, tzinfo=UTC)  # week 5, 00:00Z
 SINK_NS = ("ns1.sinkhole.example", "ns2.sinkhole.example")
-
-needs_commands = pytest.mark.skipif(
-    not democase.commands_supported(),
-    reason="needs issue 17 point 6 (part A: [[command]] in rules files) and the range obeying it (part C)")
-
 
 # ----------------------------------------------------------------- the case file
 
@@ -114,10 +105,9 @@ def test_the_stop_command_rules():
     assert "body" not in c
 
 
-def test_the_rules_file_carries_the_command_once_the_loader_takes_it(op):
-    rules = (op.path.parent / "rules.toml").read_text()
-    assert ("[[command]]" in rules) == democase.commands_supported()
-    RuleSet.load(op.path.parent / "rules.toml")  # whatever it holds, the loader takes it
+def test_the_rules_file_carries_the_command(op):
+    rules = RuleSet.load(op.path.parent / "rules.toml")
+    assert [(c.family, c.name) for c in rules.commands] == [("zeus", "stop")]
 
 
 def test_without_the_case(tmp_path):
@@ -294,7 +284,6 @@ def _week(t: datetime) -> date:
     return d - timedelta(days=d.weekday())
 
 
-@needs_commands
 def test_zeus_checkins_fall_to_zero_after_the_stop(demo):
     checkins = _zeus_checkins(demo)
     stops = _stop_sessions(demo)
@@ -312,7 +301,6 @@ def test_zeus_checkins_fall_to_zero_after_the_stop(demo):
     assert late == []
 
 
-@needs_commands
 def test_command_events_name_the_authority(demo):
     rows = duckdb.sql(f"SELECT time, authority, command, command_sha256 FROM "
                       f"read_parquet('{_events(demo, 'command')}')").fetchall()

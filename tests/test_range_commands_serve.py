@@ -16,8 +16,6 @@ import pytest
 
 from takedown.analytics.report import build_report
 from takedown.enrich.choice import for_operation
-from takedown.errors import TakedownError
-from takedown.net.fingerprints import RuleSet
 from takedown.operation import load_operation
 from takedown.range import compare, families
 from takedown.range.demo import _takedown_command, _wait_ready, stop_server, write_operation
@@ -26,18 +24,6 @@ from takedown.range.run import FAMILY_MIX, bound, run_range
 START = date(2026, 3, 16)  # a Monday
 DAYS = 14
 STOP_FROM = datetime(2026, 3, 23, tzinfo=UTC)  # day 7
-
-
-def _commands_supported() -> bool:
-    try:
-        RuleSet.loads('[[command]]\nfamily = "zeus"\nname = "stop"\nsource = "a test"\nbody = "x"\n')
-    except TakedownError:
-        return False
-    return True
-
-
-if not _commands_supported():
-    pytest.skip("the sinkhole's [[command]] responses are not built yet (issue 17 point 6)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,7 @@ source = "takedown dga forecast {fam}: the names the operation's [[dga]] entry s
 host = [{", ".join(f'"{n}"' for n in names)}]''')
     seized = ", ".join(f'"{n}"' for n in zeus)
     # the stop command under the case's authority (issue 17), once the rules loader takes [[command]]
-    command = democase.command_rules() if case and democase.commands_supported() else ""
+    command = democase.command_rules() if case else ""
     (out / "rules.toml").write_text("\n".join(rules) + f'''
 
 [[rule]]

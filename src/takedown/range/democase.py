@@ -31,10 +31,9 @@ from pathlib import Path
 from takedown.case import appendix as appendix_mod
 from takedown.case import rdap_bootstrap
 from takedown.case.appendix_render import plural
-from takedown.case.check import check_case, summary
-from takedown.case.verify import NOT_YET, VERIFIED, WRONG, by_registry, verify_operation
+from takedown.case.check import check_case, rules_commands, summary
+from takedown.case.verify import NOT_YET, VERIFIED, WRONG, verify_operation
 from takedown.dga.sinking import REGISTRIES
-from takedown.errors import RulesError
 from takedown.evidence import seal as evidence
 from takedown.lists import display_path, read_domain_list
 from takedown.operation import Operation
@@ -42,7 +41,7 @@ from takedown.range import families
 from takedown.range.parent import LoopbackParent, zone_text
 from takedown.store.compact import Compaction, closed_days, compact_day
 
-__all__ = ["COMMAND_AUTHORITY", "STOP_WEEK", "CaseFigures", "case_section", "command_rules", "commands_supported",
+__all__ = ["COMMAND_AUTHORITY", "STOP_WEEK", "CaseFigures", "case_section", "command_rules",
            "compact_closed", "parent_zones", "run_case", "stop_from"]
 
 #: The id of the authority that lets the sinkhole answer ZeuS with "stop".
@@ -146,18 +145,6 @@ description = "stop checking in: sent under the case's authority {COMMAND_AUTHOR
 '''
 
 
-def commands_supported() -> bool:
-    """Whether the rules loader takes ``[[command]]`` tables (issue 17 point 6);
-    until it does, the demo's rules file leaves the stop command out."""
-    from takedown.net.fingerprints import RuleSet
-
-    try:
-        RuleSet.loads(command_rules(), "<demo command>")
-    except RulesError:
-        return False
-    return True
-
-
 def parent_zones(op: Operation, into: Path) -> dict[str, Path]:
     """A fake zone per TLD of the operation's seized names, in ``into``:
     each name delegated to the case's nameservers, except those of
@@ -244,21 +231,17 @@ def compact_closed(storage: Path, now: datetime, workers: int = 4) -> list[Compa
         return list(pool.map(lambda kd: compact_day(storage, kd[0], kd[1], threads=1), days))
 
 
-def _rules_commands(op: Operation) -> list:
-    """The command responses of the demo's rules file, for ``case check``
-    (:func:`takedown.case.check.rules_commands`, which comes with the rules
-    loader's ``[[command]]``, issue 17 point 6; none before it)."""
-    from takedown.case import check
-
-    read = getattr(check, "rules_commands", None)
-    return read(op) if read is not None else []
-
-
-def _registry_label(op: Operation, registry: str) -> str:
-    """``.com (Verisign)``: the TLD with the case's registry for it."""
-    names = {r.tld: r.name for r in op.case.registries} if op.case is not None else {}
-    name = names.get(registry.lstrip("."))
-    return f"{registry} ({name})" if name else registry
+def _by_served_registry(op: Operation, results) -> dict[str, dict[str, int]]:
+    """Verification counts per registry the order is served on: ``.com
+    (Verisign)``, the ``[[case.registries]]`` entry of each name (verify
+    itself groups by RDAP service, which two TLDs of one operator share)."""
+    out: dict[str, dict[str, int]] = {}
+    for r in results:
+        reg = op.case.registry_for(r.name) if op.case is not None else None
+        label = f".{reg.tld} ({reg.name})" if reg is not None else r.registry
+        counts = out.setdefault(label, {VERIFIED: 0, NOT_YET: 0, WRONG: 0})
+        counts[r.status] += 1
+    return dict(sorted(out.items()))
 
 
 def run_case(op: Operation, out: Path, *, now: datetime | None = None, history: bool = True) -> CaseFigures:
@@ -271,7 +254,7 @@ def run_case(op: Operation, out: Path, *, now: datetime | None = None, history: 
     now = now or datetime.now(UTC)
     timings = {}
     t0 = time.monotonic()
-    checked = check_case(op, now, _rules_commands(op))
+    checked = check_case(op, now, rules_commands(op))
     check = summary(checked) if checked.ok else f"{len(checked.errors)} error(s): {checked.errors[0]}"
     appendix_dir = out / "case" / "appendix"
     app = appendix_mod.build(op, rdap_bootstrap.shipped())
@@ -282,7 +265,7 @@ def run_case(op: Operation, out: Path, *, now: datetime | None = None, history: 
         results = verify_operation(op, dns_check=True, rdap_check=False, parent=parent.address,
                                    now=int(now.timestamp()), history=history, timeout=2.0)
         where = parent.address
-    verified = {_registry_label(op, rc.registry): rc.counts for rc in by_registry(results)}
+    verified = _by_served_registry(op, results)
     timings["verify"] = time.monotonic() - t1
     t2 = time.monotonic()
     done = compact_closed(op.storage, now)
