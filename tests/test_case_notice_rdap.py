@@ -155,3 +155,18 @@ def test_cli_case_notice_rdap_through_a_bootstrap_file(op, rdap, tmp_path):
     assert sorted(e.rcpt_tos[0] for e in handler.envelopes) == [
         "4f2a9c0d1e@withheldforprivacy.example", "other@cards.example", "owner@waledac-reg.example",
         "second@mail.example"]
+
+
+def test_cli_rdap_url_alone_implies_rdap_and_a_bad_bootstrap_is_one_line(op, rdap, tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", "from takedown.cli import main; main()", "case", "notice",
+                               "op.toml", "--out", "out", *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+
+    r = run("--rdap-url", rdap)
+    assert r.returncode == 0, r.stderr
+    assert "rdap: 3 registrant addresses from 4 of 5 names; 1 without one (redacted or none), 1 failed" \
+        in r.stdout.splitlines()
+    assert "mails: 3 in out/mail" in r.stdout.splitlines()
+    r = run("--rdap", "--bootstrap", "nope.json")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "Error: nope.json: No such file or directory\n")

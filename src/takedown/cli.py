@@ -1339,7 +1339,7 @@ def case_rdap_refresh(
 RDAP_URL_OPTION = typer.Option(None, "--rdap-url", metavar="URL",
                                help="RDAP base URL for every name (default: from the bootstrap).")
 BOOTSTRAP_OPTION = typer.Option(None, "--bootstrap", metavar="FILE",
-                                help="IANA RDAP bootstrap file (dns.json, RFC 9224) [the shipped one].")
+                                help="IANA RDAP bootstrap file (dns.json, RFC 9224); default: the shipped one.")
 
 
 @case_app.command("verify")
@@ -1424,7 +1424,7 @@ def case_notice(
     relay = parse_smtp(smtp) if smtp is not None else None
     people = load_recipients(recipients) if recipients is not None else []
     op = load_operation(file)
-    if rdap:
+    if rdap or rdap_url is not None or bootstrap is not None:  # either says where to ask: RDAP is meant
         found = of_operation(op, rdap_url, bootstrap, timeout)
         for f in found.failed:
             print(f"rdap: {f.name}: {f.reason}")
