@@ -14,8 +14,6 @@ import io
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dns.resolver
@@ -23,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from harness.peers import available, free_port, start_nsd
+from rdap_helpers import rdap_server
 from takedown.case import verify as V
 from takedown.case.history import first_verified, record_verified, verifications
 from takedown.case.report import render
@@ -83,35 +82,10 @@ def parent(tmp_path_factory):
         yield peer.host, peer.port
 
 
-class _Rdap(BaseHTTPRequestHandler):
-    """GET /domain/NAME: the recorded object, or 404 (RFC 7480 section 5.3)."""
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        name = self.path.rsplit("/domain/", 1)[-1].lower()
-        f = RDAP_DATA / f"{name}.json"
-        if "/domain/" not in self.path or "/" in name or not f.is_file():
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = f.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rdap+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def rdap():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Rdap)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/rdap/"
-    server.shutdown()
-    server.server_close()
+    with rdap_server(RDAP_DATA) as url:
+        yield url
 
 
 def operation(tmp_path: Path, names: list[str]) -> Path:

@@ -1335,6 +1335,12 @@ def case_rdap_refresh(
 
 # --- case: seizure verification (docs/case-verify.md) ----------------------
 
+# shared by `case verify --rdap` and `case notice --rdap`
+RDAP_URL_OPTION = typer.Option(None, "--rdap-url", metavar="URL",
+                               help="RDAP base URL for every name (default: from the bootstrap).")
+BOOTSTRAP_OPTION = typer.Option(None, "--bootstrap", metavar="FILE",
+                                help="IANA RDAP bootstrap file (dns.json, RFC 9224); default: the shipped one.")
+
 
 @case_app.command("verify")
 def case_verify(
@@ -1343,10 +1349,8 @@ def case_verify(
     rdap_check: bool = typer.Option(False, "--rdap", help="Check each name's RDAP status and registrar."),
     parent: Optional[str] = typer.Option(None, "--parent", metavar="HOST:PORT",
                                          help="Ask this server for every delegation (default: the TLD's servers)."),
-    rdap_url: Optional[str] = typer.Option(None, "--rdap-url", metavar="URL",
-                                           help="RDAP base URL for every name (default: from the bootstrap)."),
-    bootstrap: Optional[Path] = typer.Option(None, "--bootstrap", metavar="FILE",
-                                             help="IANA RDAP bootstrap file (dns.json, RFC 9224) [the shipped one]."),
+    rdap_url: Optional[str] = RDAP_URL_OPTION,
+    bootstrap: Optional[Path] = BOOTSTRAP_OPTION,
     status: Optional[list[str]] = typer.Option(None, "--status", metavar="STATUS",
                                                help="Expected RDAP status; repeatable (default: [case] rdap_status, "
                                                     "per registry)."),
@@ -1404,16 +1408,30 @@ def case_notice(
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR",
                                              help="Operator's notice-index.html.j2 / notice-email.txt.j2."),
     site_url: Optional[str] = typer.Option(None, "--site-url", metavar="URL", help="Where the site is published."),
+    rdap: bool = typer.Option(False, "--rdap", help="Also mail the registrants RDAP gives for the seized names."),
+    rdap_url: Optional[str] = RDAP_URL_OPTION,
+    bootstrap: Optional[Path] = BOOTSTRAP_OPTION,
+    timeout: float = typer.Option(10.0, "--timeout", metavar="SECONDS", help="Per RDAP query."),
     sender: str = FROM_OPTION,
     smtp: Optional[str] = SMTP_OPTION,
 ) -> None:
     """Build the notice to the defendants: a static site and one e-mail per recipient; --smtp sends them."""
     from takedown.analytics.notify import parse_smtp
-    from takedown.case.notice import build_notice, load_recipients, send_notices
+    from takedown.case.appendix_render import plural
+    from takedown.case.notice import build_notice, load_recipients, merge, send_notices
+    from takedown.case.registrants import of_operation
 
     relay = parse_smtp(smtp) if smtp is not None else None
     people = load_recipients(recipients) if recipients is not None else []
     op = load_operation(file)
+    if rdap or rdap_url is not None or bootstrap is not None:  # either says where to ask: RDAP is meant
+        found = of_operation(op, rdap_url, bootstrap, timeout)
+        for f in found.failed:
+            print(f"rdap: {f.name}: {f.reason}")
+        print(f"rdap: {plural(len(found.found), 'registrant address', 'registrant addresses')} from "
+              f"{found.asked - len(found.failed)} of {plural(found.asked, 'name', 'names')}; "
+              f"{len(found.without)} without one (redacted or none), {len(found.failed)} failed")
+        people = merge(people, found)
     pkg = build_notice(op, out, documents=documents, recipients=people, templates=templates,
                        sender=sender, site_url=site_url)
     print(f"site: {display_path(pkg.index)} ({len(pkg.documents)} document(s))")

@@ -14,8 +14,10 @@ row of the operation's database (takedown.case.sendings), exported to
 ``sendings.csv``; sending the same notice again skips the addresses it was
 already sent to.
 
-Recipients come from the operator's list (``address[,name]`` a line); the
-registrants' addresses from RDAP are for a later change.
+Recipients come from the operator's list (``address[,name]`` a line) and,
+with ``--rdap``, from the seized names' RDAP records (the registrants'
+addresses, takedown.case.registrants); :func:`merge` makes one recipient
+per address, naming every seized name it is the registrant of.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ import csv
 import email
 import email.policy
 import hashlib
-import re
 import shutil
 import smtplib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,20 +39,19 @@ import jinja2
 from takedown.analytics.notify import new_message
 from takedown.case import sendings
 from takedown.case.check import case_of
+from takedown.case.registrants import ADDRESS, Registrants
 from takedown.case.seized import listed
 from takedown.case.store import case_database
 from takedown.errors import CaseError
 from takedown.lists import display_path
 from takedown.operation import Operation, read_text
 
-__all__ = ["Document", "NoticePackage", "Recipient", "SendResult", "build_notice", "load_recipients", "send_notices"]
+__all__ = ["Document", "NoticePackage", "Recipient", "SendResult", "build_notice", "load_recipients", "merge",
+           "send_notices"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 INDEX = "notice-index.html.j2"
 EMAIL = "notice-email.txt.j2"
-# Deliberately loose: the relay is the judge of an address; this only
-# catches a column in the wrong place.
-_ADDRESS = re.compile(r"[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,10 @@ class Recipient:
 
     address: str
     name: str
-    where: str  # FILE:LINE of the recipients list
+    where: str  # FILE:LINE of the recipients list, or the RDAP URL that named it
+    #: the seized names RDAP gives this address as the registrant of; () for
+    #: an address of the operator's list only
+    domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,26 @@ def load_recipients(path: Path) -> list[Recipient]:
             continue
         row = next(csv.reader([line]))
         address, name = row[0].strip(), ",".join(row[1:]).strip()
-        if not _ADDRESS.fullmatch(address):
+        if not ADDRESS.fullmatch(address):
             raise CaseError(f"{display}:{lineno}: {address!r} is not an e-mail address (address[,name] a line)")
         out.setdefault(address.lower(), Recipient(address, name, f"{display}:{lineno}"))
+    return list(out.values())
+
+
+def merge(recipients: Iterable[Recipient], registrants: Registrants) -> list[Recipient]:
+    """The operator's recipients, then the registrants RDAP found, one per
+    address (any case): an address in both keeps the operator's line and
+    name (RDAP's name where the operator gave none) and gains the names
+    RDAP gives it."""
+    out = {r.address.lower(): r for r in recipients}
+    for g in registrants.found:
+        old = out.get(g.address.lower())
+        if old is None:
+            out[g.address.lower()] = Recipient(g.address, g.name, g.where, g.domains)
+        else:
+            out[g.address.lower()] = replace(old, name=old.name or g.name,
+                                             domains=old.domains + tuple(d for d in g.domains
+                                                                         if d not in old.domains))
     return list(out.values())
 
 

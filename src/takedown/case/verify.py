@@ -52,7 +52,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from takedown.case import rdap_bootstrap
+from takedown.case import jcard, rdap_bootstrap
 from takedown.case.history import first_verified, record_verified
 from takedown.case.seized import listed
 from takedown.case.store import case_database
@@ -62,7 +62,8 @@ from takedown.operation import Case, Operation, rdap_status
 
 __all__ = ["VERIFIED", "NOT_YET", "WRONG", "VerifyError", "Finding", "NameResult", "RdapExpect",
            "sinkhole_nameservers", "parse_parent", "check_delegation", "tld_parent",
-           "check_rdap", "expectations", "verify", "by_registry", "verify_operation"]
+           "check_rdap", "expectations", "fetch_rdap", "rdap_services", "verify", "by_registry",
+           "verify_operation"]
 
 VERIFIED, NOT_YET, WRONG = "verified", "not yet", "wrong"
 _RANK = {VERIFIED: 0, NOT_YET: 1, WRONG: 2}
@@ -267,12 +268,7 @@ def _registrar(obj: Mapping) -> tuple[str | None, str | None]:
     for ent in obj.get("entities", ()) or ():
         if "registrar" not in (ent.get("roles") or ()):
             continue
-        fn = None
-        vcard = ent.get("vcardArray")
-        if isinstance(vcard, list) and len(vcard) == 2:
-            for prop in vcard[1]:
-                if isinstance(prop, list) and len(prop) >= 4 and prop[0] == "fn":
-                    fn = str(prop[3])
+        fn = next(reversed(jcard.values(ent, "fn")), None)
         iana = next((str(p.get("identifier")) for p in ent.get("publicIds", ()) or ()
                      if p.get("type") == "IANA Registrar ID"), None)
         return fn, iana
@@ -358,6 +354,30 @@ def by_registry(results: Iterable[NameResult]) -> list[RegistryCount]:
     return [groups[k] for k in sorted(groups)]
 
 
+def rdap_services(rdap_url: str | None, bootstrap: Path | None, *, needed: bool = True
+                  ) -> tuple[Callable[[str], str | None] | None, Callable[[str], str | None]]:
+    """(name -> the RDAP base URL to ask, name -> its RDAP service in the
+    bootstrap file): ``rdap_url`` for every name when given, else the
+    service the ``bootstrap`` file (by default the shipped one) names for it
+    (RFC 9224 section 4), None for a TLD it does not list. The first is None
+    when RDAP is not ``needed``; VerifyError when it is and nothing says
+    where to ask. Shared by ``case verify --rdap`` and ``case notice --rdap``."""
+    boot = rdap_bootstrap.load(bootstrap) if bootstrap is not None else rdap_bootstrap.shipped()
+
+    def service(name: str) -> str | None:
+        hit = boot.service_for(name) if boot is not None else None
+        return hit[1] if hit else None
+
+    if not needed:
+        return None, service
+    if rdap_url:
+        return (lambda _name: rdap_url), service
+    if boot is None:
+        raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap "
+                          "file): none is shipped")
+    return service, service
+
+
 def verify_operation(
     op: Operation,
     *,
@@ -388,21 +408,7 @@ def verify_operation(
     if dns_check:
         fixed = [parse_parent(parent)] if parent else None
         parent_of = (lambda _tld: fixed) if fixed else tld_parent
-    boot = rdap_bootstrap.load(bootstrap) if bootstrap is not None else rdap_bootstrap.shipped()
-
-    def service(name: str) -> str | None:
-        hit = boot.service_for(name) if boot is not None else None
-        return hit[1] if hit else None
-
-    rdap_of = None
-    if rdap_check:
-        if rdap_url:
-            rdap_of = lambda _name: rdap_url  # noqa: E731
-        elif boot is None:
-            raise VerifyError("--rdap needs --rdap-url URL or --bootstrap dns.json (IANA's RDAP bootstrap "
-                              "file): none is shipped")
-        else:
-            rdap_of = service
+    rdap_of, service = rdap_services(rdap_url, bootstrap, needed=rdap_check)
     results = verify(names, nameservers=sinkhole_nameservers(op) if dns_check else None, parent=parent_of,
                      rdap=rdap_of, expect=expectations(op.case, statuses, registrar), registry_of=service,
                      timeout=timeout)
