@@ -29,6 +29,7 @@ import pytest
 from takedown.case.check import check_case
 from takedown.case.verify import NOT_YET, VERIFIED, verify_operation
 from takedown.cli import _print_demo
+from takedown.evidence import chain
 from takedown.evidence import seal as evidence
 from takedown.lists import read_domain_list
 from takedown.net.fingerprints import RuleSet
@@ -209,7 +210,12 @@ def test_demo_prints_the_case(demo, printed):
     assert f".com (Verisign) {per_tld['com']} verified" in by
     assert f".ru (Coordination Center for TLD RU) {lagging} not yet" in by
     sealed = demo.case.sealed
-    assert _line(printed, "evidence seal: ").startswith(f"evidence seal: {sealed} files into ")
+    seal_line = _line(printed, "evidence seal: ")
+    assert seal_line.startswith(f"evidence seal: {sealed} files into ")
+    # the report and the appendix are written outside the storage and sealed with it ([case] evidence); this
+    # demo runs without the tracker, so its directory is not there to seal
+    assert "manifest.jsonl, with report/, case/appendix/ (" in seal_line and "tracker" not in seal_line
+    assert demo.case.outputs == ("report/", "case/appendix/")
     assert _line(printed, "evidence verify: ") == f"evidence verify: OK ({sealed} of {sealed} files as sealed)"
     took = _line(printed, "took ")
     assert f"case {demo.timings['case']:.0f} s" in took
@@ -238,6 +244,13 @@ def test_appendix_and_seal_on_disk(demo):
     sealed = manifest.read_text()
     # the closed event days, compacted first, and the operation's own files are in the chain
     assert "kind=http/date=2026-03-02/" in sealed and "operation.toml" in sealed and "rules.toml" in sealed
+    # ... and so are the outputs written beside the storage, every file of them
+    paths = {e.path for e in chain.read_manifest(manifest)}
+    for d in ("report", "case/appendix"):
+        written = {p.relative_to(out).as_posix() for p in (out / d).rglob("*") if p.is_file()}
+        assert written and written <= paths, (d, written - paths)
+    assert {"report/index.html", "case/appendix/appendix.pdf"} <= paths
+    assert not any(p.startswith(("case/parent/", "truth/")) for p in paths)
     assert demo.case.open_days == 0 and demo.case.compacted > 0
     assert all((d / ".compacted.json").exists() for d in (out / "data" / "events" / "kind=http").iterdir())
 
@@ -248,8 +261,13 @@ def test_a_changed_sealed_file_is_reported(demo, tmp_path):
     op = load_operation(copy / "operation.toml")
     victim = next((copy / "data" / "events" / "kind=http" / "date=2026-03-03").glob("*.parquet"))
     victim.write_bytes(victim.read_bytes() + b"\0")
+    (copy / "report" / "index.html").write_text("<h1>another report</h1>")
+    (copy / "case" / "appendix" / "appendix.csv").unlink()
     res = evidence.verify(op)
     assert not res.ok and any(f.startswith("changed: data/events/kind=http/date=2026-03-03/") for f in res.faults)
+    assert any(f.startswith("changed: report/index.html (entry ") for f in res.faults), res.faults
+    assert any(f.startswith("removed: case/appendix/appendix.csv (entry ") for f in res.faults), res.faults
+    assert len(res.faults) == 3
 
 
 # ----------------------------------------------------------------- the stop obeyed (parts A and C)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from takedown.evidence import chain
 from takedown.range import cnc, tracking
 from takedown.range.demo import default_start, run_demo
 from takedown.tracker import formats, sync
@@ -115,6 +116,21 @@ def test_every_export_and_the_statistics_are_written(demo, tracker):
     summary = json.loads((d / "stats" / "summary.json").read_text())
     assert summary["total"] == tracker.count()
     assert {p.suffix for p in (d / "stats").iterdir()} >= {".json", ".png", ".svg"}
+
+
+def test_the_exports_are_sealed(demo):
+    """The tracker's exports are written beside the report, outside the
+    storage, and sealed with it ([case] evidence): the MISP feed under its
+    link's name, not the hidden directory it points to."""
+    out, result = demo
+    paths = {e.path for e in chain.read_manifest(result.case.manifest)}
+    for _fmt, name, _ in tracking.exports():
+        path = out / "tracker" / name
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+        assert files and {f.relative_to(out).as_posix() for f in files} <= paths, name
+    assert "tracker/misp/manifest.json" in paths and not any("/.misp" in p for p in paths)
+    assert any(p.startswith("tracker/stats/") for p in paths)
+    assert result.case.outputs == ("report/", "case/appendix/", "tracker/") and result.case.evidence.ok
 
 
 def test_the_line_is_the_databases_counts(demo, tracker):

@@ -1243,12 +1243,17 @@ def evidence_seal(
     file: str = typer.Argument(..., help=FILE_HELP, metavar="FILE"),
     tsa: Optional[str] = typer.Option(None, "--tsa", metavar="URL",
                                       help="An RFC 3161 time-stamp authority to time-stamp the chain head."),
+    include: Optional[list[str]] = typer.Option(
+        None, "--include", metavar="PATH",
+        help="A file or directory outside the storage (a report, an export) to seal too; repeatable."),
 ) -> None:
-    """Add every new closed file of the operation to its evidence manifest."""
+    """Add every new closed file of the operation (and of --include and [case] evidence) to its evidence manifest."""
     seal = _import("takedown.evidence.seal", "seal", EvidenceError)
-    done = seal(load_operation(file), tsa=tsa)
+    done = seal(load_operation(file), tsa=tsa, include=include or ())
     for e in done.added:
         print(f"sealed {e.path}\t{e.size}\t{e.sha256}")
+    for p in done.absent:
+        print(f"not there yet, not sealed: {display_path(p)} ([case] evidence)")
     print(f"{len(done.added)} file(s) sealed, {done.total} in {done.manifest}; "
           f"{done.open_days} event day(s) still open, not sealed")
     if done.token is not None:

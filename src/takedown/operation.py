@@ -619,6 +619,11 @@ def _list_files(v: Any, where: KeyPath, ctx: Context) -> tuple[Path, ...]:
     return tuple(File().parse(s, w, ctx) for s, w in strings(v, where))
 
 
+def _evidence_paths(v: Any, where: KeyPath, ctx: Context) -> tuple[Path, ...]:
+    # paths, not files: the reports and exports they name are written after the operation is loaded
+    return tuple(File(None).parse(s, w, ctx) for s, w in strings(v, where))
+
+
 def _seized_name(s: str, where: KeyPath) -> str:
     name = normalize_name(s)
     if name is None or "." not in name:
@@ -672,6 +677,7 @@ RDAP_STATUS_LIST = Each(rdap_status, "RDAP status or array of them", twice="{key
                         at_least="must name at least one RDAP status")
 DATE = Custom(_day, "date")
 LIST_FILES = Custom(_list_files, "domain-list file or array of them")
+EVIDENCE_PATHS = Custom(_evidence_paths, "path or array of paths")
 SEIZED_NAMES = Each(_seized_name, "DNS name or array of them", twice="{key}: {value} is listed twice")
 FAMILIES = Each(lambda s, w: IDENTIFIER.parse(s, w, Context()), "family or array of families",
                 twice="{key}: {value} is listed twice")
@@ -733,6 +739,9 @@ class Case:
     nameservers: tuple[str, ...] = key(NS_NAMES, (), doc="nameservers the seized names must be delegated to",
                                        doc_default="the sinkhole's nameservers")
     seal: bool = key(Bool(), False, doc="takedown serve seals each closed day into the evidence chain")
+    evidence: tuple[Path, ...] = key(EVIDENCE_PATHS, (), doc="files and directories outside the storage (reports, "
+                                     "the appendix, exports) sealed with it by evidence seal and serve; "
+                                     "relative to the operation file, left out while absent")
     tsa: str | None = key(TSA_URL, None, doc="RFC 3161 time-stamp authority serve's sealing asks to time-stamp "
                                              "the chain head")
     rdap_status: tuple[str, ...] = key(RDAP_STATUS_LIST, ("server transfer prohibited",),

@@ -627,8 +627,9 @@ class Supervisor:
             os.nice(10)
             done = seal(op, tsa=tsa)
             stamped = f"; chain head time-stamped at {done.token_time}" if done.token is not None else ""
+            absent = f"; [case] evidence not there yet: {', '.join(map(str, done.absent))}" if done.absent else ""
             say(f"sealed {len(done.added)} file(s) into {done.manifest} ({done.total} in all; "
-                f"{done.open_days} event day(s) still open){stamped}")
+                f"{done.open_days} event day(s) still open){stamped}{absent}")
 
         self.sealing = set(days)
         self.sealer = _fork("sealing the evidence (tried again in a minute)", work)

@@ -16,13 +16,20 @@ directory except
 - what changes in place or is secret: databases (``*.sqlite*``), the
   privacy key, the console secret, the generated TLS key and certificate
   (``tls/``), and the evidence directory itself.
+
+and, outside the storage, the outputs the operator names: ``[case] evidence``
+and ``takedown evidence seal --include`` (reports, the appendix, exports
+written elsewhere). A directory named so is walked as the storage is (hidden
+names, databases and secrets left out); a file named so is sealed as it is;
+a path under the storage keeps the storage's rules, so naming the storage's
+parent does not seal today's segments or the manifest itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -52,9 +59,23 @@ def _day_closed(day_dir: Path, today: date, compacts: bool) -> bool:
     return all(p.name in done for p in day_dir.glob("*.parquet"))
 
 
-def _walk(root: Path, skip_dirs: set[str]) -> list[Path]:
+def _walk(root: Path, skip_dirs: set[str], follow: bool = False) -> list[Path]:
+    """The files under ``root`` but the hidden, secret and in-place ones.
+    ``follow``: walk into linked directories too, if they lie inside
+    ``root``, each real directory once (a directory export is published as a
+    link to a hidden versioned directory beside it,
+    takedown.tracker.formats.atomic_dir); a link out of ``root`` is left out,
+    so a link to a parent neither loops nor seals what was not named."""
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    inside = Path(os.path.realpath(root))
+    walked = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow):
+        if follow:
+            real = os.path.realpath(dirpath)
+            if real in walked or not Path(real).is_relative_to(inside):
+                dirnames[:] = []
+                continue
+            walked.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
                              and not (Path(dirpath) == root and d in skip_dirs))
         for name in sorted(filenames):
@@ -101,18 +122,33 @@ def closed_days(op: Operation, now: datetime | None = None,
     return closed, open_days
 
 
-def evidence_files(op: Operation, now: datetime | None = None) -> tuple[list[Path], int]:
+def _named(paths: Iterable[Path]) -> list[Path]:
+    """The files of the named files and directories (absolute paths)."""
+    out = []
+    for p in paths:
+        out += _walk(p, set(), follow=True) if p.is_dir() else [p]
+    return out
+
+
+def evidence_files(op: Operation, now: datetime | None = None,
+                   include: Iterable[Path] = ()) -> tuple[list[Path], int]:
     """(files to seal, sorted and absolute; number of event-day directories
-    left out because still open) for the operation as it stands at ``now``."""
+    left out because still open) for the operation as it stands at ``now``.
+    ``include``: files and directories (absolute) sealed with it, each
+    file under the storage only if the storage's rules keep it."""
     storage = Path(os.path.abspath(op.storage))
     rest = _walk(storage, _SKIP_DIRS | {"events"})
-    kept = set(rest)  # a file the operation names inside the storage obeys the storage's rules
-    files = [p for p in (Path(os.path.abspath(p)) for p in watched(op))
-             if not p.is_relative_to(storage) or p in kept]
-    files += rest
     closed, open_days = closed_days(op, now)
-    for day_dir, _stamp_then in closed:
-        files += _walk(day_dir, set())
+    days = [p for day_dir, _stamp_then in closed for p in _walk(day_dir, set())]
+    kept = set(rest) | set(days)  # a file named inside the storage obeys the storage's rules
+    files = [p for p in (Path(os.path.abspath(p)) for p in watched(op)) if not p.is_relative_to(storage) or p in kept]
+    files += rest + days
+    named = _named(include)
+    if named:  # what the operator names may reach into the storage through a link: compared by real path
+        real_storage = Path(os.path.realpath(storage))
+        real_kept = {Path(os.path.realpath(p)) for p in kept}
+        files += [p for p, real in ((p, Path(os.path.realpath(p))) for p in named)
+                  if not real.is_relative_to(real_storage) or real in real_kept]
     seen = set()
     unique = []
     for p in files:

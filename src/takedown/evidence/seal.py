@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from takedown.atomic import atomic_file
 from takedown.errors import EvidenceError
 from takedown.evidence import chain, timestamp
 from takedown.evidence.collect import EVIDENCE_DIR, evidence_files
+from takedown.tomlfile import display_path
 from takedown.operation import Operation
 
 MANIFEST = "manifest.jsonl"
@@ -43,6 +45,7 @@ class Sealed:
     open_days: int
     token: Path | None = None
     token_time: str = ""
+    absent: list[Path] = field(default_factory=list)  # [case] evidence paths not written yet
 
 
 @contextlib.contextmanager
@@ -61,22 +64,45 @@ def _locked(directory: Path):
         os.close(fd)
 
 
-def seal(op: Operation, tsa: str | None = None, now: datetime | None = None) -> Sealed:
+def _outputs(op: Operation, include: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """(the paths to seal beside the storage, absolute; the ``[case]
+    evidence`` paths not there yet). A path the caller names must exist; a
+    declared one may not yet (serve seals before the first report is
+    written), and is left out until it does."""
+    named = []
+    for p in include:
+        path = Path(os.path.abspath(os.path.expanduser(p)))
+        if not path.exists():
+            raise EvidenceError(f"cannot seal {display_path(p)}: no such file or directory (nothing sealed)")
+        named.append(path)
+    declared = op.case.evidence if op.case is not None else ()
+    absent = [p for p in declared if not p.exists()]
+    return named + [p for p in declared if p.exists()], absent
+
+
+def seal(op: Operation, tsa: str | None = None, now: datetime | None = None,
+         include: Iterable[str | os.PathLike[str]] = ()) -> Sealed:
     """Append every file of the operation not yet in the manifest, then, with
     ``tsa``, time-stamp the chain head. A file already sealed is never sealed
-    again, even when changed: that is for :func:`verify` to report."""
+    again, even when changed: that is for :func:`verify` to report.
+    ``include``: files and directories outside the storage (relative to the
+    current directory) sealed with it, as the ``[case] evidence`` paths are;
+    a missing one is an error before anything is sealed."""
+    outputs, absent = _outputs(op, include)
     with _locked(evidence_dir(op)):
-        return _seal(op, tsa, now or datetime.now(timezone.utc))
+        done = _seal(op, tsa, now or datetime.now(timezone.utc), outputs)
+    done.absent = absent
+    return done
 
 
-def _seal(op: Operation, tsa: str | None, now: datetime) -> Sealed:
+def _seal(op: Operation, tsa: str | None, now: datetime, outputs: list[Path]) -> Sealed:
     manifest = evidence_dir(op) / MANIFEST
     entries = chain.read_manifest(manifest)
     faults = chain.chain_faults(entries)
     if faults:
         raise EvidenceError(f"{manifest}: the chain is broken, nothing sealed: {faults[0]}")
     known = {e.path for e in entries}
-    files, open_days = evidence_files(op, now)
+    files, open_days = evidence_files(op, now, outputs)
     stamp = now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     prev = entries[-1].hash if entries else chain.GENESIS
     added = []

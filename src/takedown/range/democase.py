@@ -22,6 +22,7 @@ The stop command's bytes are the range's own emulated protocol
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ OLD_NAMESERVERS = ("ns1.bulletproof-dns.example", "ns2.bulletproof-dns.example")
 #: Families whose names the order lets the operation sink (the seized ZeuS
 #: list, the DGA families, the zone's blocklisted Mirai names).
 SINK_FAMILIES = ("zeus", "conficker", "locky", "mirai")
+#: What the demo writes outside its storage and seals with it (``[case]
+#: evidence``): the report, the court's appendix, the tracker's exports.
+OUTPUTS = ("report", "case/appendix", "tracker")
 
 
 def stop_from(start: date) -> datetime:
@@ -76,6 +80,7 @@ def case_section(start: date, seized_list: str, defendants: int) -> str:
     order = start - timedelta(days=1)
     injunction = order + timedelta(days=14)
     fams = ", ".join(f'"{f}"' for f in SINK_FAMILIES)
+    outputs = ", ".join(f'"{o}"' for o in OUTPUTS)
     registries = "".join(f'''
 [[case.registries]]
 tld = "{tld}"
@@ -89,6 +94,7 @@ court = "United States District Court for the Eastern District of Virginia (demo
 case_number = "DEMO-1:{order:%y}-cv-{order:%m%d}"
 order_type = "temporary restraining order"
 order_date = {order.isoformat()}
+evidence = [{outputs}]             # the report, the appendix, the tracker's exports: sealed with the storage
 
 [[case.parties]]
 role = "plaintiff"
@@ -179,6 +185,7 @@ class CaseFigures:
     open_days: int
     evidence: evidence.Verified
     timings: dict[str, float] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()  # [case] evidence sealed with the storage, as "report/" (operation-relative)
 
     @property
     def ok(self) -> bool:
@@ -198,6 +205,7 @@ class CaseFigures:
         t = self.totals()
         per = "; ".join(f"{reg} " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
                         for reg, counts in self.verified.items())
+        outputs = f", with {', '.join(self.outputs)}" if self.outputs else ""
         out = [f"case check: {self.check}"]
         out += [f"  {e}" for e in self.check_errors[1:]]
         out += [f"case appendix: {plural(a.total, 'name', 'names')} by registry: {groups} "
@@ -205,7 +213,7 @@ class CaseFigures:
                 f"case verify --dns (parent {self.parent}): {t[VERIFIED]} verified, {t[NOT_YET]} not yet, "
                 f"{t[WRONG]} wrong",
                 f"  by registry: {per}",
-                f"evidence seal: {plural(self.sealed, 'file', 'files')} into {display_path(self.manifest)} "
+                f"evidence seal: {plural(self.sealed, 'file', 'files')} into {display_path(self.manifest)}{outputs} "
                 f"({self.compacted} event days compacted first in {self.timings.get('compact', 0.0):.0f} s, "
                 f"{self.open_days} still open)"]
         v = self.evidence
@@ -249,7 +257,9 @@ def run_case(op: Operation, out: Path, *, now: datetime | None = None, history: 
     its report written): ``case check`` at ``now``, ``case appendix`` into
     ``out/case/appendix``, ``case verify --dns`` against a loopback parent
     (zones in ``out/case/parent``), then compact the closed event days and
-    seal the storage into the evidence chain, and verify it. ``history``:
+    seal the storage and the ``[case] evidence`` outputs (:data:`OUTPUTS`:
+    the report, this appendix, the tracker's exports) into the evidence
+    chain, and verify it. ``history``:
     record the first verification of each name in the operation's database."""
     now = now or datetime.now(UTC)
     timings = {}
@@ -274,6 +284,9 @@ def run_case(op: Operation, out: Path, *, now: datetime | None = None, history: 
     sealed = evidence.seal(op, now=now)
     checked_chain = evidence.verify(op)
     timings["seal+verify"] = time.monotonic() - t3
+    declared = op.case.evidence if op.case is not None else ()
+    outputs = tuple(Path(os.path.relpath(p, op.path.parent)).as_posix() + ("/" if p.is_dir() else "")
+                    for p in declared if p not in sealed.absent)
     return CaseFigures(check, list(checked.errors), app, appendix_dir, verified, where,
                        sum(1 for c in done if not c.skipped), len(sealed.added), sealed.manifest,
-                       sealed.open_days, checked_chain, timings)
+                       sealed.open_days, checked_chain, timings, outputs)
