@@ -22,6 +22,7 @@ import ipaddress
 import re
 import struct
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import dns.name
 
@@ -30,6 +31,7 @@ import dns.name
 # only the standard library (ipaddress, math, re, socket, struct, dataclasses,
 # all loaded by the DNS server anyway) and takedown/net/__init__.py is empty,
 # so it costs the DNS server ~4 ms once at start-up and nothing per query.
+from takedown.accel import compiled
 from takedown.clock import ClockError, decode_clock
 
 # RR types and classes used by the server.
@@ -425,3 +427,15 @@ def error_response(data: bytes, rcode: int) -> bytes | None:
     if flags & QR:
         return None
     return _H.pack(qid, QR | (flags & (0x7800 | RD)) | (rcode & 0xF), 0, 0, 0, 0)
+
+
+# The compiled twins (issue 18, docs/performance.md): the functions of the
+# cache-miss path, Cython-compiled from takedown/dns/_wire_c.pyx when the
+# package was built with a compiler. ``_PURE`` keeps this module's own
+# versions, so tests and bench/dns_micro.py can hold one against the other.
+ACCELERATED = ("parse_query", "render", "name_to_text")
+_PURE = SimpleNamespace(**{_n: globals()[_n] for _n in ACCELERATED})
+_compiled = compiled("takedown.dns._wire_c")
+if _compiled is not None:
+    for _n in ACCELERATED:
+        globals()[_n] = getattr(_compiled, _n)

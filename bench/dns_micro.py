@@ -1,0 +1,128 @@
+"""In-process CPU per cache-cold DNS query: the miss path, pure against compiled.
+
+    PYTHONPATH=src python bench/dns_micro.py [--names 200000] [--queries 100000] [--profile]
+
+Builds the cold scenario of bench/dns_bench.py in one process: the zone of
+bench/zonegen.py (3322.org-like, with its blocklist) under the benchmark's
+operation file, a :class:`Responder` with RRL on and the columnar event
+buffer, then feeds distinct plain UDP queries (the names and types of
+zonegen's query file, each asked once: every one is an answer-cache miss)
+through ``Responder.respond``, the call the UDP server makes per datagram
+(takedown.dns.server.DnsShell._drain). Prints microseconds per query for
+each path (the compiled twins of takedown.dns.wire, or TAKEDOWN_PURE-style
+pure functions), best of ``--repeat`` passes, each pass on a fresh responder
+so every query misses. ``--profile`` prints a cProfile of one pure pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import zonegen  # noqa: E402
+from dns_bench import OUT_DIR, write_operation  # noqa: E402
+
+from takedown.dns import wire  # noqa: E402
+from takedown.dns.policy import Policy  # noqa: E402
+from takedown.dns.responder import Responder  # noqa: E402
+from takedown.dns.rrl import RateLimiter  # noqa: E402
+from takedown.operation import load_operation  # noqa: E402
+from takedown.store.dnsbuffer import DnsBuffer  # noqa: E402
+
+_TYPES = {"A": wire.A, "AAAA": wire.AAAA, "MX": wire.MX, "TXT": wire.TXT, "NS": wire.NS}
+
+
+def distinct_queries(path: Path, limit: int) -> list[bytes]:
+    """Plain query packets for the distinct (name, type) pairs of a dnsperf file."""
+    seen: set[tuple[str, str]] = set()
+    out: list[bytes] = []
+    with path.open() as f:
+        for line in f:
+            name, qtype = line.split()
+            if (name, qtype) in seen:
+                continue
+            seen.add((name, qtype))
+            qid = len(out) & 0xFFFF
+            out.append(struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + wire.text_to_wire(name)
+                       + struct.pack("!HH", _TYPES[qtype], 1))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def build_policy(names: int, blocklist: int, queries: int) -> tuple[Policy, Path]:
+    zdir = zonegen.zone_dir(OUT_DIR / "zones", names, blocklist)
+    zonegen.generate(zdir, names, blocklist, queries, quiet=True)
+    work = Path(tempfile.mkdtemp(prefix="dns-micro-"))
+    op = work / "operation.toml"
+    write_operation(op, zone=zdir / zonegen.ZONE_FILE, blocklist=zdir / zonegen.BLOCKLIST_FILE,
+                    storage=work / "data", port=5353, rrl="on")
+    return Policy(load_operation(op), serial=1), zdir / zonegen.QUERIES_FILE
+
+
+def one_pass(policy: Policy, queries: list[bytes]) -> tuple[float, Responder]:
+    """Seconds for one pass of ``queries`` through a fresh responder (all misses)."""
+    r = Responder(policy, DnsBuffer(), rrl=RateLimiter(1_000_000_000, slip=2, window=15))
+    respond = r.respond
+    clock = time.time
+    t0 = time.perf_counter()
+    for q in queries:
+        respond(q, "192.0.2.1", 5353, "udp", "127.0.0.1", 53, clock())
+    return time.perf_counter() - t0, r
+
+
+def use(path: str) -> None:
+    """Point takedown.dns.wire's hot functions at one implementation."""
+    if path == "compiled":
+        from takedown.dns import _wire_c as impl  # noqa: PLC0415 - only when built
+    else:
+        impl = wire._PURE
+    for fn in wire.ACCELERATED:
+        setattr(wire, fn, getattr(impl, fn))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--names", type=int, default=200_000, help="zone size (the issue's run: 3,000,000)")
+    ap.add_argument("--blocklist", type=int, default=5_000)
+    ap.add_argument("--queries", type=int, default=100_000, help="distinct queries per pass")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of one pure pass")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    policy, qfile = build_policy(a.names, a.blocklist, a.queries * 2)
+    queries = distinct_queries(qfile, a.queries)
+    print(f"zone {a.names} names, blocklist {a.blocklist}, {len(queries)} distinct queries "
+          f"(setup {time.perf_counter() - t0:.1f} s)")
+    paths = ["pure"]
+    try:
+        use("compiled")
+        paths.append("compiled")
+    except ImportError:
+        print("compiled twin not built: pure path only")
+    if a.profile:
+        use("pure")
+        prof = cProfile.Profile()
+        prof.enable()
+        one_pass(policy, queries)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    for p in paths:
+        use(p)
+        one_pass(policy, queries[: len(queries) // 10])  # warm the interpreter
+        best = min(one_pass(policy, queries)[0] for _ in range(a.repeat))
+        print(f"{p:9s} {best / len(queries) * 1e6:.2f} us/query (best of {a.repeat})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
