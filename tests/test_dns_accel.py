@@ -150,6 +150,7 @@ def test_name_to_text_agrees(labels, plain, junk):
     _same_outcome(wire._PURE.name_to_text, _wire_c.name_to_text, _name(labels))
     _same_outcome(wire._PURE.name_to_text, _wire_c.name_to_text, _name([p.encode() for p in plain]))
     _same_outcome(wire._PURE.name_to_text, _wire_c.name_to_text, _name([p.encode() for p in plain])[:-1] + junk)
+    _same_outcome(wire._PURE.name_to_text, _wire_c.name_to_text, bytearray(_name(labels)))
 
 
 _host = st.lists(st.sampled_from(["a", "B", "www", "mail", "ns1", "x" * 20]), min_size=1, max_size=3)
@@ -226,5 +227,5 @@ def test_parse_query_agrees_on_real_and_damaged_packets(packet, at, junk, cut):
     """The differential test's queries (EDNS, ECS, the clock option, malformed
     ones), then each with bytes overwritten and cut short."""
     damaged = packet[:at] + junk + packet[at + len(junk):]
-    for data in (packet, damaged, damaged[:cut], packet[:cut]):
+    for data in (packet, damaged, damaged[:cut], packet[:cut], bytearray(damaged)):
         assert _parsed(_wire_c.parse_query, data) == _parsed(wire._PURE.parse_query, data)

@@ -179,8 +179,14 @@ def render(query, data, rcode, aa, answer=(), authority=(), extra_authority=(), 
     return b"".join(w.parts)
 
 
-def name_to_text(bytes wire):
+def name_to_text(wire):
     """wire.name_to_text, compiled: presentation form without the final dot."""
+    if type(wire) is not bytes:
+        return _wire._PURE.name_to_text(wire)  # a bytearray or memoryview: the pure code's rules
+    return _name_to_text(wire)
+
+
+cdef _name_to_text(bytes wire):
     cdef const unsigned char* p = wire
     cdef Py_ssize_t n = len(wire)
     cdef Py_ssize_t i = 0
@@ -218,8 +224,14 @@ def name_to_text(bytes wire):
     return out.decode("ascii")
 
 
-def parse_query(bytes data):
+def parse_query(data):
     """wire.parse_query, compiled: a :class:`wire.Query`, or :class:`wire.WireError`."""
+    if type(data) is not bytes:
+        return _wire._PURE.parse_query(data)  # a bytearray or memoryview: the pure code's rules
+    return _parse_query(data)
+
+
+cdef _parse_query(bytes data):
     cdef const unsigned char* p = data
     cdef Py_ssize_t n = len(data)
     cdef Py_ssize_t pos, qend
