@@ -180,18 +180,16 @@ def render(query, data, rcode, aa, answer=(), authority=(), extra_authority=(), 
 
 
 def name_to_text(wire):
-    """wire.name_to_text, compiled: presentation form without the final dot."""
-    if type(wire) is not bytes:
-        return _wire._PURE.name_to_text(wire)  # a bytearray or memoryview: the pure code's rules
-    return _name_to_text(wire)
-
-
-cdef _name_to_text(bytes wire):
-    cdef const unsigned char* p = wire
-    cdef Py_ssize_t n = len(wire)
+    """wire.name_to_text, compiled: presentation form without the final dot.
+    A bytearray or memoryview goes to the pure function (the server passes bytes)."""
+    cdef const unsigned char* p
     cdef Py_ssize_t i = 0
-    cdef Py_ssize_t j, end
+    cdef Py_ssize_t n, j, end
     cdef unsigned char c, ln
+    if type(wire) is not bytes:
+        return _wire._PURE.name_to_text(wire)
+    p = <bytes>wire
+    n = len(wire)
     if wire == b"\x00":
         return "."
     ln = p[0] if n else 0
@@ -225,17 +223,15 @@ cdef _name_to_text(bytes wire):
 
 
 def parse_query(data):
-    """wire.parse_query, compiled: a :class:`wire.Query`, or :class:`wire.WireError`."""
-    if type(data) is not bytes:
-        return _wire._PURE.parse_query(data)  # a bytearray or memoryview: the pure code's rules
-    return _parse_query(data)
-
-
-cdef _parse_query(bytes data):
-    cdef const unsigned char* p = data
-    cdef Py_ssize_t n = len(data)
-    cdef Py_ssize_t pos, qend
+    """wire.parse_query, compiled: a :class:`wire.Query`, or :class:`wire.WireError`.
+    A bytearray or memoryview goes to the pure function, as for name_to_text."""
+    cdef const unsigned char* p
+    cdef Py_ssize_t n, pos, qend
     cdef unsigned int qid, flags, qd, an, ns, ar, qtype, qclass
+    if type(data) is not bytes:
+        return _wire._PURE.parse_query(data)
+    p = <bytes>data
+    n = len(data)
     WireError = _wire.WireError
     if n < 12:
         raise WireError("shorter than a DNS header", None)
