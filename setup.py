@@ -11,13 +11,30 @@ path. ``TAKEDOWN_BUILD_PURE=1`` skips compiling altogether.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-#: (dotted module name, source path): the compiled twins of the hot paths.
-EXTENSIONS: list[tuple[str, str]] = []
+SRC = Path(__file__).resolve().parent / "src"
+
+
+def _accel():
+    """takedown.accel loaded by its path: the package cannot be imported
+    before it is built, and accel needs nothing but the standard library."""
+    spec = importlib.util.spec_from_file_location("_takedown_accel", SRC / "takedown" / "accel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: (dotted module name, source path): the compiled twins of the hot paths,
+#: listed once in src/takedown/hot_paths.txt (takedown.accel.HOT_PATHS reads it too).
+EXTENSIONS: list[tuple[str, str]] = [
+    (name, os.path.join("src", *name.split(".")) + ".pyx") for name in _accel().HOT_PATHS
+]
 
 
 class OptionalBuildExt(build_ext):

@@ -109,7 +109,7 @@ import uvloop
 
 import takedown
 from takedown import control as control_mod
-from takedown import metrics, privileges, sdnotify
+from takedown import accel, metrics, privileges, sdnotify
 from takedown import runtime as rt_mod
 from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
@@ -952,6 +952,7 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
             say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
                 f"events under {rt.operation.storage}")
+            say(accel.notice())  # the slower pure-Python path is said, with how to build the compiled one
             for w in rt.warnings():
                 say(f"warning: {w}")
             if who:
