@@ -48,6 +48,11 @@ forked while a thread held the manifest's lock would hold it forever). A
 failure is one line in the log and the look is repeated at the next minute;
 it never stops serving.
 
+*Hot paths*: after the operation's line the parent says which path the
+hot paths run, ``takedown: hot paths: compiled`` or ``pure Python (slower:
+...)`` with why and how to build the compiled one (:func:`takedown.accel.notice`,
+docs/performance.md "Building").
+
 *Readiness*: once every worker serves, the parent prints one line::
 
     takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 control=127.0.0.1:9053 workers=2 pid=1234
