@@ -1,8 +1,8 @@
 """The package's compiled hot paths (issue 18, docs/performance.md), optional.
 
-Everything else is in pyproject.toml. Each entry of :data:`EXTENSIONS` is a
-Cython module compiled when the package is built (``pip install``,
-``python -m build``); its pure-Python twin stays in the package and is used
+Everything else is in pyproject.toml. Each entry of :data:`EXTENSIONS` (a
+name of src/takedown/hot_paths.txt) is a Cython module compiled when the
+package is built (``pip install``, ``python -m build``); its pure-Python twin stays in the package and is used
 when the extension is missing (no compiler, no Cython, a failed build) or
 when ``TAKEDOWN_PURE=1`` (:mod:`takedown.accel`). A failed compilation is a
 warning, never a failed install: a machine without a compiler gets the pure
@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 SRC = Path(__file__).resolve().parent / "src"
@@ -40,6 +41,10 @@ EXTENSIONS: list[tuple[str, str]] = [
 class OptionalBuildExt(build_ext):
     """build_ext whose failures leave the pure-Python path in place."""
 
+    def initialize_options(self) -> None:
+        super().initialize_options()
+        self.built: list[str] = []  # the extensions that did compile (PureIfNothingBuilt reads it)
+
     def run(self) -> None:
         try:
             super().run()
@@ -51,6 +56,20 @@ class OptionalBuildExt(build_ext):
             super().build_extension(ext)
         except Exception as e:  # noqa: BLE001
             print(f"takedown: {ext.name} not compiled ({e}); its pure-Python twin will be used")
+        else:
+            self.built.append(ext.name)
+
+
+class PureIfNothingBuilt(bdist_wheel):
+    """bdist_wheel tagging the wheel ``py3-none-any`` when no extension
+    compiled: setuptools decides the tag from the extensions listed, before
+    they are built, and a wheel holding only Python would otherwise claim
+    one interpreter and platform."""
+
+    def get_tag(self) -> tuple[str, str, str]:
+        if not self.root_is_pure and not self.get_finalized_command("build_ext").built:
+            self.root_is_pure = True  # also the WHEEL file's Root-Is-Purelib, written after this
+        return super().get_tag()
 
 
 def extensions() -> list:
@@ -67,4 +86,4 @@ def extensions() -> list:
     }, quiet=True)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt, "bdist_wheel": PureIfNothingBuilt})

@@ -77,6 +77,13 @@ def _extensions(wheel: Path) -> list[str]:
         return [n for n in z.namelist() if n.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
 
 
+def _wheel_metadata(wheel: Path) -> str:
+    """The wheel's WHEEL file (PEP 427)."""
+    with zipfile.ZipFile(wheel) as z:
+        [name] = [n for n in z.namelist() if n.endswith(".dist-info/WHEEL")]
+        return z.read(name).decode()
+
+
 def test_the_wheel_holds_the_compiled_twin_for_this_platform(tmp_path):
     wheel, said = _build(tmp_path)
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
@@ -84,6 +91,7 @@ def test_the_wheel_holds_the_compiled_twin_for_this_platform(tmp_path):
     platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
     tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
     assert wheel.name.endswith(f"-{tag}-{tag}-{platform}.whl"), wheel.name
+    assert "Root-Is-Purelib: false" in _wheel_metadata(wheel)
     with zipfile.ZipFile(wheel) as z:
         assert "takedown/hot_paths.txt" in z.namelist()
     assert _unpacked_notice(wheel, tmp_path / "site") == "hot paths: compiled"
@@ -96,6 +104,8 @@ def test_the_wheel_holds_the_compiled_twin_for_this_platform(tmp_path):
 def test_a_failing_compiler_still_builds_a_wheel_with_the_pure_path(tmp_path):
     wheel, said = _build(tmp_path, CC="false")
     assert _extensions(wheel) == []
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name  # it holds Python only: any platform
+    assert "Root-Is-Purelib: true" in _wheel_metadata(wheel)
     assert f"takedown: {PROBE} not compiled" in said
     notice = _unpacked_notice(wheel, tmp_path / "site")
     assert notice.startswith(f"hot paths: pure Python (slower: not built: {PROBE}; "), notice
@@ -105,6 +115,7 @@ def test_takedown_build_pure_compiles_nothing(tmp_path):
     wheel, said = _build(tmp_path, TAKEDOWN_BUILD_PURE="1")
     assert _extensions(wheel) == []
     assert wheel.name.endswith("-py3-none-any.whl"), wheel.name  # nothing to compile: a pure wheel
+    assert "Root-Is-Purelib: true" in _wheel_metadata(wheel)
     assert not (tmp_path / "project" / "src" / "takedown" / "_probe_c.c").exists()  # Cython never ran
     assert "not compiled" not in said
     assert _unpacked_notice(wheel, tmp_path / "site").startswith("hot paths: pure Python (slower: not built: ")
