@@ -2,9 +2,10 @@
 
 Everything else is in pyproject.toml. Each entry of :data:`EXTENSIONS` (a
 name of src/takedown/hot_paths.txt) is a Cython module compiled when the
-package is built (``pip install``, ``python -m build``); its pure-Python twin stays in the package and is used
-when the extension is missing (no compiler, no Cython, a failed build) or
-when ``TAKEDOWN_PURE=1`` (:mod:`takedown.accel`). A failed compilation is a
+package is built (``pip install``, ``python -m build``); its pure-Python
+twin stays in the package and is used when the extension is missing (no
+compiler, no Cython, a failed build) or when ``TAKEDOWN_PURE=1``
+(:mod:`takedown.accel`). A failed compilation is a
 warning, never a failed install: a machine without a compiler gets the pure
 path. ``TAKEDOWN_BUILD_PURE=1`` skips compiling altogether.
 """
