@@ -19,9 +19,16 @@ run: bootstrap
 # Test files run in parallel, each file whole in one worker (pytest-xdist's
 # loadfile: a module's servers and fixtures stay together): 402 s instead of 707 s
 # serial on the 2-core machine (2026-12-04).
+# The second run holds the protocol tests to the pure-Python path too
+# (TAKEDOWN_PURE=1, takedown.accel): the first runs the compiled twins that
+# the bootstrap's install built (docs/performance.md, "Building"). It took
+# 133 s (4,251 tests) on the shared 2-core machine (2026-12-05).
+PURE_TESTS := tests/test_dns_*.py tests/test_net_*.py tests/differential
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 test:
 	@scripts/bootstrap --test
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(PYTEST)
+	TAKEDOWN_PURE=1 $(PYTEST) $(PURE_TESTS)
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=

@@ -48,6 +48,11 @@ forked while a thread held the manifest's lock would hold it forever). A
 failure is one line in the log and the look is repeated at the next minute;
 it never stops serving.
 
+*Hot paths*: after the operation's line the parent says which path the
+hot paths run, ``takedown: hot paths: compiled`` or ``pure Python (slower:
+...)`` with why and how to build the compiled one (:func:`takedown.accel.notice`,
+docs/performance.md "Building").
+
 *Readiness*: once every worker serves, the parent prints one line::
 
     takedown: ready dns=127.0.0.1:5353 http=127.0.0.1:8080 control=127.0.0.1:9053 workers=2 pid=1234
@@ -109,7 +114,7 @@ import uvloop
 
 import takedown
 from takedown import control as control_mod
-from takedown import metrics, privileges, sdnotify
+from takedown import accel, metrics, privileges, sdnotify
 from takedown import runtime as rt_mod
 from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
@@ -952,6 +957,7 @@ def serve(path: Path | str, overrides: Overrides = Overrides(), ready_file: Path
             rt_mod.same_listeners(op, rt.operation)  # edited since it was first read: the sockets follow the first read
             say(f"operation {rt.operation.name!r}: {summary(rt)} (loaded in {rt.seconds:.1f}s); "
                 f"events under {rt.operation.storage}")
+            say(accel.notice())  # the slower pure-Python path is said, with how to build the compiled one
             for w in rt.warnings():
                 say(f"warning: {w}")
             if who:
