@@ -10,7 +10,15 @@ on:
 - ``miss``: a new request line each time (a bot id in the query): parse
   (known header lines), match, render, record;
 - ``close`` (shell only): a connection per request (``Connection: close``):
-  accept, the request (a repeat of one seen before), connection lost.
+  accept, the request (a repeat of one seen before), connection lost;
+- ``unique``: bench/http_bench.py's ``unique`` load (wrk's unique.lua): a
+  bot-like POST check-in with its own id in the query and in the body, so
+  neither the request cache nor the parser's known-sections cache hits;
+- ``unique close`` (shell only): the same, one connection per check-in.
+
+Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
+the script twice (pure, then compiled if built) and prints both side by
+side. ``--profile CASE`` prints a cProfile of one case instead.
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -18,13 +26,17 @@ repeats, as the writer's flush does). Prints microseconds per request
 
 Usage::
 
-    PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py [--n 200000]
+    PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py [--n 200000] [--compare]
+    PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py --profile "unique connection"
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +51,16 @@ from takedown.operation import load_operation  # noqa: E402
 
 REQ = b"GET /gate.php HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 CLOSE_REQ = b"GET /gate.php HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
+# bench/http_bench.py's BOT_HEADERS and unique.lua's body, as wrk.format writes them
+UNIQUE_HEAD = (b"Host: 127.0.0.1:8080\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\n"
+               b"Accept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\nCache-Control: no-cache\r\n")
+
+
+def unique_request(i: int, close: bool = False) -> bytes:
+    """A check-in of unique.lua: the bot id in the query and in the body."""
+    body = b"id=%016X&os=5.1.2600&ver=2.0.8.9&cpu=2&av=none&bits=32" % i
+    return (b"POST /gate.php?id=%016X HTTP/1.1\r\n" % i + UNIQUE_HEAD
+            + (b"Connection: close\r\n" if close else b"") + b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
 class FakeTransport:
@@ -61,25 +83,45 @@ class FakeTransport:
         pass
 
 
+def make_sensor(name: str, http: str = ""):
+    """(operation, NetSensor) of an HTTP sinkhole on 127.0.0.1:8080 answering
+    ``empty``, in a new temporary directory (its storage); ``http``: more
+    lines of its ``[http]`` table."""
+    from takedown.net import server as S
+    from takedown.net.answers import load_answers
+
+    d = Path(tempfile.mkdtemp(prefix=f"net-{name}-"))
+    (d / "op.toml").write_text(operation_text(5353, name, '[http]\nlisten = ["127.0.0.1:8080"]\n'
+                                              'response = "empty"\n' + http))
+    os.chdir(d)
+    op = load_operation(d / "op.toml")
+    return op, S.NetSensor(op, 0, name, load_answers(op))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=200_000, help="requests per repeat (hit); miss uses n/4")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--compare", action="store_true", help="run pure and compiled, print both")
+    ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
     args = ap.parse_args()
-
-    d = Path(tempfile.mkdtemp(prefix="net-micro-"))
-    (d / "op.toml").write_text(operation_text(5353, "micro", '[http]\nlisten = ["127.0.0.1:8080"]\n'
-                                              'response = "empty"\nrequests_per_connection = 1000000000\n'))
-    os.chdir(d)
-    op = load_operation(d / "op.toml")
+    if args.compare:
+        compare(args)
+        return
 
     from takedown.net import server as S
 
-    sensor = S.NetSensor(op, 0, "micro")
+    op, sensor = make_sensor("micro", "requests_per_connection = 1000000000\n")
     sensor.states.append(sensor._state(op.http, sensor.answers, None))
     buf = sensor.writers["http"].checkins
     n = args.n
-    misses = [b"GET /gate.php?id=%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n" % i for i in range(n // 4)]
+    # A new id range for every run (the warm-up, each repeat, a profile): an
+    # id of an earlier run could still be in the request cache (until the
+    # next second) or the parser's admission set.
+    runs = args.repeat + 2
+    per = n // 4
+    misses = [[b"GET /gate.php?id=%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n" % i
+               for i in range(k * per, (k + 1) * per)] for k in range(runs)]
 
     def shell():
         p = S._Protocol(sensor, 0, ("127.0.0.1", 8080))
@@ -110,18 +152,24 @@ def main() -> None:
         for _ in range(n):
             f(REQ, t())
 
-    def miss_shell():
-        q = shell()
-        f = q.data_received
-        for r in misses:
-            f(r)
+    def on_shell(lists):
+        it = iter(lists)
 
-    def miss_conn():
-        k = conn()
-        f = k.receive
-        t = time.time
-        for r in misses:
-            f(r, t())
+        def run():
+            f = shell().data_received
+            for r in next(it):
+                f(r)
+        return run
+
+    def on_conn(lists):
+        it = iter(lists)
+
+        def run():
+            f = conn().receive
+            t = time.time
+            for r in next(it):
+                f(r, t())
+        return run
 
     def close_shell():
         for _ in range(n // 4):
@@ -129,13 +177,57 @@ def main() -> None:
             q.data_received(CLOSE_REQ)
             q.connection_lost(None)
 
-    for name, fn, count in (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
-                            ("miss shell", miss_shell, len(misses)), ("miss connection", miss_conn, len(misses)),
-                            ("close shell", close_shell, n // 4)):
+    # (ids: 0x1000000000 and up, so that no unique request is a miss request's id)
+    uniques = [[unique_request(i + 2**36) for i in range(k * per, (k + 1) * per)] for k in range(runs)]
+    closes = iter([[unique_request(i + 2**37, close=True) for i in range(k * per, (k + 1) * per)]
+                   for k in range(runs)])
+
+    def unique_close_shell():
+        for r in next(closes):
+            q = shell()
+            q.data_received(r)
+            q.connection_lost(None)
+
+    cases = (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
+             ("miss shell", on_shell(misses), per), ("miss connection", on_conn(misses), per),
+             ("close shell", close_shell, n // 4), ("unique shell", on_shell(uniques), per),
+             ("unique connection", on_conn(uniques), per),
+             ("unique close shell", unique_close_shell, per))
+    if args.profile:
+        fn = dict((c[0], c[1]) for c in cases)[args.profile]
+        fn()
+        buf.take()
+        prof = cProfile.Profile()
+        prof.runcall(fn)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+        return
+    from takedown.accel import notice
+
+    print(f"path: {notice()}")
+    for name, fn, count in cases:
         fn()  # warm up
         best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat))
         results[name] = best / count * 1e6
-        print(f"{name:16s} {results[name]:6.3f} us/request")
+        print(f"{name:20s} {results[name]:6.3f} us/request")
+
+
+def compare(args) -> None:
+    """This script under TAKEDOWN_PURE=1 and without, side by side."""
+    runs = {}
+    for label, pure in (("pure", "1"), ("compiled", "")):
+        env = dict(os.environ, TAKEDOWN_PURE=pure)
+        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--repeat", str(args.repeat)],
+                             env=env, check=True, capture_output=True, text=True).stdout
+        runs[label] = dict(_parse(line) for line in out.splitlines() if line.endswith("us/request"))
+        print(f"{label}: {out.splitlines()[0]}")
+    print(f"{'case':20s} {'pure':>8s} {'compiled':>9s}  (us/request)")
+    for name, us in runs["pure"].items():
+        print(f"{name:20s} {us:8.3f} {runs['compiled'][name]:9.3f}")
+
+
+def _parse(line: str) -> tuple[str, float]:
+    head, us = line.rsplit(None, 2)[:2]
+    return head.strip(), float(us)
 
 
 if __name__ == "__main__":

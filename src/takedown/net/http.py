@@ -406,9 +406,11 @@ class RequestParser:
         self.body_head_bytes = body_head_bytes
         self.caches = caches if caches is not None else ParserCaches()
         self._known = self.caches.known  # never replaced (cleared in place)
-        self._cb = _Llhttp()
-        self._hp = httptools.HttpRequestParser(self._cb)
-        self._cb.parser = self._hp
+        # llhttp with callbacks, made on first use (_callbacks): a request
+        # whose header lines are known never needs it, and making it costs
+        # more than parsing such a request (2 us of 10 per connection)
+        self._cb: _Llhttp | None = None
+        self._hp: httptools.HttpRequestParser | None = None
         self._state = _HEAD
         self._buf = b""  # unconsumed bytes of a header section, chunk-size line or trailer line
         self._scanned = 0  # bytes of _buf already searched for the end of the header section
@@ -514,10 +516,20 @@ class RequestParser:
             else:
                 pos = self._chunked(data, pos, n, out)
 
+    def _callbacks(self) -> _Llhttp:
+        """llhttp with callbacks, made now if not yet: always at the start of
+        a message (the known paths never leave one half-parsed), so a new
+        parser is in the state the old one would be in."""
+        cb = self._cb
+        if cb is None:
+            cb = self._cb = _Llhttp()
+            self._hp = cb.parser = httptools.HttpRequestParser(cb)
+        return cb
+
     def _llhttp(self, data) -> bool:
         """Feed llhttp; False when it signalled an upgrade (CONNECT, Upgrade)."""
         try:
-            self._hp.feed_data(data)
+            self._hp.feed_data(data)  # type: ignore[union-attr]
         except httptools.HttpParserUpgrade:
             return False
         except httptools.HttpParserError as e:
@@ -563,11 +575,11 @@ class RequestParser:
                     return pos
         else:
             lines_key = None
-        cb = self._cb
+        cb = self._callbacks()
         done = cb.done
         # Feed llhttp the header section (the rest of it, when part was fed early).
         try:
-            self._hp.feed_data(key if not fed else memoryview(key)[fed:])
+            self._hp.feed_data(key if not fed else memoryview(key)[fed:])  # type: ignore[union-attr]
             ok = True
         except httptools.HttpParserUpgrade:
             ok = False
@@ -705,7 +717,7 @@ class RequestParser:
         # telnet banner) is refused now, not at a timeout.
         fed = self._fed
         if n - pos > fed:
-            done = self._cb.done
+            done = self._callbacks().done
             ok = self._llhttp(memoryview(data)[pos + fed:])
             if self._cb.done != done:  # "GET /\r\n": an HTTP/0.9 request, complete for llhttp
                 raise HttpError(505, _BAD_VERSION)
@@ -778,13 +790,14 @@ class RequestParser:
     def _body(self, data: bytes, pos: int, n: int, out: list[Request]) -> int:
         take = min(self._remaining, n - pos)
         chunk = memoryview(data)[pos:pos + take]
-        done = self._cb.done
-        if self._llhttp_body:
+        llhttp_body = self._llhttp_body  # then llhttp, which parsed the head, exists
+        done = self._cb.done if llhttp_body else 0  # type: ignore[union-attr]
+        if llhttp_body:
             self._llhttp(chunk)
         self._take(chunk)
         self._remaining -= take
         if self._remaining == 0:
-            if self._llhttp_body and self._cb.done == done:
+            if llhttp_body and self._cb.done == done:  # type: ignore[union-attr]
                 raise HttpError(400, "body framing disagrees with llhttp")
             self._finish(out)
             if self._state == _CLOSED:
