@@ -92,8 +92,9 @@ def wrk_close(seconds: float, perf: str | None, reps: int) -> None:
         for _ in range(reps):
             recorder = None
             if perf:
-                # the worker: the busiest process of the tree (the parent only supervises)
-                worker = max(t.pids(), key=_own_cpu)
+                # the worker: a child of serve's parent (which only binds and supervises)
+                pids = t.pids()
+                worker = max((p for p in pids if _stat(p)[1] in pids), key=lambda p: _stat(p)[0])
                 recorder = subprocess.Popen(["perf", "record", "-g", "-q", "-o", perf, "-p", str(worker)],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rec = http_bench.one_run(t, setting, seconds, 1.5, scripts)
@@ -108,11 +109,11 @@ def wrk_close(seconds: float, perf: str | None, reps: int) -> None:
         t.stop()
 
 
-def _own_cpu(pid: int) -> int:
-    """utime + stime of one process (clock ticks), without its children."""
+def _stat(pid: int) -> tuple[int, int]:
+    """(utime + stime in clock ticks, without its children; parent's pid) of one process."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]) + int(fields[12]), int(fields[1])
 
 
 def main() -> None:

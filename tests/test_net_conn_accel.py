@@ -23,7 +23,6 @@ uses.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import socket
 import threading
@@ -44,6 +43,7 @@ from takedown.net.connection import (
 from takedown.net.fingerprints import RuleSet
 from takedown.net.responses import ResponsePolicy
 from takedown.operation import Listener
+from test_net_connection import FakeTransport
 
 T0 = 1_700_000_000.25
 DST = ("127.0.0.1", 80)
@@ -104,17 +104,10 @@ def test_not_a_header_examples():
 
 def reference_receive(conn: HttpConnection, data: bytes, now: float):
     """HttpConnection.receive as it was before the first-request shortcut:
-    the request cache only once past the preamble, the general path else."""
+    the general path until the connection is past its preamble (once it is,
+    ``fast``, the receive is the same as before: the request cache first)."""
     if conn.fast:
-        hit = conn.entries.get(data)
-        if hit is not None and now < hit.until and conn.served < conn.last_fast:
-            conn.served += 1
-            if hit.close:
-                conn.done = True
-                conn.fast = False
-            else:
-                conn.deadline = now + conn.idle_timeout
-            return hit.commands
+        return HttpConnection.receive(conn, data, now)
     out = Connection.receive(conn, data, now)
     conn.fast = not (conn.preamble or conn.midway or conn.done)
     return out
@@ -227,30 +220,6 @@ def test_a_repeat_on_a_new_connection_is_answered_from_the_cache_without_a_sessi
 
 
 # -- the shell --------------------------------------------------------------------
-
-
-class FakeTransport:
-    def __init__(self, peer):
-        self.peer = peer
-        self.out: list[bytes] = []
-        self.closing = False
-        self.aborted = False
-
-    def get_extra_info(self, name):
-        return self.peer if name == "peername" else None
-
-    def write(self, data):
-        assert not self.closing
-        self.out.append(data)
-
-    def is_closing(self):
-        return self.closing
-
-    def close(self):
-        self.closing = True
-
-    def abort(self):
-        self.closing = self.aborted = True
 
 
 @pytest.fixture
