@@ -71,6 +71,8 @@ _RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _HASH_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _JA4_RE = re.compile(r"[A-Za-z0-9_*-]{1,80}", re.ASCII)
+_MEMO_MAX = 4096  # values a text matcher remembers (see _Text)
+_MEMO_LONGEST = 512  # characters: longer values are not remembered (memory)
 
 @dataclass(frozen=True)
 class Rule:
@@ -110,9 +112,18 @@ class Command:
 
 class _Text:
     """A string matcher: exact values (a set), prefixes, substrings, a regex,
-    or "absent". ``fold``: compare case-insensitively."""
+    or "absent". ``fold``: compare case-insensitively.
 
-    __slots__ = ("exact", "prefix", "contains", "regex", "absent", "fold")
+    A matcher with a regex or substrings remembers its answer per value
+    (``memo``): bots of a family send the same path and User-Agent in every
+    check-in, whatever their id (which sits in the query or the body), so
+    the regex runs once per distinct value, not once per request; the
+    answer is the regex's own, so results cannot differ. Bounded: at most
+    :data:`_MEMO_MAX` values of at most :data:`_MEMO_LONGEST` characters
+    (emptied when full; longer values are tested each time).
+    """
+
+    __slots__ = ("exact", "prefix", "contains", "regex", "absent", "fold", "memo")
 
     def __init__(self, *, exact=(), prefix=(), contains=(), regex=None, absent=False, fold=False):
         self.fold = fold
@@ -121,12 +132,27 @@ class _Text:
         self.contains = tuple(v.lower() for v in contains) if fold else tuple(contains)
         self.regex = regex
         self.absent = absent
+        self.memo: dict[str, bool] | None = {} if regex is not None or self.contains else None
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
             return self.absent
         if self.absent:
             return False
+        memo = self.memo
+        if memo is None:
+            return self.test(value)
+        got = memo.get(value)
+        if got is None:
+            got = self.test(value)
+            if len(value) <= _MEMO_LONGEST:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[value] = got
+        return got
+
+    def test(self, value: str) -> bool:
+        """The matcher's answer for ``value`` (not None), without the memo."""
         if self.fold:
             value = value.lower()
         if value in self.exact:
