@@ -73,6 +73,7 @@ import hashlib
 import ipaddress
 import ssl
 
+from takedown.accel import compiled
 from takedown.events import Checkin, CheckinConn
 from takedown.net import proxy as proxy_mod
 from takedown.net import tls as tls_mod
@@ -496,7 +497,7 @@ class _HttpSession:
         midway = parser.pending()
         if len(requests) != 1 or midway:
             cacheable = False
-        match = self.rules.match_http
+        match = self.rules.http
         port = self.port
         sni, ja3, ja4 = self.sni, self.ja3, self.ja4
         commanding = self.command_families
@@ -505,7 +506,7 @@ class _HttpSession:
             keep_alive = req.keep_alive
             last = not keep_alive or served >= self.max_requests
             method = req.method
-            rule = match(req, port=port, ja3=ja3, ja4=ja4)
+            rule = match(req, port, ja3, ja4)
             sent = None
             if rule is not None:
                 policy_name = rule.response or self.default_response
@@ -525,8 +526,8 @@ class _HttpSession:
                                                keep_alive=not last, head=method == "HEAD")
             else:
                 sent = None
-                response = self.policy.render(policy_name, req, family=family, rule=rule_name if rule else None,
-                                              client_ip=conn.src[0], keep_alive=not last)
+                response = self.policy.answer(policy_name, req, family, rule_name if rule else None, conn.src[0],
+                                              not last)
             h = req.headers
             if h is not self._last_headers:
                 self._last_headers = h
@@ -791,3 +792,15 @@ class TcpConnection(Connection):
 
 
 _CLASSES: dict[str, type[Connection]] = {"http": HttpConnection, "tls": TlsConnection, "tcp": TcpConnection}
+
+
+# The compiled twin of the HTTP session (issue 18, docs/performance.md): a
+# cdef class with the same attributes and feed, Cython-compiled from
+# takedown/net/_session_c.pyx when the package was built with a compiler and
+# TAKEDOWN_PURE is not 1. ``_PureHttpSession`` keeps the pure class (tests,
+# the micro-benchmark); the connections look ``_HttpSession`` up when made.
+_PureHttpSession = _HttpSession
+_session_c = compiled("takedown.net._session_c")
+if _session_c is not None:
+    _session_c.bind(globals())
+    _HttpSession = _session_c.HttpSession  # type: ignore[misc]

@@ -32,6 +32,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -273,6 +274,42 @@ def normalize_host(value: str | None) -> str | None:
     return v or None
 
 
+_UNSEEN = object()
+# the request fields a rule's matchers read (method: the candidates' key)
+_FIELDS = (("path", "path"), ("query", "query"), ("ua", "user_agent"), ("body", "body_head"), ("headers", "headers"))
+
+
+class _Candidates:
+    """The HTTP rules that can apply to one (indexed host, method), in file
+    order, and their answers so far (``memo``): the first match is a pure
+    function of the request fields the candidates' matchers read
+    (``fields``, an attrgetter: most often the path alone, with the body's
+    length) and of the host, port and TLS hashes when one of them reads
+    those, so a bot's check-ins, which differ in their query and body but
+    not in what the rules read, are matched by one dict lookup instead of
+    a regex per request. No memo when a matcher reads the query or the
+    body's bytes (they change with every unique check-in: the memo would
+    only miss). Bounded like the matchers' memos."""
+
+    __slots__ = ("rules", "fields", "host", "port", "ja", "memo")
+
+    def __init__(self, rules: tuple[_Compiled, ...]) -> None:
+        self.rules = rules
+        names = [f for attr, f in _FIELDS if any(getattr(c, attr) for c in rules)]
+        if any(c.body_min or c.body_max is not None for c in rules):
+            names.append("body_len")
+        self.fields = attrgetter(*names) if names else _nothing
+        self.host = any(c.host is not None for c in rules)
+        self.port = any(c.ports is not None for c in rules)
+        self.ja = any(c.ja3 is not None or c.ja4_exact or c.ja4_prefix for c in rules)
+        reads_bytes = any(c.query is not None or c.body is not None for c in rules)
+        self.memo: dict[tuple, Rule | None] | None = None if reads_bytes else {}
+
+
+def _nothing(req) -> None:
+    return None
+
+
 # --------------------------------------------------------------------------
 # The rule set
 
@@ -358,12 +395,17 @@ class RuleSet:
             h: tuple(sorted(cs + generic, key=lambda c: position[id(c)])) for h, cs in by_host.items()
         }
         self._hosts: dict[str, str | None] = {}
-        # (indexed host or None, method) -> the candidates, in order.
-        self._candidates: dict[tuple[str | None, str], tuple[_Compiled, ...]] = {}
+        # (indexed host or None, method) -> _Candidates: the rules that can
+        # apply, and their answers so far by what they look at.
+        self._candidates: dict[tuple[str | None, str], _Candidates] = {}
 
     def match_http(self, req, *, port: int, ja3: str | None = None, ja4: str | None = None) -> Rule | None:
         """The first HTTP rule matching ``req`` (a takedown.net.http.Request)
         received on ``port`` (and inside TLS with ``ja3``/``ja4``), or None."""
+        return self.http(req, port, ja3, ja4)
+
+    def http(self, req, port: int, ja3: str | None, ja4: str | None) -> Rule | None:
+        """:meth:`match_http` with positional arguments (the check-in path's call)."""
         raw = req.host
         host = self._hosts.get(raw) if raw is not None else None
         if host is None and raw is not None:
@@ -371,16 +413,34 @@ class RuleSet:
             if len(self._hosts) >= 4096:
                 self._hosts.clear()
             self._hosts[raw] = host
-        key = (host if host in self._http_by_host else None, req.method)
-        candidates = self._candidates.get(key)
-        if candidates is None:
+        method = req.method
+        key = (host if host in self._http_by_host else None, method)
+        cand = self._candidates.get(key)
+        if cand is None:
             base = self._http_by_host[key[0]] if key[0] is not None else self._http_any
-            candidates = tuple(c for c in base if c.methods is None or req.method in c.methods)
-            self._candidates[key] = candidates
-        for c in candidates:
-            if c.http(req, host, port, ja3, ja4):
-                return c.rule
-        return None
+            cand = _Candidates(tuple(c for c in base if c.methods is None or method in c.methods))
+            if len(self._candidates) >= 4096:
+                self._candidates.clear()
+            self._candidates[key] = cand
+        memo = cand.memo
+        if memo is None:
+            for c in cand.rules:
+                if c.http(req, host, port, ja3, ja4):
+                    return c.rule
+            return None
+        k = (cand.fields(req), host if cand.host else None, port if cand.port else None,
+             (ja3, ja4) if cand.ja else None)
+        got = memo.get(k, _UNSEEN)
+        if got is _UNSEEN:
+            got = None
+            for c in cand.rules:
+                if c.http(req, host, port, ja3, ja4):
+                    got = c.rule
+                    break
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[k] = got
+        return got
 
     def match_tls(self, *, sni: str | None, ja3: str | None, ja4: str | None, port: int) -> Rule | None:
         """The first TLS rule matching a ClientHello, or None."""
