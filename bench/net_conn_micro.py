@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--compare", action="store_true", help="run pure and compiled, print both")
     ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
+    ap.add_argument("--sessions", action="store_true",
+                    help="the pure and the compiled HTTP session in this process, passes alternating")
     args = ap.parse_args()
     if args.compare:
         compare(args)
@@ -118,7 +120,7 @@ def main() -> None:
     # A new id range for every run (the warm-up, each repeat, a profile): an
     # id of an earlier run could still be in the request cache (until the
     # next second) or the parser's admission set.
-    runs = args.repeat + 2
+    runs = 2 * args.repeat + 4  # (x2: --sessions runs each case twice)
     per = n // 4
     misses = [[b"GET /gate.php?id=%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n" % i
                for i in range(k * per, (k + 1) * per)] for k in range(runs)]
@@ -188,11 +190,34 @@ def main() -> None:
             q.data_received(r)
             q.connection_lost(None)
 
+    # a ZeuS-style bot's round (the shipped rules' zeus-config-download and
+    # zeus-gate-post): GET config.bin (the same for every bot), then its own
+    # POST gate.php check-in, on one keep-alive connection per bot
+    bots_shell, bots_conn = (iter([[unique_request(i + base) for i in range(k * per, (k + 1) * per)]
+                                   for k in range(runs)]) for base in (2**38, 2**39))
+    config = b"GET /files/config.bin HTTP/1.1\r\n" + UNIQUE_HEAD + b"\r\n"
+
+    def bot_shell():
+        for r in next(bots_shell):
+            q = shell()
+            q.data_received(config)
+            q.data_received(r)
+            q.connection_lost(None)
+
+    def bot_conn():
+        t = time.time
+        for r in next(bots_conn):
+            c = conn()
+            c.receive(config, t())
+            c.receive(r, t())
+            c.closed(t())
+
     cases = (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
              ("miss shell", on_shell(misses), per), ("miss connection", on_conn(misses), per),
              ("close shell", close_shell, n // 4), ("unique shell", on_shell(uniques), per),
              ("unique connection", on_conn(uniques), per),
-             ("unique close shell", unique_close_shell, per))
+             ("unique close shell", unique_close_shell, per),
+             ("bot shell", bot_shell, 2 * per), ("bot connection", bot_conn, 2 * per))
     if args.profile:
         fn = dict((c[0], c[1]) for c in cases)[args.profile]
         fn()
@@ -204,11 +229,40 @@ def main() -> None:
     from takedown.accel import notice
 
     print(f"path: {notice()}")
+    if args.sessions:
+        sessions(args, cases, buf)
+        return
     for name, fn, count in cases:
         fn()  # warm up
         best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat))
         results[name] = best / count * 1e6
         print(f"{name:20s} {results[name]:6.3f} us/request")
+
+
+def sessions(args, cases, buf) -> None:
+    """The HTTP session's two implementations in this one process (the pure
+    class and the compiled twin, takedown.net._session_c), each case's
+    passes alternating between them; best and median per request."""
+    from takedown.net import connection as C
+
+    impls = {"pure": C._PureHttpSession, "compiled": C._HttpSession}
+    if impls["compiled"] is impls["pure"]:
+        sys.exit("the compiled session is not built (or TAKEDOWN_PURE=1)")
+    print(f"{'case':20s} {'pure best':>10s} {'median':>7s} {'compiled best':>14s} {'median':>7s}  (us/request)")
+    for name, fn, count in cases:
+        if name.startswith("hit"):
+            continue  # the request cache answers before any session
+        times: dict[str, list[float]] = {k: [] for k in impls}
+        for _ in range(args.repeat):
+            for label, cls in impls.items():
+                C._HttpSession = cls
+                buf.take()
+                t0 = time.perf_counter()
+                fn()
+                times[label].append((time.perf_counter() - t0) / count * 1e6)
+        C._HttpSession = impls["compiled"]
+        p, c = sorted(times["pure"]), sorted(times["compiled"])
+        print(f"{name:20s} {p[0]:10.3f} {p[len(p) // 2]:7.3f} {c[0]:14.3f} {c[len(c) // 2]:7.3f}")
 
 
 def compare(args) -> None:
