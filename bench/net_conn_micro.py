@@ -14,11 +14,16 @@ on:
 - ``unique``: bench/http_bench.py's ``unique`` load (wrk's unique.lua): a
   bot-like POST check-in with its own id in the query and in the body, so
   neither the request cache nor the parser's known-sections cache hits;
-- ``unique close`` (shell only): the same, one connection per check-in.
+- ``unique close`` (shell only): the same, one connection per check-in;
+- ``bot``: a ZeuS-style bot's round on a connection of its own: GET
+  config.bin (the same for every bot: the request cache) and its own POST
+  gate.php check-in (both matched by the shipped rules), then close.
 
 Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
-side. ``--profile CASE`` prints a cProfile of one case instead.
+side. ``--profile CASE`` prints a cProfile of one case instead. ``--cpu``
+times with the process's CPU time instead of the wall clock (on a shared
+machine, time spent waiting for a core is then not counted).
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -104,8 +109,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--compare", action="store_true", help="run pure and compiled, print both")
     ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
-    ap.add_argument("--sessions", action="store_true",
-                    help="the pure and the compiled HTTP session in this process, passes alternating")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time with this process's CPU time (a shared machine: waiting for the core is not counted)")
     args = ap.parse_args()
     if args.compare:
         compare(args)
@@ -120,7 +125,7 @@ def main() -> None:
     # A new id range for every run (the warm-up, each repeat, a profile): an
     # id of an earlier run could still be in the request cache (until the
     # next second) or the parser's admission set.
-    runs = 2 * args.repeat + 4  # (x2: --sessions runs each case twice)
+    runs = args.repeat + 2
     per = n // 4
     misses = [[b"GET /gate.php?id=%d HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n" % i
                for i in range(k * per, (k + 1) * per)] for k in range(runs)]
@@ -229,40 +234,12 @@ def main() -> None:
     from takedown.accel import notice
 
     print(f"path: {notice()}")
-    if args.sessions:
-        sessions(args, cases, buf)
-        return
     for name, fn, count in cases:
         fn()  # warm up
-        best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat))
+        best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat,
+                                 timer=time.process_time if args.cpu else time.perf_counter))
         results[name] = best / count * 1e6
         print(f"{name:20s} {results[name]:6.3f} us/request")
-
-
-def sessions(args, cases, buf) -> None:
-    """The HTTP session's two implementations in this one process (the pure
-    class and the compiled twin, takedown.net._session_c), each case's
-    passes alternating between them; best and median per request."""
-    from takedown.net import connection as C
-
-    impls = {"pure": C._PureHttpSession, "compiled": C._HttpSession}
-    if impls["compiled"] is impls["pure"]:
-        sys.exit("the compiled session is not built (or TAKEDOWN_PURE=1)")
-    print(f"{'case':20s} {'pure best':>10s} {'median':>7s} {'compiled best':>14s} {'median':>7s}  (us/request)")
-    for name, fn, count in cases:
-        if name.startswith("hit"):
-            continue  # the request cache answers before any session
-        times: dict[str, list[float]] = {k: [] for k in impls}
-        for _ in range(args.repeat):
-            for label, cls in impls.items():
-                C._HttpSession = cls
-                buf.take()
-                t0 = time.perf_counter()
-                fn()
-                times[label].append((time.perf_counter() - t0) / count * 1e6)
-        C._HttpSession = impls["compiled"]
-        p, c = sorted(times["pure"]), sorted(times["compiled"])
-        print(f"{name:20s} {p[0]:10.3f} {p[len(p) // 2]:7.3f} {c[0]:14.3f} {c[len(c) // 2]:7.3f}")
 
 
 def compare(args) -> None:
@@ -270,7 +247,8 @@ def compare(args) -> None:
     runs = {}
     for label, pure in (("pure", "1"), ("compiled", "")):
         env = dict(os.environ, TAKEDOWN_PURE=pure)
-        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--repeat", str(args.repeat)],
+        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--repeat", str(args.repeat)]
+                             + (["--cpu"] if args.cpu else []),
                              env=env, check=True, capture_output=True, text=True).stdout
         runs[label] = dict(_parse(line) for line in out.splitlines() if line.endswith("us/request"))
         print(f"{label}: {out.splitlines()[0]}")

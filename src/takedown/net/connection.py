@@ -73,7 +73,6 @@ import hashlib
 import ipaddress
 import ssl
 
-from takedown.accel import compiled
 from takedown.events import Checkin, CheckinConn
 from takedown.net import proxy as proxy_mod
 from takedown.net import tls as tls_mod
@@ -441,11 +440,9 @@ class Connection:
 class _HttpSession:
     """HTTP/1.x over a byte stream: parse, match, answer, record. Used plain and inside TLS.
 
-    :mod:`takedown.net._session_c` holds its compiled twin (a ``cdef class``
-    with the same attributes and the same ``feed``, line for line); the
-    module picks it at the end when it is built (``_PureHttpSession`` keeps
-    this one). Edit the two together: tests/test_net_session_accel.py holds
-    them to the same bytes, records and closes.
+    (A compiled twin, a ``cdef class`` with the same ``feed``, was measured
+    and is not shipped: docs/performance.md, "The session, the rules, the
+    record".)
     """
 
     def __init__(self, conn: Connection, send, hello=None):
@@ -793,14 +790,3 @@ class TcpConnection(Connection):
 
 _CLASSES: dict[str, type[Connection]] = {"http": HttpConnection, "tls": TlsConnection, "tcp": TcpConnection}
 
-
-# The compiled twin of the HTTP session (issue 18, docs/performance.md): a
-# cdef class with the same attributes and feed, Cython-compiled from
-# takedown/net/_session_c.pyx when the package was built with a compiler and
-# TAKEDOWN_PURE is not 1. ``_PureHttpSession`` keeps the pure class (tests,
-# the micro-benchmark); the connections look ``_HttpSession`` up when made.
-_PureHttpSession = _HttpSession
-_session_c = compiled("takedown.net._session_c")
-if _session_c is not None:
-    _session_c.bind(globals())
-    _HttpSession = _session_c.HttpSession  # type: ignore[misc]
