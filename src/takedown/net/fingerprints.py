@@ -20,7 +20,10 @@ allows it (issue 17; :mod:`takedown.net.commands`, docs/case-commands.md).
 Everything is compiled when the file is loaded: regular expressions
 compiled, exact host names put in a dict that leads straight to the rules
 that can apply, sets for methods, ports and hashes. Matching a request is
-then a dict lookup and a few comparisons per candidate rule.
+then a dict lookup and a few comparisons per candidate rule; and the first
+match is remembered per candidate set by the request fields its matchers
+read (:class:`_Candidates`), so a bot's check-ins, which differ in their id,
+are matched without running a regex each (docs/performance.md).
 
 Errors name the file and line (``FILE:LINE: reason``), found with the
 operation file's TOML locator (:class:`takedown.tomlfile.Locator`).
