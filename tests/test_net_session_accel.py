@@ -426,6 +426,12 @@ def test_memos_are_bounded_and_skip_varying_fields():
         plain.http(req, 80, None, None)
     memo = next(iter(plain._candidates.values())).memo
     assert memo is not None and 0 < len(memo) <= 4096
+    size = len(memo)
+    long = RequestParser().feed(b"POST /%s HTTP/1.1\r\nContent-Length: 1\r\n\r\nx" % (b"y" * 600))[0]
+    assert plain.http(long, 80, None, None) is None
+    assert len(memo) == size  # a long path is matched, not remembered
+    with_headers = RuleSet.loads(RULES_TEXT.replace('query = { regex = "^id=[0-9]+$" }', 'path = "/q"'))
+    assert _Candidates(tuple(c for r, c in with_headers._all if r.protocol == "http")).memo is None
     (text,) = [c.path for r, c in plain._all if r.name == "zeus-gate-post"]
     assert 0 < len(text.memo) <= 4096
     text("/" + "x" * 600)  # long values are tested, not remembered

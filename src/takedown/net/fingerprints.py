@@ -279,7 +279,7 @@ def normalize_host(value: str | None) -> str | None:
 
 _UNSEEN = object()
 # the request fields a rule's matchers read (method: the candidates' key)
-_FIELDS = (("path", "path"), ("query", "query"), ("ua", "user_agent"), ("body", "body_head"), ("headers", "headers"))
+_FIELDS = (("path", "path"), ("ua", "user_agent"))  # (a query, body or header matcher: no memo)
 
 
 class _Candidates:
@@ -292,7 +292,11 @@ class _Candidates:
     not in what the rules read, are matched by one dict lookup instead of
     a regex per request. No memo when a matcher reads the query or the
     body's bytes (they change with every unique check-in: the memo would
-    only miss). Bounded like the matchers' memos."""
+    only miss) or the header fields (a key holding a whole header section
+    would cost up to max_header_bytes of memory each). Bounded: at most
+    :data:`_MEMO_MAX` answers, only for requests whose path and User-Agent
+    together have at most :data:`_MEMO_LONGEST` characters (the other
+    fields of a key are short: a host, a port, hashes, the body's length)."""
 
     __slots__ = ("rules", "fields", "host", "port", "ja", "memo")
 
@@ -305,8 +309,8 @@ class _Candidates:
         self.host = any(c.host is not None for c in rules)
         self.port = any(c.ports is not None for c in rules)
         self.ja = any(c.ja3 is not None or c.ja4_exact or c.ja4_prefix for c in rules)
-        reads_bytes = any(c.query is not None or c.body is not None for c in rules)
-        self.memo: dict[tuple, Rule | None] | None = None if reads_bytes else {}
+        varying = any(c.query is not None or c.body is not None or c.headers for c in rules)
+        self.memo: dict[tuple, Rule | None] | None = None if varying else {}
 
 
 def _nothing(req) -> None:
@@ -440,9 +444,10 @@ class RuleSet:
                 if c.http(req, host, port, ja3, ja4):
                     got = c.rule
                     break
-            if len(memo) >= _MEMO_MAX:
-                memo.clear()
-            memo[k] = got
+            if len(req.path) + len(req.user_agent or "") <= _MEMO_LONGEST:  # memory: see _Candidates
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[k] = got
         return got
 
     def match_tls(self, *, sni: str | None, ja3: str | None, ja4: str | None, port: int) -> Rule | None:
