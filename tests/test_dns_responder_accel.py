@@ -12,7 +12,9 @@ verdicts.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import socket
 import struct
 import sys
 from pathlib import Path
@@ -216,3 +218,94 @@ def test_new_accounts_inline_equal_the_full_check(seed):
     assert fast.table == slow.table
     assert (fast.size, fast.allowed, fast.limited, fast.exempted, fast.evicted) == (
         slow.size, slow.allowed, slow.limited, slow.exempted, slow.evicted)
+
+
+# --------------------------------------------------------------------------- the UDP shell: pure loop and batch loop
+
+try:
+    from takedown.dns import _udp_c
+except ImportError:
+    _udp_c = None
+
+LOOPS = [False, pytest.param(True, marks=pytest.mark.skipif(_udp_c is None, reason="_udp_c not built"))]
+
+
+class _Flaky(Responder):
+    """A responder with a bug on one query name: the shell must answer the rest."""
+
+    def respond(self, data, *args):
+        if b"\x05crash" in data:
+            raise RuntimeError("a bug")
+        return super().respond(data, *args)
+
+
+def _shell_run(policy, packets, batched: bool, client: socket.socket, host: str):
+    from takedown.dns.server import DnsShell
+
+    buf = DnsBuffer()
+    r = _Flaky(policy, buf, rrl=RateLimiter(3, slip=2))
+    loop = asyncio.new_event_loop()
+    family = client.family
+    us = socket.socket(family, socket.SOCK_DGRAM)
+    us.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    us.bind((host, 0))
+    us.setblocking(False)
+    ts = socket.socket(family, socket.SOCK_STREAM)
+    ts.bind((host, 0))
+    ts.listen()
+    ts.setblocking(False)
+    port = us.getsockname()[1]
+    said = []
+    shell = DnsShell(r, tcp_idle=5.0, say=said.append)
+    shell.use_compiled = batched
+    try:
+        loop.run_until_complete(shell.start(loop, [(host, port, us, ts)]))
+        assert (type(shell._batched.get(us)).__name__ == "Drain") is batched
+        for p in packets:  # queued before the loop reads: full batches
+            client.sendto(p, (host, port))
+        answers = []
+        client.settimeout(0.05)
+        for _ in range(500):  # until every datagram has its event (the crash has none)
+            loop.run_until_complete(asyncio.sleep(0.01))
+            if len(buf) >= len(packets) - 1:
+                break
+        try:
+            while True:
+                answers.append(client.recv(65535))
+        except (socket.timeout, BlockingIOError):
+            pass
+        loop.run_until_complete(shell.close())
+    finally:
+        loop.close()
+        ts.close()
+    # not the time; the server's port (each run has its own) as whether it is this run's
+    rows = [row[1:5] + (row[5] == port,) + row[6:] for row in buf.rows()]
+    return answers, rows, shell.errors, said
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_batch_loop_answers_and_logs_as_the_pure_loop(differential_policy, host):
+    if _udp_c is None:
+        pytest.skip("_udp_c not built")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        client = socket.socket(family, socket.SOCK_DGRAM)
+        client.bind((host, 0))
+    except OSError:
+        pytest.skip(f"no {host} here")
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    cases = [c.wire() for c in list(C.all_cases()) + list(C.shapes_cases())]
+    crash = struct.pack("!HHHHHH", 1, 0, 1, 0, 0, 0) + wire.text_to_wire("crash.3322.org") + struct.pack("!HH", 1, 1)
+    # more than a wake-up's batch (256) and a system call's (64); repeats so RRL slips and drops;
+    # a datagram longer than the receive buffer, an empty one, junk
+    packets = (cases * 3)[:290] + [crash, b"", b"\x00" * 5000, b"\xff" * 13] + cases[:30]
+    try:
+        pure = _shell_run(differential_policy, packets, False, client, host)
+        fast = _shell_run(differential_policy, packets, True, client, host)
+    finally:
+        client.close()
+    assert len(pure[1]) == len(packets) - 1  # every datagram but the crash has its event
+    assert pure[2] == fast[2] == 1 and "RuntimeError: a bug" in pure[3][0]
+    assert len(pure[0]) > 200
+    assert fast[0] == pure[0]
+    assert fast[1] == pure[1]

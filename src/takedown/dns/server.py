@@ -15,6 +15,12 @@ import asyncio
 import socket
 import time
 
+from takedown.accel import compiled
+
+# The compiled batch loop (recvmmsg/sendmmsg; takedown/dns/_udp_c.pyx), or
+# None: the pure loop of DnsShell._drain (TAKEDOWN_PURE=1, not built, no
+# recvmmsg on this platform).
+_udp_c = compiled("takedown.dns._udp_c")
 _BATCH = 256  # datagrams per wake-up before yielding to other callbacks
 # Receive buffer per datagram. DNS queries are small (RFC 6891 queries carry
 # at most a few options); a larger datagram is cut by the kernel and answered
@@ -112,6 +118,10 @@ class DnsShell:
         self.tcp_conns: set[_TcpDns] = set()
         self.errors = 0
         self.retiring = False
+        #: the batch loop per UDP socket (_udp_c.Drain, holding responder.respond: the
+        #: shell never swaps its responder; a reload swaps the policy inside it)
+        self._batched: dict[socket.socket, object] = {}
+        self.use_compiled = _udp_c is not None
 
     def internal_error(self, e: BaseException) -> None:
         self.errors += 1
@@ -123,11 +133,17 @@ class DnsShell:
         self.loop = loop
         for host, port, us, ts in bound:
             self.udp.append((us, host, port))
+            if self.use_compiled and us.family in (socket.AF_INET, socket.AF_INET6):
+                self._batched[us] = _udp_c.Drain(
+                    us.fileno(), self.responder.respond, host, port, time.time, self.internal_error)
             loop.add_reader(us.fileno(), self._drain, us, host, port)
             srv = await loop.create_server(lambda h=host, p=port: _TcpDns(self, (h, p)), sock=ts, backlog=1024)
             self.tcp_servers.append(srv)
 
     def _drain(self, sock: socket.socket, dst_ip: str, dst_port: int) -> int:
+        batched = self._batched.get(sock)
+        if batched is not None:
+            return batched.drain(_BATCH)  # the same loop, compiled, a batch per system call
         recv = sock.recvfrom
         send = sock.sendto
         respond = self.responder.respond
