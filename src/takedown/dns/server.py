@@ -3,7 +3,9 @@
 A thin asyncio (uvloop) runner around the sans-I/O
 :class:`takedown.dns.responder.Responder`. UDP sockets are drained in batches
 from one readiness callback (no transport object or protocol call per
-datagram); TCP uses ordinary asyncio protocols with RFC 7766 framing. It
+datagram); with the compiled twin of that loop (:mod:`takedown.dns._udp_c`)
+each batch is one ``recvmmsg`` and one ``sendmmsg`` system call instead of a
+``recvfrom`` and a ``sendto`` per datagram (docs/performance.md). TCP uses ordinary asyncio protocols with RFC 7766 framing. It
 binds nothing and knows nothing of workers, signals or reloads: the
 composition root (:mod:`takedown.serve`) hands it bound sockets and a
 Responder, and takes them back.
