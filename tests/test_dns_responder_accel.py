@@ -76,21 +76,15 @@ def _old_rrl_key(policy: Policy, qn: bytes, qtype: int, res) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def zonegen_case(tmp_path_factory):
-    """A small cache-cold scenario of the benchmark: zonegen zone, its distinct queries."""
-    d = tmp_path_factory.mktemp("cold")
+def zonegen_case():
+    """A small cache-cold scenario of the benchmark (bench/dns_micro.py's): zonegen zone, distinct queries."""
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import dns_micro
-        import zonegen
-        from dns_bench import write_operation as bench_operation
     finally:
         sys.path.remove(str(REPO / "bench"))
-    zonegen.generate(d, 3000, 200, 6000, quiet=True)
-    op = d / "operation.toml"
-    bench_operation(op, zone=d / zonegen.ZONE_FILE, blocklist=d / zonegen.BLOCKLIST_FILE, storage=d / "data", port=53)
-    policy = Policy(load_operation(op), serial=1)
-    packets = dns_micro.distinct_queries(d / zonegen.QUERIES_FILE, 3000)
+    policy, queries = dns_micro.build_policy(3000, 200, 6000)
+    packets = dns_micro.distinct_queries(queries, 3000)
     assert len(packets) > 2000
     return policy, packets
 
@@ -257,7 +251,7 @@ def _shell_run(policy, packets, batched: bool, client: socket.socket, host: str)
     port = us.getsockname()[1]
     said = []
     shell = DnsShell(r, tcp_idle=5.0, say=said.append)
-    shell.use_compiled = batched
+    shell.udp_twin = _udp_c if batched else None  # explicitly, whatever TAKEDOWN_PURE says
     try:
         loop.run_until_complete(shell.start(loop, [(host, port, us, ts)]))
         assert (type(shell._batched.get(us)).__name__ == "Drain") is batched

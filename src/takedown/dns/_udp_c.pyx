@@ -86,20 +86,17 @@ cdef class Drain:
     cdef iovec siov[_VEC]
     cdef char *bufs
     cdef int fd
-    cdef object respond, dst_ip, clock, on_error
-    cdef int dst_port
+    cdef object respond, dst_ip, dst_port, clock, on_error
     cdef dict v4names
 
-    def __cinit__(self, int fd, respond, str dst_ip, int dst_port, clock, on_error):
+    def __cinit__(self, int fd, respond, str dst_ip, dst_port, clock, on_error):
         cdef int i
         self.bufs = <char *> malloc(_VEC * _RECV)
         if self.bufs == NULL:
             raise MemoryError()
         self.fd = fd
-        self.respond = respond
-        self.dst_ip = dst_ip
-        self.dst_port = dst_port
-        self.clock = clock
+        # the responder's arguments that never change, as the Python objects it is given
+        self.respond, self.dst_ip, self.dst_port, self.clock = respond, dst_ip, dst_port, clock
         self.on_error = on_error
         self.v4names = {}
         memset(self.rmsg, 0, sizeof(self.rmsg))
@@ -147,6 +144,7 @@ cdef class Drain:
         respond = self.respond
         clock = self.clock
         dst_ip = self.dst_ip
+        dst_port = self.dst_port
         while done < limit:
             want = limit - done
             if want > _VEC:
@@ -173,7 +171,7 @@ cdef class Drain:
                     port = ntohs((<sockaddr_in6 *> sa).sin6_port)
                 src = self._host(sa, self.rmsg[i].msg_hdr.msg_namelen)
                 try:
-                    out = respond(data, src, port, "udp", dst_ip, self.dst_port, clock())
+                    out = respond(data, src, port, "udp", dst_ip, dst_port, clock())
                 except Exception as e:
                     self.on_error(e)
                     continue

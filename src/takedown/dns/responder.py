@@ -180,15 +180,7 @@ class Responder:
                             verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
                             if verdict != ALLOW:
                                 return self._limited(verdict, data, e, now, src_ip, src_port, dst_ip, dst_port)
-                        ev = self.events
-                        if e.gen is not ev.gen:
-                            e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))
-                            e.gen = ev.gen
-                        if dst_ip is not self._lip or dst_port != self._lport or transport is not self._ltr or self._lgen is not ev.gen:
-                            self._listener(transport, dst_ip, dst_port)
-                        self._tappend(now)
-                        self._sappend(src_ip)
-                        self._kappend(e.tk | self._lk | src_port)
+                        self._record(e, now, transport, src_ip, src_port, dst_ip, dst_port)
                         return _join((data[:2], e.head, data[12:qend], e.tail))  # one allocation, not three
         return self._slow(data, now, udp, transport, src_ip, src_port, dst_ip, dst_port)
 
@@ -275,9 +267,10 @@ class Responder:
     def _record(self, e: _Entry, at: float, transport: str, src_ip: str, src_port: int, dst_ip: str,
                 dst_port: int) -> None:
         """The event of an answer sent as ``e`` holds it (no ECS, outcome
-        "answer"): the columnar append of the fast path, so a miss builds no
-        13-field row and looks up no fresh record tuple (the same event as
-        ``add_row`` of that row)."""
+        "answer"), cached or missed: the answer's record registered once per
+        buffer generation, then three numbers appended; no 13-field row and
+        no fresh record tuple per query (the same event as ``add_row`` of
+        that row)."""
         ev = self.events
         if e.gen is not ev.gen:
             e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))

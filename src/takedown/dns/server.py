@@ -123,7 +123,8 @@ class DnsShell:
         #: the batch loop per UDP socket (_udp_c.Drain, holding responder.respond: the
         #: shell never swaps its responder; a reload swaps the policy inside it)
         self._batched: dict[socket.socket, object] = {}
-        self.use_compiled = _udp_c is not None
+        #: the module of the compiled loop, or None: the pure one (tests set it)
+        self.udp_twin = _udp_c
 
     def internal_error(self, e: BaseException) -> None:
         self.errors += 1
@@ -135,8 +136,8 @@ class DnsShell:
         self.loop = loop
         for host, port, us, ts in bound:
             self.udp.append((us, host, port))
-            if self.use_compiled and us.family in (socket.AF_INET, socket.AF_INET6):
-                self._batched[us] = _udp_c.Drain(
+            if self.udp_twin is not None and us.family in (socket.AF_INET, socket.AF_INET6):
+                self._batched[us] = self.udp_twin.Drain(
                     us.fileno(), self.responder.respond, host, port, time.time, self.internal_error)
             loop.add_reader(us.fileno(), self._drain, us, host, port)
             srv = await loop.create_server(lambda h=host, p=port: _TcpDns(self, (h, p)), sock=ts, backlog=1024)
