@@ -243,12 +243,7 @@ class Zone:
         final = self._answer(qn, qtype, res, targets)
         if res.aa and final is not None and qtype not in (NS, DS, DNSKEY, ANY) and not any_class:
             # NSD adds the zone's NS RRset, and its addresses, to positive answers.
-            if self._apex_ns is None:
-                ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
-                found: list = []
-                self._targets(found, [r for _, r in ns], glue=True)
-                self._apex_ns = (ns, found)
-            ns, found = self._apex_ns
+            ns, found = self.apex_ns()
             res.extra_authority.append(ns)
             for t in found:
                 if not any(t[0] == x[0] for x in targets):
@@ -259,6 +254,17 @@ class Zone:
             res.aa = False
             res.authority = []
         return res
+
+    def apex_ns(self) -> tuple[list, list]:
+        """The apex NS RRset and its in-zone targets with their RRsets (see
+        :meth:`_targets`), built at first use: after the policy has set
+        :attr:`sunk`, which decides what a sunk target's addresses are."""
+        if self._apex_ns is None:
+            ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
+            found: list = []
+            self._targets(found, [r for _, r in ns], glue=True)
+            self._apex_ns = (ns, found)
+        return self._apex_ns
 
     def _answer(self, qn: bytes, qtype: int, res: Result, targets: list) -> int | None:
         """Fill ``res``; return the type answered positively at the end, else None.
