@@ -99,11 +99,13 @@ def use(path: str, policy: Policy) -> None:
         impl = wire._PURE
     for fn in wire.ACCELERATED:
         setattr(wire, fn, getattr(impl, fn))
-    policy.__dict__.pop("decide", None)  # Policy.decide, the pure method
+    policy.__dict__.pop("decide", None)  # Policy's pure methods
+    policy.__dict__.pop("limit_name", None)
     if fast_decide:
         from takedown.dns import _policy_c  # noqa: PLC0415 - only when built
 
-        policy.decide = _policy_c.Decider(policy).decide
+        decider = _policy_c.Decider(policy)
+        policy.decide, policy.limit_name = decider.decide, decider.limit_name
 
 
 def questions(queries: list[bytes]) -> list[tuple[bytes, int]]:

@@ -23,7 +23,19 @@ DNAMEs. Every shape gives a Decision equal to the pure one, field by field
 (tests/test_dns_zone_accel.py); edit the two together.
 """
 
-from cpython.object cimport PyObject_GenericSetAttr
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
+
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
 
 cdef enum:
     T_A = 1
@@ -40,33 +52,69 @@ cdef enum:
     R_NXDOMAIN = 3
 
 # Bound at the end of the module, from takedown.dns.policy and .zone.
-cdef object Result = None
-cdef object Decision = None
+cdef type Result = None
+cdef type Decision = None
 cdef object _Seized = None
 cdef object _REFUSED = None
 
 
+# Result and Decision are slotted dataclasses, made per answer. Their
+# __init__ runs Python code (the default factories, and a frozen
+# dataclass's object.__setattr__ per field): these two fill a new
+# instance's slots directly, at the offsets their member descriptors give
+# (_slots, at import), which is what those descriptors' __set__ does.
+cdef Py_ssize_t R_RCODE, R_AA, R_ANSWER, R_AUTHORITY, R_EXTRA, R_ADDITIONAL, R_EDE, R_BARE
+cdef Py_ssize_t D_RESULT, D_RULE, D_FAMILY
+
+
+cdef Py_ssize_t _slot(type cls, str name) except -1:
+    """The offset in an instance of ``cls`` of the slot ``name``."""
+    d = cls.__dict__[name]
+    if type(d).__name__ != "member_descriptor":
+        raise TypeError(f"{cls.__name__}.{name} is not a slot")
+    return (<PyMemberDescrObject*>d).d_member.offset
+
+
+cdef inline void _put(object obj, Py_ssize_t offset, object value):
+    """Fill the empty slot at ``offset`` of the new ``obj`` with ``value``."""
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
+
+
+cdef tuple _NO_ARGS = ()
+
+
+cdef inline object _new(type cls):
+    """cls.__new__(cls): object.__new__ (the dataclasses have no __new__ of their own)."""
+    return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_NO_ARGS, NULL)
+
+
 cdef inline object _result(int rcode, bint aa, list answer, list authority, list extra, list additional):
-    """A Result without running the dataclass's __init__ (its defaults made in Python)."""
-    r = Result.__new__(Result)
-    r.rcode = rcode
-    r.aa = aa
-    r.answer = answer
-    r.authority = authority
-    r.extra_authority = extra
-    r.additional = additional
-    r.ede = None
-    r.bare = False
+    """Result(rcode, aa, answer, authority, extra, additional)."""
+    r = _new(Result)
+    _put(r, R_RCODE, rcode)
+    _put(r, R_AA, aa)
+    _put(r, R_ANSWER, answer)
+    _put(r, R_AUTHORITY, authority)
+    _put(r, R_EXTRA, extra)
+    _put(r, R_ADDITIONAL, additional)
+    _put(r, R_EDE, None)
+    _put(r, R_BARE, False)
     return r
 
 
 cdef inline object _decision(object result, object rule, object family):
-    """A Decision; its frozen __setattr__ is the dataclass's guard, not ours to run per query."""
-    d = Decision.__new__(Decision)
-    PyObject_GenericSetAttr(d, "result", result)
-    PyObject_GenericSetAttr(d, "rule", rule)
-    PyObject_GenericSetAttr(d, "family", family)
+    """Decision(result, rule, family)."""
+    d = _new(Decision)
+    _put(d, D_RESULT, result)
+    _put(d, D_RULE, rule)
+    _put(d, D_FAMILY, family)
     return d
+
+
+cdef inline bytes _tail(bytes name, const unsigned char* p, Py_ssize_t i, Py_ssize_t n):
+    """name[i:], with 0 <= i <= n."""
+    return name if i == 0 else PyBytes_FromStringAndSize(<const char*>p + i, n - i)
 
 
 cdef class _SeizedRule:
@@ -148,7 +196,7 @@ cdef class _ZoneRule:
             return qn
         if self.wild:
             while n - i >= self.olen:
-                key = qn[i:] if i else qn
+                key = _tail(qn, p, i, n)
                 if key in self.wild:
                     return key
                 if key == self.origin:
@@ -163,7 +211,7 @@ cdef class _ZoneRule:
         cdef Py_ssize_t i = 0
         found = None
         while n - i > self.olen:
-            key = qn[i:] if i else qn
+            key = _tail(qn, p, i, n)
             if key in self.cuts:
                 found = key
             i += p[i] + 1
@@ -199,7 +247,7 @@ cdef class _ZoneRule:
             # the closest encloser (RFC 4592 s3.3.1): the origin exists, so the walk stops there
             i = p[0] + 1
             while True:
-                ce = qn[i:]
+                ce = _tail(qn, p, i, n)
                 if n - i <= self.olen or ce in self.nodes or ce in self.ents:
                     break
                 i += p[i] + 1
@@ -217,10 +265,12 @@ cdef class _ZoneRule:
                 return None  # not a blob Zone.load made: the pure code decides
             t = (b[j] << 8) | b[j + 1]
             k = j + 10 + ((b[j + 8] << 8) | b[j + 9])
+            if k > m:
+                return None
             if t == T_CNAME:
                 has_cname = True
             if t == qtype:
-                recs.append((qn, rec_blob[j:k]))
+                recs.append((qn, PyBytes_FromStringAndSize(<const char*>b + j, k - j)))
             j = k
         if has_cname and qtype != T_CNAME:
             return None  # a chain
@@ -238,8 +288,9 @@ cdef class _ZoneRule:
 
 
 cdef class Decider:
-    """Policy.decide for one policy, compiled: ``Decider(policy).decide``
-    is what the policy binds as its ``decide`` when this module is built."""
+    """Policy.decide and Policy.limit_name for one policy, compiled: what
+    the policy binds as its ``decide`` and ``limit_name`` when this module
+    is built."""
     cdef object policy
     cdef object pure
     cdef dict rules
@@ -270,7 +321,7 @@ cdef class Decider:
         cdef Py_ssize_t i = 0
         cdef dict rules = self.rules
         while True:
-            rule = rules.get(qn[i:] if i else qn)
+            rule = rules.get(_tail(qn, p, i, n) if i <= n else b"")
             if rule is not None:
                 return rule
             if i >= n:
@@ -320,6 +371,32 @@ cdef class Decider:
                 return d
         return self.pure(self.policy, qn, qtype, any_class)
 
+    def limit_name(self, bytes qn not None):
+        """Policy.limit_name: the name an answer for ``qn`` is rate limited under."""
+        cdef _ZoneRule z
+        cdef const unsigned char* p = qn
+        cdef Py_ssize_t n = len(qn)
+        cdef Py_ssize_t i
+        rule = self._rule(qn)
+        if rule is None:
+            return qn
+        if type(rule) is _SeizedRule:
+            return (<_SeizedRule>rule).apex
+        z = <_ZoneRule>rule
+        apex = z.blocked(qn)
+        if apex is not None:
+            return apex
+        if z.has_wildcards and not (qn in z.nodes or qn in z.ents):
+            i = p[0] + 1
+            while True:
+                ce = _tail(qn, p, i, n)
+                if n - i <= z.olen or ce in z.nodes or ce in z.ents:
+                    break
+                i += p[i] + 1
+            if b"\x01*" + ce in z.nodes:
+                return ce
+        return qn
+
 
 # Last, so that takedown.dns.policy, importing this module when a Policy is
 # built, is complete whichever of the two is imported first.
@@ -328,5 +405,8 @@ from takedown.dns import zone as _zone  # noqa: E402
 
 Result = _zone.Result
 Decision = _policy.Decision
+R_RCODE, R_AA, R_ANSWER, R_AUTHORITY, R_EXTRA, R_ADDITIONAL, R_EDE, R_BARE = (
+    _slot(Result, f) for f in ("rcode", "aa", "answer", "authority", "extra_authority", "additional", "ede", "bare"))
+D_RESULT, D_RULE, D_FAMILY = (_slot(Decision, f) for f in ("result", "rule", "family"))
 _Seized = _policy._Seized
 _REFUSED = _policy._REFUSED

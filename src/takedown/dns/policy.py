@@ -191,9 +191,11 @@ class Policy:
         twin = compiled("takedown.dns._policy_c")
         if twin is not None:
             # The compiled decision (docs/performance.md, "The decision and the
-            # zone lookup"); the method below stays the reference and answers
-            # the shapes the twin hands back to it.
-            self.decide = twin.Decider(self).decide
+            # zone lookup"); the methods below stay the reference, and decide
+            # answers the shapes the twin hands back to it.
+            decider = twin.Decider(self)
+            self.decide = decider.decide
+            self.limit_name = decider.limit_name
 
     def _sunk_in(self, tz: _TakenZone):
         """The zone's view of sunk names: its blocklist and seized domains below its origin."""
