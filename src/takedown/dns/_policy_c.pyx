@@ -217,13 +217,24 @@ cdef class _ZoneRule:
             i += p[i] + 1
         return found
 
+    cdef bytes closest_encloser(self, bytes qn):
+        """The nearest existing name strictly above ``qn`` (RFC 4592 s3.3.1),
+        for a ``qn`` that does not exist: the origin exists, so the walk
+        stops there at the latest."""
+        cdef const unsigned char* p = qn
+        cdef Py_ssize_t n = len(qn)
+        cdef Py_ssize_t i = p[0] + 1
+        while True:
+            ce = _tail(qn, p, i, n)
+            if n - i <= self.olen or ce in self.nodes or ce in self.ents:
+                return ce
+            i += p[i] + 1
+
     cdef object lookup(self, bytes qn, int qtype):
         """The Decision of Zone.lookup's common shapes (class IN), or None
         for the pure code to answer."""
-        cdef const unsigned char* p = qn
         cdef const unsigned char* b
-        cdef Py_ssize_t n = len(qn)
-        cdef Py_ssize_t i, j, k, m
+        cdef Py_ssize_t j, k, m
         cdef int t
         cdef bint has_cname = False
         if self.has_dnames:
@@ -244,14 +255,7 @@ cdef class _ZoneRule:
                 return self.nodata
             if not self.has_wildcards:
                 return self.nxdomain
-            # the closest encloser (RFC 4592 s3.3.1): the origin exists, so the walk stops there
-            i = p[0] + 1
-            while True:
-                ce = _tail(qn, p, i, n)
-                if n - i <= self.olen or ce in self.nodes or ce in self.ents:
-                    break
-                i += p[i] + 1
-            star = b"\x01*" + ce
+            star = b"\x01*" + self.closest_encloser(qn)
             blob = self.nodes.get(star)
             if blob is None:
                 return self.nodata if star in self.ents else self.nxdomain
@@ -374,9 +378,6 @@ cdef class Decider:
     def limit_name(self, bytes qn not None):
         """Policy.limit_name: the name an answer for ``qn`` is rate limited under."""
         cdef _ZoneRule z
-        cdef const unsigned char* p = qn
-        cdef Py_ssize_t n = len(qn)
-        cdef Py_ssize_t i
         rule = self._rule(qn)
         if rule is None:
             return qn
@@ -387,12 +388,7 @@ cdef class Decider:
         if apex is not None:
             return apex
         if z.has_wildcards and not (qn in z.nodes or qn in z.ents):
-            i = p[0] + 1
-            while True:
-                ce = _tail(qn, p, i, n)
-                if n - i <= z.olen or ce in z.nodes or ce in z.ents:
-                    break
-                i += p[i] + 1
+            ce = z.closest_encloser(qn)
             if b"\x01*" + ce in z.nodes:
                 return ce
         return qn
