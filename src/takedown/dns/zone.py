@@ -245,9 +245,10 @@ class Zone:
             # NSD adds the zone's NS RRset, and its addresses, to positive answers.
             ns, found = self.apex_ns()
             res.extra_authority.append(ns)
-            for t in found:
-                if not any(t[0] == x[0] for x in targets):
-                    targets.append(t)
+            if not targets:
+                targets = found  # the common case: nothing to merge (_addresses only reads it)
+            else:
+                targets = targets + [t for t in found if not any(t[0] == x[0] for x in targets)]
         if targets:
             self._addresses(res, targets)
         if any_class:
