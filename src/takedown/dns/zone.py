@@ -77,6 +77,10 @@ class Result:
     fit, the response is truncated (TC). ``extra_authority`` (the zone's NS
     on positive answers) and ``additional`` are optional and simply left out
     when they do not fit, as NSD does.
+
+    A Result that :meth:`takedown.dns.policy.Policy.decide` hands out may be
+    shared by many queries (the compiled decision builds a zone's NXDOMAIN,
+    NODATA and each referral once): readers must not change it.
     """
 
     rcode: int
