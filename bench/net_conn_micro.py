@@ -14,11 +14,16 @@ on:
 - ``unique``: bench/http_bench.py's ``unique`` load (wrk's unique.lua): a
   bot-like POST check-in with its own id in the query and in the body, so
   neither the request cache nor the parser's known-sections cache hits;
-- ``unique close`` (shell only): the same, one connection per check-in.
+- ``unique close`` (shell only): the same, one connection per check-in;
+- ``bot``: a ZeuS-style bot's round on a connection of its own: GET
+  config.bin (the same for every bot: the request cache) and its own POST
+  gate.php check-in (both matched by the shipped rules), then close.
 
 Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
-side. ``--profile CASE`` prints a cProfile of one case instead.
+side. ``--profile CASE`` prints a cProfile of one case instead. ``--cpu``
+times with the process's CPU time instead of the wall clock (on a shared
+machine, time spent waiting for a core is then not counted).
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -104,6 +109,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--compare", action="store_true", help="run pure and compiled, print both")
     ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time with this process's CPU time (a shared machine: waiting for the core is not counted)")
     args = ap.parse_args()
     if args.compare:
         compare(args)
@@ -188,11 +195,34 @@ def main() -> None:
             q.data_received(r)
             q.connection_lost(None)
 
+    # a ZeuS-style bot's round (the shipped rules' zeus-config-download and
+    # zeus-gate-post): GET config.bin (the same for every bot), then its own
+    # POST gate.php check-in, on one keep-alive connection per bot
+    bots_shell, bots_conn = (iter([[unique_request(i + base) for i in range(k * per, (k + 1) * per)]
+                                   for k in range(runs)]) for base in (2**38, 2**39))
+    config = b"GET /files/config.bin HTTP/1.1\r\n" + UNIQUE_HEAD + b"\r\n"
+
+    def bot_shell():
+        for r in next(bots_shell):
+            q = shell()
+            q.data_received(config)
+            q.data_received(r)
+            q.connection_lost(None)
+
+    def bot_conn():
+        t = time.time
+        for r in next(bots_conn):
+            c = conn()
+            c.receive(config, t())
+            c.receive(r, t())
+            c.closed(t())
+
     cases = (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
              ("miss shell", on_shell(misses), per), ("miss connection", on_conn(misses), per),
              ("close shell", close_shell, n // 4), ("unique shell", on_shell(uniques), per),
              ("unique connection", on_conn(uniques), per),
-             ("unique close shell", unique_close_shell, per))
+             ("unique close shell", unique_close_shell, per),
+             ("bot shell", bot_shell, 2 * per), ("bot connection", bot_conn, 2 * per))
     if args.profile:
         fn = dict((c[0], c[1]) for c in cases)[args.profile]
         fn()
@@ -206,7 +236,8 @@ def main() -> None:
     print(f"path: {notice()}")
     for name, fn, count in cases:
         fn()  # warm up
-        best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat))
+        best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat,
+                                 timer=time.process_time if args.cpu else time.perf_counter))
         results[name] = best / count * 1e6
         print(f"{name:20s} {results[name]:6.3f} us/request")
 
@@ -216,7 +247,8 @@ def compare(args) -> None:
     runs = {}
     for label, pure in (("pure", "1"), ("compiled", "")):
         env = dict(os.environ, TAKEDOWN_PURE=pure)
-        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--repeat", str(args.repeat)],
+        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--repeat", str(args.repeat)]
+                             + (["--cpu"] if args.cpu else []),
                              env=env, check=True, capture_output=True, text=True).stdout
         runs[label] = dict(_parse(line) for line in out.splitlines() if line.endswith("us/request"))
         print(f"{label}: {out.splitlines()[0]}")
