@@ -1,6 +1,6 @@
 """In-process CPU per cache-cold DNS query: the miss path, pure against compiled.
 
-    PYTHONPATH=src python bench/dns_micro.py [--names 200000] [--queries 100000] [--profile]
+    PYTHONPATH=src python bench/dns_micro.py [--names 200000] [--queries 100000] [--profile] [--what decide]
 
 Builds the cold scenario of bench/dns_bench.py in one process: the zone of
 bench/zonegen.py (3322.org-like, with its blocklist) under the benchmark's
@@ -8,16 +8,21 @@ operation file, a :class:`Responder` with RRL on and the columnar event
 buffer, then feeds distinct plain UDP queries (the names and types of
 zonegen's query file, each asked once: every one is an answer-cache miss)
 through ``Responder.respond``, the call the UDP server makes per datagram
-(takedown.dns.server.DnsShell._drain). Prints microseconds per query for
-each path (the compiled twins of takedown.dns.wire, or TAKEDOWN_PURE-style
-pure functions), best of ``--repeat`` passes, each pass on a fresh responder
-so every query misses. ``--profile`` prints a cProfile of one pure pass.
+(takedown.dns.server.DnsShell._drain). Prints CPU microseconds per query for
+each path, best of ``--repeat`` passes, each pass on a fresh responder so
+every query misses, the paths in turn: ``pure`` (as TAKEDOWN_PURE=1), ``wire-only`` (the
+compiled twin of takedown.dns.wire, the pure decision) and ``compiled``
+(both twins: takedown.dns._wire_c and the policy's compiled ``decide``,
+takedown.dns._policy_c). ``--what decide`` times ``Policy.decide`` alone
+over the same questions, pure against compiled. ``--profile`` prints a
+cProfile of one pure pass.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import struct
 import sys
@@ -70,24 +75,57 @@ def build_policy(names: int, blocklist: int, queries: int) -> tuple[Policy, Path
 
 
 def one_pass(policy: Policy, queries: list[bytes]) -> tuple[float, Responder]:
-    """Seconds for one pass of ``queries`` through a fresh responder (all misses)."""
+    """CPU seconds of one pass of ``queries`` through a fresh responder (all
+    misses): process time, not wall time, which on a shared machine counts
+    the other jobs' turns on the cores too."""
     r = Responder(policy, DnsBuffer(), rrl=RateLimiter(1_000_000_000, slip=2, window=15))
     respond = r.respond
     clock = time.time
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for q in queries:
         respond(q, "192.0.2.1", 5353, "udp", "127.0.0.1", 53, clock())
-    return time.perf_counter() - t0, r
+    return time.process_time() - t0, r
 
 
-def use(path: str) -> None:
-    """Point takedown.dns.wire's hot functions at one implementation."""
-    if path == "compiled":
+#: The paths compared: name -> (compiled wire functions, compiled decision).
+PATHS = {"pure": (False, False), "wire-only": (True, False), "compiled": (True, True)}
+
+
+def use(path: str, policy: Policy) -> None:
+    """Point takedown.dns.wire's hot functions and ``policy.decide`` at one
+    implementation (``wire-only``: the compiled wire twin, the pure decision)."""
+    fast_wire, fast_decide = PATHS[path]
+    if fast_wire:
         from takedown.dns import _wire_c as impl  # noqa: PLC0415 - only when built
     else:
         impl = wire._PURE
     for fn in wire.ACCELERATED:
         setattr(wire, fn, getattr(impl, fn))
+    policy.__dict__.pop("decide", None)  # Policy's pure methods
+    policy.__dict__.pop("limit_name", None)
+    if fast_decide:
+        from takedown.dns import _policy_c  # noqa: PLC0415 - only when built
+
+        decider = _policy_c.Decider(policy)
+        policy.decide, policy.limit_name = decider.decide, decider.limit_name
+
+
+def questions(queries: list[bytes]) -> list[tuple[bytes, int]]:
+    """(lowercased wire name, type) of each plain query: what the responder passes to ``decide``."""
+    out = []
+    for q in queries:
+        name, end = wire.read_name(q, 12)
+        out.append((name.lower(), (q[end] << 8) | q[end + 1]))
+    return out
+
+
+def decide_pass(policy: Policy, asked: list[tuple[bytes, int]]) -> float:
+    """CPU seconds of ``policy.decide`` over every question once."""
+    decide = policy.decide
+    t0 = time.process_time()
+    for qn, qtype in asked:
+        decide(qn, qtype, False)
+    return time.process_time() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=100_000, help="distinct queries per pass")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one pure pass")
+    ap.add_argument("--what", choices=("respond", "decide"), default="respond",
+                    help="the whole miss (Responder.respond) or only the decision (Policy.decide)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     policy, qfile = build_policy(a.names, a.blocklist, a.queries * 2)
@@ -105,22 +145,36 @@ def main(argv: list[str] | None = None) -> int:
           f"(setup {time.perf_counter() - t0:.1f} s)")
     paths = ["pure"]
     try:
-        use("compiled")
-        paths.append("compiled")
+        use("compiled", policy)
+        paths += ["wire-only", "compiled"] if a.what == "respond" else ["compiled"]
     except ImportError:
-        print("compiled twin not built: pure path only")
+        print("compiled twins not built: pure path only")
     if a.profile:
-        use("pure")
+        use("pure", policy)
         prof = cProfile.Profile()
         prof.enable()
         one_pass(policy, queries)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    asked = questions(queries)
+    # Round robin, one pass of each path in turn: on a shared machine the
+    # load drifts, and it should drift under every path alike.
+    best = dict.fromkeys(paths, float("inf"))
+    for rep in range(a.repeat + 1):
+        for p in paths:
+            use(p, policy)
+            if a.what == "decide":
+                took = decide_pass(policy, asked)
+            elif rep == 0:  # the first round warms the interpreter and the caches
+                one_pass(policy, queries[: len(queries) // 10])
+                continue
+            else:
+                took = one_pass(policy, queries)[0]
+            if rep:
+                best[p] = min(best[p], took)
     for p in paths:
-        use(p)
-        one_pass(policy, queries[: len(queries) // 10])  # warm the interpreter
-        best = min(one_pass(policy, queries)[0] for _ in range(a.repeat))
-        print(f"{p:9s} {best / len(queries) * 1e6:.2f} us/query (best of {a.repeat})")
+        print(f"{a.what} {p:9s} {best[p] / len(queries) * 1e6:.2f} us/query (best of {a.repeat}, round robin; "
+              f"load {os.getloadavg()[0]:.2f})")
     return 0
 
 

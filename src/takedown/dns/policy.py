@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from takedown import lists
+from takedown.accel import compiled
 from takedown.dga.sinking import held_on
 from takedown.dns import wire
 from takedown.dns.wire import A, AAAA, ANY, NS, REFUSED, SOA
@@ -187,6 +188,14 @@ class Policy:
             self.rules.setdefault(zone.origin, tz)
         for tz in self.zones:
             tz.zone.sunk = self._sunk_in(tz)
+        twin = compiled("takedown.dns._policy_c")
+        if twin is not None:
+            # The compiled decision (docs/performance.md, "The decision and the
+            # zone lookup"); the methods below stay the reference, and decide
+            # answers the shapes the twin hands back to it.
+            decider = twin.Decider(self)
+            self.decide = decider.decide
+            self.limit_name = decider.limit_name
 
     def _sunk_in(self, tz: _TakenZone):
         """The zone's view of sunk names: its blocklist and seized domains below its origin."""

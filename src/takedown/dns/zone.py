@@ -77,6 +77,10 @@ class Result:
     fit, the response is truncated (TC). ``extra_authority`` (the zone's NS
     on positive answers) and ``additional`` are optional and simply left out
     when they do not fit, as NSD does.
+
+    A Result that :meth:`takedown.dns.policy.Policy.decide` hands out may be
+    shared by many queries (the compiled decision builds a zone's NXDOMAIN,
+    NODATA and each referral once): readers must not change it.
     """
 
     rcode: int
@@ -243,22 +247,29 @@ class Zone:
         final = self._answer(qn, qtype, res, targets)
         if res.aa and final is not None and qtype not in (NS, DS, DNSKEY, ANY) and not any_class:
             # NSD adds the zone's NS RRset, and its addresses, to positive answers.
-            if self._apex_ns is None:
-                ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
-                found: list = []
-                self._targets(found, [r for _, r in ns], glue=True)
-                self._apex_ns = (ns, found)
-            ns, found = self._apex_ns
+            ns, found = self.apex_ns()
             res.extra_authority.append(ns)
-            for t in found:
-                if not any(t[0] == x[0] for x in targets):
-                    targets.append(t)
+            if not targets:
+                targets = found  # the common case: nothing to merge (_addresses only reads it)
+            else:
+                targets = targets + [t for t in found if not any(t[0] == x[0] for x in targets)]
         if targets:
             self._addresses(res, targets)
         if any_class:
             res.aa = False
             res.authority = []
         return res
+
+    def apex_ns(self) -> tuple[list, list]:
+        """The apex NS RRset and its in-zone targets with their RRsets (see
+        :meth:`_targets`), built at first use: after the policy has set
+        :attr:`sunk`, which decides what a sunk target's addresses are."""
+        if self._apex_ns is None:
+            ns = self._rrsets(self.origin, self.nodes[self.origin])[NS]
+            found: list = []
+            self._targets(found, [r for _, r in ns], glue=True)
+            self._apex_ns = (ns, found)
+        return self._apex_ns
 
     def _answer(self, qn: bytes, qtype: int, res: Result, targets: list) -> int | None:
         """Fill ``res``; return the type answered positively at the end, else None.
