@@ -54,8 +54,9 @@ from harness.peers import free_port
 
 from dns_helpers import Server, make_operation, query
 from net_helpers import TRUSTED_SRC, read_response
+from test_net_commands_serve import CASE, FROM, UNTIL, _z  # the zeus stop command's authority
 
-EMULATED = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc).timestamp()  # inside the authority's window
+EMULATED = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc).timestamp()  # inside the authority's window (CASE)
 EMULATED_DATE = date(2026, 3, 4)
 CLOCK_NET = "127.0.0.1"  # [dns] emulated_clock: queries from here may carry the clock
 WALL_SRC = "127.0.0.3"  # DNS queries from here keep the wall clock (not in emulated_clock)
@@ -84,21 +85,6 @@ source = "the range's emulated protocol (takedown.range.families.base.command_bo
 body_hex = "{command_body("zeus", "stop").hex(" ")}"
 """
 
-CASE = """
-[case]
-court = "U.S. District Court, District of Connecticut"
-case_number = "3:26-cv-00018"
-order_type = "temporary restraining order"
-order_date = 2026-02-27
-
-[[case.authorities]]
-id = "stop-zeus"
-kind = "command"
-family = "zeus"
-command = "stop"
-valid_from = 2026-03-01T00:00:00Z
-valid_until = 2026-03-08T00:00:00Z
-"""
 
 
 def compiled_twins_built() -> list[str]:
@@ -134,7 +120,7 @@ emulated_clock = true
 operator = "Paths CERT"
 [fingerprints]
 rules = "rules.toml"
-""" + CASE
+""" + CASE.format(start=_z(FROM), end=_z(UNTIL))
     op = make_operation(d, name="paths", sensor="paths", flush_interval=0.3, extra_toml=net)
     text = op.read_text()
     listen = 'listen = ["127.0.0.1:5353"]'

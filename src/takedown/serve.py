@@ -25,10 +25,12 @@ Runtime on the same sockets, and waits, built but reading nothing. Then
 every old worker is told to retire (SIGQUIT): it stops reading and accepting
 at once and says so, finishes the requests in progress and exits. Only when
 all have stopped reading are the new workers let in. The swap is one
-instant, as BIND's swap of a reloaded zone is: no answer from the old data
-ever follows one from the new (nginx instead lets old and new workers accept
-side by side for a moment; for a sinkhole, a name seized by a reload must
-not answer unseized again). The sockets never close, so a datagram or a
+instant, as BIND's swap of a reloaded zone is (the new database replaces
+the old in one step: lib/dns/zone.c, zone_replacedb): no answer from the
+old data ever follows one from the new. nginx instead starts the new
+workers, then asks the old ones to stop accepting, so both accept for a
+moment (nginx.org/en/docs/control.html, "Changing Configuration"); for a
+sinkhole, a name seized by a reload must not answer unseized again. The sockets never close, so a datagram or a
 connection queued during the swap (a few milliseconds) is answered by the
 new worker: a reload drops nothing. A worker that dies is forked again with
 the parent's current Runtime, the same every other worker serves.
