@@ -30,10 +30,11 @@ the old in one step: lib/dns/zone.c, zone_replacedb): no answer from the
 old data ever follows one from the new. nginx instead starts the new
 workers, then asks the old ones to stop accepting, so both accept for a
 moment (nginx.org/en/docs/control.html, "Changing Configuration"); for a
-sinkhole, a name seized by a reload must not answer unseized again. The sockets never close, so a datagram or a
-connection queued during the swap (a few milliseconds) is answered by the
-new worker: a reload drops nothing. A worker that dies is forked again with
-the parent's current Runtime, the same every other worker serves.
+sinkhole, a name seized by a reload must not answer unseized again. The
+sockets never close, so a datagram or a connection queued during the swap
+(a few milliseconds) is answered by a new worker: a reload drops nothing. A
+worker that dies is forked again with the parent's current Runtime, the
+same every other worker serves.
 
 *Compaction*: with ``[events] compact_after`` (on by default), the parent
 looks every minute, and once right after start, for UTC days that ended that
@@ -367,7 +368,7 @@ class Worker:
         if not started:
             pass  # stopped before it served: nothing to hand over or drain
         elif how["retire"]:
-            # the successor already reads the same sockets: stop at once, finish what is in progress
+            # the successor reads the same sockets once this one has stopped: at once; finish what is in progress
             self.dns.pause()
             if self.net is not None:
                 self.net.pause()
@@ -529,18 +530,25 @@ class Supervisor:
 
         pid = _fork(f"worker {index}", work)
         if not gated:  # let in at once: it reads its sockets as soon as it is built
-            os.write(r, HANDOVER_GO)
+            with contextlib.suppress(OSError):  # it died already: _started sees it
+                os.write(r, HANDOVER_GO)
         return self._started(pid, index, r, w, mine, theirs, wait,
                              HANDOVER_READY if gated else HANDOVER_SERVING)
 
     def let_in(self, children: list[_Child]) -> list[_Child]:
-        """Tell gated workers to read their sockets; those that do within
-        _PAUSE_TIMEOUT seconds (the others died or hang: the reaper sees to them)."""
+        """Tell gated workers to read their sockets; return those that do
+        within _PAUSE_TIMEOUT seconds. The others died or hang: a hung one is
+        killed, and the loop in run() starts each again, let in at once."""
         children = [c for c in children if c.ready is not None]
         for c in children:
             with contextlib.suppress(OSError):
                 os.write(c.ready, HANDOVER_GO)
-        return [c for c in children if self._wait_ready(c.ready, HANDOVER_SERVING, _PAUSE_TIMEOUT)]
+        serving = [c for c in children if self._wait_ready(c.ready, HANDOVER_SERVING, _PAUSE_TIMEOUT)]
+        for c in children:
+            if c not in serving:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(c.pid, signal.SIGKILL)
+        return serving
 
     def _started(self, pid: int, index: int, r: int, w: int, mine: socket.socket | None,
                  theirs: socket.socket | None, wait: bool, want: bytes = HANDOVER_READY) -> int | None:
@@ -603,7 +611,10 @@ class Supervisor:
         while time.monotonic() < end:
             ready, _, _ = select.select([r], [], [], 0.2)
             if ready:
-                said = os.read(r, 1)
+                try:
+                    said = os.read(r, 1)
+                except OSError:  # ECONNRESET: it died with a byte of ours unread
+                    said = b""
                 if said == want:
                     return True
                 if not said:  # the child died first
