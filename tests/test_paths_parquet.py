@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import signal
 import socket
 import ssl
 import time
@@ -86,9 +85,8 @@ body_hex = "{command_body("zeus", "stop").hex(" ")}"
 """
 
 
-
-def compiled_twins_built() -> list[str]:
-    """The twins of hot_paths.txt that are not built (importable as an extension)."""
+def unbuilt_twins() -> list[str]:
+    """The twins of hot_paths.txt that are not built (not importable as an extension)."""
     return [n for n in accel.HOT_PATHS if importlib.util.find_spec(n) is None
             or not str(importlib.util.find_spec(n).origin).endswith((".so", ".pyd"))]
 
@@ -152,7 +150,7 @@ def run_day(d: Path, pure: bool) -> dict:
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory):
-    missing = compiled_twins_built()
+    missing = unbuilt_twins()
     if missing:  # make test never gets here: scripts/bootstrap --test fails when a twin did not build
         pytest.skip(f"the compiled twins are not built ({', '.join(missing)}): "
                     "python setup.py build_ext --inplace (docs/performance.md#building)")
