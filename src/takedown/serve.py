@@ -20,13 +20,21 @@ file, seized lists, zones and blocklists, DGA plugins, fingerprint rules,
 templates, the TLS certificate; or a new UTC day when DGA names roll over):
 the parent builds a new Runtime while the workers keep serving. If that
 fails, the parent logs the one ``FILE:LINE: ...`` line and the old Runtime
-keeps serving. Otherwise, slot by slot, a new worker is forked with the new
-Runtime on the same sockets; once it is serving, the old worker is told to
-retire (SIGQUIT): it stops reading and accepting at once, finishes the
-requests in progress and exits. The sockets never close, so a datagram or a
-connection queued during the swap is answered by the new worker: a reload
-drops nothing. A worker that dies is forked again with the parent's current
-Runtime, the same every other worker serves.
+keeps serving. Otherwise a new worker is forked for every slot with the new
+Runtime on the same sockets, and waits, built but reading nothing. Then
+every old worker is told to retire (SIGQUIT): it stops reading and accepting
+at once and says so, finishes the requests in progress and exits. Only when
+all have stopped reading are the new workers let in. The swap is one
+instant, as BIND's swap of a reloaded zone is (the new database replaces
+the old in one step: lib/dns/zone.c, zone_replacedb): no answer from the
+old data ever follows one from the new. nginx instead starts the new
+workers, then asks the old ones to stop accepting, so both accept for a
+moment (nginx.org/en/docs/control.html, "Changing Configuration"); for a
+sinkhole, a name seized by a reload must not answer unseized again. The
+sockets never close, so a datagram or a connection queued during the swap
+(a few milliseconds) is answered by a new worker: a reload drops nothing. A
+worker that dies is forked again with the parent's current Runtime, the
+same every other worker serves.
 
 *Compaction*: with ``[events] compact_after`` (on by default), the parent
 looks every minute, and once right after start, for UTC days that ended that
@@ -140,6 +148,12 @@ CONSOLE = -1  # the console child's slot number (workers have 0..n-1)
 _CONSOLE_BACKOFF = (0.5, 60.0)  # first and longest wait before the console is started again
 _CONSOLE_STABLE = 10.0  # seconds a console must live for its next restart to wait the first delay again
 NET_KINDS = ("http", "tls", "tcp")
+# The handover of a slot's sockets, one byte each way on a worker's
+# readiness socketpair (Supervisor.reload):
+HANDOVER_READY = b"r"  # worker: built, waiting to be let read its sockets
+HANDOVER_GO = b"g"  # parent: read them
+HANDOVER_SERVING = b"s"  # worker: reading them
+HANDOVER_PAUSED = b"p"  # a retiring worker: stopped reading them
 
 
 def say(msg: str) -> None:
@@ -295,6 +309,32 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
 
+    async def _go(self, loop: asyncio.AbstractEventLoop, ready_fd: int, done: asyncio.Event) -> bool:
+        """Say it is ready (HANDOVER_READY) and wait for the parent's
+        HANDOVER_GO; False when told to stop first or the parent is gone."""
+        os.write(ready_fd, HANDOVER_READY)
+        told = loop.create_future()
+
+        def readable() -> None:
+            try:
+                data = os.read(ready_fd, 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not told.done():
+                told.set_result(HANDOVER_GO in data)  # b"": the parent is gone
+
+        os.set_blocking(ready_fd, False)
+        loop.add_reader(ready_fd, readable)
+        stopped = asyncio.ensure_future(done.wait())
+        try:
+            await asyncio.wait((told, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            loop.remove_reader(ready_fd)
+            stopped.cancel()
+        return told.done() and told.result() and not done.is_set()
+
     async def run(self, ready_fd: int | None) -> None:
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
@@ -305,10 +345,6 @@ class Worker:
             done.set()
 
         self.writer.start(loop)
-        await self.dns.start(loop, self.slot.dns)
-        if self.net is not None:
-            listeners = {lst.kind: lst for lst in self.rt.listeners()}
-            await self.net.start(loop, [(listeners[k], h, p, s) for k, h, p, s in self.slot.net])
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop, False)
         loop.add_signal_handler(signal.SIGQUIT, stop, True)
@@ -318,18 +354,29 @@ class Worker:
             loop.add_reader(self.ping.fileno(), self._answer_ping)
         if self.publisher is not None:
             self._publish_timer = loop.call_later(self.rt.operation.events.flush_interval, self._publish)
-        if ready_fd is not None:
-            os.write(ready_fd, b"r")
+        # Ready to serve, but the sockets are read only once the parent says
+        # so: on a reload, after the previous worker has stopped reading them.
+        started = ready_fd is None or await self._go(loop, ready_fd, done)
+        if started:
+            await self.dns.start(loop, self.slot.dns)
+            if self.net is not None:
+                listeners = {lst.kind: lst for lst in self.rt.listeners()}
+                await self.net.start(loop, [(listeners[k], h, p, s) for k, h, p, s in self.slot.net])
+            if ready_fd is not None:
+                os.write(ready_fd, HANDOVER_SERVING)
         await done.wait()
-        if how["retire"]:
-            # the successor already reads the same sockets: stop at once, finish what is in progress
+        if not started:
+            pass  # stopped before it served: nothing to hand over or drain
+        elif how["retire"]:
+            # the successor reads the same sockets once this one has stopped: at once; finish what is in progress
             self.dns.pause()
             if self.net is not None:
                 self.net.pause()
             if ready_fd is not None:
-                # the parent says "reloaded" only after this: no query is answered from the old data after it
+                # the parent lets the successor read only after this: no query is answered from the old data
+                # once one has been answered from the new
                 with contextlib.suppress(OSError):
-                    os.write(ready_fd, b"p")
+                    os.write(ready_fd, HANDOVER_PAUSED)
             if self.net is not None:
                 await self.net.retire(_RETIRE_GRACE)
             await self.dns.close(_RETIRE_GRACE)
@@ -386,7 +433,7 @@ class _Child:
     slot: int
     generation: int
     ping: socket.socket | None = None  # the parent's end of its health socketpair
-    ready: int | None = None  # the read end of its readiness pipe: b"r" serving, b"p" paused when retiring
+    ready: int | None = None  # the parent's end of its readiness socketpair (the HANDOVER_* bytes)
 
 
 class Supervisor:
@@ -462,14 +509,16 @@ class Supervisor:
         else:
             self.stop_signal = sig
 
-    def spawn(self, index: int, wait: bool) -> int | None:
+    def spawn(self, index: int, wait: bool, gated: bool = False) -> int | None:
         """Fork a worker for slot ``index`` with the current Runtime; with
-        ``wait``, return once it serves (None if it failed to)."""
+        ``wait``, return once it serves (None if it failed to). ``gated``
+        (a reload): it reads no socket until :meth:`let_in`, and ``wait``
+        returns once it is ready to."""
         # Objects alive now (the Runtime: millions of names) leave the
         # collector's generations, so its passes in the worker do not touch,
         # and so copy, the pages it shares with the parent.
         gc.freeze()
-        r, w = os.pipe()
+        r, w = (s.detach() for s in socket.socketpair())  # both ways: the handover's bytes
         mine, theirs = socket.socketpair() if self.control is not None else (None, None)
 
         def work() -> None:
@@ -479,17 +528,37 @@ class Supervisor:
             self._close_inherited(index)
             _worker_main(self.rt, self.slots[index], index, w, theirs)
 
-        return self._started(_fork(f"worker {index}", work), index, r, w, mine, theirs, wait)
+        pid = _fork(f"worker {index}", work)
+        if not gated:  # let in at once: it reads its sockets as soon as it is built
+            with contextlib.suppress(OSError):  # it died already: _started sees it
+                os.write(r, HANDOVER_GO)
+        return self._started(pid, index, r, w, mine, theirs, wait,
+                             HANDOVER_READY if gated else HANDOVER_SERVING)
+
+    def let_in(self, children: list[_Child]) -> list[_Child]:
+        """Tell gated workers to read their sockets; return those that do
+        within _PAUSE_TIMEOUT seconds. The others died or hang: a hung one is
+        killed, and the loop in run() starts each again, let in at once."""
+        children = [c for c in children if c.ready is not None]
+        for c in children:
+            with contextlib.suppress(OSError):
+                os.write(c.ready, HANDOVER_GO)
+        serving = [c for c in children if self._wait_ready(c.ready, HANDOVER_SERVING, _PAUSE_TIMEOUT)]
+        for c in children:
+            if c not in serving:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(c.pid, signal.SIGKILL)
+        return serving
 
     def _started(self, pid: int, index: int, r: int, w: int, mine: socket.socket | None,
-                 theirs: socket.socket | None, wait: bool) -> int | None:
+                 theirs: socket.socket | None, wait: bool, want: bytes = HANDOVER_READY) -> int | None:
         """The parent's side of a fork: keep the child; with ``wait``, its pid
-        once it serves, None (and it killed) if it did not start."""
+        once it has said ``want``, None (and it killed) if it did not."""
         os.close(w)
         if theirs is not None:
             theirs.close()
         self.children[pid] = child = _Child(pid, index, self.generation, mine, r)
-        if not wait or self._wait_ready(r, pid):
+        if not wait or self._wait_ready(r, want):
             return pid
         child.generation = -1  # never restarted: it failed to start
         with contextlib.suppress(ProcessLookupError):
@@ -514,15 +583,15 @@ class Supervisor:
             from takedown.console import server as console_server
 
             ctx = console_context.build(op)
-            console_server.run_on(ctx, sock, ready=lambda: os.write(w, b"r"))
+            console_server.run_on(ctx, sock, ready=lambda: os.write(w, HANDOVER_READY))
 
         self.console_started = time.monotonic()
         return self._started(_fork("console", work), CONSOLE, r, w, None, None, wait)
 
     def _wait_paused(self, retiring: list[_Child]) -> None:
         """Until each retiring worker has stopped reading its sockets (it writes
-        b"p" on its pipe; EOF if it died), at most _PAUSE_TIMEOUT seconds:
-        after the "reloaded" line, every answer comes from the new data."""
+        HANDOVER_PAUSED; EOF if it died), at most _PAUSE_TIMEOUT seconds:
+        its successor reads them only after this."""
         waiting = {c.ready: c for c in retiring if c.ready is not None}
         end = time.monotonic() + _PAUSE_TIMEOUT
         while waiting and (left := end - time.monotonic()) > 0:
@@ -532,15 +601,25 @@ class Supervisor:
                     data = os.read(fd, 16)
                 except OSError:
                     data = b""
-                if not data or b"p" in data:
+                if not data or HANDOVER_PAUSED in data:
                     del waiting[fd]
 
-    def _wait_ready(self, r: int, pid: int) -> bool:
-        end = time.monotonic() + _READY_TIMEOUT
+    def _wait_ready(self, r: int, want: bytes, timeout: float = _READY_TIMEOUT) -> bool:
+        """Until the child says ``want`` on ``r`` (True) or dies, the timeout
+        passes or the server is stopped (False)."""
+        end = time.monotonic() + timeout
         while time.monotonic() < end:
             ready, _, _ = select.select([r], [], [], 0.2)
             if ready:
-                return os.read(r, 1) == b"r"  # b"" when the child died first
+                try:
+                    said = os.read(r, 1)
+                except OSError:  # ECONNRESET: it died with a byte of ours unread
+                    said = b""
+                if said == want:
+                    return True
+                if not said:  # the child died first
+                    return False
+                continue  # an earlier step of the handover (ready before serving)
             if self.stop_signal is not None:
                 return False
         return False
@@ -744,25 +823,40 @@ class Supervisor:
         self.rt = new
         self.generation += 1
         outcome = "ok"
+        # The handover is one instant for the whole server, as BIND's swap of
+        # a zone is: every new worker is built first, reading nothing; then
+        # every old one stops reading; only then do the new ones read. No
+        # answer from the old data ever follows one from the new, on any slot
+        # (an old and a new worker reading the same socket, or sockets of
+        # other slots, at once would mix them). Meanwhile queries and
+        # connections wait in the sockets, which never close: none is dropped.
         retiring: list[_Child] = []
+        successors: list[_Child] = []
         for index in range(len(self.slots)):
             if self.stop_signal is not None:
                 return "stopping"
             prev = old.get(index)
-            if self.spawn(index, wait=True) is None:
+            pid = self.spawn(index, wait=True, gated=True)
+            if pid is None:
                 outcome = "partial"
                 # keep serving: the slot's old worker stays, adopted by the new generation
                 say(f"reload ({why}): the new worker {index} did not start; the previous one keeps serving")
                 if prev is not None:
                     prev.generation = self.generation
                 continue
+            successors.append(self.children[pid])
             if prev is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(prev.pid, signal.SIGQUIT)
-                prev.generation = -1  # retiring: never restarted
                 retiring.append(prev)
+        if self.stop_signal is not None:
+            return "stopping"
+        for prev in retiring:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(prev.pid, signal.SIGQUIT)
+            prev.generation = -1  # retiring: never restarted
         del old_rt
         self._wait_paused(retiring)
+        if len(self.let_in(successors)) < len(successors):
+            outcome = "partial"  # one died or hangs after it was built: the reaper starts it again
         if self.console is not None and self.stop_signal is None:
             outcome = self._reload_console(old.get(CONSOLE), why) or outcome
         metrics.record_reload(outcome)
