@@ -14,7 +14,13 @@ on:
 - ``unique``: bench/http_bench.py's ``unique`` load (wrk's unique.lua): a
   bot-like POST check-in with its own id in the query and in the body, so
   neither the request cache nor the parser's known-sections cache hits;
-- ``unique close`` (shell only): the same, one connection per check-in.
+- ``unique close`` (shell only): the same, one connection per check-in;
+- ``parse ...``: takedown.net.http's RequestParser alone on the same
+  requests (``hit``: a known header section; ``miss`` and ``unique``: known
+  header lines under a new request line; ``unique close``: a new parser per
+  check-in), sharing one ParserCaches as a listener's connections do: the
+  part of each case the compiled request parser
+  (takedown/net/_http_c.pyx) works on.
 
 Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
@@ -137,10 +143,13 @@ def main() -> None:
     p.data_received(REQ)
     p.data_received(REQ)
 
-    def hit_shell():
-        f = p.data_received
-        for _ in range(n):
-            f(REQ)
+    def hits(f):
+        def run():
+            for _ in range(n):
+                f(REQ)
+        return run
+
+    hit_shell = hits(p.data_received)
 
     c = conn()
     c.receive(REQ, time.time())
@@ -188,11 +197,41 @@ def main() -> None:
             q.data_received(r)
             q.connection_lost(None)
 
+    from takedown.net.http import ParserCaches, RequestParser
+
+    parser_caches = ParserCaches()
+    hp = RequestParser(caches=parser_caches)
+    hp.feed(REQ)
+    hp.feed(REQ)
+
+    hit_parse = hits(hp.feed)
+
+    def on_parser(lists):
+        it = iter(lists)
+
+        def run():
+            f = RequestParser(caches=parser_caches).feed
+            for r in next(it):
+                f(r)
+        return run
+
+    parse_closes = iter([[unique_request(i + 2**38, close=True) for i in range(k * per, (k + 1) * per)]
+                         for k in range(runs)])
+
+    def unique_close_parse():
+        for r in next(parse_closes):
+            RequestParser(caches=parser_caches).feed(r)
+
+    parse_misses = [[r.replace(b"?id=", b"?pid=") for r in rs] for rs in misses]
+    parse_uniques = [[unique_request(i + 2**39) for i in range(k * per, (k + 1) * per)] for k in range(runs)]
+
     cases = (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
              ("miss shell", on_shell(misses), per), ("miss connection", on_conn(misses), per),
              ("close shell", close_shell, n // 4), ("unique shell", on_shell(uniques), per),
              ("unique connection", on_conn(uniques), per),
-             ("unique close shell", unique_close_shell, per))
+             ("unique close shell", unique_close_shell, per),
+             ("parse hit", hit_parse, n), ("parse miss", on_parser(parse_misses), per),
+             ("parse unique", on_parser(parse_uniques), per), ("parse unique close", unique_close_parse, per))
     if args.profile:
         fn = dict((c[0], c[1]) for c in cases)[args.profile]
         fn()
