@@ -26,12 +26,21 @@ identical requests, errors, states and caches. Edit them together.
 """
 
 from cpython.dict cimport PyDict_GetItem
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_DECREF
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 
 import hashlib
 
 import httptools
+
+cdef extern from "Python.h":
+    # The two slots of a type object used here (public in CPython's C API).
+    ctypedef struct _TypeSlots "PyTypeObject":
+        int (*tp_descr_set)(PyObject*, PyObject*, PyObject*)
+        PyObject* (*tp_alloc)(PyTypeObject*, Py_ssize_t)
+    PyTypeObject* Py_TYPE(PyObject*)
+
 
 cdef extern from "string.h":
     const void* memchr(const void* s, int c, size_t n) nogil
@@ -47,10 +56,49 @@ for _c in range(256):
 cdef object _sha256 = hashlib.sha256
 cdef object _Validator = httptools.HttpRequestParser
 cdef tuple _LLHTTP_REFUSED = (httptools.HttpParserError, httptools.HttpParserUpgrade)
-# takedown.net.http's request builder and closed state, taken on first use:
-# that module imports this one, so this one cannot import it at its start.
-cdef object _request = None
+# takedown.net.http's Request type, its field descriptors in order and the
+# parser's closed state, taken on first use: that module imports this one,
+# so this one cannot import it at its start.
+cdef object _Request = None
+cdef list _FIELDS = None
+cdef PyObject* _slot[12]
 cdef object _CLOSED = None
+
+
+cdef int _load() except -1:
+    global _Request, _FIELDS, _CLOSED
+    from takedown.net import http
+    _FIELDS = [http.Request.__dict__[name] for name in http.Request.__slots__]  # member descriptors
+    assert len(_FIELDS) == 12 and all(type(f) is type(_FIELDS[0]) for f in _FIELDS)
+    for i in range(12):
+        _slot[i] = <PyObject*>_FIELDS[i]
+    _CLOSED = http._CLOSED
+    _Request = http.Request
+    return 0
+
+
+cdef object _request(object method, object target, object path, object query, object version, object host,
+                     object ua, object headers, object body_len, object body_sha256, object body_head,
+                     object keep_alive):
+    """A Request, as http._RequestBuilder makes it (no __init__, no frozen
+    __setattr__), with each slot stored through its member descriptor's C
+    setter: a frozen dataclass's own __init__ stores through the same
+    descriptors (object.__setattr__)."""
+    cdef PyObject* p = (<_TypeSlots*><PyObject*>_Request).tp_alloc(<PyTypeObject*>_Request, 0)
+    if p == NULL:
+        raise MemoryError()
+    req = <object>p
+    Py_DECREF(req)  # <object> took a reference of its own
+    cdef int (*store)(PyObject*, PyObject*, PyObject*)
+    store = (<_TypeSlots*>Py_TYPE(_slot[0])).tp_descr_set
+    if (store(_slot[0], p, <PyObject*>method) or store(_slot[1], p, <PyObject*>target)
+            or store(_slot[2], p, <PyObject*>path) or store(_slot[3], p, <PyObject*>query)
+            or store(_slot[4], p, <PyObject*>version) or store(_slot[5], p, <PyObject*>host)
+            or store(_slot[6], p, <PyObject*>ua) or store(_slot[7], p, <PyObject*>headers)
+            or store(_slot[8], p, <PyObject*>body_len) or store(_slot[9], p, <PyObject*>body_sha256)
+            or store(_slot[10], p, <PyObject*>body_head) or store(_slot[11], p, <PyObject*>keep_alive)):
+        raise SystemError("a Request field could not be set")
+    return req
 
 cdef str _V11 = "1.1"
 cdef str _V10 = "1.0"
@@ -195,7 +243,6 @@ def feed_whole(parser, bytes data):
     of a message with nothing buffered: the caller checks): the list of that
     one request, or None when the read is anything else; then nothing was
     changed and the pure code parses it."""
-    global _request, _CLOSED
     cdef const unsigned char* p = data
     cdef Py_ssize_t n = len(data)
     cdef Py_ssize_t limit = parser.max_header_bytes
@@ -208,10 +255,8 @@ def feed_whole(parser, bytes data):
     end = _head_end(p, n if n < limit else limit, &line_end)
     if end < 0:
         return None
-    if _request is None:
-        from takedown.net import http
-        _request = http._request
-        _CLOSED = http._CLOSED
+    if _Request is None:
+        _load()
     hend = end + 4
     key = data if hend == n else data[:hend]
     found = PyDict_GetItem(parser._known, key)
