@@ -58,9 +58,11 @@ sys.path.insert(0, str(BENCH_DIR.parent / "tests"))  # harness.peers
 
 import zonegen  # noqa: E402
 
-SERVERS = ("ours", "bind", "nsd")
+SERVERS = ("ours", "ours-pure", "bind", "nsd")
+# ours-pure: the same server with TAKEDOWN_PURE=1 (the pure-Python hot paths), in the same run
 LABELS = {
     "ours": "takedown (Parquet query log)",
+    "ours-pure": "takedown, pure Python paths",
     "bind": "BIND 9 (querylog yes)",
     "nsd": "NSD 4 (no query log)",
 }
@@ -449,7 +451,7 @@ def prepare_operation(workdir: Path, zone_dir: Path, port: int, rrl: str,
 
 
 def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int | None = SERVER_CPU,
-               timeout: float = 120.0, flush_interval: float = 1.0) -> Target:
+               timeout: float = 120.0, flush_interval: float = 1.0, pure: bool = False) -> Target:
     from harness import peers
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -461,14 +463,18 @@ def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int |
     argv = [str(exe), "serve", str(op), "--dns", f"127.0.0.1:{port}", "--workers", "1"]
     if pin_cpu is not None:
         argv = ["taskset", "-c", str(pin_cpu), *argv]
+    env = {**os.environ, "TAKEDOWN_PURE": "1"} if pure else {k: v for k, v in os.environ.items() if k != "TAKEDOWN_PURE"}
+    name = "ours-pure" if pure else "ours"
+    if pure:
+        argv = ["env", "TAKEDOWN_PURE=1", *argv]  # as recorded in the command line
     out = open(workdir / "takedown.stdout", "wb")
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)
     finally:
         out.close()
-    peer = peers.Peer(name="ours", proc=proc, host="127.0.0.1", port=port, workdir=workdir,
+    peer = peers.Peer(name=name, proc=proc, host="127.0.0.1", port=port, workdir=workdir,
                       logs=[workdir / "takedown.stdout"])
     try:
         peers.wait_ready("127.0.0.1", port, "www.3322.org", timeout, proc=proc)
@@ -476,10 +482,22 @@ def start_ours(zone_dir: Path, workdir: Path, *, rrl: str = "on", pin_cpu: int |
         peer.stop()
         raise RuntimeError(f"takedown serve did not answer: {e}\n{' '.join(argv)}\n"
                            f"{peer.describe_logs()}") from None
-    t = Target("ours", peer, port, workdir, storage=storage, notes=notes,
+    t = Target(name, peer, port, workdir, storage=storage, notes=notes,
                start_seconds=time.perf_counter() - t0)
     t.notes.insert(0, "command: " + " ".join(argv))
+    t.notes.append(hot_paths_line(workdir / "takedown.stdout"))
     return t
+
+
+def hot_paths_line(stdout: Path) -> str:
+    """The ``takedown: hot paths: ...`` line serve printed at start (which path ran)."""
+    try:
+        for line in stdout.read_text(errors="replace").splitlines():
+            if "hot paths:" in line:
+                return line.strip()
+    except OSError:
+        pass
+    return "hot paths: (serve printed no line)"
 
 
 # BIND with the same rate limiting as ours (RRL_ON), for a like-for-like run
@@ -667,9 +685,12 @@ def summarize(runs: list[dict], servers: list[str], settings: list[Setting]) -> 
             ratios["ours_vs_nsd"] = round(cq["ours"] / cq["nsd"], 3)
         if cq.get("nsd") and cq.get("bind"):
             ratios["nsd_vs_bind"] = round(cq["nsd"] / cq["bind"], 3)
+        for peer in ("bind", "nsd", "ours"):
+            if cq.get("ours-pure") and cq.get(peer):
+                ratios[f"ours-pure_vs_{peer}"] = round(cq["ours-pure"] / cq[peer], 3)
         # Paired: each repetition's ours/BIND ratio (adjacent runs, same machine
         # state), then the median of those.
-        for a, b in (("ours", "bind"), ("ours", "nsd")):
+        for a, b in (("ours", "bind"), ("ours", "nsd"), ("ours-pure", "bind"), ("ours-pure", "nsd")):
             pa = {r["rep"]: r["cpu_us_per_query"] for r in runs
                   if r["server"] == a and r["setting"] == s.name and r["cpu_us_per_query"]}
             pb = {r["rep"]: r["cpu_us_per_query"] for r in runs
@@ -741,8 +762,9 @@ def bench(
     try:
         for name in servers:
             try:
-                if name == "ours":
-                    targets[name] = start_ours(zone_dir, tmp / name, rrl=rrl, timeout=300)
+                if name in ("ours", "ours-pure"):
+                    targets[name] = start_ours(zone_dir, tmp / name, rrl=rrl, timeout=300,
+                                               pure=(name == "ours-pure"))
                 else:
                     targets[name] = start_peer(name, zone_dir, tmp / name, timeout=300,
                                                rate_limit=BIND_RRL if bind_rrl == "same" else None)
@@ -811,7 +833,7 @@ def bench(
         },
         "commands": {
             name: {"server": t.notes[0].removeprefix("command: "),
-                   "pinned": "taskset" if name == "ours" else f"sched_setaffinity(CPU {SERVER_CPU}) "
+                   "pinned": "taskset" if name.startswith("ours") else f"sched_setaffinity(CPU {SERVER_CPU}) "
                              "on every thread after start",
                    "dnsperf": {s.name: " ".join(dnsperf_argv(t.port, queries, seconds, s))
                                for s in settings}}

@@ -70,9 +70,11 @@ SERVER_CPU = dns_bench.SERVER_CPU  # core the servers are pinned to
 CLIENT_CPU = dns_bench.CLIENT_CPU  # core wrk (and this script) run on
 WRK_DIR = OUT_DIR / "wrk"  # the wrk Lua scripts (written by this module)
 
-SERVERS = ("ours", "nginx")
+SERVERS = ("ours", "ours-pure", "nginx")
+# ours-pure: the same server with TAKEDOWN_PURE=1 (the pure-Python hot paths), in the same run
 LABELS = {
     "ours": "takedown (Parquet event log)",
+    "ours-pure": "takedown, pure Python paths",
     "nginx": "nginx (access log on)",
 }
 BAR_RATIO_VS_NGINX = 1.0  # ours CPU/request <= 1.0 x nginx's, keep-alive (the bar)
@@ -387,7 +389,7 @@ def write_operation(path: Path, *, storage: Path, port: int, dns_port: int, flus
 
 
 def start_ours(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: float = 60.0,
-               flush_interval: float = FLUSH_INTERVAL) -> Target:
+               flush_interval: float = FLUSH_INTERVAL, pure: bool = False) -> Target:
     from harness import peers
 
     why = takedown_http_support()
@@ -411,14 +413,18 @@ def start_ours(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: floa
     argv = [str(exe), "serve", str(op), "--workers", "1", "--http", f"127.0.0.1:{port}"]
     if pin_cpu is not None:
         argv = ["taskset", "-c", str(pin_cpu), *argv]
+    env = {**os.environ, "TAKEDOWN_PURE": "1"} if pure else {k: v for k, v in os.environ.items() if k != "TAKEDOWN_PURE"}
+    name = "ours-pure" if pure else "ours"
+    if pure:
+        argv = ["env", "TAKEDOWN_PURE=1", *argv]  # as recorded in the command line
     out = open(workdir / "takedown.stdout", "wb")
     t0 = time.perf_counter()
     try:
         proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)
     finally:
         out.close()
-    peer = peers.Peer(name="ours", proc=proc, host="127.0.0.1", port=port, workdir=workdir,
+    peer = peers.Peer(name=name, proc=proc, host="127.0.0.1", port=port, workdir=workdir,
                       logs=[workdir / "takedown.stdout"])
     try:
         status = peers.wait_http_ready("127.0.0.1", port, PATH, timeout, proc=proc)
@@ -428,7 +434,8 @@ def start_ours(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: floa
                            f"{peer.describe_logs()}") from None
     if status != 200:
         notes.append(f"GET {PATH} answered {status}, not 200")
-    return Target("ours", peer, port, workdir, storage=storage, command=" ".join(argv), notes=notes,
+    notes.append(dns_bench.hot_paths_line(workdir / "takedown.stdout"))
+    return Target(name, peer, port, workdir, storage=storage, command=" ".join(argv), notes=notes,
                   start_seconds=time.perf_counter() - t0)
 
 
@@ -447,6 +454,8 @@ def start_nginx(workdir: Path, *, pin_cpu: int | None = SERVER_CPU, timeout: flo
 
 
 def start(name: str, workdir: Path) -> Target:
+    if name == "ours-pure":
+        return start_ours(workdir, pure=True)
     return {"ours": start_ours, "nginx": start_nginx}[name](workdir)
 
 
@@ -575,15 +584,17 @@ def summarize(runs: list[dict], servers: list[str], settings: list[Setting]) -> 
             out[s.name][name] = med
         ratios = {}
         cq = {n: v["cpu_us_per_request"] for n, v in out[s.name].items()}
-        if cq.get("ours") and cq.get("nginx"):
-            ratios["ours_vs_nginx"] = round(cq["ours"] / cq["nginx"], 3)
+        for a in ("ours", "ours-pure"):
+            if not (cq.get(a) and cq.get("nginx")):
+                continue
+            ratios[f"{a}_vs_nginx"] = round(cq[a] / cq["nginx"], 3)
             pa = {r["rep"]: r["cpu_us_per_request"] for r in runs
-                  if r["server"] == "ours" and r["setting"] == s.name and r["cpu_us_per_request"]}
+                  if r["server"] == a and r["setting"] == s.name and r["cpu_us_per_request"]}
             pb = {r["rep"]: r["cpu_us_per_request"] for r in runs
                   if r["server"] == "nginx" and r["setting"] == s.name and r["cpu_us_per_request"]}
             paired = [pa[k] / pb[k] for k in pa if k in pb]
             if paired:
-                ratios["ours_vs_nginx_paired"] = round(statistics.median(paired), 3)
+                ratios[f"{a}_vs_nginx_paired"] = round(statistics.median(paired), 3)
         out[s.name]["ratios"] = ratios
     return out
 
@@ -731,7 +742,7 @@ def bench(
         },
         "commands": {
             name: {"server": t.command,
-                   "pinned": "taskset" if name == "ours" else f"sched_setaffinity(CPU {SERVER_CPU}) "
+                   "pinned": "taskset" if name.startswith("ours") else f"sched_setaffinity(CPU {SERVER_CPU}) "
                              "on every thread after start",
                    "wrk": {s.name: shell_join(wrk_argv(t.port, seconds, s, scripts)) for s in settings}}
             for name, t in targets.items()

@@ -15,6 +15,9 @@ on:
   bot-like POST check-in with its own id in the query and in the body, so
   neither the request cache nor the parser's known-sections cache hits;
 - ``unique close`` (shell only): the same, one connection per check-in;
+- ``bot``: a ZeuS-style bot's round on a connection of its own: GET
+  config.bin (the same for every bot: the request cache) and its own POST
+  gate.php check-in (both matched by the shipped rules), then close;
 - ``parse ...``: takedown.net.http's RequestParser alone on the same
   requests (``hit``: a known header section; ``miss`` and ``unique``: known
   header lines under a new request line; ``unique close``: a new parser per
@@ -24,7 +27,9 @@ on:
 
 Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
-side; ``--cpu`` times with the process's CPU clock (a shared machine). ``--profile CASE`` prints a cProfile of one case instead.
+side. ``--profile CASE`` prints a cProfile of one case instead. ``--cpu``
+times with the process's CPU time instead of the wall clock (on a shared
+machine, time spent waiting for a core is then not counted).
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -111,8 +116,7 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="run pure and compiled, print both")
     ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
     ap.add_argument("--cpu", action="store_true",
-                    help="time with this process's CPU clock, not the wall clock (on a machine shared with other "
-                         "jobs: the time waiting for a core is not counted)")
+                    help="time with this process's CPU time (a shared machine: waiting for the core is not counted)")
     args = ap.parse_args()
     if args.compare:
         compare(args)
@@ -218,7 +222,7 @@ def main() -> None:
                 f(r)
         return run
 
-    parse_closes = iter([[unique_request(i + 2**38, close=True) for i in range(k * per, (k + 1) * per)]
+    parse_closes = iter([[unique_request(i + 2**40, close=True) for i in range(k * per, (k + 1) * per)]
                          for k in range(runs)])
 
     def unique_close_parse():
@@ -226,7 +230,29 @@ def main() -> None:
             RequestParser(caches=parser_caches).feed(r)
 
     parse_misses = [[r.replace(b"?id=", b"?pid=") for r in rs] for rs in misses]
-    parse_uniques = [[unique_request(i + 2**39) for i in range(k * per, (k + 1) * per)] for k in range(runs)]
+    parse_uniques = [[unique_request(i + 2**41) for i in range(k * per, (k + 1) * per)] for k in range(runs)]
+
+    # a ZeuS-style bot's round (the shipped rules' zeus-config-download and
+    # zeus-gate-post): GET config.bin (the same for every bot), then its own
+    # POST gate.php check-in, on one keep-alive connection per bot
+    bots_shell, bots_conn = (iter([[unique_request(i + base) for i in range(k * per, (k + 1) * per)]
+                                   for k in range(runs)]) for base in (2**38, 2**39))
+    config = b"GET /files/config.bin HTTP/1.1\r\n" + UNIQUE_HEAD + b"\r\n"
+
+    def bot_shell():
+        for r in next(bots_shell):
+            q = shell()
+            q.data_received(config)
+            q.data_received(r)
+            q.connection_lost(None)
+
+    def bot_conn():
+        t = time.time
+        for r in next(bots_conn):
+            c = conn()
+            c.receive(config, t())
+            c.receive(r, t())
+            c.closed(t())
 
     cases = (("hit shell", hit_shell, n), ("hit connection", hit_conn, n),
              ("miss shell", on_shell(misses), per), ("miss connection", on_conn(misses), per),
@@ -234,7 +260,8 @@ def main() -> None:
              ("unique connection", on_conn(uniques), per),
              ("unique close shell", unique_close_shell, per),
              ("parse hit", hit_parse, n), ("parse miss", on_parser(parse_misses), per),
-             ("parse unique", on_parser(parse_uniques), per), ("parse unique close", unique_close_parse, per))
+             ("parse unique", on_parser(parse_uniques), per), ("parse unique close", unique_close_parse, per),
+             ("bot shell", bot_shell, 2 * per), ("bot connection", bot_conn, 2 * per))
     if args.profile:
         fn = dict((c[0], c[1]) for c in cases)[args.profile]
         fn()

@@ -22,7 +22,6 @@ option never takes the fast path, so the clock costs plain queries nothing.
 from __future__ import annotations
 
 import ipaddress
-import sys
 
 from takedown.dns import wire
 from takedown.dns.policy import Policy
@@ -33,6 +32,13 @@ from takedown.dns.wire import ANY, AXFR, FORMERR, IXFR, NOERROR, NOTIMP, NS, NXD
 _join = b"".join
 _CACHE_MAX = 250_000
 _CLOCK_SOURCES_MAX = 65_536  # remembered clock-trust decisions, per source address
+# NXDOMAIN answers cached per zone (per RRL account, "X" + the SOA owner). A
+# random-subdomain flood asks each name once: its answers are never reused,
+# and inserting them only churned the cache (a full clear every 250,000
+# misses, the hot answers with them). Past this many, a zone's NXDOMAINs are
+# answered without being cached until the next clear.
+_NX_PER_ZONE = 16_384
+_SHARED_KEYS_MAX = 65_536  # RRL keys of shared accounts (zones, delegations, subtrees), remembered
 # CHAOS names NSD hides (hide-version, hide-identity): REFUSED, EDE "prohibited"
 _CHAOS_NAMES = {wire.text_to_wire(n) for n in ("version.bind", "version.server", "id.server", "hostname.bind")}
 
@@ -94,6 +100,8 @@ class Responder:
         self.max_udp = max_udp_payload
         self.rrl = rrl
         self.cache: dict[bytes, _Entry] = {}
+        self._nx: dict[str, int] = {}  # cached NXDOMAIN answers per RRL account (_NX_PER_ZONE)
+        self._shared: dict[tuple, str] = {}  # (class, wire name, qtype) -> its RRL key, one object each
         self._opt = {False: wire.opt_record(max_udp_payload, False), True: wire.opt_record(max_udp_payload, True)}
         self.trust_clock(emulated_clock)
 
@@ -122,6 +130,8 @@ class Responder:
         """Swap in a reloaded policy; answers from the old one are forgotten at once."""
         self.policy = policy
         self.cache = {}
+        self._nx = {}
+        self._shared = {}
 
     def respond(self, data: bytes, src_ip: str, src_port: int, transport: str, dst_ip: str, dst_port: int,
                 now: float):
@@ -170,15 +180,7 @@ class Responder:
                             verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
                             if verdict != ALLOW:
                                 return self._limited(verdict, data, e, now, src_ip, src_port, dst_ip, dst_port)
-                        ev = self.events
-                        if e.gen is not ev.gen:
-                            e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))
-                            e.gen = ev.gen
-                        if dst_ip is not self._lip or dst_port != self._lport or transport is not self._ltr or self._lgen is not ev.gen:
-                            self._listener(transport, dst_ip, dst_port)
-                        self._tappend(now)
-                        self._sappend(src_ip)
-                        self._kappend(e.tk | self._lk | src_port)
+                        self._record(e, now, transport, src_ip, src_port, dst_ip, dst_port)
                         return _join((data[:2], e.head, data[12:qend], e.tail))  # one allocation, not three
         return self._slow(data, now, udp, transport, src_ip, src_port, dst_ip, dst_port)
 
@@ -256,8 +258,28 @@ class Responder:
         if udp and e.size > limit:
             full = self._render(q, data, udp, limit)
             out = "truncated" if full[2] & 0x02 else "answer"
-        self.log((at, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
+        if ecs is None and out == "answer":
+            self._record(e, at, transport, src_ip, src_port, dst_ip, dst_port)
+        else:
+            self.log((at, transport, src_ip, src_port, dst_ip, dst_port, e.qname, e.qtype, e.rcode, e.rule, e.family, ecs, out))
         return full
+
+    def _record(self, e: _Entry, at: float, transport: str, src_ip: str, src_port: int, dst_ip: str,
+                dst_port: int) -> None:
+        """The event of an answer sent as ``e`` holds it (no ECS, outcome
+        "answer"), cached or missed: the answer's record registered once per
+        buffer generation, then three numbers appended; no 13-field row and
+        no fresh record tuple per query (the same event as ``add_row`` of
+        that row)."""
+        ev = self.events
+        if e.gen is not ev.gen:
+            e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))
+            e.gen = ev.gen
+        if dst_ip is not self._lip or dst_port != self._lport or transport is not self._ltr or self._lgen is not ev.gen:
+            self._listener(transport, dst_ip, dst_port)
+        self._tappend(at)
+        self._sappend(src_ip)
+        self._kappend(e.tk | self._lk | src_port)
 
     def _decide(self, q: wire.Query, udp: bool):
         """(Result, rule, family) for a parsed query; NSD's choices for the odd ones."""
@@ -294,34 +316,64 @@ class Responder:
         full = self._render_result(q, data, res, 65535)
         qend = q.question_end if not res.bare else 12
         qn = q.qname.lower()
-        rc, rk = self._rrl_key(qn, q.qtype, res)
-        rk = sys.intern(rk)  # one object per key: entries sharing an account match it by identity
-        e = _Entry(full, qend, wire.name_to_text(qn), q.qtype, res.rcode, rule, family, res.bare, rc, rk)
+        qtext = wire.name_to_text(qn)
+        rc, rk = self._rrl_key(qn, qtext, q.qtype, res)
+        e = _Entry(full, qend, qtext, q.qtype, res.rcode, rule, family, res.bare, rc, rk)
         # Transfers differ by transport, and BADVERS answers are rare: keep them out.
         if q.edns_error is None and q.qtype not in (AXFR, IXFR) and not res.bare:
-            if len(self.cache) >= _CACHE_MAX:
-                self.cache.clear()
-            self.cache[key] = e
+            cache = self.cache
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+                self._nx.clear()
+            if rc == NXDOMAINS:
+                nx = self._nx
+                n = nx.get(rk, 0)
+                if n >= _NX_PER_ZONE:
+                    return e  # a flood under this zone: answered, not remembered
+                nx[rk] = n + 1
+            cache[key] = e
         return e
 
-    def _rrl_key(self, qn: bytes, qtype: int, res: Result) -> tuple[int, str]:
+    def _shared_key(self, cls: int, tag: str, name: bytes, qtype: int | None = None) -> str:
+        """The RRL key of an account many answers share (a zone, a delegation
+        point, a subtree): made once, then the same string object for every
+        answer that names it (the limiter's lookups then match by identity)."""
+        k = (cls, name, qtype)
+        text = self._shared.get(k)
+        if text is None:
+            text = tag + wire.name_to_text(name) + ("" if qtype is None else f"/{qtype}")
+            if len(self._shared) >= _SHARED_KEYS_MAX:
+                self._shared.clear()
+            self._shared[k] = text
+        return text
+
+    def _rrl_key(self, qn: bytes, qtext: str, qtype: int, res: Result) -> tuple[int, str]:
         """The RRL class and account key of an answer, as BIND keys them
         (lib/dns/rrl.c make_key, and the names ns/query.c passes it):
         positive answers by name and type, NODATA by name, NXDOMAIN by the
         zone (the SOA owner in the authority section), referrals by the
         delegation point, errors by nothing. Answers synthesised for many
         names (wildcards, the sinkhole below a seized domain) count under
-        their common parent, as BIND counts wildcards."""
+        their common parent, as BIND counts wildcards. ``qtext`` is ``qn``
+        as text (the event's name): a key of the query name itself reuses it,
+        a shared account's key is made once (:meth:`_shared_key`)."""
         rcode = res.rcode
         if rcode == NXDOMAIN:
-            owner = res.authority[0][0][0] if res.authority else qn
-            return NXDOMAINS, "X" + wire.name_to_text(owner)
+            if not res.authority:
+                return NXDOMAINS, "X" + qtext
+            return NXDOMAINS, self._shared_key(NXDOMAINS, "X", res.authority[0][0][0])
         if rcode != NOERROR:
             return ERRORS, ERROR_KEY
         if res.answer:
-            return RESPONSES, f"R{wire.name_to_text(self.policy.limit_name(qn))}/{qtype}"
+            ln = self.policy.limit_name(qn)
+            if ln is qn or ln == qn:
+                return RESPONSES, f"R{qtext}/{qtype}"
+            return RESPONSES, self._shared_key(RESPONSES, "R", ln, qtype)
         if not res.aa and res.authority:
             owner, rec = res.authority[0][0]
             if wire.rec_type(rec) == NS:
-                return REFERRALS, "F" + wire.name_to_text(owner)
-        return NODATA, "D" + wire.name_to_text(self.policy.limit_name(qn))
+                return REFERRALS, self._shared_key(REFERRALS, "F", owner)
+        ln = self.policy.limit_name(qn)
+        if ln is qn or ln == qn:
+            return NODATA, "D" + qtext
+        return NODATA, self._shared_key(NODATA, "D", ln)

@@ -327,12 +327,21 @@ class RateLimiter:
                     accts[key] = a
                     allowed[cls] += 1
                     return ALLOW
-            elif a is None and not rates[cls] and accts is not self_exempt:
-                allowed[cls] += 1
-                return ALLOW
+            elif a is None and accts is not self_exempt:
+                if not rates[cls]:
+                    allowed[cls] += 1
+                    return ALLOW
+                if self.size < max_table and costs[cls] <= 1.0:
+                    # a new account (every distinct name of a cold run): full
+                    # credit less this response, as _debit would make it
+                    self.size += 1
+                    accts[key] = (now - epoch - 1.0) + costs[cls]
+                    allowed[cls] += 1
+                    return ALLOW
             return slow(ip, cls, key, now)
 
         self_exempt = self._exempt_accounts
+        max_table = self.max_table
         check.__doc__ = RateLimiter.check.__doc__
         return check
 

@@ -3,7 +3,9 @@
 A thin asyncio (uvloop) runner around the sans-I/O
 :class:`takedown.dns.responder.Responder`. UDP sockets are drained in batches
 from one readiness callback (no transport object or protocol call per
-datagram); TCP uses ordinary asyncio protocols with RFC 7766 framing. It
+datagram); with the compiled twin of that loop (:mod:`takedown.dns._udp_c`)
+each batch is one ``recvmmsg`` and one ``sendmmsg`` system call instead of a
+``recvfrom`` and a ``sendto`` per datagram (docs/performance.md). TCP uses ordinary asyncio protocols with RFC 7766 framing. It
 binds nothing and knows nothing of workers, signals or reloads: the
 composition root (:mod:`takedown.serve`) hands it bound sockets and a
 Responder, and takes them back.
@@ -15,6 +17,12 @@ import asyncio
 import socket
 import time
 
+from takedown.accel import compiled
+
+# The compiled batch loop (recvmmsg/sendmmsg; takedown/dns/_udp_c.pyx), or
+# None: the pure loop of DnsShell._drain (TAKEDOWN_PURE=1, not built, no
+# recvmmsg on this platform).
+_udp_c = compiled("takedown.dns._udp_c")
 _BATCH = 256  # datagrams per wake-up before yielding to other callbacks
 # Receive buffer per datagram. DNS queries are small (RFC 6891 queries carry
 # at most a few options); a larger datagram is cut by the kernel and answered
@@ -112,6 +120,11 @@ class DnsShell:
         self.tcp_conns: set[_TcpDns] = set()
         self.errors = 0
         self.retiring = False
+        #: the batch loop per UDP socket (_udp_c.Drain, holding responder.respond: the
+        #: shell never swaps its responder; a reload swaps the policy inside it)
+        self._batched: dict[socket.socket, object] = {}
+        #: the module of the compiled loop, or None: the pure one (tests set it)
+        self.udp_twin = _udp_c
 
     def internal_error(self, e: BaseException) -> None:
         self.errors += 1
@@ -123,11 +136,17 @@ class DnsShell:
         self.loop = loop
         for host, port, us, ts in bound:
             self.udp.append((us, host, port))
+            if self.udp_twin is not None and us.family in (socket.AF_INET, socket.AF_INET6):
+                self._batched[us] = self.udp_twin.Drain(
+                    us.fileno(), self.responder.respond, host, port, time.time, self.internal_error)
             loop.add_reader(us.fileno(), self._drain, us, host, port)
             srv = await loop.create_server(lambda h=host, p=port: _TcpDns(self, (h, p)), sock=ts, backlog=1024)
             self.tcp_servers.append(srv)
 
     def _drain(self, sock: socket.socket, dst_ip: str, dst_port: int) -> int:
+        batched = self._batched.get(sock)
+        if batched is not None:
+            return batched.drain(_BATCH)  # the same loop, compiled, a batch per system call
         recv = sock.recvfrom
         send = sock.sendto
         respond = self.responder.respond

@@ -438,7 +438,12 @@ class Connection:
 
 
 class _HttpSession:
-    """HTTP/1.x over a byte stream: parse, match, answer, record. Used plain and inside TLS."""
+    """HTTP/1.x over a byte stream: parse, match, answer, record. Used plain and inside TLS.
+
+    (A compiled twin, a ``cdef class`` with the same ``feed``, was measured
+    and is not shipped: docs/performance.md, "The session, the rules, the
+    record".)
+    """
 
     def __init__(self, conn: Connection, send, hello=None):
         self.conn = conn
@@ -461,12 +466,21 @@ class _HttpSession:
             self.sni, self.ja3, self.ja4 = hello.sni, hello.ja3_hash, hello.ja4
         else:
             self.sni = self.ja3 = self.ja4 = None
+        # What every request reads, read once (a Listener is frozen; a
+        # connection's destination never changes: a PROXY header sets the
+        # source only).
+        self.port = conn.dst[1]
+        self.max_requests = lst.requests_per_connection
+        self.default_response = lst.response
+        self.request_timeout = lst.request_timeout
+        self.idle_timeout = lst.idle_timeout
         self._last_headers = None
         self._last_text = None
+        self._last_response = None  # the response bytes whose status is _last_status
+        self._last_status = None
 
     def feed(self, data: bytes, now: float, out: list) -> None:
         conn = self.conn
-        lst = conn.listener
         parser = self.parser
         cacheable = self.cache is not None and not parser.pending() and len(data) <= _CACHE_MAX_REQUEST
         try:
@@ -477,19 +491,22 @@ class _HttpSession:
             self.send(out, self.policy.bad_request(e.status, e.reason))
             conn._close(out)
             return
-        if len(requests) != 1 or parser.pending():
+        midway = parser.pending()
+        if len(requests) != 1 or midway:
             cacheable = False
-        rules = self.rules
-        port = conn.dst[1]
+        match = self.rules.http
+        port = self.port
         sni, ja3, ja4 = self.sni, self.ja3, self.ja4
         commanding = self.command_families
         for req in requests:
-            conn.served += 1
-            last = not req.keep_alive or conn.served >= lst.requests_per_connection
-            rule = rules.match_http(req, port=port, ja3=ja3, ja4=ja4)
+            served = conn.served = conn.served + 1
+            keep_alive = req.keep_alive
+            last = not keep_alive or served >= self.max_requests
+            method = req.method
+            rule = match(req, port, ja3, ja4)
             sent = None
             if rule is not None:
-                policy_name = rule.response or lst.response
+                policy_name = rule.response or self.default_response
                 rule_name, family = rule.name, rule.family
                 if commanding and family in commanding:
                     # The answer depends on the clock: never cached. Cost
@@ -498,27 +515,32 @@ class _HttpSession:
                     cacheable = False
                     sent = self.commands.pick(family, now + conn.shift)
             else:
-                policy_name, rule_name, family = lst.response, "none", None
-            if sent is not None and req.method != "CONNECT":  # a 2xx to CONNECT opens a tunnel
+                policy_name, rule_name, family = self.default_response, "none", None
+            if sent is not None and method != "CONNECT":  # a 2xx to CONNECT opens a tunnel
                 command = sent[0]
                 policy_name = "command"
                 response = self.policy.command(command.status, command.content_type, command.body,
-                                               keep_alive=not last, head=req.method == "HEAD")
+                                               keep_alive=not last, head=method == "HEAD")
             else:
                 sent = None
-                response = self.policy.render(policy_name, req, family=family, rule=rule_name if rule else None,
-                                              client_ip=conn.src[0], keep_alive=not last)
+                response = self.policy.answer(policy_name, req, family, rule_name if rule else None, conn.src[0],
+                                              not last)
             h = req.headers
             if h is not self._last_headers:
                 self._last_headers = h
                 self._last_text = "\n".join(f"{k}: {v}" for k, v in h) if h else None
+            # The policy returns the same bytes object for a second: its
+            # status is parsed once.
+            if response is not self._last_response:
+                self._last_response = response
+                self._last_status = _status(response)
             # In field order on this path only (Checkin._make: 0.17 us, against
             # 1.0 us with keywords; it checks the length, and events.py checks
             # the field order against the schema).
             checkin = _make_checkin((
                 rule_name,  # rule
                 family,  # family
-                req.method,  # method
+                method,  # method
                 self.caches.host(req.host),  # host
                 req.path,  # path
                 req.query or None,  # query
@@ -527,7 +549,7 @@ class _HttpSession:
                 req.body_len,  # body_len
                 req.body_sha256,  # body_sha256
                 req.body_head,  # body_head
-                _status(response),  # status
+                self._last_status,  # status
                 policy_name,  # response
                 sni,  # sni
                 None,  # alpn
@@ -541,9 +563,9 @@ class _HttpSession:
                 conn._record(out, "http", now, checkin)
                 conn._close(out)
                 return
-            if cacheable and policy_name != "template" and (not last or not req.keep_alive):
+            if cacheable and policy_name != "template" and (not last or not keep_alive):
                 # a repeat of these exact bytes gets the same answer and record
-                answer = Answer(response, checkin, not req.keep_alive)
+                answer = Answer(response, checkin, not keep_alive)
                 self.cache.put(data, answer, now)  # type: ignore[union-attr]
                 out.append(answer)
                 if answer.close:
@@ -556,13 +578,12 @@ class _HttpSession:
             if last:
                 conn._close(out)
                 return
-        midway = parser.pending()
         if midway and parser.expects_continue():
             # Expect: 100-continue (HTTP/1.1) and the body has not come:
             # ask for it rather than let the client wait (curl waits 1 s).
             self.send(out, CONTINUE)
         conn.midway = midway
-        conn.arm(now, lst.request_timeout if midway else lst.idle_timeout)
+        conn.arm(now, self.request_timeout if midway else self.idle_timeout)
 
     def _commanded(self, out: list, now: float, checkin: Checkin, sent, response: bytes) -> None:
         command, authority = sent
@@ -768,3 +789,4 @@ class TcpConnection(Connection):
 
 
 _CLASSES: dict[str, type[Connection]] = {"http": HttpConnection, "tls": TlsConnection, "tcp": TcpConnection}
+

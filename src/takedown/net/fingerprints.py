@@ -20,7 +20,10 @@ allows it (issue 17; :mod:`takedown.net.commands`, docs/case-commands.md).
 Everything is compiled when the file is loaded: regular expressions
 compiled, exact host names put in a dict that leads straight to the rules
 that can apply, sets for methods, ports and hashes. Matching a request is
-then a dict lookup and a few comparisons per candidate rule.
+then a dict lookup and a few comparisons per candidate rule; and the first
+match is remembered per candidate set by the request fields its matchers
+read (:class:`_Candidates`), so a bot's check-ins, which differ in their id,
+are matched without running a regex each (docs/performance.md).
 
 Errors name the file and line (``FILE:LINE: reason``), found with the
 operation file's TOML locator (:class:`takedown.tomlfile.Locator`).
@@ -32,6 +35,7 @@ import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,6 +75,8 @@ _RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _HASH_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _JA4_RE = re.compile(r"[A-Za-z0-9_*-]{1,80}", re.ASCII)
+_MEMO_MAX = 4096  # values a text matcher remembers (see _Text)
+_MEMO_LONGEST = 512  # characters: longer values are not remembered (memory)
 
 @dataclass(frozen=True)
 class Rule:
@@ -110,9 +116,18 @@ class Command:
 
 class _Text:
     """A string matcher: exact values (a set), prefixes, substrings, a regex,
-    or "absent". ``fold``: compare case-insensitively."""
+    or "absent". ``fold``: compare case-insensitively.
 
-    __slots__ = ("exact", "prefix", "contains", "regex", "absent", "fold")
+    A matcher with a regex or substrings remembers its answer per value
+    (``memo``): bots of a family send the same path and User-Agent in every
+    check-in, whatever their id (which sits in the query or the body), so
+    the regex runs once per distinct value, not once per request; the
+    answer is the regex's own, so results cannot differ. Bounded: at most
+    :data:`_MEMO_MAX` values of at most :data:`_MEMO_LONGEST` characters
+    (emptied when full; longer values are tested each time).
+    """
+
+    __slots__ = ("exact", "prefix", "contains", "regex", "absent", "fold", "memo")
 
     def __init__(self, *, exact=(), prefix=(), contains=(), regex=None, absent=False, fold=False):
         self.fold = fold
@@ -121,12 +136,27 @@ class _Text:
         self.contains = tuple(v.lower() for v in contains) if fold else tuple(contains)
         self.regex = regex
         self.absent = absent
+        self.memo: dict[str, bool] | None = {} if regex is not None or self.contains else None
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
             return self.absent
         if self.absent:
             return False
+        memo = self.memo
+        if memo is None:
+            return self.test(value)
+        got = memo.get(value)
+        if got is None:
+            got = self.test(value)
+            if len(value) <= _MEMO_LONGEST:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[value] = got
+        return got
+
+    def test(self, value: str) -> bool:
+        """The matcher's answer for ``value`` (not None), without the memo."""
         if self.fold:
             value = value.lower()
         if value in self.exact:
@@ -247,6 +277,46 @@ def normalize_host(value: str | None) -> str | None:
     return v or None
 
 
+_UNSEEN = object()
+# the request fields a rule's matchers read (method: the candidates' key)
+_FIELDS = (("path", "path"), ("ua", "user_agent"))  # (a query, body or header matcher: no memo)
+
+
+class _Candidates:
+    """The HTTP rules that can apply to one (indexed host, method), in file
+    order, and their answers so far (``memo``): the first match is a pure
+    function of the request fields the candidates' matchers read
+    (``fields``, an attrgetter: most often the path alone, with the body's
+    length) and of the host, port and TLS hashes when one of them reads
+    those, so a bot's check-ins, which differ in their query and body but
+    not in what the rules read, are matched by one dict lookup instead of
+    a regex per request. No memo when a matcher reads the query or the
+    body's bytes (they change with every unique check-in: the memo would
+    only miss) or the header fields (a key holding a whole header section
+    would cost up to max_header_bytes of memory each). Bounded: at most
+    :data:`_MEMO_MAX` answers, only for requests whose path and User-Agent
+    together have at most :data:`_MEMO_LONGEST` characters (the other
+    fields of a key are short: a host, a port, hashes, the body's length)."""
+
+    __slots__ = ("rules", "fields", "host", "port", "ja", "memo")
+
+    def __init__(self, rules: tuple[_Compiled, ...]) -> None:
+        self.rules = rules
+        names = [f for attr, f in _FIELDS if any(getattr(c, attr) for c in rules)]
+        if any(c.body_min or c.body_max is not None for c in rules):
+            names.append("body_len")
+        self.fields = attrgetter(*names) if names else _nothing
+        self.host = any(c.host is not None for c in rules)
+        self.port = any(c.ports is not None for c in rules)
+        self.ja = any(c.ja3 is not None or c.ja4_exact or c.ja4_prefix for c in rules)
+        varying = any(c.query is not None or c.body is not None or c.headers for c in rules)
+        self.memo: dict[tuple, Rule | None] | None = None if varying else {}
+
+
+def _nothing(req) -> None:
+    return None
+
+
 # --------------------------------------------------------------------------
 # The rule set
 
@@ -332,12 +402,17 @@ class RuleSet:
             h: tuple(sorted(cs + generic, key=lambda c: position[id(c)])) for h, cs in by_host.items()
         }
         self._hosts: dict[str, str | None] = {}
-        # (indexed host or None, method) -> the candidates, in order.
-        self._candidates: dict[tuple[str | None, str], tuple[_Compiled, ...]] = {}
+        # (indexed host or None, method) -> _Candidates: the rules that can
+        # apply, and their answers so far by what they look at.
+        self._candidates: dict[tuple[str | None, str], _Candidates] = {}
 
     def match_http(self, req, *, port: int, ja3: str | None = None, ja4: str | None = None) -> Rule | None:
         """The first HTTP rule matching ``req`` (a takedown.net.http.Request)
         received on ``port`` (and inside TLS with ``ja3``/``ja4``), or None."""
+        return self.http(req, port, ja3, ja4)
+
+    def http(self, req, port: int, ja3: str | None, ja4: str | None) -> Rule | None:
+        """:meth:`match_http` with positional arguments (the check-in path's call)."""
         raw = req.host
         host = self._hosts.get(raw) if raw is not None else None
         if host is None and raw is not None:
@@ -345,16 +420,35 @@ class RuleSet:
             if len(self._hosts) >= 4096:
                 self._hosts.clear()
             self._hosts[raw] = host
-        key = (host if host in self._http_by_host else None, req.method)
-        candidates = self._candidates.get(key)
-        if candidates is None:
+        method = req.method
+        key = (host if host in self._http_by_host else None, method)
+        cand = self._candidates.get(key)
+        if cand is None:
             base = self._http_by_host[key[0]] if key[0] is not None else self._http_any
-            candidates = tuple(c for c in base if c.methods is None or req.method in c.methods)
-            self._candidates[key] = candidates
-        for c in candidates:
-            if c.http(req, host, port, ja3, ja4):
-                return c.rule
-        return None
+            cand = _Candidates(tuple(c for c in base if c.methods is None or method in c.methods))
+            if len(self._candidates) >= 4096:
+                self._candidates.clear()
+            self._candidates[key] = cand
+        memo = cand.memo
+        if memo is None:
+            for c in cand.rules:
+                if c.http(req, host, port, ja3, ja4):
+                    return c.rule
+            return None
+        k = (cand.fields(req), host if cand.host else None, port if cand.port else None,
+             (ja3, ja4) if cand.ja else None)
+        got = memo.get(k, _UNSEEN)
+        if got is _UNSEEN:
+            got = None
+            for c in cand.rules:
+                if c.http(req, host, port, ja3, ja4):
+                    got = c.rule
+                    break
+            if len(req.path) + len(req.user_agent or "") <= _MEMO_LONGEST:  # memory: see _Candidates
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[k] = got
+        return got
 
     def match_tls(self, *, sni: str | None, ja3: str | None, ja4: str | None, port: int) -> Rule | None:
         """The first TLS rule matching a ClientHello, or None."""

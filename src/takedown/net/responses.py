@@ -140,6 +140,12 @@ class ResponsePolicy:
         ``keep_alive`` decides the Connection header; the caller closes the
         connection after a ``Connection: close`` response.
         """
+        return self.answer(policy, request, family, rule, client_ip, keep_alive)
+
+    def answer(self, policy: str, request, family: str | None, rule: str | None, client_ip: str,
+               keep_alive: bool) -> bytes | None:
+        """:meth:`render` with positional arguments (the check-in path's
+        call: keyword arguments cost about 0.15 us more per request)."""
         if policy == "silent":
             return None
         now = time.time()

@@ -56,6 +56,9 @@ _MAX_LISTENERS = 1 << 16
 MAX_TEMPLATES = 1_000_000
 _ROW_AT = {f: i for i, f in enumerate(DNS_ROW)}
 _TPL_AT = tuple(_ROW_AT[f] for f in TEMPLATE_FIELDS)
+# add_row slices the record out of the row: the layout must keep them last, in order
+if _TPL_AT != tuple(range(6, 13)) or len(DNS_ROW) != 13:
+    raise ImportError(f"DNS_ROW no longer ends with the answer record's fields {TEMPLATE_FIELDS}")
 
 
 class _Registry:
@@ -151,8 +154,10 @@ class DnsBuffer:
     def add_row(self, row: tuple) -> None:
         """One event as a :data:`takedown.events.DNS_ROW` tuple (the rare
         paths: errors, misses, EDNS options, rate-limited answers)."""
-        tk = self.template(tuple(row[i] for i in _TPL_AT))
-        self.log(row[0], row[2], row[3], tk | self.listener(row[1], row[4], row[5]))
+        tk = self.template(row[6:13])  # TEMPLATE_FIELDS are the row's last seven (checked at import)
+        self.times.append(row[0])
+        self.srcs.append(row[2])
+        self.keys.append(tk | self.listener(row[1], row[4], row[5]) | row[3])
 
     def take(self) -> tuple | None:
         """Everything buffered, as an opaque batch for :meth:`to_table`. None
