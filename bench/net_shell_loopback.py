@@ -10,17 +10,28 @@ sans-I/O connection) per connection. Compare with net_conn_micro.py's
 ``unique close shell`` (the same work without a socket or a loop) to see
 what the loop and the kernel cost. Loopback only; nothing else is contacted.
 
+``--wrk SECONDS``: instead, the harness's ``close`` load on a real
+``takedown serve`` (bench/http_bench.py's operation, server and wrk
+command: ``wrk -t1 -c50 -H 'Connection: close'``, server pinned to CPU 1,
+wrk to CPU 0), ours only, a short run for profiling, not a benchmark: the
+server's CPU per connection (its process tree, as the harness counts it).
+``--perf FILE`` records the server's worker with ``perf record -g``
+during that run (read it with ``perf report -i FILE --sort dso,sym``).
+
 Usage::
 
     PYTHONPATH=src:tests .venv/bin/python bench/net_shell_loopback.py [--n 20000]
     TAKEDOWN_PURE=1 PYTHONPATH=src:tests .venv/bin/python bench/net_shell_loopback.py
+    PYTHONPATH=src:tests .venv/bin/python bench/net_shell_loopback.py --wrk 5 [--perf /tmp/close.perf]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -66,10 +77,58 @@ async def serve(n: int) -> tuple[float, float]:
     return (r1.ru_utime - r0.ru_utime) / n * 1e6, (r1.ru_stime - r0.ru_stime) / n * 1e6
 
 
+def wrk_close(seconds: float, perf: str | None, reps: int) -> None:
+    """The harness's ``close`` setting against ``takedown serve``, ours only."""
+    import tempfile
+
+    import http_bench
+
+    workdir = Path(tempfile.mkdtemp(prefix="takedown-close-"))
+    t = http_bench.start_ours(workdir / "ours", pure=os.environ.get("TAKEDOWN_PURE") == "1")
+    try:
+        setting = http_bench.Setting("close", close=True)
+        scripts = http_bench.write_lua_scripts(workdir / "wrk")
+        http_bench.run_wrk(http_bench.wrk_argv(t.port, 2, setting, scripts), 2)  # warm up
+        for _ in range(reps):
+            recorder = None
+            if perf:
+                # the worker: a child of serve's parent (which only binds and supervises)
+                pids = t.pids()
+                worker = max((p for p in pids if _stat(p)[1] in pids), key=lambda p: _stat(p)[0])
+                recorder = subprocess.Popen(["perf", "record", "-g", "-q", "-o", perf, "-p", str(worker)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rec = http_bench.one_run(t, setting, seconds, 1.5, scripts)
+            if recorder is not None:
+                recorder.send_signal(signal.SIGINT)
+                recorder.wait()
+            print(f"close: {rec['rps']:,.0f} connections/s, server CPU {rec['cpu_us_per_request']:.2f} us per "
+                  f"connection ({rec['server_cpu_pct']}% of a core), other load on its core "
+                  f"{rec.get('server_core_other_pct')}%, load average {os.getloadavg()[0]:.2f}")
+        print(f"server: {t.command}")
+    finally:
+        t.stop()
+
+
+def _stat(pid: int) -> tuple[int, int]:
+    """(utime + stime in clock ticks, without its children; parent's pid) of one process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12]), int(fields[1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20_000, help="connections (one check-in each)")
+    ap.add_argument("--wrk", type=float, metavar="SECONDS", help="the harness's close load on takedown serve")
+    ap.add_argument("--reps", type=int, default=1, help="with --wrk: runs of SECONDS each")
+    ap.add_argument("--perf", metavar="FILE", help="with --wrk: perf record -g the worker into FILE")
     args = ap.parse_args()
+    if args.wrk:
+        from takedown.accel import notice
+
+        print(f"path: {notice()}")
+        wrk_close(args.wrk, args.perf, args.reps)
+        return
     import uvloop
 
     from takedown.accel import notice

@@ -94,6 +94,8 @@ _INF = float("inf")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 NOTHING: tuple = ()
 _make_checkin = Checkin._make
+_new_tuple = tuple.__new__  # CheckinConn's own __new__ is a Python-level call
+_not_a_proxy_header = proxy_mod.not_a_header
 
 
 # -- commands -------------------------------------------------------------------
@@ -274,11 +276,13 @@ class ListenerState:
         self.cache = RequestCache()
         self.parser_caches = parser_caches if parser_caches is not None else ParserCaches()
         self.counters = counters if counters is not None else Counters()
-        self._cls = _CLASSES[listener.kind]
+        #: the class of this listener's connections: ``conn_class(state, src, dst, now)``
+        #: is :meth:`connect` without its call (the shell's per-connection path)
+        self.conn_class = _CLASSES[listener.kind]
 
     def connect(self, src: tuple[str, int], dst: tuple[str, int], now: float) -> Connection:
         """The connection accepted from ``src`` on ``dst`` at ``now``."""
-        return self._cls(self, src, dst, now)
+        return self.conn_class(self, src, dst, now)
 
 
 # -- connections ------------------------------------------------------------------
@@ -302,7 +306,8 @@ class Connection:
         self.src = src
         self.dst = dst
         self.peer_ip: str | None = None
-        self.origin = CheckinConn("tcp", src[0], src[1], dst[0], dst[1], None)
+        ip = src[0]
+        self.origin = _new_tuple(CheckinConn, ("tcp", ip, src[1], dst[0], dst[1], None))
         self.served = 0  # HTTP requests answered on this connection
         self.buf = b""
         self.preamble = True  # still looking for a PROXY header
@@ -312,14 +317,16 @@ class Connection:
         self.counted: str | None = None
         self.refused = False
         per = state.per_source
-        n = per.get(src[0], 0)
+        n = per.get(ip, 0)
         if n >= lst.max_connections_per_source:
             self.refused = True
             self.done = True
             return
-        per[src[0]] = n + 1
-        self.counted = src[0]
-        self.arm(now, lst.request_timeout)
+        per[ip] = n + 1
+        self.counted = ip
+        seconds = lst.request_timeout  # (arm(), inlined: once per connection)
+        if seconds > 0:
+            self.deadline = now + seconds
 
     # -- driven by the shell ----------------------------------------------------
 
@@ -408,7 +415,8 @@ class Connection:
         if not header.local and header.src_ip is not None:
             self.peer_ip = self.src[0]
             self.src = (header.src_ip, header.src_port or 0)
-            self.origin = CheckinConn("tcp", self.src[0], self.src[1], self.dst[0], self.dst[1], self.peer_ip)
+            self.origin = _new_tuple(CheckinConn, ("tcp", self.src[0], self.src[1], self.dst[0], self.dst[1],
+                                                   self.peer_ip))
         if self.listener.emulated_clock:
             # range mode: weeks pass in minutes; only a trusted peer gets here
             try:
@@ -611,30 +619,43 @@ class HttpConnection(Connection):
     """Plain HTTP/1.x: one ``http`` event per request."""
 
     kind = "http"
+    #: the parser and the rest of the request path, made for the first
+    #: request the request cache does not answer (in :meth:`_received`): a
+    #: bot that opens a connection per check-in it repeats never needs one
+    session: _HttpSession | None = None
 
     def __init__(self, state: ListenerState, src: tuple[str, int], dst: tuple[str, int], now: float):
-        super().__init__(state, src, dst, now)
+        Connection.__init__(self, state, src, dst, now)  # (cheaper than super(): once per connection)
         lst = self.listener
-        self.session = _HttpSession(self, _send_plain)
         self.last_fast = lst.requests_per_connection - 1  # the last request is answered 'close'
         self.idle_timeout = lst.idle_timeout if lst.idle_timeout > 0 else _INF
         self.midway = False  # a request partly received: the next bytes continue it
-        self.cache = state.cache
         self.entries = state.cache.entries  # never replaced (cleared in place)
 
     def receive(self, data: bytes, now: float):
+        if not self.fast:
+            if self.preamble and not self.buf and not self.done and _not_a_proxy_header(data):
+                # A connection's first bytes, which cannot start a PROXY
+                # header (what _preamble would decide, without parsing):
+                # past the preamble, and on to the fast path below (a bot
+                # that opens a connection per check-in).
+                self.preamble = False
+                self.fast = True
+            else:
+                out = Connection.receive(self, data, now)
+                self.fast = not (self.preamble or self.midway or self.done)
+                return out
         # The fast path: a request already seen, byte for byte (RequestCache),
         # on a connection past its PROXY header with no request half-read.
-        if self.fast:
-            hit = self.entries.get(data)
-            if hit is not None and now < hit.until and self.served < self.last_fast:
-                self.served += 1
-                if hit.close:
-                    self.done = True
-                    self.fast = False
-                else:
-                    self.deadline = now + self.idle_timeout
-                return hit.commands
+        hit = self.entries.get(data)
+        if hit is not None and now < hit.until and self.served < self.last_fast:
+            self.served += 1
+            if hit.close:
+                self.done = True
+                self.fast = False
+            else:
+                self.deadline = now + self.idle_timeout
+            return hit.commands
         out = Connection.receive(self, data, now)
         self.fast = not (self.preamble or self.midway or self.done)
         return out
@@ -653,11 +674,20 @@ class HttpConnection(Connection):
                 else:
                     self.deadline = now + self.idle_timeout
                 return
-        self.session.feed(data, now, out)
+        session = self.session
+        if session is None:
+            session = self.session = _HttpSession(self, _send_plain)
+        session.feed(data, now, out)
 
     def _timed_out(self, now: float, out: list) -> None:
-        if self.session.parser.pending():
+        if self.session is not None and self.session.parser.pending():
             self._record(out, "http", now, Checkin(status=408, response="timeout"))
+
+    def _ended(self, now: float, out: list) -> None:
+        # The session refers to this connection: dropping it here lets both
+        # go by reference counting, without waiting for the cyclic GC (which
+        # a connection per check-in would run every few hundred connections).
+        self.session = None
 
 
 class TlsConnection(Connection):

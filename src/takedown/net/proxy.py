@@ -120,6 +120,21 @@ def parse_proxy(data: bytes | bytearray) -> tuple[ProxyHeader | None, int] | Non
     return None, 0
 
 
+def not_a_header(data: bytes) -> bool:
+    """True when ``data``, the first bytes of a stream, cannot begin a PROXY
+    header: exactly when :func:`parse_proxy` returns ``(None, 0)`` for them,
+    decided from their first byte and at most 12 bytes more, without
+    parsing (the sinkhole asks it once per connection)."""
+    if not data:
+        return False
+    first = data[0]
+    if first == 0x50:  # 'P': "POST", "PUT", "PATCH" or "PROXY"
+        return not PROXY_V1_PREFIX.startswith(data[:5])
+    if first == 0x0D:
+        return not PROXY_V2_SIGNATURE.startswith(data[:12])
+    return True
+
+
 # -- version 1 ---------------------------------------------------------------
 
 

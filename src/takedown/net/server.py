@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from functools import partial
 
 from takedown.net.answers import Answers
 from takedown.net.connection import (
@@ -73,6 +74,11 @@ class NetSensor:
                     op.storage, kind, operation=op.name, sensor=sensor, worker=index,
                     flush_interval=op.events.flush_interval, transform=transform_for(op),
                 )
+        w = self.writers.get("http")
+        # what every connection's hot path binds (made once: bound methods
+        # are new objects at each attribute load): the http check-in buffer
+        # and the appends of its two per-event arrays (never replaced)
+        self.http_binds = (w.checkins, w.checkins.times.append, w.checkins.keys.append) if w is not None else None
         self.per_source: dict[str, int] = {}
         self.counters = Counters()
         self.states: list[ListenerState] = []  # one per bound socket, in start()'s order
@@ -99,7 +105,7 @@ class NetSensor:
         self._sweeper = loop.call_later(1.0, self._sweep)
         for i, (lst, host, port, sock) in enumerate(bound):
             self.states.append(self._state(lst, self.answers, None))
-            factory = (lambda i=i, dst=(host, port): _Protocol(self, i, dst))
+            factory = partial(_Protocol, self, i, (host, port))  # (no Python frame of its own)
             self.servers.append(await loop.create_server(factory, sock=sock, backlog=4096))
 
     def _sweep(self) -> None:
@@ -166,7 +172,15 @@ def _between_requests(c: Connection | None) -> bool:
 
 
 class _Protocol(asyncio.Protocol):
-    """The asyncio side of one connection: bytes to its Connection, commands to the socket and the buffers."""
+    """The asyncio side of one connection: bytes to its Connection, commands to the socket and the buffers.
+
+    One per connection, so it holds no more than the connection needs
+    (slots, no dict; the per-connection work is measured in
+    docs/performance.md, "Per connection: accept, PROXY, close").
+    """
+
+    __slots__ = ("sensor", "index", "dst", "conn", "transport", "_keys", "hgen", "hkey", "horigin", "shift",
+                 "receive", "send", "hbuf", "tappend", "kappend")
 
     def __init__(self, sensor: NetSensor, index: int, dst: tuple[str, int]):
         self.sensor = sensor
@@ -174,27 +188,30 @@ class _Protocol(asyncio.Protocol):
         self.dst = dst
         self.conn: Connection | None = None
         self.transport = None
-        self._keys: dict[str, tuple[int, object, int]] = {}  # kind -> (buffer generation, origin, key)
-        self.hgen = -1  # the http buffer's generation self.hkey belongs to
-        self.hkey = 0
-        self.shift = 0.0
+        # this connection's key in each check-in buffer it logs to (conn_key):
+        # http's in slots (hgen, hkey, horigin: the buffer generation, the key,
+        # the record it registered), the others' (TLS, TCP) in a dict made
+        # when one logs: kind -> (buffer generation, record, key)
+        self._keys: dict[str, tuple[int, object, int]] | None = None
+        self.hgen = -1
 
     def connection_made(self, transport):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("", 0)
+        if len(peer) != 2:  # IPv6: (host, port, flowinfo, scope id)
+            peer = peer[:2]
         sensor = self.sensor
-        self.conn = conn = sensor.states[self.index].connect((peer[0], peer[1]), self.dst, _time())
+        state = sensor.states[self.index]
+        self.conn = conn = state.conn_class(state, peer, self.dst, _time())  # state.connect(), one call less
         # bound once for the hot path (none of these objects is ever replaced)
         self.receive = conn.receive
         self.send = transport.write
         if conn.refused:
             transport.abort()
             return
-        w = sensor.writers.get("http")
-        if w is not None:
-            self.hbuf = w.checkins
-            self.tappend = w.checkins.times.append
-            self.kappend = w.checkins.keys.append
+        binds = sensor.http_binds
+        if binds is not None:
+            self.hbuf, self.tappend, self.kappend = binds
         sensor.protocols.add(self)
 
     def connection_lost(self, exc):
@@ -202,7 +219,9 @@ class _Protocol(asyncio.Protocol):
         conn = self.conn
         if conn is not None:
             now = _time()
-            self.run(conn.closed(now), now)
+            left = conn.closed(now)
+            if left:
+                self.run(left, now)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -221,12 +240,13 @@ class _Protocol(asyncio.Protocol):
                     c.tix = buf.add_template(c.checkin)
                     c.gen = gen
                 if self.hgen != gen:
-                    self.hkey = self.conn_key("http", buf)
-                    self.hgen = gen
-                    self.shift = self.conn.shift  # set by the PROXY header, before any answer
+                    self.http_key(buf)
                 self.tappend(now + self.shift)
                 self.kappend(self.hkey | c.tix)
                 self.send(c.out)
+            elif cls is Close:
+                # (the loop's close() does nothing on a closing transport)
+                self.transport.close()
             elif cls is Record:
                 self.record(c.kind, c.time, c.checkin)
             elif cls is Send:
@@ -264,13 +284,31 @@ class _Protocol(asyncio.Protocol):
     def conn_key(self, kind: str, buf: CheckinBuffer) -> int:
         """This connection's key in ``buf``, registering its record once per
         buffer generation (and again if a PROXY header changed the source)."""
+        if kind == "http":
+            return self.http_key(buf)
         origin = self.conn.origin
-        got = self._keys.get(kind)
-        if got is not None and got[0] == buf.gen and got[1] is origin:
-            return got[2]
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = {}
+        else:
+            got = keys.get(kind)
+            if got is not None and got[0] == buf.gen and got[1] is origin:
+                return got[2]
         key = buf.add_conn(origin)
-        self._keys[kind] = (buf.gen, origin, key)
+        keys[kind] = (buf.gen, origin, key)
         return key
+
+    def http_key(self, buf: CheckinBuffer) -> int:
+        """:meth:`conn_key` for the http buffer; also takes the connection's
+        clock shift for the hot path (a PROXY header, the only thing that
+        changes the source or the clock, comes before any answer)."""
+        origin = self.conn.origin
+        if self.hgen != buf.gen or self.horigin is not origin:
+            self.hkey = buf.add_conn(origin)
+            self.hgen = buf.gen
+            self.horigin = origin
+            self.shift = self.conn.shift
+        return self.hkey
 
     def commanded(self, c: Commanded) -> None:
         """One ``command`` event (its row: events.COMMAND_ROW)."""
