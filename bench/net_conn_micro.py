@@ -17,7 +17,13 @@ on:
 - ``unique close`` (shell only): the same, one connection per check-in;
 - ``bot``: a ZeuS-style bot's round on a connection of its own: GET
   config.bin (the same for every bot: the request cache) and its own POST
-  gate.php check-in (both matched by the shipped rules), then close.
+  gate.php check-in (both matched by the shipped rules), then close;
+- ``parse ...``: takedown.net.http's RequestParser alone on the same
+  requests (``hit``: a known header section; ``miss`` and ``unique``: known
+  header lines under a new request line; ``unique close``: a new parser per
+  check-in), sharing one ParserCaches as a listener's connections do: the
+  part of each case the compiled request parser
+  (takedown/net/_http_c.pyx) works on.
 
 Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
@@ -144,10 +150,13 @@ def main() -> None:
     p.data_received(REQ)
     p.data_received(REQ)
 
-    def hit_shell():
-        f = p.data_received
-        for _ in range(n):
-            f(REQ)
+    def hits(f):
+        def run():
+            for _ in range(n):
+                f(REQ)
+        return run
+
+    hit_shell = hits(p.data_received)
 
     c = conn()
     c.receive(REQ, time.time())
@@ -195,6 +204,34 @@ def main() -> None:
             q.data_received(r)
             q.connection_lost(None)
 
+    from takedown.net.http import ParserCaches, RequestParser
+
+    parser_caches = ParserCaches()
+    hp = RequestParser(caches=parser_caches)
+    hp.feed(REQ)
+    hp.feed(REQ)
+
+    hit_parse = hits(hp.feed)
+
+    def on_parser(lists):
+        it = iter(lists)
+
+        def run():
+            f = RequestParser(caches=parser_caches).feed
+            for r in next(it):
+                f(r)
+        return run
+
+    parse_closes = iter([[unique_request(i + 2**40, close=True) for i in range(k * per, (k + 1) * per)]
+                         for k in range(runs)])
+
+    def unique_close_parse():
+        for r in next(parse_closes):
+            RequestParser(caches=parser_caches).feed(r)
+
+    parse_misses = [[r.replace(b"?id=", b"?pid=") for r in rs] for rs in misses]
+    parse_uniques = [[unique_request(i + 2**41) for i in range(k * per, (k + 1) * per)] for k in range(runs)]
+
     # a ZeuS-style bot's round (the shipped rules' zeus-config-download and
     # zeus-gate-post): GET config.bin (the same for every bot), then its own
     # POST gate.php check-in, on one keep-alive connection per bot
@@ -222,6 +259,8 @@ def main() -> None:
              ("close shell", close_shell, n // 4), ("unique shell", on_shell(uniques), per),
              ("unique connection", on_conn(uniques), per),
              ("unique close shell", unique_close_shell, per),
+             ("parse hit", hit_parse, n), ("parse miss", on_parser(parse_misses), per),
+             ("parse unique", on_parser(parse_uniques), per), ("parse unique close", unique_close_parse, per),
              ("bot shell", bot_shell, 2 * per), ("bot connection", bot_conn, 2 * per))
     if args.profile:
         fn = dict((c[0], c[1]) for c in cases)[args.profile]

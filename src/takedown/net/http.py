@@ -45,6 +45,17 @@ checks this with generated requests).
 Chunked requests, CONNECT and upgrades are never cached. Measured costs are
 in docs/notice.md ("Performance").
 
+Compiled twin
+-------------
+``takedown/net/_http_c.pyx`` (issue 18; docs/performance.md, "The request
+parser in C") holds the request-line split (:func:`_request_line`) as a loop
+over the bytes, and ``feed_whole``: :meth:`RequestParser.feed` for one whole
+request in one read on the two fast paths above, in one C function instead
+of six Python frames. This module uses them when the extension is built and
+``TAKEDOWN_PURE`` is not ``1`` (:mod:`takedown.accel`); the pure code stays
+the reference, and tests/test_net_http_accel.py holds the two to the same
+requests, errors, parser states and cache contents.
+
 Why not a pure-Python parser for simple GETs (measured on the 2-core
 development machine, Python 3.11, httptools 0.9; header parsing of a
 six-header GET): a validating regular expression plus ``findall``,
@@ -85,8 +96,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import httptools
+
+from takedown.accel import compiled
 
 __all__ = ["HttpError", "ParserCaches", "Request", "RequestParser"]
 
@@ -315,9 +329,10 @@ class ParserCaches:
     def accepts(self, section: bytes, reusable: bool) -> bool:
         """Whether llhttp accepts a whole header section whose header lines
         are known (only its request line is new), checked in C by a shared
-        callback-free parser. The parser is replaced after any use that leaves
-        it inside a message (a body follows, an error, an upgrade,
-        Connection: close)."""
+        callback-free parser; ``section`` may carry the whole Content-Length
+        body after it (the parser then ends at the start of the next
+        message). The parser is replaced after any use that leaves it inside
+        a message (a body follows, an error, an upgrade, Connection: close)."""
         try:
             self._validator.feed_data(section)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
@@ -351,6 +366,25 @@ def _llhttp_error(e: Exception) -> HttpError:
     if reason == "Pause on PRI/Upgrade":  # "PRI * HTTP/2.0": the HTTP/2 preface
         return HttpError(505, "HTTP/2 with prior knowledge is not supported")
     return HttpError(400, reason)
+
+
+def _request_line(key: bytes, line_end: int) -> tuple[str, str, str, str, str, str | None] | None:
+    """(method, target, path, query, version, authority or None) of the
+    request line ``key[:line_end]``, or None when it is not three words
+    (split as ``str.split()`` splits) whose last is ``HTTP/1.1`` or
+    ``HTTP/1.0``. ``authority``: that of an absolute-form or CONNECT target
+    (RFC 9112 3.2), which stands for the Host header. Its compiled twin is
+    ``takedown.net._http_c.request_line`` (a loop over the bytes)."""
+    parts = key[:line_end].decode("latin-1").split()
+    version = _VERSIONS.get(parts[2]) if len(parts) == 3 else None
+    if version is None:
+        return None
+    method = parts[0]
+    target = parts[1]
+    if target[0] == "/" and "?" not in target and "#" not in target:
+        return method, target, target, "", version, None
+    path, query, authority = _split_target(target, method)
+    return method, target, path, query, version, authority
 
 
 def _split_target(target: str, method: str) -> tuple[str, str, str | None]:
@@ -455,13 +489,20 @@ class RequestParser:
             data = bytes(data)
         st = self._state
         end = -2  # not searched yet
+        key = None  # the first header section, if feed() sliced it
         if st == _HEAD and not self._buf:
+            if _feed_whole is not None:
+                # The compiled twin of the two fast paths (known section, known lines) for one whole request.
+                got = _feed_whole(self, data)
+                if got is not None:
+                    return got
             # Fast path: one whole request whose header section is known.
             end = data.find(b"\r\n\r\n")
             if end > 0:
                 hend = end + 4
                 n = len(data)
-                known = self._known.get(data if hend == n else data[:hend])
+                key = data if hend == n else data[:hend]
+                known = self._known.get(key)
                 if known is not None and hend <= self.max_header_bytes and known[2] <= self.max_headers:
                     req, fields, _nh, length, _expect = known
                     if not length:
@@ -488,7 +529,7 @@ class RequestParser:
             data = self._buf + data
             self._buf = b""
         try:
-            self._run(data, out, end)
+            self._run(data, out, end, key)
         except HttpError as e:
             self._state = _FAILED
             self._error = e
@@ -500,15 +541,17 @@ class RequestParser:
 
     # -- the loop ------------------------------------------------------------
 
-    def _run(self, data: bytes, out: list[Request], end: int) -> None:
-        """``end``: where the first header section ends, if feed() looked (-2: not searched)."""
+    def _run(self, data: bytes, out: list[Request], end: int, key: bytes | None) -> None:
+        """``end``: where the first header section ends, if feed() looked (-2: not searched);
+        ``key``: that section's bytes if feed() sliced them (None: not)."""
         pos = 0
         n = len(data)
         while pos < n:
             st = self._state
             if st == _HEAD:
-                pos = self._head_section(data, pos, n, out, end)
+                pos = self._head_section(data, pos, n, out, end, key)
                 end = -2
+                key = None
             elif st == _BODY:
                 pos = self._body(data, pos, n, out)
             elif st == _CLOSED:
@@ -536,13 +579,15 @@ class RequestParser:
             raise _llhttp_error(e) from None
         return True
 
-    def _head_section(self, data: bytes, pos: int, n: int, out: list[Request], end: int) -> int:
+    def _head_section(self, data: bytes, pos: int, n: int, out: list[Request], end: int,
+                      key: bytes | None = None) -> int:
         fed = self._fed
         if not fed:
             # Empty lines before a request line are ignored (RFC 9112 2.2), as llhttp does.
             c = data[pos]
             if c == 13 or c == 10:
                 end = -2
+                key = None
                 while c == 13 or c == 10:
                     pos += 1
                     if pos == n:
@@ -553,7 +598,8 @@ class RequestParser:
         if end < 0 or end + 4 - pos > self.max_header_bytes:
             return self._partial_head(data, pos, n, end)
         hend = end + 4
-        key = data if pos == 0 and hend == n else data[pos:hend]
+        if key is None:
+            key = data if pos == 0 and hend == n else data[pos:hend]
         if not fed:
             known = self._known.get(key)
             if known is not None and known[2] <= self.max_headers:
@@ -588,12 +634,10 @@ class RequestParser:
         self._fed = 0
         self._scanned = 0
         self._llhttp_body = True
-        parts = key[:key.find(b"\r\n")].decode("latin-1").split()
-        version = _VERSIONS.get(parts[2]) if len(parts) == 3 else None
-        if version is None:
+        line = _request_line(key, key.find(b"\r\n"))
+        if line is None:
             raise HttpError(505, _BAD_VERSION)
-        method = parts[0]
-        target = parts[1]
+        method, target, path, query, version, authority = line
         flat = cb.flat
         nheaders = len(flat) >> 1
         if nheaders:
@@ -617,14 +661,7 @@ class RequestParser:
             lay = None
             headers = ()
             host_header = ua = None
-        host = host_header
-        if target[0] == "/" and "?" not in target and "#" not in target:
-            path = target
-            query = ""
-        else:
-            path, query, authority = _split_target(target, method)
-            if authority is not None:
-                host = authority
+        host = host_header if authority is None else authority
         if not ok:
             # CONNECT or an upgrade: answered, never tunnelled; nothing more is read.
             out.append(_request(method, target, path, query, version, host, ua, headers,
@@ -670,33 +707,36 @@ class RequestParser:
         without callbacks, only the request line is parsed here. -1 when this
         does not apply (a version not seen with these lines, CONNECT, an
         error): the caller parses the section the ordinary way."""
-        parts = key[:line_end].decode("latin-1").split()
-        version = _VERSIONS.get(parts[2]) if len(parts) == 3 else None
-        keep_alive = lines.keep.get(version) if version is not None else None  # type: ignore[arg-type]
+        line = _request_line(key, line_end)
+        if line is None:
+            return -1
+        method, target, path, query, version, authority = line
+        keep_alive = lines.keep.get(version)
         if keep_alive is None or lines.length > self.max_body_bytes:
             return -1
         caches = self.caches
-        if not caches.accepts(key, keep_alive and not lines.length):
-            return -1
-        method = parts[0]
-        target = parts[1]
-        host = lines.host
-        if target[0] == "/" and "?" not in target and "#" not in target:
-            path = target
-            query = ""
-        else:
-            path, query, authority = _split_target(target, method)
-            if authority is not None:
-                host = authority
-        req = _request(method, target, path, query, version, host, lines.ua, lines.headers,
-                       0, None, b"", keep_alive)
         length = lines.length
+        if length and hend + length <= n:
+            # The body is here too: the validator sees the whole message and
+            # ends at the start of the next one, reusable (no new parser).
+            whole = data if hend + length == n and hend == len(key) else data[hend - len(key):hend + length]
+            if not caches.accepts(whole, keep_alive):
+                return -1
+        elif not caches.accepts(key, keep_alive and not length):
+            return -1
+        host = lines.host if authority is None else authority
         expect = lines.expect and version == "1.1"
         self._llhttp_body = False  # llhttp (ours) never saw this section
         if length:
             fields = (method, target, path, query, version, host, lines.ua, lines.headers)
-            remember = (key, (req, fields, lines.nheaders, length, expect)) if caches.admit(key) else None
+            remember = None
+            if caches.admit(key):
+                req = _request(method, target, path, query, version, host, lines.ua, lines.headers,
+                               0, None, b"", keep_alive)
+                remember = (key, (req, fields, lines.nheaders, length, expect))
             return self._body_start(data, hend, n, out, fields, keep_alive, length, expect, remember)
+        req = _request(method, target, path, query, version, host, lines.ua, lines.headers,
+                       0, None, b"", keep_alive)
         if caches.admit(key):
             caches.remember(key, (req, None, lines.nheaders, 0, False))
         out.append(req)
@@ -869,3 +909,18 @@ class RequestParser:
             if self._state == _CLOSED:
                 return n
         return end
+
+
+# The compiled twins (issue 18, docs/performance.md "The request parser in
+# C"): Cython-compiled from takedown/net/_http_c.pyx when the package was
+# built with a compiler. ``_PURE`` keeps this module's own versions, so tests
+# and bench/net_conn_micro.py can hold one against the other.
+# ``_feed_whole`` has no pure twin: the pure code is ``RequestParser.feed``
+# itself, which calls it first when it exists (see _http_c.feed_whole).
+ACCELERATED = ("_request_line", "_feed_whole")
+_feed_whole = None
+_PURE = SimpleNamespace(**{_n: globals()[_n] for _n in ACCELERATED})
+_compiled = compiled("takedown.net._http_c")
+if _compiled is not None:
+    _request_line = _compiled.request_line  # noqa: F811
+    _feed_whole = _compiled.feed_whole
