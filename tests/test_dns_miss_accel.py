@@ -16,7 +16,6 @@ import random
 import struct
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +30,7 @@ from takedown.dns.responder import Responder
 from takedown.dns.rrl import RateLimiter
 from takedown.operation import load_operation
 from takedown.store.dnsbuffer import DnsBuffer
+from test_dns_responder_accel import zonegen_case  # noqa: F401 - the fixture: bench/dns_micro.py's scenario, small
 
 try:
     from takedown.dns import _responder_c
@@ -39,7 +39,6 @@ except ImportError:
 
 pytestmark = pytest.mark.skipif(_responder_c is None, reason="_responder_c not built")
 
-REPO = Path(__file__).resolve().parent.parent
 NOW = 1_700_000_000.25
 # An entry's fields, but ``gen`` (its event buffer's generation object, one per buffer)
 _ENTRY_FIELDS = tuple(f for f in responder_mod._Entry.__slots__ if f != "gen")
@@ -50,20 +49,6 @@ RRL = {"responses_per_second": 1, "nxdomains_per_second": 3, "errors_per_second"
 def differential_policy(tmp_path_factory):
     op = write_operation(tmp_path_factory.mktemp("miss-accel"), "127.0.0.1", 53)
     return Policy(load_operation(op), serial=7)
-
-
-@pytest.fixture(scope="module")
-def zonegen_case():
-    """bench/dns_micro.py's cache-cold scenario, small: a zonegen zone, distinct plain queries."""
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        import dns_micro
-    finally:
-        sys.path.remove(str(REPO / "bench"))
-    policy, queries = dns_micro.build_policy(3000, 200, 6000)
-    packets = dns_micro.distinct_queries(queries, 3000)
-    assert len(packets) > 2000
-    return policy, packets
 
 
 def _pair(policy, rrl=None, **kw) -> tuple[Responder, Responder]:

@@ -17,49 +17,23 @@ stays the reference (tests/test_dns_miss_accel.py holds the two to identical
 bytes, events, RRL verdicts and cache contents). Edit the two together.
 """
 
-from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
-
-
-cdef extern from "structmember.h":
-    ctypedef struct PyMemberDef:
-        Py_ssize_t offset
-
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
+include "_slots.pxi"
 
 
 cdef enum:
     T_IXFR = 251
     T_AXFR = 252
 
-# _Entry's __init__ is Python code run once per miss: its slots are filled
-# here directly, at the offsets of its member descriptors (read at import),
-# as takedown.dns._policy_c fills Result and Decision.
+# _Entry's __init__ is Python code run once per miss: _entry fills a new
+# one's slots with _slots.pxi's _new and _put, at these offsets (read at
+# import), as takedown.dns._policy_c fills Result and Decision.
 cdef Py_ssize_t E_HEAD, E_TAIL, E_QNAME, E_QTYPE, E_RCODE, E_RULE, E_FAMILY, E_SIZE, E_BARE, E_RC, E_RK, E_GEN, E_TK
-cdef tuple _NO_ARGS = ()
-
-
-cdef Py_ssize_t _slot(type cls, str name) except -1:
-    """The offset in an instance of ``cls`` of the slot ``name``."""
-    d = cls.__dict__[name]
-    if type(d).__name__ != "member_descriptor":
-        raise TypeError(f"{cls.__name__}.{name} is not a slot")
-    return (<PyMemberDescrObject*>d).d_member.offset
-
-
-cdef inline void _put(object obj, Py_ssize_t offset, object value):
-    """Fill the empty slot at ``offset`` of the new ``obj`` with ``value``."""
-    Py_INCREF(value)
-    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
 
 
 cdef object _entry(bytes full, Py_ssize_t qend, str qtext, int qtype, object rcode, object rule, object family,
                    object rc, object rk):
     """_Entry(full, qend, qtext, qtype, rcode, rule, family, False, rc, rk)."""
-    e = (<PyTypeObject*>_Entry).tp_new(_Entry, <PyObject*>_NO_ARGS, NULL)
+    e = _new(_Entry)
     _put(e, E_RC, rc)
     _put(e, E_RK, rk)
     _put(e, E_BARE, False)
