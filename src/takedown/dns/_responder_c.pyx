@@ -23,6 +23,8 @@ include "_slots.pxi"
 cdef enum:
     T_IXFR = 251
     T_AXFR = 252
+    R_NOERROR = 0
+    R_NXDOMAIN = 3
 
 # _Entry's __init__ is Python code run once per miss: _entry fills a new
 # one's slots with _slots.pxi's _new and _put, at these offsets (read at
@@ -96,7 +98,16 @@ def plain_miss(r, bytes data not None, Py_ssize_t qend, bytes key not None, bint
     full = _wire.render(q, data, rcode & 0xF, res.aa, res.answer, res.authority, res.extra_authority,
                         res.additional, opt=opt, limit=65535, bare=False)
     qtext = _wire.name_to_text(qn)
-    rc, rk = r._rrl_key(qn, qtext, qtype, res)
+    # The RRL account of the two answers a flood gets most, as _rrl_key makes
+    # it: a zone's NXDOMAIN (its shared key, once made) and an error; the rest there.
+    rk = None
+    if rcode == R_NXDOMAIN and res.authority:
+        rc = _NXDOMAINS
+        rk = r._shared.get((_NXDOMAINS, res.authority[0][0][0], None))
+    elif rcode != R_NOERROR and rcode != R_NXDOMAIN:
+        rc, rk = _ERRORS, _ERROR_KEY
+    if rk is None:
+        rc, rk = r._rrl_key(qn, qtext, qtype, res)
     e = _entry(full, qend, qtext, qtype, res.rcode, d.rule, d.family, rc, rk)
     cache = r.cache
     if len(cache) >= _responder._CACHE_MAX:
@@ -116,6 +127,8 @@ def plain_miss(r, bytes data not None, Py_ssize_t qend, bytes key not None, bint
 # complete whichever of the two is imported first.
 from takedown.dns import responder as _responder  # noqa: E402
 from takedown.dns import wire as _wire  # noqa: E402
+from takedown.dns.rrl import ERROR_KEY as _ERROR_KEY  # noqa: E402
+from takedown.dns.rrl import ERRORS as _ERRORS  # noqa: E402
 from takedown.dns.rrl import NXDOMAINS as _NXDOMAINS  # noqa: E402
 
 cdef type _Entry = _responder._Entry
