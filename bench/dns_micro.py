@@ -11,11 +11,12 @@ through ``Responder.respond``, the call the UDP server makes per datagram
 (takedown.dns.server.DnsShell._drain). Prints CPU microseconds per query for
 each path, best of ``--repeat`` passes, each pass on a fresh responder so
 every query misses, the paths in turn: ``pure`` (as TAKEDOWN_PURE=1), ``wire-only`` (the
-compiled twin of takedown.dns.wire, the pure decision) and ``compiled``
-(both twins: takedown.dns._wire_c and the policy's compiled ``decide``,
-takedown.dns._policy_c). ``--what decide`` times ``Policy.decide`` alone
-over the same questions, pure against compiled. ``--profile`` prints a
-cProfile of one pure pass.
+compiled twin of takedown.dns.wire, the pure decision), ``decide`` (that and
+the policy's compiled ``decide``, takedown.dns._policy_c, every miss through
+``Responder._slow``) and ``compiled`` (all three twins: also the compiled
+common miss, takedown.dns._responder_c). ``--what decide`` times ``Policy.decide`` alone
+over the same questions, pure against compiled. ``--profile [PATH]`` prints a
+cProfile of one pass of PATH (default pure).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def one_pass(policy: Policy, queries: list[bytes]) -> tuple[float, Responder]:
     misses): process time, not wall time, which on a shared machine counts
     the other jobs' turns on the cores too."""
     r = Responder(policy, DnsBuffer(), rrl=RateLimiter(1_000_000_000, slip=2, window=15))
+    r.plain_miss = _miss["fn"]
     respond = r.respond
     clock = time.time
     t0 = time.process_time()
@@ -87,14 +89,16 @@ def one_pass(policy: Policy, queries: list[bytes]) -> tuple[float, Responder]:
     return time.process_time() - t0, r
 
 
-#: The paths compared: name -> (compiled wire functions, compiled decision).
-PATHS = {"pure": (False, False), "wire-only": (True, False), "compiled": (True, True)}
+#: The paths compared: name -> (compiled wire functions, compiled decision, compiled miss).
+PATHS = {"pure": (False, False, False), "wire-only": (True, False, False), "decide": (True, True, False),
+         "compiled": (True, True, True)}
+_miss = {"fn": None}  # the compiled miss of the path in use (Responder.plain_miss)
 
 
 def use(path: str, policy: Policy) -> None:
     """Point takedown.dns.wire's hot functions and ``policy.decide`` at one
     implementation (``wire-only``: the compiled wire twin, the pure decision)."""
-    fast_wire, fast_decide = PATHS[path]
+    fast_wire, fast_decide, fast_miss = PATHS[path]
     if fast_wire:
         from takedown.dns import _wire_c as impl  # noqa: PLC0415 - only when built
     else:
@@ -108,6 +112,11 @@ def use(path: str, policy: Policy) -> None:
 
         decider = _policy_c.Decider(policy)
         policy.decide, policy.limit_name = decider.decide, decider.limit_name
+    _miss["fn"] = None
+    if fast_miss:
+        from takedown.dns import _responder_c  # noqa: PLC0415 - only when built
+
+        _miss["fn"] = _responder_c.plain_miss
 
 
 def questions(queries: list[bytes]) -> list[tuple[bytes, int]]:
@@ -134,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocklist", type=int, default=5_000)
     ap.add_argument("--queries", type=int, default=100_000, help="distinct queries per pass")
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--profile", action="store_true", help="print a cProfile of one pure pass")
+    ap.add_argument("--profile", nargs="?", const="pure", choices=tuple(PATHS),
+                    help="print a cProfile of one pass of this path (default pure)")
     ap.add_argument("--what", choices=("respond", "decide"), default="respond",
                     help="the whole miss (Responder.respond) or only the decision (Policy.decide)")
     a = ap.parse_args(argv)
@@ -146,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = ["pure"]
     try:
         use("compiled", policy)
-        paths += ["wire-only", "compiled"] if a.what == "respond" else ["compiled"]
+        paths += ["wire-only", "decide", "compiled"] if a.what == "respond" else ["compiled"]
     except ImportError:
         print("compiled twins not built: pure path only")
     if a.profile:
-        use("pure", policy)
+        use(a.profile, policy)
         prof = cProfile.Profile()
         prof.enable()
         one_pass(policy, queries)

@@ -24,18 +24,8 @@ DNAMEs. Every shape gives a Decision equal to the pure one, field by field
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
 
-
-cdef extern from "structmember.h":
-    ctypedef struct PyMemberDef:
-        Py_ssize_t offset
-
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
+include "_slots.pxi"
 
 cdef enum:
     T_A = 1
@@ -58,35 +48,10 @@ cdef object _Seized = None
 cdef object _REFUSED = None
 
 
-# Result and Decision are slotted dataclasses, made per answer. Their
-# __init__ runs Python code (the default factories, and a frozen
-# dataclass's object.__setattr__ per field): these two fill a new
-# instance's slots directly, at the offsets their member descriptors give
-# (_slots, at import), which is what those descriptors' __set__ does.
+# Result and Decision are slotted dataclasses, made per answer: filled
+# by _slots.pxi's _new and _put at these offsets (read at import).
 cdef Py_ssize_t R_RCODE, R_AA, R_ANSWER, R_AUTHORITY, R_EXTRA, R_ADDITIONAL, R_EDE, R_BARE
 cdef Py_ssize_t D_RESULT, D_RULE, D_FAMILY
-
-
-cdef Py_ssize_t _slot(type cls, str name) except -1:
-    """The offset in an instance of ``cls`` of the slot ``name``."""
-    d = cls.__dict__[name]
-    if type(d).__name__ != "member_descriptor":
-        raise TypeError(f"{cls.__name__}.{name} is not a slot")
-    return (<PyMemberDescrObject*>d).d_member.offset
-
-
-cdef inline void _put(object obj, Py_ssize_t offset, object value):
-    """Fill the empty slot at ``offset`` of the new ``obj`` with ``value``."""
-    Py_INCREF(value)
-    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
-
-
-cdef tuple _NO_ARGS = ()
-
-
-cdef inline object _new(type cls):
-    """cls.__new__(cls): object.__new__ (the dataclasses have no __new__ of their own)."""
-    return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_NO_ARGS, NULL)
 
 
 cdef inline object _result(int rcode, bint aa, list answer, list authority, list extra, list additional):

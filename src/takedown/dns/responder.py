@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from takedown.accel import compiled
 from takedown.dns import wire
 from takedown.dns.policy import Policy
 from takedown.dns.zone import Result
@@ -103,6 +104,9 @@ class Responder:
         self._nx: dict[str, int] = {}  # cached NXDOMAIN answers per RRL account (_NX_PER_ZONE)
         self._shared: dict[tuple, str] = {}  # (class, wire name, qtype) -> its RRL key, one object each
         self._opt = {False: wire.opt_record(max_udp_payload, False), True: wire.opt_record(max_udp_payload, True)}
+        #: The compiled common miss (:func:`takedown.dns._responder_c.plain_miss`),
+        #: or None: every miss through :meth:`_slow`, the reference.
+        self.plain_miss = _twin.plain_miss if _twin is not None else None
         self.trust_clock(emulated_clock)
 
     def trust_clock(self, networks) -> None:
@@ -175,6 +179,10 @@ class Responder:
                     # query are below 0x41, so folding leaves them be), the type as is
                     key = data[2 : qend - 4].lower() + data[qend - 4 : qend] + tag
                     e = self.cache.get(key)
+                    if e is None and self.plain_miss is not None:
+                        # the compiled miss (takedown.dns._responder_c): the entry
+                        # _miss would make and cache, or None for _slow to answer
+                        e = self.plain_miss(self, data, qend, key, tag != b"N", tag == b"D")
                     if e is not None and (not udp or e.size <= limit):
                         if udp and self.rrl is not None:
                             verdict = self.rrl.check(src_ip, e.rc, e.rk, now)
@@ -377,3 +385,8 @@ class Responder:
         if ln is qn or ln == qn:
             return NODATA, "D" + qtext
         return NODATA, self._shared_key(NODATA, "D", ln)
+
+
+# The compiled twin of the common miss (issue 18, docs/performance.md, "The
+# miss compiled"); imported last, as it reads this module's names.
+_twin = compiled("takedown.dns._responder_c")
