@@ -118,3 +118,59 @@ def test_clear_breaks_the_cycles(no_auto_gc):
         cache.put(request(i), Answer(b"HTTP/1.1 200 OK\r\n\r\n", None, False), T0)
     cache.clear()
     assert cache.entries == {} and answers_in_garbage() == 0
+
+
+# -- the flush's allocator (takedown.store.segments.prefer_memory_pool) --------
+
+
+@pytest.fixture
+def arrow_pool():
+    import pyarrow as pa
+
+    was = pa.default_memory_pool()
+    yield pa
+    pa.set_memory_pool(was)
+
+
+def test_a_serving_process_takes_the_store_allocator_unless_the_operator_chose(arrow_pool, monkeypatch):
+    from takedown.store import segments
+
+    pa = arrow_pool
+    if segments.MEMORY_POOL not in pa.supported_memory_backends():
+        pytest.skip(f"this pyarrow has no {segments.MEMORY_POOL}")
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    pa.set_memory_pool(pa.system_memory_pool())
+    assert segments.prefer_memory_pool() == segments.MEMORY_POOL == pa.default_memory_pool().backend_name
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    pa.set_memory_pool(pa.system_memory_pool())
+    assert segments.prefer_memory_pool() == "system"
+
+
+def test_the_same_check_ins_give_the_same_rows_and_schema_under_either_allocator(arrow_pool, tmp_path):
+    # (not the same bytes: two writes of one table under one allocator differ already)
+    import pyarrow.parquet as pq
+
+    from takedown.events import CheckinConn
+    from takedown.store.checkins import CheckinBuffer
+    from takedown.store.segments import open_parquet
+
+    pa = arrow_pool
+    st = state()
+    conn = st.connect(("192.0.2.9", 1234), DST, T0)
+    records = [a[0][1] for a in (answered(conn.receive(request(i), T0)) for i in range(300))]
+    files = []
+    for backend in pa.supported_memory_backends():
+        pa.set_memory_pool(getattr(pa, f"{backend}_memory_pool")())
+        buf = CheckinBuffer("http")
+        key = buf.add_conn(CheckinConn("tcp", "192.0.2.9", 1234, "127.0.0.1", 80, None))
+        for i, rec in enumerate(records):
+            buf.log(T0 + i / 1000, key, buf.add_template(rec))
+        table = buf.to_table(buf.take(), operation="o", sensor="s", worker=0)
+        path = tmp_path / f"{backend}.parquet"
+        with open_parquet(path, table.schema, "http") as pw:
+            pw.write_table(table)
+        meta = pq.read_metadata(path)
+        files.append((pq.read_table(path), meta.schema.to_arrow_schema(), meta.metadata, meta.num_rows))
+    assert len(files) >= 2 and files[0][3] == len(records)
+    for table, arrow_schema, kv, _ in files[1:]:
+        assert table.equals(files[0][0]) and arrow_schema.equals(files[0][1]) and kv == files[0][2]
