@@ -79,27 +79,6 @@ _KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-#: Arrow's memory allocator for a serving process's events (see :func:`prefer_memory_pool`).
-MEMORY_POOL = "jemalloc"
-
-
-def prefer_memory_pool() -> str:
-    """Make :data:`MEMORY_POOL` Arrow's default allocator in this process, unless
-    the operator chose one (Arrow's own ``ARROW_DEFAULT_MEMORY_POOL``) or this
-    pyarrow lacks it; return the allocator in use.
-
-    Why: every flush builds its tables in fresh buffers and frees them. With
-    pyarrow's default (mimalloc in pyarrow 26) building and writing a second of
-    check-ins that never repeat cost 0.7-1.0 us more per row than with jemalloc
-    (bench: docs/performance.md "Unique check-ins in the running server"); the
-    files are the same bytes, only the allocator differs.
-    """
-    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL") and MEMORY_POOL in pa.supported_memory_backends():
-        if pa.default_memory_pool().backend_name != MEMORY_POOL:
-            pa.set_memory_pool(getattr(pa, f"{MEMORY_POOL}_memory_pool")())
-    return pa.default_memory_pool().backend_name
-
-
 def safe_name(text: str) -> str:
     """A file-name-safe form of a sensor name (the column keeps the original)."""
     return _UNSAFE.sub("_", text).lstrip(".") or "sensor"
@@ -401,7 +380,6 @@ class SegmentWriter:
         """
         self._check_open()
         self._loop = loop or asyncio.get_running_loop()
-        prefer_memory_pool()  # a serving process: its flushes are its Arrow work
         self._schedule()
 
     def _schedule(self) -> None:
