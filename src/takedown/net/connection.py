@@ -197,11 +197,11 @@ class RequestCache:
     An answer is in a reference cycle (``Answer.commands`` holds the answer:
     the fast path returns it without building a tuple), so one dropped from
     the table would wait for the cyclic GC. Under check-ins that never repeat
-    (each bot id its own request) every request puts an answer, and those
-    cycles ran a collection every ~280 requests (1.2 us per request in the
-    running server, docs/performance.md "Unique check-ins in the running
-    server"). The table breaks the cycle of each answer it drops, so they go
-    by reference counting.
+    (each bot id its own request) every request puts an answer, and the
+    collector had to find and free all of them (1.3-2 us of GC per request
+    in the running server; 0.8-1 us with this, docs/performance.md "Unique
+    check-ins in the running server"). The table breaks the cycle of each
+    answer it drops, so they go by reference counting.
     """
 
     __slots__ = ("entries", "until")
