@@ -40,6 +40,17 @@ def answered(commands) -> list[tuple[bytes, object]]:
     return got
 
 
+@pytest.fixture(autouse=True)
+def fixed_date(monkeypatch):
+    """The responses' Date header from a fixed clock: two connections' answers
+    compare equal even when the wall clock's second turns between them."""
+    from types import SimpleNamespace
+
+    from takedown.net import responses
+
+    monkeypatch.setattr(responses, "time", SimpleNamespace(time=lambda: T0))
+
+
 @pytest.fixture
 def no_auto_gc():
     """The cyclic GC off, and what it collects kept in gc.garbage."""
