@@ -193,6 +193,15 @@ class RequestCache:
     An entry (an :class:`Answer`) is valid until the next whole second (the
     response carries a ``Date`` header): ``Answer.until``; the table is
     emptied by the first insertion after that.
+
+    An answer is in a reference cycle (``Answer.commands`` holds the answer:
+    the fast path returns it without building a tuple), so one dropped from
+    the table would wait for the cyclic GC. Under check-ins that never repeat
+    (each bot id its own request) every request puts an answer, and the
+    collector had to find and free all of them (1.3-2 us of GC per request
+    in the running server; 0.8-1 us with this, docs/performance.md "Unique
+    check-ins in the running server"). The table breaks the cycle of each
+    answer it drops, so they go by reference counting.
     """
 
     __slots__ = ("entries", "until")
@@ -202,22 +211,35 @@ class RequestCache:
         self.until = 0.0
 
     def clear(self) -> None:
-        # in place: connections hold a reference to the dict
-        self.entries.clear()
+        self._drop_all()
         self.until = 0.0
+
+    def _drop_all(self) -> None:
+        # in place: connections hold a reference to the dict. Nothing holds
+        # a dropped answer past the receive() that returned it (the event
+        # loop runs one call at a time), so its cycle can go.
+        entries = self.entries
+        for answer in entries.values():
+            answer.commands = None
+        entries.clear()
 
     def get(self, data: bytes, now: float) -> Answer | None:
         hit = self.entries.get(data)
         return hit if hit is not None and now < hit.until else None
 
     def put(self, data: bytes, entry: Answer, now: float) -> None:
+        entries = self.entries
         if now >= self.until:
-            self.entries.clear()
+            self._drop_all()
             self.until = float(int(now) + 1)
-        elif len(self.entries) >= _CACHE_MAX_ENTRIES:
-            self.entries.clear()
+        elif len(entries) >= _CACHE_MAX_ENTRIES:
+            self._drop_all()
+        else:
+            old = entries.get(data)  # the same bytes again (a connection's last request)
+            if old is not None:
+                old.commands = None
         entry.until = self.until
-        self.entries[data] = entry
+        entries[data] = entry
 
 
 class Trust:
