@@ -841,4 +841,3 @@ class TcpConnection(Connection):
 
 
 _CLASSES: dict[str, type[Connection]] = {"http": HttpConnection, "tls": TlsConnection, "tcp": TcpConnection}
-
