@@ -166,7 +166,7 @@ def _names(policy) -> list[bytes]:
 _counter = itertools.count()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(zones())
 def test_generated_zones_are_decided_alike(tmp_path, zone):
     lines, blocked, seized, apex_ns2 = zone
