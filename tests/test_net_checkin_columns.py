@@ -157,6 +157,7 @@ def test_records_read_back_whole():
     bad = buf.add_template(recs[0][:19])
     buf.log(T0, k, bad)
     buf.log(T0, k, 3)
+    assert buf.templates[bad] is None and buf.templates[3] == recs[3]
     got = flushed(buf)
     assert got.num_rows == 1 and buf.rows_rejected == 1
     assert got.equals(rows_to_table("http", [row(T0, ("tcp", "192.0.2.1", 1, "127.0.0.1", 80, None), recs[3])],

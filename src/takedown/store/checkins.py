@@ -151,7 +151,7 @@ class CheckinBuffer:
                 if i is None:
                     i = self._base_at[base] = len(self.bases)
                     self.bases.append(base)
-            except TypeError:  # an unhashable value (a sensor bug): its own base, refused at the flush
+            except TypeError:  # an unhashable value (a sensor bug): its own base, judged at the flush like any
                 i = len(self.bases)
                 self.bases.append(base)
             self._last_base, self._last_i = base, i
@@ -171,9 +171,10 @@ class CheckinBuffer:
 
     @property
     def templates(self) -> list[Checkin]:
-        """The request records of this generation, joined from the columns (for tests and tools)."""
+        """The request records of this generation, joined from the columns (for
+        tests and tools; None for a record that was not a 20-field tuple)."""
         bases = self.bases
-        return [checkin_join(bases[i], *v)
+        return [None if bases[i] is _MALFORMED else checkin_join(bases[i], *v)
                 for i, v in zip(self.base_ix, zip(self.query, self.body_len, self.body_sha256, self.body_head))]
 
     def log(self, now: float, conn_key: int, tix: int) -> None:
