@@ -29,7 +29,14 @@ Run under ``TAKEDOWN_PURE=1`` for the pure-Python path; ``--compare`` runs
 the script twice (pure, then compiled if built) and prints both side by
 side. ``--profile CASE`` prints a cProfile of one case instead. ``--cpu``
 times with the process's CPU time instead of the wall clock (on a shared
-machine, time spent waiting for a core is then not counted).
+machine, time spent waiting for a core is then not counted). ``--gc`` leaves
+the cyclic GC on while timing (timeit turns it off) and prints its time per
+request too (``gc.callbacks``). ``--flush`` measures instead the check-in
+buffer per unique row: the shell's append, the conversion at the flush
+(``take`` and ``to_table``) and the Parquet write, for this tree's buffer
+and, with ``--old REV``, the buffer of git revision REV (its
+takedown/store/checkins.py loaded beside this one) in the same process,
+alternating pass by pass.
 
 Every request is logged into the real check-in buffer (emptied between
 repeats, as the writer's flush does). Prints microseconds per request
@@ -39,12 +46,14 @@ Usage::
 
     PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py [--n 200000] [--compare]
     PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py --profile "unique connection"
+    PYTHONPATH=src:tests .venv/bin/python bench/net_conn_micro.py --flush --old main --cpu
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import subprocess
@@ -117,9 +126,18 @@ def main() -> None:
     ap.add_argument("--profile", metavar="CASE", help="cProfile one case (e.g. 'unique connection')")
     ap.add_argument("--cpu", action="store_true",
                     help="time with this process's CPU time (a shared machine: waiting for the core is not counted)")
+    ap.add_argument("--gc", action="store_true", help="time with the cyclic GC on; print its time per request")
+    ap.add_argument("--flush", action="store_true", help="the check-in buffer's append, conversion and write per row")
+    ap.add_argument("--old", metavar="REV", help="with --flush: also the buffer of this git revision")
+    ap.add_argument("--encodings", action="store_true",
+                    help="with --flush: the Parquet write of the never-repeating columns under other encodings")
+    ap.add_argument("--cases", metavar="NAMES", help="only these cases (comma-separated names)")
     args = ap.parse_args()
     if args.compare:
         compare(args)
+        return
+    if args.flush:
+        flush_bench(args)
         return
 
     from takedown.net import server as S
@@ -273,12 +291,130 @@ def main() -> None:
     from takedown.accel import notice
 
     print(f"path: {notice()}")
+    gc_time = [0.0, 0.0]  # total, start of the collection running
+
+    def gc_timer(phase, info):
+        if phase == "start":
+            gc_time[1] = time.process_time()
+        else:
+            gc_time[0] += time.process_time() - gc_time[1]
+
+    def setup():
+        buf.take()
+        if args.gc:
+            gc.enable()  # (timeit turns it off; its setup runs after that)
+
+    if args.gc:
+        gc.callbacks.append(gc_timer)
+    wanted = set(args.cases.split(",")) if args.cases else None
     for name, fn, count in cases:
+        if wanted is not None and name not in wanted:
+            continue
         fn()  # warm up
-        best = min(timeit.repeat(fn, setup=buf.take, number=1, repeat=args.repeat,
+        gc_time[0] = 0.0
+        best = min(timeit.repeat(fn, setup=setup, number=1, repeat=args.repeat,
                                  timer=time.process_time if args.cpu else time.perf_counter))
         results[name] = best / count * 1e6
         print(f"{name:20s} {results[name]:6.3f} us/request")
+        if args.gc:
+            print(f"{name:20s} {gc_time[0] / (args.repeat * count) * 1e6:6.3f} us gc/request (mean)")
+
+
+def flush_bench(args) -> None:
+    """Per unique row: the shell's append, the flush's conversion, the Parquet write."""
+    import importlib.util
+
+    from takedown.events import checkin_join
+    from takedown.store.segments import open_parquet
+
+    op, sensor = make_sensor("flush", "requests_per_connection = 1000000000\n")
+    sensor.states.append(sensor._state(op.http, sensor.answers, None))
+    n = args.n // 4
+    conn = sensor.states[0].connect(("192.0.2.9", 40000), ("127.0.0.1", 8080), time.time())
+    parts = []
+    for i in range(n):  # the records the session makes for bench/http_bench.py's unique load
+        (a,) = [c for c in conn.receive(unique_request(i + 2**42), time.time()) if hasattr(c, "base")]
+        parts.append((a.base, a.query, a.body_len, a.body_sha256, a.body_head))
+    records = [checkin_join(*p) for p in parts]
+    origin = conn.origin
+    buffers = {"new": sys.modules["takedown.store.checkins"].CheckinBuffer}
+    if args.old:
+        src = subprocess.run(["git", "show", f"{args.old}:src/takedown/store/checkins.py"], check=True,
+                             capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent).stdout
+        spec = importlib.util.spec_from_loader("old_checkins", loader=None)
+        old = importlib.util.module_from_spec(spec)
+        exec(compile(src, f"{args.old}:checkins.py", "exec"), old.__dict__)
+        buffers["old"] = old.CheckinBuffer
+    timer = time.process_time if args.cpu else time.perf_counter
+    out = Path(tempfile.mkdtemp(prefix="flush-")) / "f.parquet"
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(args.repeat):
+        for label, cls in buffers.items():
+            buf = cls("http")
+            key = buf.add_conn(origin)
+            gc.collect()
+            t0 = timer()
+            if label == "new":  # the shell's path: the Answer's parts
+                add = buf.add_parts
+                for p in parts:
+                    buf.log(1.8e9, key, add(*p))
+            else:  # the old shell's: the record
+                add = buf.add_template
+                for r in records:
+                    buf.log(1.8e9, key, add(r))
+            t1 = timer()
+            table = buf.to_table(buf.take(), operation="o", sensor="s", worker=0)
+            t2 = timer()
+            with open_parquet(out, table.schema, "http") as pw:
+                pw.write_table(table)
+            t3 = timer()
+            for what, dt in (("append", t1 - t0), ("to_table", t2 - t1), ("write", t3 - t2), ("total", t3 - t0)):
+                k = (label, what)
+                best[k] = min(best.get(k, float("inf")), dt / n * 1e6)
+    print(f"{n} unique rows a flush, best of {args.repeat}; file {out.stat().st_size / n:.1f} bytes/row")
+    print(f"{'':10s} " + " ".join(f"{lb:>8s}" for lb in buffers) + "  (us/row)")
+    for what in ("append", "to_table", "write", "total"):
+        print(f"{what:10s} " + " ".join(f"{best[(lb, what)]:8.3f}" for lb in buffers))
+    if args.encodings:
+        write_encodings(table, out, timer, args.repeat, n)
+
+
+def write_encodings(table, out: Path, timer, repeat: int, n: int) -> None:
+    """The Parquet write of one flush's table under the store's options
+    (segments.open_parquet: dictionaries only for the kind's dictionary
+    columns, zstd) and with other encodings for the columns a bot varies
+    (query, body_sha256, body_head) and the headers; alternating pass by
+    pass. Bytes and time per row."""
+    import pyarrow.parquet as pq
+
+    from takedown.events import dictionary_columns, statistics_columns
+
+    never = ["query", "body_sha256", "body_head"]
+    plain = table.cast(table.schema)  # (as written)
+    variants = {
+        "store": {},
+        "delta-len": {"column_encoding": {c: "DELTA_LENGTH_BYTE_ARRAY" for c in never}},
+        "delta-len+hdr": {"column_encoding": {c: "DELTA_LENGTH_BYTE_ARRAY" for c in never + ["headers"]}},
+        "dict-all": {"use_dictionary": True},
+    }
+    best = {}
+    for _ in range(repeat):
+        for name, kw in variants.items():
+            opts = {"use_dictionary": dictionary_columns("http"), "compression": "zstd",
+                    "write_statistics": statistics_columns("http"), "store_schema": False}
+            opts.update(kw)
+            t0 = timer()
+            with pq.ParquetWriter(out, plain.schema, **opts) as pw:
+                pw.write_table(plain)
+            dt = timer() - t0
+            best[name] = min(best.get(name, float("inf")), dt / n * 1e6)
+            size = out.stat().st_size / n
+            if not pq.read_table(out).equals(pq.read_table(out)):  # pragma: no cover (readable)
+                raise AssertionError(name)
+            best[name + " bytes"] = size
+    print(f"{'encoding':14s} {'us/row':>7s} {'bytes/row':>9s}")
+    for name in variants:
+        print(f"{name:14s} {best[name]:7.3f} {best[name + ' bytes']:9.1f}")
 
 
 def compare(args) -> None:

@@ -126,6 +126,6 @@ def test_an_answer_replaced_under_the_same_bytes_is_dropped_by_reference_countin
 def test_clear_breaks_the_cycles(no_auto_gc):
     cache = RequestCache()
     for i in range(10):
-        cache.put(request(i), Answer(b"HTTP/1.1 200 OK\r\n\r\n", None, False), T0)
+        cache.put(request(i), Answer(b"HTTP/1.1 200 OK\r\n\r\n", (), None, None, None, None, False), T0)
     cache.clear()
     assert cache.entries == {} and answers_in_garbage() == 0

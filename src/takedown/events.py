@@ -399,6 +399,31 @@ if [f for f in _in_row if f in CHECKIN_CONN_FIELDS] != list(CHECKIN_CONN_FIELDS)
     raise AssertionError("Checkin/CheckinConn disagree with CHECKIN_ROW")  # pragma: no cover
 del _in_row
 
+#: The fields of a :class:`Checkin` a bot varies from one check-in to the
+#: next (its id in the query, its body), in tuple order. The network sinkhole
+#: hands them apart from the rest of the record, its *base*
+#: (:data:`CHECKIN_BASE_FIELDS`: rule, request line, headers, response...),
+#: which the bots of a family repeat; the check-in buffer keeps one base per
+#: distinct value and the varying fields as columns (takedown.store.checkins,
+#: docs/performance.md "The check-in as columns").
+CHECKIN_VARYING: tuple[str, ...] = ("query", "body_len", "body_sha256", "body_head")
+CHECKIN_BASE_FIELDS: tuple[str, ...] = tuple(f for f in CHECKIN_FIELDS if f not in CHECKIN_VARYING)
+# checkin_parts/checkin_join slice by position: the layout must keep these places
+if tuple(CHECKIN_FIELDS.index(f) for f in CHECKIN_VARYING) != (5, 8, 9, 10) or len(CHECKIN_FIELDS) != 20:
+    raise AssertionError("checkin_parts no longer matches Checkin's fields")  # pragma: no cover
+_make_checkin = Checkin._make
+
+
+def checkin_parts(record: tuple) -> tuple:
+    """``(base, query, body_len, body_sha256, body_head)`` of a :class:`Checkin`
+    (the base in :data:`CHECKIN_BASE_FIELDS` order, a plain tuple)."""
+    return record[:5] + record[6:8] + record[11:], record[5], record[8], record[9], record[10]
+
+
+def checkin_join(base: tuple, query, body_len, body_sha256, body_head) -> Checkin:
+    """The :class:`Checkin` of the parts :func:`checkin_parts` gives."""
+    return _make_checkin(base[:5] + (query,) + base[5:7] + (body_len, body_sha256, body_head) + base[7:])
+
 #: Columns the writer fills from its own constants, not from the row.
 CONSTANT_COLUMNS: tuple[str, ...] = ("operation", "sensor", "worker")
 

@@ -21,7 +21,9 @@ Commands (plain classes with slots: one small allocation each):
   :class:`takedown.events.Checkin`; the connection's own part of the row is
   :attr:`Connection.origin` (a :class:`takedown.events.CheckinConn`);
 - :class:`Answer`: a cacheable HTTP answer, both a Send and a Record
-  (``out`` and ``checkin``), at the time of the ``receive`` call on the
+  (``out`` and the record's parts: ``base``, ``query``, ``body_len``,
+  ``body_sha256``, ``body_head``, see :func:`takedown.events.checkin_parts`;
+  ``checkin`` joins them), at the time of the ``receive`` call on the
   connection's clock (``now + conn.shift``). The same object is returned
   again for every repeat of the request (see below), so the shell may keep
   per-object bookkeeping on it (``gen``, ``tix``: its record's index in the
@@ -73,7 +75,7 @@ import hashlib
 import ipaddress
 import ssl
 
-from takedown.events import Checkin, CheckinConn
+from takedown.events import Checkin, CheckinConn, checkin_join, checkin_parts
 from takedown.net import proxy as proxy_mod
 from takedown.net import tls as tls_mod
 from takedown.net.commands import CommandTable
@@ -93,7 +95,6 @@ _CACHE_MAX_REQUEST = 4096  # bytes: longer requests are always parsed
 _INF = float("inf")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 NOTHING: tuple = ()
-_make_checkin = Checkin._make
 _new_tuple = tuple.__new__  # CheckinConn's own __new__ is a Python-level call
 _not_a_proxy_header = proxy_mod.not_a_header
 
@@ -160,22 +161,47 @@ CLOSE = Close()
 
 
 class Answer:
-    """A cacheable HTTP answer: send ``out`` and record ``checkin`` (kind http,
+    """A cacheable HTTP answer: send ``out`` and record the check-in (kind http,
     at the ``receive`` call's time on the connection's clock); then close when
     ``close``. ``commands`` is what ``receive`` returns for it. ``gen`` and
     ``tix`` belong to the shell (its record's index in its check-in buffer,
-    and the buffer generation it is valid in)."""
+    and the buffer generation it is valid in).
 
-    __slots__ = ("out", "checkin", "close", "commands", "until", "gen", "tix")
+    The record is kept as its parts (:func:`takedown.events.checkin_parts`:
+    the ``base`` a family repeats, a plain tuple, and the four fields a bot
+    varies), which the shell appends to the buffer's columns as they are: no
+    :class:`~takedown.events.Checkin` per request (a namedtuple, which the
+    cyclic GC tracks for as long as it lives; a plain tuple of strings and
+    numbers it stops tracking). ``checkin`` joins them, for the rare paths
+    and for tests.
+    """
 
-    def __init__(self, out: bytes, checkin: Checkin, close: bool) -> None:
+    __slots__ = ("out", "base", "query", "body_len", "body_sha256", "body_head", "close", "commands", "until",
+                 "gen", "tix")
+
+    def __init__(self, out: bytes, base: tuple, query: str | None, body_len: int | None, body_sha256: str | None,
+                 body_head: bytes | None, close: bool) -> None:
         self.out = out
-        self.checkin = checkin
+        self.base = base
+        self.query = query
+        self.body_len = body_len
+        self.body_sha256 = body_sha256
+        self.body_head = body_head
         self.close = close
         self.commands = (self, CLOSE) if close else (self,)
         self.until = 0.0  # valid before this time (RequestCache.put sets it: the next whole second)
         self.gen = -1
         self.tix = 0
+
+    @classmethod
+    def of(cls, out: bytes, checkin: Checkin, close: bool) -> Answer:
+        """The answer recording ``checkin`` (split into its parts)."""
+        return cls(out, *checkin_parts(checkin), close)
+
+    @property
+    def checkin(self) -> Checkin:
+        """The record (joined from its parts)."""
+        return checkin_join(self.base, self.query, self.body_len, self.body_sha256, self.body_head)
 
     def __repr__(self) -> str:
         return f"Answer({self.out[:20]!r}..., {self.checkin!r}, close={self.close})"
@@ -298,6 +324,10 @@ class ListenerState:
         self.cache = RequestCache()
         self.parser_caches = parser_caches if parser_caches is not None else ParserCaches()
         self.counters = counters if counters is not None else Counters()
+        #: the last check-in base (events.checkin_parts) the listener's sessions
+        #: made: an equal one is replaced by this object, so that the check-in
+        #: buffer knows it by identity instead of hashing 16 fields (240 ns)
+        self.last_base: tuple | None = None
         #: the class of this listener's connections: ``conn_class(state, src, dst, now)``
         #: is :meth:`connect` without its call (the shell's per-connection path)
         self.conn_class = _CLASSES[listener.kind]
@@ -481,6 +511,7 @@ class _HttpSession:
         state = conn.state
         lst = conn.listener
         self.caches = state.parser_caches
+        self.state = state
         self.parser = RequestParser(max_header_bytes=lst.max_header_bytes, max_body_bytes=lst.max_body_bytes,
                                     caches=self.caches)
         self.hello = hello
@@ -564,21 +595,19 @@ class _HttpSession:
             if response is not self._last_response:
                 self._last_response = response
                 self._last_status = _status(response)
-            # In field order on this path only (Checkin._make: 0.17 us, against
-            # 1.0 us with keywords; it checks the length, and events.py checks
-            # the field order against the schema).
-            checkin = _make_checkin((
+            # The record as its parts (events.checkin_parts): the base, in
+            # CHECKIN_BASE_FIELDS order (a plain tuple: the GC stops tracking
+            # it; events.py checks the order against the schema), and the four
+            # fields a bot varies, which the shell appends to the buffer's
+            # columns as they are (docs/performance.md "The check-in as columns").
+            base = (
                 rule_name,  # rule
                 family,  # family
                 method,  # method
                 self.caches.host(req.host),  # host
                 req.path,  # path
-                req.query or None,  # query
                 req.user_agent,  # user_agent
                 self._last_text,  # headers
-                req.body_len,  # body_len
-                req.body_sha256,  # body_sha256
-                req.body_head,  # body_head
                 self._last_status,  # status
                 policy_name,  # response
                 sni,  # sni
@@ -588,20 +617,26 @@ class _HttpSession:
                 ja4,  # ja4
                 None,  # first_bytes
                 None,  # length
-            ))
-            if response is None:  # silent
-                conn._record(out, "http", now, checkin)
-                conn._close(out)
-                return
-            if cacheable and policy_name != "template" and (not last or not keep_alive):
+            )
+            last_base = self.state.last_base
+            if base == last_base:  # the bots of one family: the same base, shared
+                base = last_base
+            else:
+                self.state.last_base = base
+            query = req.query or None
+            if response is not None and cacheable and policy_name != "template" and (not last or not keep_alive):
                 # a repeat of these exact bytes gets the same answer and record
-                answer = Answer(response, checkin, not keep_alive)
+                answer = Answer(response, base, query, req.body_len, req.body_sha256, req.body_head, not keep_alive)
                 self.cache.put(data, answer, now)  # type: ignore[union-attr]
                 out.append(answer)
                 if answer.close:
                     conn._close(out)
             else:
+                checkin = checkin_join(base, query, req.body_len, req.body_sha256, req.body_head)
                 conn._record(out, "http", now, checkin)
+                if response is None:  # silent
+                    conn._close(out)
+                    return
                 self.send(out, response)
                 if sent is not None:
                     self._commanded(out, now, checkin, sent, response)

@@ -237,7 +237,8 @@ class _Protocol(asyncio.Protocol):
                 buf = self.hbuf
                 gen = buf.gen
                 if c.gen != gen:
-                    c.tix = buf.add_template(c.checkin)
+                    # the record's parts straight into the buffer's columns
+                    c.tix = buf.add_parts(c.base, c.query, c.body_len, c.body_sha256, c.body_head)
                     c.gen = gen
                 if self.hgen != gen:
                     self.http_key(buf)
