@@ -306,12 +306,14 @@ class DnsBuffer:
         classes = reg.classes
         if len(classes) < ntpl:
             at, keys = self._class_of, self._class_keys
-            pairs = list(reg.class_pairs(len(classes), ntpl))
-            for k in dict.fromkeys(pairs):  # the distinct pairs: a few
+            lo = len(classes)
+            # twice over the records, no list of pairs: zip reuses its tuple
+            # when the consumer drops it, so no tuple per record is made
+            for k in dict.fromkeys(reg.class_pairs(lo, ntpl)):  # the distinct pairs: a few
                 if k not in at:
                     at[k] = len(keys)
                     keys.append(k)
-            classes.extend(map(at.__getitem__, pairs))
+            classes.extend(map(at.__getitem__, reg.class_pairs(lo, ntpl)))
         codes = np.frombuffer(classes, dtype=np.int32, count=ntpl)[tix]
         counts = np.bincount(codes, minlength=len(self._class_keys))
         tally = self.tally
