@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from takedown.store.checkins import records_to_struct
-from takedown.store.dnsbuffer import TEMPLATE_FIELDS, TEMPLATE_SHIFT, DnsBuffer
+from takedown.store.dnsbuffer import TEMPLATE_FIELDS, DnsBuffer
 
 
 class TupleRegistry:
@@ -68,24 +68,17 @@ class TupleBuffer(DnsBuffer):
     def fresh(self, qname, qtype, rcode, rule, family) -> int:
         return self.template((qname, qtype, rcode, rule, family, None, "answer"))
 
-    def _count(self, reg, ntpl: int, tix: np.ndarray) -> None:
+    def _classify(self, reg, ntpl: int) -> None:
         classes = reg.classes
-        if len(classes) < ntpl:
-            at, keys = self._class_of, self._class_keys
-            rc, ru = TEMPLATE_FIELDS.index("rcode"), TEMPLATE_FIELDS.index("rule")
-            for rec in reg.templates[len(classes):ntpl]:
-                k = (rec[rc], rec[ru])
-                c = at.get(k)
-                if c is None:
-                    c = at[k] = len(keys)
-                    keys.append(k)
-                classes.append(c)
-        codes = np.frombuffer(classes, dtype=np.int32, count=ntpl)[tix]
-        counts = np.bincount(codes, minlength=len(self._class_keys))
-        tally = self.tally
-        for c in np.flatnonzero(counts).tolist():
-            k = self._class_keys[c]
-            tally[k] = tally.get(k, 0) + int(counts[c])
+        at, keys = self._class_of, self._class_keys
+        rc, ru = TEMPLATE_FIELDS.index("rcode"), TEMPLATE_FIELDS.index("rule")
+        for rec in reg.templates[len(classes):ntpl]:
+            k = (rec[rc], rec[ru])
+            c = at.get(k)
+            if c is None:
+                c = at[k] = len(keys)
+                keys.append(k)
+            classes.append(c)
 
 
-__all__ = ["TEMPLATE_SHIFT", "TupleBuffer", "TupleRegistry"]
+__all__ = ["TupleBuffer", "TupleRegistry"]

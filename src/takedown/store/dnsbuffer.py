@@ -301,25 +301,30 @@ class DnsBuffer:
 
     def _count(self, reg: _Registry, ntpl: int, tix: np.ndarray) -> None:
         """Add a batch's events to :attr:`tally`: one class number per answer
-        record (given once: a new pair gets a number, then the records' numbers
-        are mapped in one C loop), then one bincount per batch."""
+        record (:meth:`_classify`), then one bincount per batch."""
         classes = reg.classes
         if len(classes) < ntpl:
-            at, keys = self._class_of, self._class_keys
-            lo = len(classes)
-            # twice over the records, no list of pairs: zip reuses its tuple
-            # when the consumer drops it, so no tuple per record is made
-            for k in dict.fromkeys(reg.class_pairs(lo, ntpl)):  # the distinct pairs: a few
-                if k not in at:
-                    at[k] = len(keys)
-                    keys.append(k)
-            classes.extend(map(at.__getitem__, reg.class_pairs(lo, ntpl)))
+            self._classify(reg, ntpl)
         codes = np.frombuffer(classes, dtype=np.int32, count=ntpl)[tix]
         counts = np.bincount(codes, minlength=len(self._class_keys))
         tally = self.tally
         for c in np.flatnonzero(counts).tolist():
             k = self._class_keys[c]
             tally[k] = tally.get(k, 0) + int(counts[c])
+
+    def _classify(self, reg: _Registry, ntpl: int) -> None:
+        """Give the answer records up to ``ntpl`` their (rcode, rule) class
+        numbers: a new pair gets the next number, then the records' numbers
+        are mapped in one C loop."""
+        at, keys = self._class_of, self._class_keys
+        lo = len(reg.classes)
+        # twice over the records, no list of pairs: zip reuses its tuple
+        # when the consumer drops it, so no tuple per record is made
+        for k in dict.fromkeys(reg.class_pairs(lo, ntpl)):  # the distinct pairs: a few
+            if k not in at:
+                at[k] = len(keys)
+                keys.append(k)
+        reg.classes.extend(map(at.__getitem__, reg.class_pairs(lo, ntpl)))
 
     def to_table(self, batch: tuple, *, operation: str, sensor: str, worker: int) -> pa.Table | None:
         """The Arrow table (the ``dns`` schema) of a batch from :meth:`take`.
