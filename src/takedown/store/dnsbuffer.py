@@ -187,6 +187,20 @@ def _column(values: list, typ: pa.DataType, lo: int, bad: set[int]) -> pa.Array:
     return pa.array(good, typ)
 
 
+class _Classes(dict):
+    """(rcode, rule) -> class number; a pair not seen before gets the next
+    number and is appended to ``keys``."""
+
+    def __init__(self, keys: list) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def __missing__(self, pair: tuple) -> int:
+        c = self[pair] = len(self.keys)
+        self.keys.append(pair)
+        return c
+
+
 class DnsBuffer:
     """The DNS events of one writer since its last flush, in columnar form."""
 
@@ -204,8 +218,8 @@ class DnsBuffer:
         #: events converted so far per (rcode, rule): plain ints, counted in
         #: bulk at each flush (see the module's docstring)
         self.tally: dict[tuple[int, str], int] = {}
-        self._class_of: dict[tuple[int, str], int] = {}
         self._class_keys: list[tuple[int, str]] = []
+        self._class_of: dict[tuple[int, str], int] = _Classes(self._class_keys)
         self.times = array("d")
         self.srcs: list[str] = []
         self.keys = array("q")
@@ -314,17 +328,10 @@ class DnsBuffer:
 
     def _classify(self, reg: _Registry, ntpl: int) -> None:
         """Give the answer records up to ``ntpl`` their (rcode, rule) class
-        numbers: a new pair gets the next number, then the records' numbers
-        are mapped in one C loop."""
-        at, keys = self._class_of, self._class_keys
-        lo = len(reg.classes)
-        # twice over the records, no list of pairs: zip reuses its tuple
-        # when the consumer drops it, so no tuple per record is made
-        for k in dict.fromkeys(reg.class_pairs(lo, ntpl)):  # the distinct pairs: a few
-            if k not in at:
-                at[k] = len(keys)
-                keys.append(k)
-        reg.classes.extend(map(at.__getitem__, reg.class_pairs(lo, ntpl)))
+        numbers (a new pair the next number), in one C loop."""
+        # no list of pairs: zip reuses its tuple when the consumer drops it,
+        # so no tuple per record is made; a new pair is numbered by _Classes
+        reg.classes.extend(map(self._class_of.__getitem__, reg.class_pairs(len(reg.classes), ntpl)))
 
     def to_table(self, batch: tuple, *, operation: str, sensor: str, worker: int) -> pa.Table | None:
         """The Arrow table (the ``dns`` schema) of a batch from :meth:`take`.
