@@ -15,12 +15,20 @@ integers over the bytes of the name and of the zone's blobs:
   NODATA, NXDOMAIN (the SOA in authority, RFC 2308 s5), and referrals below
   a zone cut (RFC 1034 4.3.2).
 
+The rare shapes of zonegen's 3322.org-like zone are answered here too
+(docs/performance.md, "The decision's rare shapes"): CNAME chains inside
+the zone (to data, NODATA, NXDOMAIN, a wildcard, a referral, a sunk name,
+out of the zone, a loop) and NS/MX/SRV answers, whose in-zone targets'
+addresses :meth:`Zone._targets` still finds (it is the one reference for
+what a target contributes) while out-of-zone targets need nothing.
+
 Answers that do not depend on the query (NXDOMAIN and NODATA of a zone, the
 referral at a cut) are one :class:`Decision` shared by every query. The
-rare shapes go to the pure method, unchanged: CNAME and DNAME chains, ANY
-(type or class), NS/MX/SRV answers (their targets' addresses), zones with
-DNAMEs. Every shape gives a Decision equal to the pure one, field by field
-(tests/test_dns_zone_accel.py); edit the two together.
+truly rare shapes go to the pure method, unchanged: ANY (type or class),
+zones with DNAMEs, blobs and names that Zone.load did not make. Every shape
+gives a Decision equal to the pure one, field by field
+(tests/test_dns_zone_accel.py, tests/test_dns_policy_shapes_accel.py); edit
+the two together.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -82,6 +90,61 @@ cdef inline bytes _tail(bytes name, const unsigned char* p, Py_ssize_t i, Py_ssi
     return name if i == 0 else PyBytes_FromStringAndSize(<const char*>p + i, n - i)
 
 
+cdef class _Sink:
+    """policy.Sinkhole's pre-encoded records, typed."""
+    cdef list a
+    cdef list aaaa
+    cdef list ns
+    cdef list glue
+    cdef bytes soa
+
+    def __init__(self, s):
+        self.a = s.a
+        self.aaaa = s.aaaa
+        self.ns = s.ns
+        self.glue = s.glue_rrsets
+        self.soa = s.soa
+
+    cdef object answer(self, bytes qn, bytes apex, int qtype):
+        """Sinkhole.answer: the sinkhole's Result for ``qn``, sunk under ``apex``."""
+        cdef list recs
+        cdef list additional = []
+        if qtype == T_A or qtype == T_ANY:
+            recs = self.a if (self.a or qtype == T_A) else self.aaaa
+        elif qtype == T_AAAA:
+            recs = self.aaaa
+        elif qtype == T_NS:
+            recs = self.ns
+            additional = self.glue
+        elif qtype == T_SOA and qn == apex:
+            recs = [self.soa]
+        else:
+            recs = None
+        if recs:
+            return _result(R_NOERROR, True, [[(qn, r) for r in recs]], [], [], additional)
+        return _result(R_NOERROR, True, [], [[(apex, self.soa)]], [], additional)
+
+
+cdef inline object _rdata_name(bytes rec, Py_ssize_t start):
+    """zone.rdata_name for a record of a blob Zone.load made: the lowercased
+    wire name at ``start`` filling the rest of the RDATA, or None when it
+    is not exactly that (the pure code then decides)."""
+    cdef const unsigned char* p = rec
+    cdef Py_ssize_t n = len(rec)
+    cdef Py_ssize_t i = start
+    cdef unsigned char ln
+    while i < n:
+        ln = p[i]
+        if ln == 0:
+            if i + 1 != n or i + 1 - start > 255:
+                return None
+            return PyBytes_FromStringAndSize(<const char*>p + start, n - start).lower()
+        if ln > 63:
+            return None
+        i += ln + 1
+    return None
+
+
 cdef class _SeizedRule:
     """policy._Seized: the name and everything below it answer with the sinkhole."""
     cdef bytes apex
@@ -117,8 +180,12 @@ cdef class _ZoneRule:
     cdef set apex_targets  # owners of those RRsets
     cdef list apex_found  # zone.apex_ns()'s (target, {type: RRset})
     cdef dict referrals  # cut -> Decision
+    cdef list soa  # the authority section of NXDOMAIN and NODATA
+    cdef _Sink sink
+    cdef dict seized  # seized (and DGA) name -> its apex: Policy._sunk_in's rules
+    cdef int max_chain
 
-    def __init__(self, tz):
+    def __init__(self, tz, _Sink sink, dict seized):
         zone = tz.zone
         self.zone = zone
         self.origin = zone.origin
@@ -134,6 +201,10 @@ cdef class _ZoneRule:
         self.rule_pass = tz.rule_pass
         self.family = tz.family
         soa = [[(zone.origin, zone.soa_neg)]]
+        self.soa = soa
+        self.sink = sink
+        self.seized = seized
+        self.max_chain = _zone._MAX_CHAIN
         self.nxdomain = _decision(_result(R_NXDOMAIN, True, [], soa, [], []), tz.rule_pass, None)
         self.nodata = _decision(_result(R_NOERROR, True, [], soa, [], []), tz.rule_pass, None)
         ns, found = zone.apex_ns()
@@ -195,65 +266,176 @@ cdef class _ZoneRule:
                 return ce
             i += p[i] + 1
 
+    cdef object sunk_apex(self, bytes qn):
+        """Policy._sunk_in's closure: the apex of the blocklist entry or the
+        seized name at or above ``qn`` (below the origin), or None."""
+        cdef const unsigned char* p = qn
+        cdef Py_ssize_t n = len(qn)
+        cdef Py_ssize_t i = 0
+        apex = self.blocked(qn)
+        if apex is not None or not self.seized:
+            return apex
+        while n - i > self.olen:
+            apex = self.seized.get(_tail(qn, p, i, n))
+            if apex is not None:
+                return apex
+            i += p[i] + 1
+        return None
+
+    cdef bint in_zone(self, bytes name):
+        """Zone.in_zone."""
+        cdef const unsigned char* p = name
+        cdef Py_ssize_t n = len(name)
+        cdef Py_ssize_t i = 0
+        while n - i > self.olen:
+            i += p[i] + 1
+        return n - i == self.olen and _tail(name, p, i, n) == self.origin
+
+    cdef object referral(self, bytes cut):
+        """The shared Decision of the referral at ``cut``."""
+        d = self.referrals.get(cut)
+        if d is None:
+            ref = self.zone.referral(cut)
+            d = _decision(_result(R_NOERROR, False, [], ref.authority, [], ref.additional), self.rule_pass, None)
+            self.referrals[cut] = d
+        return d
+
+    cdef object _end(self, int rcode, list answer, list authority, list additional):
+        """The Decision of a chain that ended without data (Zone._answer
+        returned None): no extra authority, nothing merged."""
+        return _decision(_result(rcode, True, answer, authority, [], additional), self.rule_pass, None)
+
     cdef object lookup(self, bytes qn, int qtype):
-        """The Decision of Zone.lookup's common shapes (class IN), or None
-        for the pure code to answer."""
+        """The Decision of Zone.lookup (class IN, not ANY), or None for the
+        pure code to answer. One step per name, as Zone._answer: a CNAME
+        moves on to its target in this zone."""
         cdef const unsigned char* b
         cdef Py_ssize_t j, k, m
         cdef int t
-        cdef bint has_cname = False
+        cdef int hops = 0
+        cdef list answer = None  # the chain's RRsets so far (hops > 0)
+        cdef set added = None  # owners of the CNAMEs in it (a loop ends the chain)
+        cdef list recs
+        cdef list cnames
+        cdef bytes rec_blob
         if self.has_dnames:
             return None
-        if self.cuts:
-            cut = self.find_cut(qn)
-            if cut is not None and not (qtype == T_DS and cut == qn):
-                d = self.referrals.get(cut)
-                if d is None:
-                    ref = self.zone.referral(cut)
-                    d = _decision(_result(R_NOERROR, False, [], ref.authority, [], ref.additional),
-                                  self.rule_pass, None)
-                    self.referrals[cut] = d
-                return d
-        blob = self.nodes.get(qn)
-        if blob is None:
-            if qn in self.ents:
-                return self.nodata
-            if not self.has_wildcards:
-                return self.nxdomain
-            star = b"\x01*" + self.closest_encloser(qn)
-            blob = self.nodes.get(star)
+        while True:
+            if hops:
+                apex = self.sunk_apex(qn)
+                if apex is not None:  # a chain into a sunk name ends at the sinkhole
+                    sub = self.sink.answer(qn, apex, qtype)
+                    answer.extend(sub.answer)
+                    return self._end(R_NOERROR, answer, sub.authority, sub.additional)
+            if self.cuts:
+                cut = self.find_cut(qn)
+                if cut is not None and not (qtype == T_DS and cut == qn):
+                    d = self.referral(cut)
+                    if not hops:
+                        return d
+                    ref = d.result
+                    return self._end(R_NOERROR, answer, ref.authority, ref.additional)
+            blob = self.nodes.get(qn)
             if blob is None:
-                return self.nodata if star in self.ents else self.nxdomain
-        cdef bytes rec_blob = blob
-        cdef list recs = []
-        b = rec_blob
-        m = len(rec_blob)
-        j = 0
-        while j < m:
-            if j + 10 > m:
-                return None  # not a blob Zone.load made: the pure code decides
-            t = (b[j] << 8) | b[j + 1]
-            k = j + 10 + ((b[j + 8] << 8) | b[j + 9])
-            if k > m:
+                if qn in self.ents:
+                    return self._end(R_NOERROR, answer, self.soa, []) if hops else self.nodata
+                if not self.has_wildcards:
+                    return self._end(R_NXDOMAIN, answer, self.soa, []) if hops else self.nxdomain
+                star = b"\x01*" + self.closest_encloser(qn)
+                blob = self.nodes.get(star)
+                if blob is None:
+                    if star in self.ents:
+                        return self._end(R_NOERROR, answer, self.soa, []) if hops else self.nodata
+                    return self._end(R_NXDOMAIN, answer, self.soa, []) if hops else self.nxdomain
+            rec_blob = blob
+            recs = []
+            cnames = None
+            b = rec_blob
+            m = len(rec_blob)
+            j = 0
+            while j < m:
+                if j + 10 > m:
+                    return None  # not a blob Zone.load made: the pure code decides
+                t = (b[j] << 8) | b[j + 1]
+                k = j + 10 + ((b[j + 8] << 8) | b[j + 9])
+                if k > m:
+                    return None
+                if t == qtype:
+                    recs.append((qn, PyBytes_FromStringAndSize(<const char*>b + j, k - j)))
+                elif t == T_CNAME:
+                    if cnames is None:
+                        cnames = []
+                    cnames.append((qn, PyBytes_FromStringAndSize(<const char*>b + j, k - j)))
+                j = k
+            if cnames is not None:  # and qtype is not CNAME: the chain goes on
+                if added is None:
+                    answer, added = [], set()
+                elif qn in added:  # a loop: the answer holds this CNAME already
+                    return self._end(R_NOERROR, answer, [], [])
+                target = _rdata_name(cnames[0][1], 10)
+                if target is None:
+                    return None
+                added.add(qn)
+                answer.append(cnames)
+                hops += 1
+                if hops > self.max_chain or not self.in_zone(target):
+                    return self._end(R_NOERROR, answer, [], [])
+                qn = target
+                continue
+            if not recs:
+                return self._end(R_NOERROR, answer, self.soa, []) if hops else self.nodata
+            if hops:
+                answer.append(recs)
+            else:
+                answer = [recs]
+            if qtype == T_NS or qtype == T_MX or qtype == T_SRV:
+                return self._with_targets(answer, recs, qtype)
+            if qtype == T_DS or qtype == T_DNSKEY:
+                return _decision(_result(R_NOERROR, True, answer, [], [], []), self.rule_pass, None)
+            if qn in self.apex_targets:
+                additional = self._addresses(qn, qtype)
+            else:
+                additional = self.apex_add
+            return _decision(_result(R_NOERROR, True, answer, [], self.apex_extra, additional), self.rule_pass, None)
+
+    cdef object _with_targets(self, list answer, list recs, int qtype):
+        """Zone.lookup's end for an NS, MX or SRV RRset: the addresses of its
+        in-zone targets (found by Zone._targets), and for MX and SRV the
+        apex NS RRset and its targets' addresses after them. The answer
+        holds no A or AAAA RRset, so none is left out of the additional
+        section (Zone._addresses' ``present``)."""
+        cdef Py_ssize_t start = 10 if qtype == T_NS else (12 if qtype == T_MX else 16)
+        cdef list found = []
+        cdef bint inside = False
+        for _owner, rec in recs:
+            if len(rec) <= start:
                 return None
-            if t == T_CNAME:
-                has_cname = True
-            if t == qtype:
-                recs.append((qn, PyBytes_FromStringAndSize(<const char*>b + j, k - j)))
-            j = k
-        if has_cname and qtype != T_CNAME:
-            return None  # a chain
-        if not recs:
-            return self.nodata
-        if qtype == T_NS or qtype == T_MX or qtype == T_SRV:
-            return None  # their targets' addresses
-        if qtype == T_DS or qtype == T_DNSKEY:
-            return _decision(_result(R_NOERROR, True, [recs], [], [], []), self.rule_pass, None)
-        if qn in self.apex_targets:
-            additional = self._addresses(qn, qtype)
-        else:
+            target = _rdata_name(rec, start)
+            if target is None:
+                return None
+            if self.in_zone(target):
+                inside = True
+        if inside:
+            self.zone._targets(found, [r for _o, r in recs], qtype == T_NS)
+        if qtype == T_NS:
+            return _decision(_result(R_NOERROR, True, answer, [], [], _in_order(found)), self.rule_pass, None)
+        if not found:
             additional = self.apex_add
-        return _decision(_result(R_NOERROR, True, [recs], [], self.apex_extra, additional), self.rule_pass, None)
+        else:
+            names = {x[0] for x in found}
+            additional = _in_order(found + [x for x in self.apex_found if x[0] not in names])
+        return _decision(_result(R_NOERROR, True, answer, [], self.apex_extra, additional), self.rule_pass, None)
+
+
+cdef list _in_order(list found):
+    """Zone._addresses for targets of distinct names: every A RRset, then every AAAA one."""
+    cdef list out = []
+    for rtype in (T_A, T_AAAA):
+        for _target, sets in found:
+            rrset = sets.get(rtype)
+            if rrset is not None:
+                out.append(rrset)
+    return out
 
 
 cdef class Decider:
@@ -263,22 +445,14 @@ cdef class Decider:
     cdef object policy
     cdef object pure
     cdef dict rules
-    cdef list sink_a
-    cdef list sink_aaaa
-    cdef list sink_ns
-    cdef list sink_glue
-    cdef bytes sink_soa
+    cdef _Sink sink
 
     def __init__(self, policy):
         self.policy = policy
         self.pure = type(policy).decide
-        s = policy.sinkhole
-        self.sink_a = s.a
-        self.sink_aaaa = s.aaaa
-        self.sink_ns = s.ns
-        self.sink_glue = s.glue_rrsets
-        self.sink_soa = s.soa
-        zones = {id(tz): _ZoneRule(tz) for tz in policy.zones}
+        self.sink = _Sink(policy.sinkhole)
+        seized = {name: rule.apex for name, rule in policy.rules.items() if type(rule) is _Seized}
+        zones = {id(tz): _ZoneRule(tz, self.sink, seized) for tz in policy.zones}
         self.rules = {}
         for name, rule in policy.rules.items():
             self.rules[name] = _SeizedRule(rule) if type(rule) is _Seized else zones[id(rule)]
@@ -301,24 +475,7 @@ cdef class Decider:
 
     cdef object _sinkhole(self, bytes qn, bytes apex, int qtype, object rule, object family):
         """Sinkhole.answer: the sinkhole's records for ``qn``, sunk under ``apex``."""
-        cdef list recs
-        cdef list additional = []
-        if qtype == T_A or qtype == T_ANY:
-            recs = self.sink_a if (self.sink_a or qtype == T_A) else self.sink_aaaa
-        elif qtype == T_AAAA:
-            recs = self.sink_aaaa
-        elif qtype == T_NS:
-            recs = self.sink_ns
-            additional = self.sink_glue
-        elif qtype == T_SOA and qn == apex:
-            recs = [self.sink_soa]
-        else:
-            recs = None
-        if recs:
-            res = _result(R_NOERROR, True, [[(qn, r) for r in recs]], [], [], additional)
-        else:
-            res = _result(R_NOERROR, True, [], [[(apex, self.sink_soa)]], [], additional)
-        return _decision(res, rule, family)
+        return _decision(self.sink.answer(qn, apex, qtype), rule, family)
 
     def decide(self, bytes qn not None, int qtype, bint any_class=False):
         """Policy.decide: the Decision for lowercased wire name ``qn`` and ``qtype``."""

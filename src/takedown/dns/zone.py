@@ -80,7 +80,8 @@ class Result:
 
     A Result that :meth:`takedown.dns.policy.Policy.decide` hands out may be
     shared by many queries (the compiled decision builds a zone's NXDOMAIN,
-    NODATA and each referral once): readers must not change it.
+    NODATA and each referral once, and a CNAME chain's answer reuses their
+    sections): readers must not change it.
     """
 
     rcode: int
