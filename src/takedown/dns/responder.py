@@ -285,7 +285,7 @@ class Responder:
         that row)."""
         ev = self.events
         if e.gen is not ev.gen:
-            e.tk = ev.template((e.qname, e.qtype, e.rcode, e.rule, e.family, None, "answer"))
+            e.tk = ev.fresh(e.qname, e.qtype, e.rcode, e.rule, e.family)
             e.gen = ev.gen
         if dst_ip is not self._lip or dst_port != self._lport or transport is not self._ltr or self._lgen is not ev.gen:
             self._listener(transport, dst_ip, dst_port)

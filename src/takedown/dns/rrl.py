@@ -55,6 +55,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from takedown.accel import compiled
+
 ALLOW, SLIP, DROP = 0, 1, 2
 
 RESPONSES, REFERRALS, NODATA, NXDOMAINS, ERRORS = 0, 1, 2, 3, 4
@@ -75,6 +77,11 @@ _EPS = 1e-6
 
 class RateLimiter:
     """Per-worker RRL state. Not thread-safe (one per event loop)."""
+
+    #: The compiled twin of the fast check (takedown.dns._rrl_c), or None
+    #: (not built, or TAKEDOWN_PURE=1); set on an instance before its first
+    #: check to choose (tests, bench/rrl_micro.py).
+    twin = None
 
     def __init__(
         self,
@@ -296,7 +303,12 @@ class RateLimiter:
         two accounts, through :meth:`_check`)."""
         if self.epoch is None:
             self.epoch = float(int(now))
-        self.check = self._check if self.all_rate else self._fast_check()
+        if self.all_rate:
+            self.check = self._check
+        else:
+            fast = self._fast_check()
+            # the compiled twin takes the closure's common cases and hands it the rest
+            self.check = self.twin.FastCheck(self, fast).check if self.twin is not None else fast
         return self.check(ip, cls, key, now)
 
     def _fast_check(self):
@@ -304,7 +316,8 @@ class RateLimiter:
         only ever cleared, never replaced), the common case inline: an
         account in its short form with a credit to spend, or a class with no
         limit. About 70 ns less a call than a method reading them from
-        ``self``."""
+        ``self``. The compiled twin (takedown.dns._rrl_c.FastCheck) does the
+        same cases in C and calls this closure for the others."""
         by_ip = self.by_ip
         accounts_of = self._accounts_of
         rates = self.rates
@@ -365,3 +378,8 @@ class RateLimiter:
         else:
             self.limited[cls][verdict - 1] += 1
         return verdict
+
+
+# The compiled twin of the fast check (issue 18, docs/performance.md, "The
+# answer record and the new account").
+RateLimiter.twin = compiled("takedown.dns._rrl_c")

@@ -6,9 +6,16 @@ name and type, response code, rule, family, ECS, outcome: the same for every
 query answered from one cached template) and the *listener* it came to
 (transport, destination address and port). So the buffer keeps:
 
-- ``templates``: one record per distinct answer in this period, in
-  :data:`TEMPLATE_FIELDS` order; the responder remembers a cached answer's
-  index for the period and re-uses it;
+- the answer records, one per answer in this period (fields
+  :data:`TEMPLATE_FIELDS`), kept as columns, not tuples: their first five
+  fields in one flat list (five items a record) and, for the few records
+  whose ECS or outcome is not (None, "answer"), the whole record in a side
+  table. The responder registers an answer it knows to be new with
+  :meth:`DnsBuffer.fresh` (no tuple, no dictionary: on a cache-cold flood
+  every query is a new answer) and remembers its index for the period; the
+  rare paths register through :meth:`DnsBuffer.template`, which looks the
+  record up first. An answer registered twice gets two indices with equal
+  fields, which write the same rows (the table spreads records by index);
 - ``listeners``: one ``(transport, dst_ip, dst_port)`` per listener;
 - per event ``times`` (``array('d')``), ``srcs`` (a list of the source
   address strings) and ``keys`` (``array('q')``: template index << 32 |
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import logging
 from array import array
+from bisect import bisect_left
 
 import numpy as np
 import pyarrow as pa
@@ -61,41 +69,142 @@ if _TPL_AT != tuple(range(6, 13)) or len(DNS_ROW) != 13:
     raise ImportError(f"DNS_ROW no longer ends with the answer record's fields {TEMPLATE_FIELDS}")
 
 
+_WIDTH = 5  # items a record in the flat list (DnsBuffer.fresh writes the literal)
+_FLAT = TEMPLATE_FIELDS[:_WIDTH]  # the fields every answer record keeps there
+_PLAIN = (None, "answer")  # (ecs, response) of every answer fresh() registers
+_NONES = (None,) * _WIDTH
+
+
 class _Registry:
     """The answer and listener records of one generation, and the Arrow
     columns of the answers converted so far (each converted once, however
-    many periods use it)."""
+    many periods use it).
+
+    An answer record is five items of ``flat`` (:data:`_FLAT`, in order;
+    record ``i`` at ``flat[5 * i:5 * i + 5]``) and, when its ECS and outcome
+    are not :data:`_PLAIN`, its whole tuple in ``odd`` (also a record of
+    another length than seven: converted as malformed)."""
 
     def __init__(self, struct: pa.StructType, convert: dict) -> None:
-        self.templates: list[tuple] = []
-        self.template_at: dict[tuple, int] = {}
+        self.flat: list = []
+        self.odd: dict[int, tuple] = {}
+        self.odd_at: list[int] = []  #: the keys of ``odd``, ascending (records are only appended)
+        self.template_at: dict[tuple, int] = {}  #: records registered by DnsBuffer.template
         self.listeners: list[tuple] = []
         self.listener_at: dict[tuple, int] = {}
-        self._struct = struct
+        self._types = {f: struct.field(f).type for f in TEMPLATE_FIELDS}
         self._convert = convert
         self._chunks: dict[str, list[pa.Array]] = {f: [] for f in TEMPLATE_FIELDS}
         self._converted = 0
         self.bad = np.empty(0, dtype=np.int64)  #: indices of malformed records
         self.classes = array("i")  #: per answer record, its (rcode, rule) class (DnsBuffer.tally)
 
+    def __len__(self) -> int:
+        return len(self.flat) // _WIDTH
+
+    def add(self, record: tuple) -> int:
+        """Append ``record`` (no look-up); its index."""
+        flat = self.flat
+        i = len(flat) // _WIDTH
+        if len(record) == len(TEMPLATE_FIELDS):
+            flat += record[:_WIDTH]
+            if record[_WIDTH:] == _PLAIN:
+                return i
+        else:
+            flat += _NONES
+        self.odd[i] = record
+        self.odd_at.append(i)
+        return i
+
+    def record(self, i: int) -> tuple:
+        """Answer record ``i`` as its tuple."""
+        rec = self.odd.get(i)
+        if rec is None:
+            rec = tuple(self.flat[_WIDTH * i:_WIDTH * i + _WIDTH]) + _PLAIN
+        return rec
+
+    def _raw(self, lo: int, hi: int) -> dict[str, list | None]:
+        """Records ``[lo, hi)`` column by column; ECS and outcome None when all plain."""
+        flat = self.flat
+        cols: dict[str, list | None] = {f: flat[_WIDTH * lo + j:_WIDTH * hi:_WIDTH] for j, f in enumerate(_FLAT)}
+        cols["ecs"] = cols["response"] = None
+        odd_at = self.odd_at
+        k = bisect_left(odd_at, lo)
+        if k < len(odd_at) and odd_at[k] < hi:
+            ecs, resp = [None] * (hi - lo), ["answer"] * (hi - lo)
+            for i in odd_at[k:bisect_left(odd_at, hi, k)]:
+                rec = self.odd[i]
+                if len(rec) == len(TEMPLATE_FIELDS):
+                    ecs[i - lo], resp[i - lo] = rec[_WIDTH], rec[_WIDTH + 1]
+            cols["ecs"], cols["response"] = ecs, resp
+        return cols
+
     def columns(self, upto: int) -> dict[str, pa.ChunkedArray]:
-        """The converted answer columns of records ``[0, upto)``."""
-        if upto > self._converted:
-            arr, bad = records_to_struct(self.templates[self._converted:upto], self._struct)
-            if bad.size:
-                self.bad = np.concatenate([self.bad, bad + self._converted])
-            for f, chunks in self._chunks.items():
-                col = arr.field(f)
+        """The converted answer columns of records ``[0, upto)``: one
+        ``pa.array`` per field over the new records (a record with a value
+        Arrow cannot take for its field is malformed: its indices in ``bad``)."""
+        lo = self._converted
+        if upto > lo:
+            bad: set[int] = {i for i in self.odd_at[bisect_left(self.odd_at, lo):]
+                             if i < upto and len(self.odd[i]) != len(TEMPLATE_FIELDS)}
+            for f, values in self._raw(lo, upto).items():
+                typ = self._types[f]
+                if values is None:  # every record plain: a constant column
+                    col = pa.nulls(upto - lo, typ) if f == "ecs" else pa.repeat(pa.scalar("answer", typ), upto - lo)
+                else:
+                    col = _column(values, typ, lo, bad)
                 conv = self._convert.get(f)
+                chunks = self._chunks[f]
                 chunks.append(conv(col) if conv is not None else col)  # qname, qtype, rcode: once per answer
                 if len(chunks) > 32:  # few chunks keep ``take`` cheap; merging is rare
                     chunks[:] = [pa.concat_arrays(chunks)]
+            if bad:
+                self.bad = np.concatenate([self.bad, np.array(sorted(bad), dtype=np.int64)])
             self._converted = upto
         return {f: pa.chunked_array(c, c[0].type) for f, c in self._chunks.items()}
+
+    def class_pairs(self, lo: int, hi: int):
+        """(rcode, rule) of records ``[lo, hi)`` as given, in order."""
+        flat, rc, ru = self.flat, _FLAT.index("rcode"), _FLAT.index("rule")
+        return zip(flat[_WIDTH * lo + rc:_WIDTH * hi:_WIDTH], flat[_WIDTH * lo + ru:_WIDTH * hi:_WIDTH])
+
+
+def _column(values: list, typ: pa.DataType, lo: int, bad: set[int]) -> pa.Array:
+    """``values`` as an Arrow array of ``typ``; a value it cannot take
+    becomes NULL and its record's index (``lo`` + position) goes into ``bad``."""
+    try:
+        return pa.array(values, typ)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        pass
+    good = []
+    for k, v in enumerate(values):
+        try:
+            pa.array([v], typ)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            bad.add(lo + k)
+            v = None
+        good.append(v)
+    return pa.array(good, typ)
+
+
+class _Classes(dict):
+    """(rcode, rule) -> class number; a pair not seen before gets the next
+    number and is appended to ``keys``."""
+
+    def __init__(self, keys: list) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def __missing__(self, pair: tuple) -> int:
+        c = self[pair] = len(self.keys)
+        self.keys.append(pair)
+        return c
 
 
 class DnsBuffer:
     """The DNS events of one writer since its last flush, in columnar form."""
+
+    _registry = _Registry  # (a test's reference registry replaces it)
 
     def __init__(self, max_templates: int = MAX_TEMPLATES) -> None:
         sch = schema("dns")
@@ -109,12 +218,13 @@ class DnsBuffer:
         #: events converted so far per (rcode, rule): plain ints, counted in
         #: bulk at each flush (see the module's docstring)
         self.tally: dict[tuple[int, str], int] = {}
-        self._class_of: dict[tuple[int, str], int] = {}
         self._class_keys: list[tuple[int, str]] = []
+        self._class_of: dict[tuple[int, str], int] = _Classes(self._class_keys)
         self.times = array("d")
         self.srcs: list[str] = []
         self.keys = array("q")
-        self._reg = _Registry(self._tpl_struct, self._convert)
+        self._reg = self._registry(self._tpl_struct, self._convert)
+        self._flat = self._reg.flat  # fresh()'s list, the registry's
         #: Changes when the registry starts afresh (see :data:`MAX_TEMPLATES`):
         #: indices of another generation are void.
         self.gen = object()
@@ -129,8 +239,17 @@ class DnsBuffer:
         reg = self._reg
         i = reg.template_at.get(record)
         if i is None:
-            i = reg.template_at[record] = len(reg.templates)
-            reg.templates.append(record)
+            i = reg.template_at[record] = reg.add(record)
+        return i << TEMPLATE_SHIFT
+
+    def fresh(self, qname: str, qtype: int, rcode: int, rule: str, family: str | None) -> int:
+        """The key part (index << 32) of a new answer record ``(qname, qtype,
+        rcode, rule, family, None, "answer")`` the caller knows it has not
+        registered in this generation (the responder's miss): appended
+        without a look-up and without a tuple kept."""
+        flat = self._flat
+        i = len(flat) // 5  # _WIDTH items a record
+        flat += (qname, qtype, rcode, rule, family)
         return i << TEMPLATE_SHIFT
 
     def listener(self, transport: str, dst_ip: str, dst_port: int) -> int:
@@ -168,12 +287,13 @@ class DnsBuffer:
         if n:
             times = np.frombuffer(self.times, dtype=np.float64, count=n).copy()
             keys = np.frombuffer(self.keys, dtype=np.int64, count=n).copy()
-            batch = (times, self.srcs[:n], keys, reg, len(reg.templates), list(reg.listeners))
+            batch = (times, self.srcs[:n], keys, reg, len(reg), list(reg.listeners))
             del self.times[:n]
             del self.keys[:n]
             del self.srcs[:n]
-        if len(reg.templates) > self.max_templates:
-            self._reg = _Registry(self._tpl_struct, self._convert)
+        if len(reg) > self.max_templates:
+            self._reg = self._registry(self._tpl_struct, self._convert)
+            self._flat = self._reg.flat
             self.gen = object()
         return batch
 
@@ -189,30 +309,29 @@ class DnsBuffer:
         out = []
         for t, src, k in zip(times, srcs, keys):
             tr, dip, dport = listeners[(k >> LISTENER_SHIFT) & 0xFFFF]
-            qn, qt, rc, rule, fam, ecs, resp = reg.templates[k >> TEMPLATE_SHIFT]
+            qn, qt, rc, rule, fam, ecs, resp = reg.record(k >> TEMPLATE_SHIFT)
             out.append((t, tr, src, k & 0xFFFF, dip, dport, qn, qt, rc, rule, fam, ecs, resp))
         return out
 
     def _count(self, reg: _Registry, ntpl: int, tix: np.ndarray) -> None:
         """Add a batch's events to :attr:`tally`: one class number per answer
-        record (given once, in Python), then one bincount per batch."""
+        record (:meth:`_classify`), then one bincount per batch."""
         classes = reg.classes
         if len(classes) < ntpl:
-            at, keys = self._class_of, self._class_keys
-            rc, ru = TEMPLATE_FIELDS.index("rcode"), TEMPLATE_FIELDS.index("rule")
-            for rec in reg.templates[len(classes):ntpl]:
-                k = (rec[rc], rec[ru])
-                c = at.get(k)
-                if c is None:
-                    c = at[k] = len(keys)
-                    keys.append(k)
-                classes.append(c)
+            self._classify(reg, ntpl)
         codes = np.frombuffer(classes, dtype=np.int32, count=ntpl)[tix]
         counts = np.bincount(codes, minlength=len(self._class_keys))
         tally = self.tally
         for c in np.flatnonzero(counts).tolist():
             k = self._class_keys[c]
             tally[k] = tally.get(k, 0) + int(counts[c])
+
+    def _classify(self, reg: _Registry, ntpl: int) -> None:
+        """Give the answer records up to ``ntpl`` their (rcode, rule) class
+        numbers (a new pair the next number), in one C loop."""
+        # no list of pairs: zip reuses its tuple when the consumer drops it,
+        # so no tuple per record is made; a new pair is numbered by _Classes
+        reg.classes.extend(map(self._class_of.__getitem__, reg.class_pairs(len(reg.classes), ntpl)))
 
     def to_table(self, batch: tuple, *, operation: str, sensor: str, worker: int) -> pa.Table | None:
         """The Arrow table (the ``dns`` schema) of a batch from :meth:`take`.
