@@ -391,6 +391,12 @@ class Responder:
         return NODATA, self._shared_key(NODATA, "D", ln)
 
 
-# The compiled twin of the common miss (issue 18, docs/performance.md, "The
-# miss compiled"); imported last, as it reads this module's names.
+#: The pure ``Responder.respond``: the reference of the compiled front
+#: (takedown.dns._responder_c.front), and the method when it is not built.
+respond_pure = Responder.respond
+# The compiled twin of the common miss and of the whole fast path (issue 18,
+# docs/performance.md, "The miss compiled", "The front compiled"); imported
+# last, as it reads this module's names.
 _twin = compiled("takedown.dns._responder_c")
+if _twin is not None:
+    Responder.respond = _twin.front
