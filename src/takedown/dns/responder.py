@@ -145,7 +145,11 @@ class Responder:
                 now: float):
         """Response bytes for one query, or None to stay silent. ``now`` is
         the wall-clock time of its arrival (Unix seconds): the events' time
-        and the rate limiter's."""
+        and the rate limiter's.
+
+        The reference (:data:`respond_pure`): when the compiled twin is
+        built, ``Responder.respond`` is its ``front``, this fast path in C
+        (docs/performance.md, "The front compiled"). Edit the two together."""
         udp = transport == "udp"
         n = len(data)
         # Fast path: one question, no answer/authority, no EDNS options.
