@@ -37,6 +37,7 @@ from takedown.dns.rrl import RateLimiter
 from takedown.operation import load_operation
 from takedown.store.dnsbuffer import DnsBuffer
 from test_dns_miss_accel import _query, _variants
+from test_dns_responder_accel import dns_sockets
 from test_dns_responder_accel import zonegen_case  # noqa: F401 - the fixture: bench/dns_micro.py's scenario, small
 
 try:
@@ -320,15 +321,7 @@ async def _serve(responder, batched, host, udp_packets, tcp_packets):
 
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    us = socket.socket(family, socket.SOCK_DGRAM)
-    us.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    us.bind((host, 0))
-    us.setblocking(False)
-    ts = socket.socket(family, socket.SOCK_STREAM)
-    ts.bind((host, 0))
-    ts.listen()
-    ts.setblocking(False)
-    port = us.getsockname()[1]
+    us, ts, port = dns_sockets(family, host)
     shell = DnsShell(responder, tcp_idle=5.0, say=print)
     shell.udp_twin = _udp_c if batched else None
     client = socket.socket(family, socket.SOCK_DGRAM)
