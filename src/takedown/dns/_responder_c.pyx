@@ -120,14 +120,26 @@ cdef object _plain_miss(r, bytes data, Py_ssize_t qend, bytes key, bint edns, bi
     full = _wire.render(q, data, rcode & 0xF, res.aa, res.answer, res.authority, res.extra_authority,
                         res.additional, opt=opt, limit=65535, bare=False)
     qtext = _wire.name_to_text(qn)
-    # The RRL account of the two answers a flood gets most, as _rrl_key makes
-    # it: a zone's NXDOMAIN (its shared key, once made) and an error; the rest there.
+    # The RRL account as _rrl_key makes it, for the answers a flood gets
+    # most: a zone's NXDOMAIN (its shared key, once made), an error, a
+    # positive answer or a NODATA under a name of its own; the rest there.
     rk = None
     if rcode == R_NXDOMAIN and res.authority:
         rc = _NXDOMAINS
         rk = r._shared.get((_NXDOMAINS, res.authority[0][0][0], None))
     elif rcode != R_NOERROR and rcode != R_NXDOMAIN:
         rc, rk = _ERRORS, _ERROR_KEY
+    elif rcode == R_NOERROR and (res.answer or res.aa or not res.authority):  # (not a referral)
+        ln = r.policy.limit_name(qn)
+        if ln is qn or ln == qn:
+            if res.answer:
+                rc, rk = _RESPONSES, f"R{qtext}/{qtype}"
+            else:
+                rc, rk = _NODATA, "D" + qtext
+        elif res.answer:  # an account the subtree's answers share
+            rc, rk = _RESPONSES, r._shared_key(_RESPONSES, "R", ln, qtype)
+        else:
+            rc, rk = _NODATA, r._shared_key(_NODATA, "D", ln)
     if rk is None:
         rc, rk = r._rrl_key(qn, qtext, qtype, res)
     e = _entry(full, qend, qtext, qtype, res.rcode, d.rule, d.family, rc, rk)
@@ -306,6 +318,8 @@ from takedown.dns import wire as _wire  # noqa: E402
 from takedown.dns.rrl import ERROR_KEY as _ERROR_KEY  # noqa: E402
 from takedown.dns.rrl import ERRORS as _ERRORS  # noqa: E402
 from takedown.dns.rrl import NXDOMAINS as _NXDOMAINS  # noqa: E402
+from takedown.dns.rrl import NODATA as _NODATA  # noqa: E402
+from takedown.dns.rrl import RESPONSES as _RESPONSES  # noqa: E402
 from takedown.dns.rrl import ALLOW as _ALLOW  # noqa: E402
 
 cdef type _Entry = _responder._Entry
