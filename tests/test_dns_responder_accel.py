@@ -233,13 +233,8 @@ class _Flaky(Responder):
         return super().respond(data, *args)
 
 
-def _shell_run(policy, packets, batched: bool, client: socket.socket, host: str):
-    from takedown.dns.server import DnsShell
-
-    buf = DnsBuffer()
-    r = _Flaky(policy, buf, rrl=RateLimiter(3, slip=2))
-    loop = asyncio.new_event_loop()
-    family = client.family
+def dns_sockets(family: int, host: str) -> tuple[socket.socket, socket.socket, int]:
+    """A server's non-blocking UDP and listening TCP sockets on ``host``, and the UDP port."""
     us = socket.socket(family, socket.SOCK_DGRAM)
     us.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     us.bind((host, 0))
@@ -248,7 +243,16 @@ def _shell_run(policy, packets, batched: bool, client: socket.socket, host: str)
     ts.bind((host, 0))
     ts.listen()
     ts.setblocking(False)
-    port = us.getsockname()[1]
+    return us, ts, us.getsockname()[1]
+
+
+def _shell_run(policy, packets, batched: bool, client: socket.socket, host: str):
+    from takedown.dns.server import DnsShell
+
+    buf = DnsBuffer()
+    r = _Flaky(policy, buf, rrl=RateLimiter(3, slip=2))
+    loop = asyncio.new_event_loop()
+    us, ts, port = dns_sockets(client.family, host)
     said = []
     shell = DnsShell(r, tcp_idle=5.0, say=said.append)
     shell.udp_twin = _udp_c if batched else None  # explicitly, whatever TAKEDOWN_PURE says

@@ -6,7 +6,7 @@
 # (_slot, read once at import), which is what those descriptors' __set__ does.
 
 from cpython.object cimport PyObject, PyTypeObject
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 
 cdef extern from "structmember.h":
@@ -39,3 +39,22 @@ cdef tuple _NO_ARGS = ()
 cdef inline object _new(type cls):
     """cls.__new__(cls): object.__new__ (these classes have no __new__ of their own)."""
     return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_NO_ARGS, NULL)
+
+
+cdef inline object _got(object obj, Py_ssize_t offset, str name):
+    """The value in the slot at ``offset`` of ``obj`` (what the member
+    descriptor's __get__ gives), AttributeError ``name`` when it is empty."""
+    cdef PyObject* v = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
+    if v == NULL:
+        raise AttributeError(name)
+    return <object>v
+
+
+cdef inline void _reput(object obj, Py_ssize_t offset, object value):
+    """Replace the value in the slot at ``offset`` of ``obj`` (the
+    descriptor's __set__ on a slot already filled or empty)."""
+    cdef PyObject** at = <PyObject**>((<char*><PyObject*>obj) + offset)
+    cdef PyObject* old = at[0]
+    Py_INCREF(value)
+    at[0] = <PyObject*>value
+    Py_XDECREF(old)

@@ -85,7 +85,7 @@ class Responder:
     """Answers queries from a compiled :class:`Policy`; logs one event per query.
 
     ``events`` is the columnar buffer of the event writer
-    (:class:`takedown.store.dnsbuffer.DnsBuffer`: ``gen``, ``template()``,
+    (:class:`takedown.store.dnsbuffer.DnsBuffer`: ``gen``, ``fresh()``, ``template()``,
     ``listener()``, ``add_row()`` and the ``times``/``srcs``/``keys``
     arrays, which it empties in place)."""
 
@@ -145,7 +145,11 @@ class Responder:
                 now: float):
         """Response bytes for one query, or None to stay silent. ``now`` is
         the wall-clock time of its arrival (Unix seconds): the events' time
-        and the rate limiter's."""
+        and the rate limiter's.
+
+        The reference (:data:`respond_pure`): when the compiled twin is
+        built, ``Responder.respond`` is its ``front``, this fast path in C
+        (docs/performance.md, "The front compiled"). Edit the two together."""
         udp = transport == "udp"
         n = len(data)
         # Fast path: one question, no answer/authority, no EDNS options.
@@ -391,6 +395,12 @@ class Responder:
         return NODATA, self._shared_key(NODATA, "D", ln)
 
 
-# The compiled twin of the common miss (issue 18, docs/performance.md, "The
-# miss compiled"); imported last, as it reads this module's names.
+#: The pure ``Responder.respond``: the reference of the compiled front
+#: (takedown.dns._responder_c.front), and the method when it is not built.
+respond_pure = Responder.respond
+# The compiled twin of the common miss and of the whole fast path (issue 18,
+# docs/performance.md, "The miss compiled", "The front compiled"); imported
+# last, as it reads this module's names.
 _twin = compiled("takedown.dns._responder_c")
+if _twin is not None:
+    Responder.respond = _twin.front
