@@ -112,7 +112,7 @@ def events_count(
     """Print the number of events stored for the operation."""
     op = load_operation(file)
     count_events = _import("takedown.store.reader", "count_events", StoreError)
-    print(count_events(op.storage, kind))
+    print(count_events(operation_dataset(op), kind))
 
 
 @events_app.command("prune")
@@ -146,7 +146,7 @@ def events_sql(
     op = load_operation(file)
     run_sql = _import("takedown.analytics.sql", "run_sql", StoreError)
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
-    _to_stdout(lambda: run_sql(op.storage, query, fmt=fmt, enricher=lambda: for_operation(op),
+    _to_stdout(lambda: run_sql(operation_dataset(op), query, fmt=fmt, enricher=lambda: for_operation(op),
                                out=Path(out) if out else None, stdout=sys.stdout.buffer,
                                console=sys.stdout, max_rows=max_rows))
 
@@ -168,7 +168,7 @@ def events_export(
     op = load_operation(file)
     export = _import("takedown.analytics.export", "export", StoreError)
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
-    _to_stdout(lambda: export(op.storage, fmt=fmt, enricher=lambda: for_operation(op), kind=kind,
+    _to_stdout(lambda: export(operation_dataset(op), fmt=fmt, enricher=lambda: for_operation(op), kind=kind,
                               date_from=first, date_to=last, out=Path(out) if out else None,
                               stdout=sys.stdout.buffer))
 
@@ -229,7 +229,7 @@ def report(
     op = load_operation(file)
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
     build_report = _import("takedown.analytics.report", "build_report", StoreError)
-    result = build_report(op.storage, Path(out), enricher=for_operation(op), date_from=first,
+    result = build_report(operation_dataset(op), Path(out), enricher=for_operation(op), date_from=first,
                           date_to=last, operation=op.name)
     s = result.summary
     print(f"unique infected IPs: {s['total_unique_ips']:,} in {len(s['weeks'])} week(s), "
@@ -267,7 +267,7 @@ def notify(
     recorder = _import("takedown.console.deliveries", "recorder", StoreError)
     store, record = recorder(op, when)  # every delivery is kept for the console's notifications page
     try:
-        result = run(op.storage, Path(out), day=when, enricher=for_operation(op),
+        result = run(operation_dataset(op), Path(out), day=when, enricher=for_operation(op),
                      contacts=Path(contacts) if contacts else None, smtp=relay, sender=sender,
                      operation=op.name, record=record)
     finally:
@@ -768,7 +768,7 @@ def tracker_sync(
     tracker, op = _open_tracker(db, operation)
     with tracker:
         done = sync.apply_operation(tracker, op, the_day, now)
-        seen = sync.apply_events(tracker, op.storage, first, the_day) if from_events else None
+        seen = sync.apply_events(tracker, operation_dataset(op), first, the_day) if from_events else None
     print(f"operation {op.name} on {the_day.isoformat()}: {done.seized:,} seized, {done.sinkholed:,} sinkholed")
     if seen is not None:
         print(f"events {first.isoformat()}..{the_day.isoformat()}: {seen.seized + seen.sinkholed:,} tracked "
@@ -1473,6 +1473,11 @@ def _option(name: str, parse: Any, value: Any) -> Any:
         return parse(value)
     except ValueError as e:
         raise OperationError(f"{name}: {e}") from None
+
+
+def operation_dataset(op) -> Any:
+    """What the readers read for ``op``: its storage and its ``[events] sources``."""
+    return _import("takedown.store.reader", "operation_dataset", StoreError)(op)
 
 
 def _import(module: str, attr: str | None, error: type[TakedownError]) -> Any:

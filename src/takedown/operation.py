@@ -386,6 +386,30 @@ def _compact_after(v, where, ctx):
 
 COMPACT_AFTER = Custom(_compact_after, "seconds, 0-2592000, or false")
 
+#: URL schemes a source may use (read by the engine's own file systems).
+SOURCE_SCHEMES = ("s3", "s3a", "gs", "hdfs")
+
+
+def _event_sources(v: Any, where: KeyPath, ctx: Context) -> tuple[str, ...]:
+    # strings, not Paths: a glob and a URL stay as written (only made absolute);
+    # whether they name storages is checked when read, as sensors may sync later;
+    # repeats are kept so that sources[i] in messages is the file's i-th entry
+    out: list[str] = []
+    for s, w in strings(v, where):
+        if not s:
+            raise Invalid(w, f"{dotted(w)} must not be empty")
+        scheme, sep, _ = s.partition("://")
+        if sep and scheme not in SOURCE_SCHEMES:
+            raise Invalid(w, f"{dotted(w)}: {show(s)}: unknown URL scheme {scheme!r} "
+                             f"(a local path or glob, or {', '.join(x + '://' for x in SOURCE_SCHEMES)})")
+        if not sep:
+            try:
+                s = os.path.abspath(ctx.base / expand_home(s))
+            except ValueError as e:
+                raise Invalid(w, f"{dotted(w)}: {show(s)}: {e}") from None
+        out.append(s)
+    return tuple(out)
+
 #: Ways of storing source addresses.
 PRIVACY_MODES = ("clear", "truncate", "hash")
 
@@ -408,6 +432,11 @@ class Events:
     #: false: never (`takedown events compact` still does).
     compact_after: float | None = key(COMPACT_AFTER, 3600.0,
                                       doc="seconds after a UTC day ends before serve compacts it; false: never")
+    #: Other sensors' storages read together with this one by report,
+    #: notify, events sql/count/export and the console (docs/events.md,
+    #: "Many sensors, one dataset"); checked and globs expanded when read.
+    sources: tuple[str, ...] = key(Custom(_event_sources, "path, glob or URL, or an array of them"), (),
+                                   doc="other sensors' storages (paths, globs, s3:// or hdfs:// URLs) read with this one")
 
 
 @dataclass(frozen=True)

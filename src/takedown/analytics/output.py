@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from takedown.atomic import atomic_file
 from takedown.errors import QueryError
+from takedown.store.reader import is_remote, roots
 
 FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "parquet")
 #: Rows per Arrow batch read from DuckDB (and per Parquet row group written).
@@ -88,9 +89,10 @@ def check_output(out: Path | None, fmt: str, storage: Path) -> None:
         if fmt == "parquet":
             raise QueryError("--format parquet needs --out PATH")
         return
-    store = (Path(storage) / "events").resolve()
-    if Path(out).resolve().is_relative_to(store):
-        raise QueryError(f"--out {out}: inside the operation's event store ({store}); write it elsewhere")
+    for root in roots(storage):
+        store = (Path(root) / "events").resolve() if not is_remote(root) else None
+        if store and Path(out).resolve().is_relative_to(store):
+            raise QueryError(f"--out {out}: inside the operation's event store ({store}); write it elsewhere")
 
 
 def deliver(relations, fmt: str, out: Path | None, stdout: BinaryIO) -> int:

@@ -55,7 +55,7 @@ from takedown.analytics.dataset import IpLookup, open_dataset
 from takedown.analytics.output import (check_format, check_output, deliver, errors_as_query_errors, first_line,
                                        output_file, write_table)
 from takedown.errors import QueryError
-from takedown.store.reader import connect
+from takedown.store.reader import connect, is_remote, roots
 
 #: ``--format`` values of ``takedown events sql``.
 SQL_FORMATS = ("table", "csv", "json", "jsonl", "parquet")
@@ -100,11 +100,13 @@ def lock(con: duckdb.DuckDBPyConnection, storage: Path, spill: Path, memory_limi
     """Layer 2 of the module doc: read only under ``{storage}/events/``, nothing else, for good.
     Sorts and joins bigger than ``memory_limit`` (DuckDB's default: 80% of
     RAM) spill into ``spill``, a private directory, not the working one."""
-    events_dir = str(Path(storage) / "events") + os.sep
+    # every storage's events/ (a URL's too: DuckDB checks remote paths against the list as well)
+    events_dirs = [f"{r.rstrip('/')}/events/" if is_remote(r) else str(Path(r) / "events") + os.sep
+                   for r in roots(storage)]
     con.execute("SET temp_directory = ?", [str(spill)])
     if memory_limit is not None:
         con.execute("SET memory_limit = ?", [memory_limit])
-    con.execute("SET allowed_directories = ?", [[events_dir]])
+    con.execute("SET allowed_directories = ?", [events_dirs])
     for setting in ("enable_external_access", "autoload_known_extensions", "autoinstall_known_extensions"):
         con.execute(f"SET {setting} = false")
     con.execute("SET lock_configuration = true")

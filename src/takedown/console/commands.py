@@ -22,7 +22,7 @@ import duckdb
 from takedown.analytics.dataset import period_condition
 from takedown.errors import TakedownError
 from takedown.operation import Authority, Operation
-from takedown.store.reader import connect, event_files, retry_vanished
+from takedown.store.reader import connect, event_files, operation_dataset, retry_vanished
 
 __all__ = ["DayCount", "sent_any", "per_day", "latest", "day_csv", "authorities", "CSV_COLUMNS"]
 
@@ -47,7 +47,7 @@ class DayCount:
 
 def sent_any(op: Operation) -> bool:
     """Whether any command event was ever stored (a listing, no Parquet read)."""
-    return bool(event_files(op.storage, KIND))
+    return bool(event_files(operation_dataset(op), KIND))
 
 
 def _query(op: Operation, sql: str, params: list | None = None) -> list[tuple]:
@@ -55,7 +55,7 @@ def _query(op: Operation, sql: str, params: list | None = None) -> list[tuple]:
     compacted meanwhile is read again, DuckDB's errors are one line."""
 
     def once() -> list[tuple]:
-        con = connect(op.storage, KIND)
+        con = connect(operation_dataset(op), KIND)
         try:
             return con.execute(sql, params or []).fetchall()
         finally:

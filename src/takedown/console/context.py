@@ -73,11 +73,19 @@ class ConsoleContext:
         """The operators' numbers, kept per period and dataset state."""
         from takedown.console.figures import Figures
 
-        return Figures(self.storage, enricher=self.lookup, operation=self.operation.name, clock=lambda: self.now())
+        return Figures(lambda: self.dataset, enricher=self.lookup, operation=self.operation.name, clock=lambda: self.now())
 
     @property
     def storage(self) -> Path:
         return self.operation.storage
+
+    @property
+    def dataset(self):
+        """The events the console reads: the storage and ``[events] sources``
+        (globs expanded again at each use, so a new sensor's storage shows)."""
+        from takedown.store.reader import operation_dataset
+
+        return operation_dataset(self.operation)
 
 
 def build(op: Operation, *, db: str | None = None) -> ConsoleContext:

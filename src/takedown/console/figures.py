@@ -55,7 +55,8 @@ class Figures:
 
     def __init__(self, storage, *, enricher: Callable[[], object], operation: str,
                  clock: Callable[[], float]) -> None:
-        self.storage = storage
+        # a callable: the dataset read again at each look (sources' globs expand anew)
+        self.dataset = storage if callable(storage) else (lambda: storage)
         self.enricher = enricher
         self.operation = operation
         self.clock = clock
@@ -70,7 +71,7 @@ class Figures:
         With ``start``, a period whose figures are missing or stale and
         that nobody computes now is started in a worker thread. Lists the
         period's files: call it from a thread, not the event loop."""
-        state = dataset_state(self.storage, date_from, date_to)
+        state = dataset_state(self.dataset(), date_from, date_to)
         key = (date_from, date_to)
         with self._lock:
             entry = self._entries.get(key)
@@ -94,7 +95,7 @@ class Figures:
     def _compute(self, entry: Entry, key: tuple, state: tuple) -> None:
         summary, error = None, ""
         try:
-            summary = summarise(self.storage, enricher=self.enricher(), date_from=key[0], date_to=key[1],
+            summary = summarise(self.dataset(), enricher=self.enricher(), date_from=key[0], date_to=key[1],
                                 operation=self.operation)
         except TakedownError as exc:  # an unreadable file, a missing database: the page says it
             error = str(exc)

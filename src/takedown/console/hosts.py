@@ -53,6 +53,7 @@ from takedown.enrich.addresses import parse
 from takedown.enrich.choice import for_operation
 from takedown.errors import TakedownError
 from takedown.operation import Operation
+from takedown.store.reader import is_remote, operation_dataset, roots
 
 __all__ = ["summary_path", "week_path", "merge", "event_days", "summarise", "ensure", "version", "open_hosts", "connect_hosts",
            "ROW_GROUP"]
@@ -104,11 +105,12 @@ def week_path(storage: Path, monday: date, days: str) -> Path:
     return Path(storage) / "console" / "hosts" / f"week={y}-W{w:02d}" / f"hosts-{days}.parquet"
 
 
-def event_days(storage: Path) -> dict[date, float]:
-    """Every day with event files, with the newest modification time of its
-    directories and files (a compaction swaps the directory: its time moves)."""
+def event_days(storage) -> dict[date, float]:
+    """Every day with event files (in any storage of the dataset), with the
+    newest modification time of its directories and files (a compaction
+    swaps the directory: its time moves)."""
     days: dict[date, float] = {}
-    for d in (Path(storage) / "events").glob("kind=*/date=*"):
+    for d in (d for r in roots(storage) if not is_remote(r) for d in (Path(r) / "events").glob("kind=*/date=*")):
         try:
             day = date.fromisoformat(d.name.removeprefix("date="))
             stamp = max([d.stat().st_mtime, *(f.stat().st_mtime for f in d.glob("*.parquet"))])
@@ -120,7 +122,7 @@ def event_days(storage: Path) -> dict[date, float]:
 
 def summarise(op: Operation, day: date) -> pa.Table:
     """The hosts summary of one day, computed from its events."""
-    con = open_dataset(op.storage, enricher=for_operation(op), date_from=day, date_to=day)
+    con = open_dataset(operation_dataset(op), enricher=for_operation(op), date_from=day, date_to=day)
     try:
         t = arrow_table(con.sql("""
             SELECT day, bot, CASE WHEN src_key IS NULL THEN src_ip END AS ip, asn, cc, as_name, family,
@@ -186,7 +188,7 @@ def ensure(op: Operation, date_from: date | None = None, date_to: date | None = 
         if weeks or spans:
             files = _weeks(op.storage, files, date_from, date_to, today)
         if spans:
-            busy = {d - timedelta(days=d.weekday()) for d in event_days(op.storage)}
+            busy = {d - timedelta(days=d.weekday()) for d in event_days(operation_dataset(op))}
             files = _spans(op.storage, files, date_from, date_to, today, busy)
         return files, live
 
@@ -275,7 +277,7 @@ def _ensure(op: Operation, date_from: date | None, date_to: date | None,
             today: date) -> tuple[list[Path], list[pa.Table]]:
     files: list[Path] = []
     live: list[pa.Table] = []
-    for day, stamp in sorted(event_days(op.storage).items()):
+    for day, stamp in sorted(event_days(operation_dataset(op)).items()):
         if (date_from and day < date_from) or (date_to and day > date_to):
             continue
         if day >= today:

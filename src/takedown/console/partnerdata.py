@@ -44,7 +44,7 @@ from takedown.console.access import NotFound
 from takedown.console.scope import Scope
 from takedown.enrich.choice import for_operation
 from takedown.operation import Operation
-from takedown.store.reader import connect
+from takedown.store.reader import connect, operation_dataset
 
 __all__ = ["open_scoped", "scope_sql", "infected_ips", "ip_events", "weekly", "breakdown", "report_days",
            "owner", "file_name", "report_files", "report_rows", "report_csv", "daily_csvs", "tracker_entries"]
@@ -58,7 +58,7 @@ def _list(values) -> str:
 
 def open_scoped(op: Operation, scope: Scope, date_from: date | None = None,
                 date_to: date | None = None) -> duckdb.DuckDBPyConnection:
-    con = open_dataset(op.storage, enricher=for_operation(op), date_from=date_from, date_to=date_to)
+    con = open_dataset(operation_dataset(op), enricher=for_operation(op), date_from=date_from, date_to=date_to)
     info = arrow_table(con.sql("SELECT ip, asn, cc FROM ipinfo"))
     mask = scope.mask(info.column("ip"), info.column("asn"), info.column("cc")) if info.num_rows else []
     mine = info.column("ip").filter(pa.array(mask, pa.bool_())) if info.num_rows else pa.array([], pa.string())
@@ -173,7 +173,7 @@ def ip_events(op: Operation, scope: Scope, ip: str, date_from: date | None = Non
     :class:`takedown.console.access.NotFound`: for the partner it does not exist."""
     if not in_scope(op, scope, ip):
         raise NotFound(ip)
-    con = connect(op.storage)
+    con = connect(operation_dataset(op))
     try:
         present = set(con.sql("SELECT * FROM events LIMIT 0").columns)
         inputs = {**ss.CHECKIN_INPUTS, "qname": "VARCHAR", "qtype": "VARCHAR"}

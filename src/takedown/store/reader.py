@@ -4,10 +4,18 @@ The dataset is every ``{storage}/events/kind=*/date=*/*.parquet`` file.
 Temporaries of writers in progress (``.*.parquet.tmp``) never match. Files of
 different schema versions (columns added later) are combined by name: a column
 a file lacks reads as NULL.
+
+Every reader takes ``storage``: one storage directory, or a
+:class:`Dataset`, several sensors' storages read as one (``[events]
+sources``, :func:`operation_dataset`). Their rows are simply put together:
+each row keeps its ``sensor`` column, and unique counts (``count(DISTINCT
+...)`` over the union) count an address seen by two sensors once.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +26,7 @@ import pyarrow.parquet as pq
 
 from takedown.errors import StoreError
 from takedown.events import COLUMNS, PARTITIONS
+from takedown.operation import SOURCE_SCHEMES
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -27,19 +36,63 @@ def _check_kind(kind: str | None) -> None:
         raise StoreError(f"invalid event kind {kind!r}: use lowercase letters, digits and '_'")
 
 
+#: URL schemes of storages read through the engine's own file systems, never listed here.
+REMOTE_SCHEMES = SOURCE_SCHEMES
+
+
+def is_remote(root) -> bool:
+    """Whether a storage root is a URL (``s3://...``) rather than a local directory."""
+    return isinstance(root, str) and root.split("://", 1)[0] in REMOTE_SCHEMES and "://" in root
+
+
+class Dataset(tuple):
+    """Several storages read as one: local directories (:class:`Path`) and
+    URLs (``str``), the operation's own first. ``labels`` name each root as
+    the operation file does (``[events] sources[1]``), for error messages."""
+
+    labels: tuple[str, ...] = ()
+
+    def __new__(cls, roots, labels=()):
+        self = super().__new__(cls, roots)
+        self.labels = tuple(labels) or tuple(str(r) for r in roots)
+        return self
+
+    def __str__(self) -> str:
+        return ", ".join(str(r) for r in self)
+
+
+def roots(storage) -> tuple:
+    """The storage roots of ``storage`` (one directory, or a :class:`Dataset`)."""
+    return tuple(storage) if isinstance(storage, Dataset) else (Path(storage),)
+
+
+def _root_glob(root, kind: str | None) -> str:
+    tail = f"events/kind={kind or '*'}/date=*/*.parquet"
+    return f"{root.rstrip('/')}/{tail}" if is_remote(root) else str(Path(root) / tail)
+
+
+def dataset_globs(storage, kind: str | None = None) -> list[str]:
+    """The globs of the dataset's files (of one kind, or all kinds), one per storage root."""
+    _check_kind(kind)
+    return [_root_glob(r, kind) for r in roots(storage)]
+
+
 def dataset_glob(storage: Path, kind: str | None = None) -> str:
-    """The glob of the dataset's files (of one kind, or all kinds)."""
+    """The glob of one storage's files (of one kind, or all kinds)."""
     _check_kind(kind)
-    return str(Path(storage) / "events" / f"kind={kind or '*'}" / "date=*" / "*.parquet")
+    return _root_glob(Path(storage), kind)
 
 
-def event_files(storage: Path, kind: str | None = None) -> list[Path]:
-    """The dataset's files, sorted (an empty list for a missing storage path)."""
+def event_files(storage, kind: str | None = None) -> list[Path]:
+    """The dataset's local files, sorted within each storage (an empty list
+    for a missing storage path; remote storages are listed by the engine)."""
     _check_kind(kind)
-    root = Path(storage) / "events"
-    if not root.is_dir():
-        return []
-    return sorted(root.glob(f"kind={kind or '*'}/date=*/*.parquet"))
+    files: list[Path] = []
+    for root in roots(storage):
+        if is_remote(root) or not (Path(root) / "events").is_dir():
+            continue
+        files += sorted((Path(root) / "events").glob(f"kind={kind or '*'}/date=*/*.parquet"))
+    return files
 
 
 def event_days(storage: Path, kind: str | None = None) -> dict:
@@ -61,8 +114,10 @@ def dataset_state(storage: Path, date_from=None, date_to=None) -> tuple:
     """A cheap fingerprint of the events of a period (inclusive dates, None:
     unbounded): each file's path under ``events/``, size and modification
     time. A new segment, a compaction or a pruned day changes it; reading
-    it costs a directory listing and a ``stat`` per file, no Parquet."""
-    root = Path(storage) / "events"
+    it costs a directory listing and a ``stat`` per file, no Parquet.
+    Several storages: each file by its full path (a remote storage adds
+    nothing: it cannot be listed here)."""
+    root = Path(storage) / "events" if not isinstance(storage, Dataset) else None
     state = []
     for day, files in sorted(event_days(storage).items()):
         if (date_from and day < date_from) or (date_to and day > date_to):
@@ -72,7 +127,7 @@ def dataset_state(storage: Path, date_from=None, date_to=None) -> tuple:
                 st = f.stat()
             except OSError:  # swapped away while listed: it is not part of the state
                 continue
-            state.append((str(f.relative_to(root)), st.st_size, st.st_mtime_ns))
+            state.append((str(f.relative_to(root) if root else f), st.st_size, st.st_mtime_ns))
     return tuple(state)
 
 
@@ -137,10 +192,15 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def read_parquet_sql(storage: Path, kind: str | None = None) -> str:
-    """The DuckDB ``read_parquet(...)`` table function over the dataset."""
+def read_parquet_sql(storage, kind: str | None = None, *, only_local: bool = False) -> str:
+    """The DuckDB ``read_parquet(...)`` table function over the dataset (every
+    storage root, or ``only_local``: those with files, so that a glob that
+    matches nothing in one of them is no error)."""
+    globs = [_root_glob(r, kind) for r in roots(storage)
+             if not only_local or is_remote(r) or event_files(r, kind)]
+    _check_kind(kind)
     return (
-        f"read_parquet({_sql_string(dataset_glob(storage, kind))}, hive_partitioning = true, "
+        f"read_parquet([{', '.join(_sql_string(g) for g in globs)}], hive_partitioning = true, "
         "union_by_name = true, hive_types = {'kind': VARCHAR, 'date': DATE})"
     )
 
@@ -160,15 +220,36 @@ def _empty_events() -> pa.Table:
     return pa.schema(list(fields.values())).empty_table()
 
 
-def connect(storage: Path, kind: str | None = None, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with a view ``events`` over the dataset.
+def _remote_readable(con: duckdb.DuckDBPyConnection, storage) -> None:
+    """A :class:`StoreError` naming the first remote root this DuckDB cannot
+    read: ``hdfs://`` (DuckDB has no HDFS file system) or ``s3://``/``gs://``
+    without its ``httpfs`` extension installed (never downloaded here)."""
+    labels = storage.labels if isinstance(storage, Dataset) else ()
+    for root, label in zip(roots(storage), labels):
+        if not is_remote(root):
+            continue
+        scheme = root.split("://", 1)[0]
+        if scheme == "hdfs":
+            raise StoreError(f"{label}: {root}: DuckDB has no HDFS file system; read it with an engine that has "
+                             f"(Spark), or copy or mount the storage locally")
+        try:
+            con.execute("LOAD httpfs")
+        except duckdb.Error:
+            raise StoreError(f"{label}: {root}: DuckDB cannot read {scheme}:// here: its httpfs extension is not "
+                             f"installed (run INSTALL httpfs where the network allows it)") from None
+
+
+def connect(storage, kind: str | None = None, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a view ``events`` over the dataset (one
+    storage or a :class:`Dataset` of several).
 
     The view has every stored column plus ``kind`` (VARCHAR) and ``date``
     (DATE) from the partition directories; it re-lists the files at each query.
     With no files yet, ``events`` is an empty view with all known columns.
-    Session time zone is UTC.
+    Session time zone is UTC. Extensions are never downloaded.
     """
     con = duckdb.connect(database)
+    con.execute("SET autoinstall_known_extensions = false")
     try:
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:  # ICU not available: timestamps still are UTC instants
@@ -176,9 +257,13 @@ def connect(storage: Path, kind: str | None = None, database: str = ":memory:") 
     # Every known column, even when no file has it yet (files written before
     # a column was added): the empty table supplies it, as NULL.
     con.register("_takedown_no_events", _empty_events())
-    if event_files(storage, kind):
+    remote = any(is_remote(r) for r in roots(storage))
+    if remote:
+        _remote_readable(con, storage)
+    if remote or event_files(storage, kind):
         try:
-            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {read_parquet_sql(storage, kind)} "
+            con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM "
+                        f"{read_parquet_sql(storage, kind, only_local=True)} "
                         "UNION ALL BY NAME SELECT * FROM _takedown_no_events")
         except duckdb.Error as exc:
             for f in event_files(storage, kind):
@@ -187,3 +272,44 @@ def connect(storage: Path, kind: str | None = None, database: str = ":memory:") 
     else:
         con.execute("CREATE OR REPLACE VIEW events AS SELECT * FROM _takedown_no_events")
     return con
+
+
+def _source_roots(pattern: str, label: str) -> list:
+    """The storages one ``[events] sources`` entry names: a URL as it is, a
+    local path or glob as the storages (directories with ``events/``) it matches."""
+    if is_remote(pattern):
+        return [pattern]
+    if glob.has_magic(pattern):
+        found = [Path(p) for p in sorted(glob.glob(pattern)) if Path(p, "events").is_dir()]
+        if not found:
+            raise StoreError(f"{label}: {pattern}: matches no storage directory with an events/ directory")
+        return found
+    path = Path(pattern)
+    if not path.is_dir():
+        raise StoreError(f"{label}: {pattern}: no such directory")
+    if not (path / "events").is_dir():
+        raise StoreError(f"{label}: {pattern}: not a storage (it has no events/ directory)")
+    return [path]
+
+
+def resolve_sources(storage: Path, sources: tuple[str, ...]) -> Path | Dataset:
+    """The dataset of an operation: its own ``storage``, plus each of
+    ``sources`` (``[events] sources``: paths, globs, URLs), globs expanded
+    now. A storage named twice (a glob that also matches the own storage, two
+    overlapping globs) is read once, so no row counts twice. Raises
+    :class:`StoreError` naming the entry (``[events] sources[1]: PATH: ...``)
+    for a path that is no storage or a glob that matches none."""
+    if not sources:
+        return storage
+    found: dict[str, tuple] = {os.path.realpath(storage): (Path(storage), "[operation] storage")}
+    for i, pattern in enumerate(sources):
+        label = f"[events] sources[{i}]"
+        for root in _source_roots(pattern, label):
+            found.setdefault(root if is_remote(root) else os.path.realpath(root), (root, label))
+    return Dataset([r for r, _ in found.values()], [label for _, label in found.values()])
+
+
+def operation_dataset(op) -> Path | Dataset:
+    """What ``report``, ``notify``, ``events sql`` and the console read for
+    the operation ``op``: its storage and its ``[events] sources``."""
+    return resolve_sources(op.storage, op.events.sources)

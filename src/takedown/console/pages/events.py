@@ -48,11 +48,11 @@ async def _answer(request: Request, counting: bool) -> Response:
     total = None
     try:
         if counting:
-            total = await asyncio.to_thread(count, c.storage, f, enricher=c.lookup())
+            total = await asyncio.to_thread(count, c.dataset, f, enricher=c.lookup())
         if counting and htmx:
             rows, more = [], False
         else:
-            rows, more = await asyncio.to_thread(search, c.storage, f, enricher=c.lookup(), page=page, size=size)
+            rows, more = await asyncio.to_thread(search, c.dataset, f, enricher=c.lookup(), page=page, size=size)
     except TakedownError as exc:  # the dataset or the enrichment cannot be read: not the user's input
         return failed(str(exc), 503)
     link = lambda p: "/events?" + urlencode({**f.query(), "page": p, "size": size})  # noqa: E731
