@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from net_helpers import TAKEDOWN
+from net_helpers import TAKEDOWN, operation_text
 from test_report import FakeEnricher
 
 from takedown.analytics.report import summarise
@@ -24,23 +24,6 @@ from takedown.store.segments import SegmentWriter
 
 DAY = date(2025, 1, 6)  # a Monday
 T0 = datetime(2025, 1, 6, 12, tzinfo=UTC).timestamp()
-
-OP = """\
-[operation]
-name = "op"
-storage = "data"
-
-[sinkhole]
-ipv4 = ["192.0.2.53"]
-ttl = 300
-soa_email = "hostmaster.sinkhole.example"
-nameservers = {{ "ns1.sinkhole.example" = "192.0.2.1" }}
-
-[events]
-sensor = "collector"
-{sources}
-"""
-
 
 def write_sensor(storage: Path, sensor: str, ips: list[str], day_offset: int = 0) -> None:
     """One HTTP check-in per address, as sensor ``sensor`` writes it."""
@@ -55,7 +38,8 @@ def write_sensor(storage: Path, sensor: str, ips: list[str], day_offset: int = 0
 
 def operation(tmp_path: Path, sources: list[str] | None) -> Path:
     op = tmp_path / "operation.toml"
-    op.write_text(OP.format(sources=f"sources = {json.dumps(sources)}" if sources is not None else ""))
+    body = '[events]\nsensor = "collector"\n' + (f"sources = {json.dumps(sources)}\n" if sources is not None else "")
+    op.write_text(operation_text(0, "op", body))
     return op
 
 
@@ -198,3 +182,29 @@ def test_pseudonymised_sensors_count_as_one_only_with_one_key(tmp_path):
     assert {c["cc"]: c["unique_ips"] for c in shared["countries"]} == {"TR": 2, "IN": 1}
     apart = summarise(resolve_sources(tmp_path / "a", (str(tmp_path / "c"),)), enricher=FakeEnricher())
     assert apart["total_unique_ips"] == 4  # 100.64.1.1 under two keys: two "bots"
+
+
+def test_console_figures_and_host_summaries_read_the_sources(three):
+    """The console's numbers: the figures (a report's summary, kept per dataset
+    state) and the partner portal's per-day host summaries."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    from takedown.console import hosts
+    from takedown.console.figures import Figures
+
+    op = load_operation(operation(three, ["sensors/*"]))
+    figures = Figures(lambda: operation_dataset(op), enricher=FakeEnricher, operation="op", clock=time.monotonic)
+    entry, _ = figures.look(None, None)
+    assert entry.running.wait(60) and entry.error == ""
+    entry, current = figures.look(None, None, start=False)
+    assert current and entry.summary["total_unique_ips"] == 5
+    (three / "sensors" / "s3").mkdir()
+    write_sensor(three / "sensors" / "s3", "s3", ["100.64.4.7"])  # a sensor synced later: the glob finds it
+    assert figures.look(None, None, start=False)[1] is False
+
+    files, live = hosts.ensure(op, weeks=False)
+    assert not live and all(f.is_relative_to(three / "data") for f in files)  # the cache is the own storage's
+    bots = {b for f in files for b in pq.read_table(f, columns=["bot"]).column("bot").to_pylist()}
+    assert len(bots) == 6

@@ -84,7 +84,11 @@ def open_dataset(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection with the ``checkins``, ``resolvers``, ``commands`` and ``ipinfo`` views (see the module doc)."""
+    """A connection with the ``checkins``, ``resolvers``, ``commands`` and ``ipinfo`` views (see the module doc).
+
+    ``storage``: one storage, or a :class:`takedown.store.reader.Dataset` of
+    several sensors' (``[events] sources``), whose rows are one ``events``
+    view: every unique count over the views is across sensors."""
     con = connect(storage)
     period = period_condition(date_from, date_to)
     con.execute(f"CREATE OR REPLACE VIEW _period AS SELECT * FROM events WHERE {period}")
