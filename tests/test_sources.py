@@ -118,6 +118,8 @@ def test_sources_in_the_cli(three):
     r = subprocess.run([TAKEDOWN, "events", "sql", str(op), "SELECT count(DISTINCT src_ip) FROM events",
                         "--format", "csv"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "5", r.stderr
+    r = subprocess.run([TAKEDOWN, "events", "export", str(op), "--format", "csv"], capture_output=True, text=True)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1 + 8, r.stderr
 
 
 @pytest.mark.parametrize("sources, message", [
@@ -147,6 +149,18 @@ def test_remote_sources_the_engine_cannot_read(three):
     with pytest.raises(StoreError, match=r"^\[events\] sources\[0\]: hdfs://namenode:8020/sensor-4: DuckDB has no "
                                          "HDFS file system"):
         connect(resolve_sources(three / "data", ("hdfs://namenode:8020/sensor-4",)))
+    with pytest.raises(StoreError, match="DuckDB cannot read s3:// here"):
+        count_events(ds)  # a remote storage is not listed here: the engine counts, or says why it cannot
+    from takedown.analytics.export import export
+
+    with pytest.raises(StoreError, match=r"^\[events\] sources\[0\]: s3://bucket/sensor-3: events export reads "
+                                         "local storages only"):
+        export(ds, fmt="csv", enricher=FakeEnricher, out=three / "x.csv")
+    op_file = operation(three, ["s3://bucket/sensor-3"])
+    for args in (["events", "count", str(op_file)], ["notify", str(op_file), "--out", str(three / "n")]):
+        r = subprocess.run([TAKEDOWN, *args], capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith("Error: [events] sources[0]: s3://bucket/sensor-3: DuckDB cannot read s3:// here")
 
 
 def test_unknown_url_scheme_is_refused_at_load(three):

@@ -1510,6 +1510,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     sk = s["sinkhole"]
     print(f"operation {s['name']}  ({display_path(s['path'])})")
     row("storage", display_path(s["storage"]))
+    for i, source in enumerate(s["events"]["sources"]):  # read with the storage (docs/events.md)
+        row("read with" if i == 0 else "", source)
     row("sinkhole", ", ".join(sk["ipv4"] + sk["ipv6"]) + f"  (ttl {sk['ttl']})")
     row("soa email", sk["soa_email"])
     for i, ns in enumerate(sk["nameservers"]):

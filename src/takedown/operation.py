@@ -947,7 +947,7 @@ def summarize(op: Operation, count_names: Callable[[Path, str], int] | None = No
                     for f in fields(Rrl) for v in [getattr(op.dns.rrl, f.name)]},
         },
         "events": {"flush_interval": op.events.flush_interval, "sensor": op.events.sensor,
-                   "privacy": op.events.privacy},
+                   "privacy": op.events.privacy, "sources": list(op.events.sources)},
         "dga": [{"family": g.family, "params": dict(g.params), "days_before": g.days_before,
                  "days_after": g.days_after} for g in op.dga],
         "notes": notes,

@@ -32,7 +32,7 @@ from takedown.analytics.output import FORMATS, check_format, check_output, deliv
 from takedown.analytics.sql import read_only
 from takedown.errors import QueryError
 from takedown.events import CHECKIN_KINDS, COLUMNS
-from takedown.store.reader import event_files
+from takedown.store.reader import event_files, local_only
 
 #: DuckDB's memory for an export: a day's sort beyond it spills to disk
 #: (measured: a day of 1M check-ins sorted in 256MB, peak RSS 0.6 GB).
@@ -107,6 +107,7 @@ def export(
     if date_from is not None and date_to is not None and date_from > date_to:
         raise QueryError(f"empty period: --from {date_from} is after --to {date_to}")
     check_output(out, fmt, storage)
+    local_only(storage, "events export")
     days = stored_days(storage, kind, date_from, date_to)
     with read_only(storage, enriched=True, enricher=enricher, memory_limit=MEMORY_LIMIT,
                    date_from=days[0] if days else date_from, date_to=days[-1] if days else date_to) as con:

@@ -35,7 +35,7 @@ from takedown.analytics.report import parse_date
 from takedown.enrich.addresses import parse
 from takedown.errors import ConsoleError, TakedownError
 from takedown.events import CHECKIN_KINDS
-from takedown.store.reader import empty_events, event_days, retry_vanished
+from takedown.store.reader import empty_events, event_days, local_only, retry_vanished
 
 __all__ = ["Filters", "parse_filters", "search", "count", "COLUMNS"]
 
@@ -110,6 +110,7 @@ _ORDER = "ORDER BY time DESC, src_ip, src_port"
 
 def _days(storage, f: Filters) -> list[tuple[date, list]]:
     """The period's days, newest first, with their files of the kinds searched."""
+    local_only(storage, "the event search")
     kinds = {f.kind} if f.kind else set(KINDS)
     out = []
     for day, files in sorted(event_days(storage).items(), reverse=True):

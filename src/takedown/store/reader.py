@@ -95,6 +95,15 @@ def event_files(storage, kind: str | None = None) -> list[Path]:
     return files
 
 
+def local_only(storage, what: str) -> None:
+    """A :class:`StoreError` if ``storage`` has a remote root: ``what`` lists
+    files day by day, which only local storages allow."""
+    labels = storage.labels if isinstance(storage, Dataset) else ()
+    for root, label in zip(roots(storage), labels):
+        if is_remote(root):
+            raise StoreError(f"{label}: {root}: {what} reads local storages only (it lists their files)")
+
+
 def event_days(storage: Path, kind: str | None = None) -> dict:
     """Every day with event files (of ``kind``, or of every kind): ``{date: [its files, sorted]}``."""
     from datetime import date
@@ -154,6 +163,12 @@ def count_events(storage: Path, kind: str | None = None) -> int:
     start again from a new listing, so it never mixes a day's old and new
     files. Raises :class:`StoreError` naming the first unreadable file.
     """
+    if any(is_remote(r) for r in roots(storage)):  # not listable here: the engine counts
+        con = connect(storage, kind)
+        try:
+            return con.execute("SELECT count(*) FROM events").fetchone()[0]
+        finally:
+            con.close()
     for attempt in range(LISTING_ATTEMPTS):
         files = event_files(storage, kind)
         if len(files) < 64:
