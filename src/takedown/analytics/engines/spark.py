@@ -81,15 +81,19 @@ def session(master: str | None = None, *, app_name: str = "takedown-report"):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     host = os.environ["SPARK_LOCAL_IP"]
     try:
-        return (SparkSession.builder.master(master or DEFAULT_MASTER).appName(app_name)
-                .config("spark.ui.enabled", "false")
-                .config("spark.driver.host", host)
-                .config("spark.driver.bindAddress", host)
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
-                .getOrCreate())
+        spark = (SparkSession.builder.master(master or DEFAULT_MASTER).appName(app_name)
+                 .config("spark.ui.enabled", "false")
+                 .config("spark.driver.host", host)
+                 .config("spark.driver.bindAddress", host)
+                 .config("spark.sql.session.timeZone", "UTC")
+                 .config("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
+                 .getOrCreate())
     except Exception as exc:  # no java, a master that does not answer: pyspark's errors vary
         raise ReportError(f"cannot start Spark on {master or DEFAULT_MASTER}: {_first_line(exc)}") from None
+    # Spark's WARN lines (a hint it did not need, a long plan truncated) are
+    # not the report's; a failed query still raises with its message
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def _first_line(exc: BaseException) -> str:
