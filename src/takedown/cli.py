@@ -223,6 +223,11 @@ def report(
     out: str = typer.Option(..., "--out", metavar="DIR", help="Directory to write the report into."),
     date_from: Optional[str] = typer.Option(None, "--from", metavar="DATE", help="First day (UTC), YYYY-MM-DD."),
     date_to: Optional[str] = typer.Option(None, "--to", metavar="DATE", help="Last day (UTC), YYYY-MM-DD."),
+    engine: str = typer.Option("duckdb", "--engine", metavar="duckdb|spark",
+                               help="Query engine: DuckDB in this process, or Apache Spark (pip install takedown[spark])."),
+    master: Optional[str] = typer.Option(None, "--master", metavar="URL",
+                                         help="Spark master with --engine spark: local[N] or spark://HOST:PORT "
+                                              "(default local[*])."),
 ) -> None:
     """Write the operation's numbers: summary.json, CSV tables, charts and index.html."""
     first, last = _date("--from", date_from), _date("--to", date_to)
@@ -230,7 +235,7 @@ def report(
     for_operation = _import("takedown.enrich.choice", "for_operation", StoreError)
     build_report = _import("takedown.analytics.report", "build_report", StoreError)
     result = build_report(operation_dataset(op), Path(out), enricher=for_operation(op), date_from=first,
-                          date_to=last, operation=op.name)
+                          date_to=last, operation=op.name, engine=engine, master=master)
     s = result.summary
     print(f"unique infected IPs: {s['total_unique_ips']:,} in {len(s['weeks'])} week(s), "
           f"{s['total_events']:,} check-ins")

@@ -90,6 +90,19 @@ def open_dataset(
     several sensors' (``[events] sources``), whose rows are one ``events``
     view: every unique count over the views is across sensors."""
     con = connect(storage)
+    enrich_views(con, enricher=enricher, date_from=date_from, date_to=date_to)
+    return con
+
+
+def enrich_views(con, *, enricher: IpLookup, date_from: date | None = None, date_to: date | None = None) -> None:
+    """Create the enriched views of the module doc on ``con``, which has an ``events`` view.
+
+    ``con`` is a DuckDB connection or anything with its ``execute``,
+    ``register`` (an Arrow table as a view) and ``sql`` (a relation for
+    :func:`arrow_table`): the Spark engine
+    (:mod:`takedown.analytics.engines.spark`) runs these same statements,
+    translated to Spark SQL, so both engines enrich alike.
+    """
     period = period_condition(date_from, date_to)
     con.execute(f"CREATE OR REPLACE VIEW _period AS SELECT * FROM events WHERE {period}")
     ips = arrow_table(con.sql(
@@ -132,4 +145,3 @@ def open_dataset(
         SELECT e.*, e.date AS day, {_WEEK} AS week, coalesce(e.src_key, e.src_ip) AS bot
         FROM _period e WHERE kind = 'command'
     """)
-    return con

@@ -1,10 +1,16 @@
-"""The numbers of an operation: one DuckDB query per table of the report.
+"""The numbers of an operation: one query per table of the report.
 
 Every function takes a connection from
 :func:`takedown.analytics.dataset.open_dataset` (views ``checkins``,
 ``resolvers``, ``commands``) and returns plain rows (lists of dicts), already aggregated in
-DuckDB: no event row ever comes into Python, so each table is one scan of
+the engine: no event row ever comes into Python, so each table is one scan of
 the Parquet files whatever their size.
+
+The SQL is written once, in DuckDB's dialect, and is the only copy: the
+Spark engine (:mod:`takedown.analytics.engines.spark`) runs the same text
+translated by :mod:`takedown.analytics.engines.dialect`. So the queries keep
+to SQL both engines have (no ``SELECT * REPLACE``, no table functions), and
+a DuckDB function without a Spark translation is refused there, not guessed.
 
 Counting rules (docs/report.md):
 
@@ -24,9 +30,10 @@ Counting rules (docs/report.md):
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
+import pyarrow as pa
 
 from takedown.events import CHECKIN_KINDS
 
@@ -66,27 +73,21 @@ def data_days(
         params.append(date_to)
     first, last = con.execute(
         f"SELECT min(date), max(date) FROM events WHERE {' AND '.join(cond)}", params
-    ).fetchone()
+    ).fetchall()[0]  # fetchall: DuckDB 2 refuses a later register() while a result is unfinished
     return first, last
 
 
 def make_calendar(con: duckdb.DuckDBPyConnection, first: date | None, last: date | None) -> None:
-    """Create the temporary table ``calendar(day, week)``: every day of the
-    period, inclusive (empty when there is no period). The day and week
-    tables join it, which is how empty periods show as zeros."""
-    con.execute("CREATE OR REPLACE TEMP TABLE calendar (day DATE, week VARCHAR)")
-    if first is None or last is None:
-        return
-    con.execute(
-        f"""
-        INSERT INTO calendar
-        SELECT day, {WEEK_OF_DAY} FROM (
-            SELECT CAST(range AS DATE) AS day
-            FROM range(CAST(? AS DATE), CAST(? AS DATE) + INTERVAL 1 DAY, INTERVAL 1 DAY)
-        )
-        """,
-        [first, last],
-    )
+    """Create the view ``calendar(day, week)``: every day of the period,
+    inclusive (empty when there is no period). The day and week tables join
+    it, which is how empty periods show as zeros.
+
+    The days come from Python (engines differ in how they generate a
+    series); their week labels from the same SQL as the data's, so a
+    calendar week and a data week can only be spelled alike."""
+    span = [] if first is None or last is None else [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    con.register("_calendar_days", pa.table({"day": pa.array(span, pa.date32())}))
+    con.execute(f"CREATE OR REPLACE VIEW calendar AS SELECT day, {WEEK_OF_DAY} AS week FROM _calendar_days")
 
 
 def days(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> list[dict]:
@@ -208,7 +209,7 @@ def rules(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> list[dict]:
 def totals(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> dict:
     """``{total_unique_ips, total_events}`` over the whole period (an address
     seen in many weeks counts once)."""
-    n, events = con.execute(f"SELECT {_distinct('bot', exact)}, count(*) FROM checkins").fetchone()
+    n, events = con.execute(f"SELECT {_distinct('bot', exact)}, count(*) FROM checkins").fetchall()[0]
     return {"total_unique_ips": int(n), "total_events": int(events)}
 
 
@@ -220,13 +221,13 @@ def resolver_weeks(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> lis
 
 def resolver_totals(con: duckdb.DuckDBPyConnection, *, exact: bool = True) -> dict:
     """``{total_unique_resolvers, total_events}`` of DNS events over the period."""
-    n, events = con.execute(f"SELECT {_distinct('bot', exact)}, count(*) FROM resolvers").fetchone()
+    n, events = con.execute(f"SELECT {_distinct('bot', exact)}, count(*) FROM resolvers").fetchall()[0]
     return {"total_unique_resolvers": int(n), "total_events": int(events)}
 
 
 def _commands(con: duckdb.DuckDBPyConnection, keys: str, extra: str, exact: bool) -> list[dict]:
     return _rows(con, f"""
-        WITH c AS (SELECT * REPLACE (coalesce(family, ?) AS family) FROM commands)
+        WITH c AS (SELECT coalesce(family, ?) AS family, command, authority, bot, time, day FROM commands)
         SELECT {keys}, {_distinct('bot', exact)} AS unique_ips, count(*) AS events{extra}
         FROM c GROUP BY ALL ORDER BY ALL
     """, [UNATTRIBUTED])

@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
 import jinja2
 from markupsafe import Markup
 
-from takedown.analytics import charts, queries
-from takedown.analytics.dataset import IpLookup, open_dataset
+from takedown.analytics import charts, engines, queries
+from takedown.analytics.dataset import IpLookup
 from takedown.errors import ReportError
 from takedown.store.reader import retry_vanished
 
@@ -270,10 +269,16 @@ def summarise(
     exact: bool = True,
     top_n: int = TOP_N,
     bottom_min_ips: int = BOTTOM_MIN_IPS,
+    engine: str = "duckdb",
+    master: str | None = None,
 ) -> dict:
     """The report's figures (``summary.json``) of the events under
     ``storage``, without writing anything: :func:`build_report` writes them,
-    the console draws them. Same arguments and errors as :func:`build_report`."""
+    the console draws them. Same arguments and errors as :func:`build_report`.
+
+    ``engine`` is ``"duckdb"`` (in process) or ``"spark"`` (on ``master``,
+    :mod:`takedown.analytics.engines.spark`): the same queries, the same figures."""
+    engines.check_engine(engine, master)
     date_from = _as_date(date_from, "--from date")
     date_to = _as_date(date_to, "--to date")
     if date_from and date_to and date_from > date_to:
@@ -282,8 +287,8 @@ def summarise(
         raise ReportError(f"top_n must be >= 1 and bottom_min_ips >= 0, not {top_n} and {bottom_min_ips}")
 
     def once() -> dict:
-        con = open_dataset(storage, enricher=enricher, date_from=date_from, date_to=date_to)
-        try:
+        with engines.dataset(engine, storage, enricher=enricher, date_from=date_from, date_to=date_to,
+                             master=master) as con:
             return _summarise(
                 con,
                 period=_period(con, date_from, date_to),
@@ -293,14 +298,12 @@ def summarise(
                 top_n=top_n,
                 bottom_min_ips=bottom_min_ips,
             )
-        finally:
-            con.close()
 
     try:
         # a day compacted while the report runs swaps its files: the whole
         # summary is taken again, so its queries never mix two listings
         return retry_vanished(once)
-    except duckdb.Error as exc:  # e.g. files of a layout the views do not expect
+    except engines.query_errors(engine) as exc:  # e.g. files of a layout the views do not expect
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ReportError(f"cannot query the events under {storage}: {reason}") from None
 
@@ -314,7 +317,7 @@ def build_report(storage: Path, out: Path, *, enricher: IpLookup, **options) -> 
     date, an empty period (from after to) or an unusable ``out``;
     :class:`takedown.errors.StoreError` for an unreadable event file.
     ``options`` are :func:`summarise`'s: ``date_from``, ``date_to``,
-    ``operation``, ``exact``, ``top_n``, ``bottom_min_ips``.
+    ``operation``, ``exact``, ``top_n``, ``bottom_min_ips``, ``engine``, ``master``.
     """
     summary = summarise(storage, enricher=enricher, **options)
     out = Path(out)
