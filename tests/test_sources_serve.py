@@ -117,6 +117,20 @@ def test_report_over_sources_equals_the_truth(sensors):
     assert {k: v for k, v in s.items() if k != "generated"} == {k: v for k, v in single.items() if k != "generated"}
 
 
+def test_report_on_spark_over_two_sensors_equals_the_truth(sensors):
+    """Issue 19: the Spark engine over the two sensors' storages gives the
+    truth of the range and DuckDB's summary, count for count."""
+    op_file = sensors["together"]
+    op = load_operation(op_file)
+    dataset = operation_dataset(op)
+    on_spark = summarise(dataset, enricher=for_operation(op), date_from=START, date_to=START + timedelta(DAYS - 1),
+                         operation="demo", engine="spark", master="local[2]")
+    assert compare.differences(on_spark, sensors["result"].counts) == []
+    on_duckdb = _summary(dataset, op_file)
+    assert ({k: v for k, v in on_spark.items() if k != "generated"}
+            == {k: v for k, v in on_duckdb.items() if k != "generated"})
+
+
 def test_adding_up_the_sensors_reports_is_wrong(sensors):
     """The planted bug: counting per sensor, then summing, counts a bot seen by both twice."""
     truth = sensors["result"].counts
