@@ -205,6 +205,8 @@ def test_another_master_than_the_running_one_is_an_error(spark, tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"engine": "presto"}, "unknown engine 'presto'"),
     ({"master": "local[2]"}, "--master local\\[2\\] is a Spark master: it needs --engine spark"),
+    ({"engine": "spark", "master": "bogus://x"}, "--master bogus://x: not a Spark master URL"),
+    ({"engine": "spark", "master": "spark://127.0.0.1"}, "not a Spark master URL"),
 ])
 def test_bad_engine_options_are_one_clear_error(tmp_path, kwargs, message):
     with pytest.raises(ReportError, match=message):

@@ -9,6 +9,7 @@ translated for Spark by :mod:`takedown.analytics.engines.dialect`).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,9 @@ from takedown.errors import ReportError
 
 #: ``--engine`` values.
 ENGINES = ("duckdb", "spark")
+#: The master URLs Spark accepts (Spark docs, "Master URLs"): checked before a
+#: JVM starts, whose refusal of a bad one is a Java stack trace on stderr.
+_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|spark://[\w.\-]+:\d+(,[\w.\-]+:\d+)*|yarn|k8s://\S+")
 
 
 def check_engine(engine: str, master: str | None = None) -> None:
@@ -28,6 +32,8 @@ def check_engine(engine: str, master: str | None = None) -> None:
         raise ReportError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
     if master is not None and engine != "spark":
         raise ReportError(f"--master {master} is a Spark master: it needs --engine spark")
+    if master is not None and not _MASTER.fullmatch(master):
+        raise ReportError(f"--master {master}: not a Spark master URL (local[N], spark://HOST:PORT, yarn, k8s://...)")
 
 
 def query_errors(engine: str) -> tuple[type[BaseException], ...]:
